@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** Keys every service has: HTTP listener, logging, shutdown budget. */
+export const baseSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  HTTP_PORT: port,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  INSTANCE_ID: z.string().min(1).default('0'),
+});
+
+export const kafkaSchema = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .min(1)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter((b) => b.length > 0),
+    ),
+  KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  KAFKA_PARTITIONS: positiveInt.default(12),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_SSL: bool.default(false),
+});
+
+export const databaseSchema = z.object({
+  // Services connect through PgBouncer (transaction pooling).
+  DATABASE_HOST: z.string().min(1),
+  DATABASE_PORT: port,
+  // Migrations need a session, so they bypass PgBouncer.
+  DATABASE_DIRECT_HOST: z.string().min(1).optional(),
+  DATABASE_DIRECT_PORT: port.optional(),
+  DATABASE_NAME: z.string().min(1),
+  DATABASE_USER: z.string().min(1),
+  DATABASE_PASSWORD: z.string().min(1),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  DATABASE_SSL: bool.default(false),
+});
+
+export const redisSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+  REDIS_PASSWORD: z.string().optional(),
+});
+
+export type BaseConfig = z.infer<typeof baseSchema>;
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
+export type RedisConfig = z.infer<typeof redisSchema>;

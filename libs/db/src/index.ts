@@ -1,0 +1,5 @@
+export * from './data-source.factory';
+export * from './entities/asset.entity';
+export * from './entities/market.entity';
+export * from './repositories/markets.repository';
+export * from './schema';

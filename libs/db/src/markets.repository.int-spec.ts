@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { databaseSchema, loadConfig } from '@trading/config';
+import { createDataSource } from './data-source.factory';
+import { MarketsRepository } from './repositories/markets.repository';
+import { ENTITIES, MIGRATIONS } from './schema';
+
+// Real PostgreSQL: migrations over the direct connection, everything else through PgBouncer.
+const config = loadConfig(databaseSchema);
+
+describe('database through PgBouncer', () => {
+  jest.setTimeout(60_000);
+  const direct = createDataSource(config, {
+    direct: true,
+    applicationName: 'int-spec-migrate',
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+  });
+  const pooled = createDataSource(config, { applicationName: 'int-spec', entities: ENTITIES });
+
+  beforeAll(async () => {
+    await direct.initialize();
+    await direct.runMigrations({ transaction: 'each' });
+    await pooled.initialize();
+  });
+
+  afterAll(async () => {
+    await pooled.destroy();
+    await direct.destroy();
+  });
+
+  it('goes through PgBouncer, not straight to PostgreSQL', async () => {
+    await pooled.query('SELECT 1');
+    // PgBouncer's admin console lists its clients: our pool must be one of them.
+    const admin = new Client({
+      host: config.DATABASE_HOST,
+      port: config.DATABASE_PORT,
+      user: config.DATABASE_USER,
+      password: config.DATABASE_PASSWORD,
+      database: 'pgbouncer',
+    });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ database: string; application_name: string }>('SHOW CLIENTS');
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ database: config.DATABASE_NAME, application_name: 'int-spec' }),
+        ]),
+      );
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('writes and reads markets idempotently', async () => {
+    const repo = new MarketsRepository(pooled);
+    const code = `T${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
+    await repo.upsertAsset(code, 8);
+    await repo.upsertAsset(code, 8);
+    await repo.upsertAsset('USDT', 6);
+    const symbol = `${code}-USDT`;
+    await repo.upsertMarket({
+      symbol,
+      baseAsset: code,
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+    });
+    await repo.upsertMarket({
+      symbol,
+      baseAsset: code,
+      quoteAsset: 'USDT',
+      tickSize: '0.05',
+      lotSize: '0.0001',
+    });
+    const market = (await repo.findAll()).find((m) => m.symbol === symbol);
+    expect(market).toMatchObject({
+      symbol,
+      baseAsset: code,
+      quoteAsset: 'USDT',
+      lotSize: '0.000100000000000000',
+    });
+    // NUMERIC stays exact: a string, never a float.
+    expect(market?.tickSize).toBe('0.050000000000000000');
+  });
+
+  it('refuses a market whose step is not positive', async () => {
+    const repo = new MarketsRepository(pooled);
+    await repo.upsertAsset('USDT', 6);
+    await expect(
+      repo.upsertMarket({
+        symbol: 'BAD-USDT',
+        baseAsset: 'USDT',
+        quoteAsset: 'USDT',
+        tickSize: '0',
+        lotSize: '1',
+      }),
+    ).rejects.toThrow();
+  });
+});

@@ -1,0 +1,7 @@
+import { AssetEntity } from './entities/asset.entity';
+import { MarketEntity } from './entities/market.entity';
+import { InitialSchema1732406400000 } from './migrations/1732406400000-initial-schema.migration';
+
+/** Every entity and migration, in order; data sources and the migrate command use these lists. */
+export const ENTITIES = [AssetEntity, MarketEntity];
+export const MIGRATIONS = [InitialSchema1732406400000];

@@ -1,0 +1,186 @@
+import { CompressionTypes, type Kafka, type Message, type Producer, type IHeaders } from 'kafkajs';
+import type { z } from 'zod';
+import { partitionFor } from './murmur2';
+
+export interface ProducerMetrics {
+  observeSend(topic: string, seconds: number, messages: number, ok: boolean): void;
+}
+
+export interface BatchingProducerOptions {
+  /** How long a record may wait for companions before its batch is sent. */
+  lingerMs?: number;
+  /** Send as soon as this many records are queued. */
+  maxBatch?: number;
+  /** Partition count per topic, to pin partitions with the Java-compatible murmur2. */
+  partitions: (topic: string) => number;
+  /** Transactional id: when set the producer is transactional (one per process instance). */
+  transactionalId?: string;
+  metrics?: ProducerMetrics;
+}
+
+export interface OutgoingRecord<T> {
+  topic: string;
+  key: string | null;
+  value: T;
+  schema: z.ZodType<T>;
+  headers?: IHeaders;
+  /** Explicit partition; defaults to murmur2(key) like the Java client. */
+  partition?: number;
+}
+
+interface Pending {
+  topic: string;
+  message: Message;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Thrown when a record does not satisfy its contract: nothing invalid is ever produced. */
+export class ContractViolationError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly issues: string,
+  ) {
+    super(`record for ${topic} violates its contract: ${issues}`);
+    this.name = 'ContractViolationError';
+  }
+}
+
+/**
+ * kafkajs has no linger: records queue here for at most `lingerMs` (or until `maxBatch`) and go
+ * out in one `sendBatch` with acks=all from an idempotent producer. Each caller's promise settles
+ * when its batch is acknowledged, so the gateway can answer 202 only after Kafka has the command.
+ */
+export class BatchingProducer {
+  private readonly producer: Producer;
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = new Set<Promise<void>>();
+  private readonly lingerMs: number;
+  private readonly maxBatch: number;
+  private connected = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: BatchingProducerOptions,
+  ) {
+    this.lingerMs = options.lingerMs ?? 2;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      transactionalId: options.transactionalId,
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Validates and enqueues a record; resolves once Kafka acknowledged it (acks=all). */
+  send<T>(record: OutgoingRecord<T>): Promise<void> {
+    const message = this.encode(record);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ topic: record.topic, message, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.flushSoon(0);
+      else this.flushSoon(this.lingerMs);
+    });
+  }
+
+  /** Encodes and validates without sending (for transactional batches built by the caller). */
+  encode<T>(record: OutgoingRecord<T>): Message {
+    const parsed = record.schema.safeParse(record.value);
+    if (!parsed.success) {
+      throw new ContractViolationError(
+        record.topic,
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
+    }
+    const partition =
+      record.partition ??
+      (record.key === null ? undefined : partitionFor(record.key, this.options.partitions(record.topic)));
+    return { key: record.key, value: JSON.stringify(parsed.data), partition, headers: record.headers };
+  }
+
+  /** The underlying producer, for Kafka transactions (consume-process-produce). */
+  get raw(): Producer {
+    return this.producer;
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.drain();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  async disconnect(): Promise<void> {
+    await this.flush();
+    await this.producer.disconnect();
+    this.connected = false;
+  }
+
+  private flushSoon(delay: number): void {
+    if (delay === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.drain();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.drain();
+      }, delay);
+    }
+  }
+
+  private drain(): void {
+    // One sendBatch at a time keeps the idempotent producer's ordering guarantee.
+    if (this.queue.length === 0 || this.inFlight.size > 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(p.message);
+      else byTopic.set(p.topic, [p.message]);
+    }
+    const started = process.hrtime.bigint();
+    const send = this.producer
+      .sendBatch({
+        acks: -1,
+        compression: CompressionTypes.None,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      })
+      .then(
+        () => {
+          this.observe(byTopic, started, true);
+          for (const p of batch) p.resolve();
+        },
+        (err: unknown) => {
+          this.observe(byTopic, started, false);
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(send);
+        if (this.queue.length > 0) this.flushSoon(this.queue.length >= this.maxBatch ? 0 : this.lingerMs);
+      });
+    this.inFlight.add(send);
+  }
+
+  private observe(byTopic: Map<string, Message[]>, started: bigint, ok: boolean): void {
+    if (!this.options.metrics) return;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const [topic, messages] of byTopic)
+      this.options.metrics.observeSend(topic, seconds, messages.length, ok);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './batching-producer';
+export * from './dead-letter-publisher';
+export * from './kafka-client';
+export * from './murmur2';
+export * from './validated-consumer';

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { kafkaSchema, loadConfig } from '@trading/config';
+import { deadLetterSchema, TOPICS } from '@trading/contracts';
+import { BatchingProducer } from './batching-producer';
+import { DeadLetterPublisher } from './dead-letter-publisher';
+import { createKafka } from './kafka-client';
+import { partitionFor } from './murmur2';
+import { ValidatedConsumer, type ConsumedRecord } from './validated-consumer';
+
+// Talks to the real broker started by native/infra.sh.
+const config = loadConfig(kafkaSchema);
+const kafka = createKafka(config, 'kafka-int-spec');
+const pingSchema = z.object({ n: z.number().int(), symbol: z.string() });
+type Ping = z.infer<typeof pingSchema>;
+
+async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  while (!predicate()) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('kafka on the real broker', () => {
+  jest.setTimeout(90_000);
+  const topic = `test.ping.${randomUUID().slice(0, 8)}`;
+  const admin = kafka.admin();
+  const producer = new BatchingProducer(kafka, { partitions: () => 6, lingerMs: 2 });
+
+  beforeAll(async () => {
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 6, replicationFactor: 1 }],
+      waitForLeaders: true,
+    });
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('produces batched records on murmur2 partitions and consumes each once, dead-lettering an invalid one', async () => {
+    const received: ConsumedRecord<Ping>[] = [];
+    const deadLetters: string[] = [];
+    const group = `test-${randomUUID()}`;
+    const consumer = new ValidatedConsumer(kafka, {
+      groupId: group,
+      topics: [topic],
+      schema: pingSchema,
+      deadLetters: {
+        deadLetter: async (r) => {
+          deadLetters.push(r.reason);
+        },
+      },
+      handle: async (records) => {
+        received.push(...records);
+      },
+    });
+    await consumer.start();
+
+    const symbols = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
+    await Promise.all(
+      Array.from({ length: 300 }, (_, n) => {
+        const symbol = symbols[n % 3];
+        return producer.send({ topic, key: symbol, value: { n, symbol }, schema: pingSchema });
+      }),
+    );
+    // A record that bypassed the contract (another client, a bug) must not stall the partition.
+    const raw = kafka.producer();
+    await raw.connect();
+    await raw.send({
+      topic,
+      messages: [{ key: 'BTC-USDT', value: '{"n":"not a number"}', partition: partitionFor('BTC-USDT', 6) }],
+    });
+    await raw.send({
+      topic,
+      messages: [
+        {
+          key: 'BTC-USDT',
+          value: JSON.stringify({ n: 300, symbol: 'BTC-USDT' }),
+          partition: partitionFor('BTC-USDT', 6),
+        },
+      ],
+    });
+    await raw.disconnect();
+
+    await waitFor(() => received.length >= 301 && deadLetters.length >= 1);
+    await consumer.stop();
+
+    expect(received).toHaveLength(301);
+    expect(new Set(received.map((r) => r.value.n)).size).toBe(301);
+    for (const r of received) expect(r.partition).toBe(partitionFor(r.value.symbol, 6));
+    // Per key, order is preserved.
+    const btc = received.filter((r) => r.value.symbol === 'BTC-USDT').map((r) => r.value.n);
+    expect(btc).toEqual([...btc].sort((a, b) => a - b));
+    expect(deadLetters).toEqual([expect.stringContaining('n:')]);
+  });
+
+  it('refuses to produce a record that violates its contract', () => {
+    expect(() =>
+      producer.send({ topic, key: 'x', value: { n: 1.5, symbol: 'x' }, schema: pingSchema }),
+    ).toThrow(/violates its contract/);
+  });
+
+  it('publishes dead letters to the dead-letter topic', async () => {
+    const dlq = new DeadLetterPublisher(producer, 'test-group');
+    const marker = randomUUID();
+    await dlq.deadLetter({ topic, partition: 0, offset: '42', key: 'k', value: marker, reason: 'because' });
+    const found: unknown[] = [];
+    const consumer = kafka.consumer({ groupId: `dlq-${randomUUID()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPICS.deadLetter.name, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const v = deadLetterSchema.parse(JSON.parse(message.value!.toString()));
+        if (v.value === marker) found.push(v);
+      },
+    });
+    await waitFor(() => found.length === 1);
+    await consumer.disconnect();
+    expect(found[0]).toMatchObject({
+      sourceTopic: topic,
+      sourceOffset: '42',
+      reason: 'because',
+      consumerGroup: 'test-group',
+    });
+  });
+});

@@ -1,0 +1,15 @@
+import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+
+/** Flips readiness off as soon as shutdown starts, so balancers stop sending traffic first. */
+@Injectable()
+export class ShutdownState implements BeforeApplicationShutdown {
+  private stopping = false;
+
+  get isShuttingDown(): boolean {
+    return this.stopping;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+  }
+}

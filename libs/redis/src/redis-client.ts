@@ -1,0 +1,31 @@
+import Redis from 'ioredis';
+import type { RedisConfig } from '@trading/config';
+
+/** One ioredis connection; TCP keepalive stays below Swarm's 900 s idle cut. */
+export function createRedis(config: RedisConfig, name: string): Redis {
+  return new Redis(config.REDIS_URL, {
+    password: config.REDIS_PASSWORD,
+    connectionName: name,
+    keepAlive: 60_000,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 2,
+    // Reconnect forever with capped backoff: a Redis restart must heal by itself.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  });
+}
+
+/** Resolves when Redis answers PING within the timeout. */
+export async function pingRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
