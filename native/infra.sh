@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Native (no Docker) infrastructure of the trading platform: PostgreSQL 15 + PgBouncer, Redis,
+# Kafka 4.x (KRaft), Prometheus, Alertmanager; all on 127.0.0.1, ports from native/ports.env,
+# data, logs and pid files under native/.run/.
+#
+#   bash native/infra.sh up        install what is missing, start what is not running, wait
+#                                  until everything is ready, create the Kafka topics, write
+#                                  native/.run/env. A no-op (plus checks) when already up.
+#   bash native/infra.sh wait      only the readiness checks
+#   bash native/infra.sh status    one line per component (exit 0 all up, 3 otherwise)
+#   bash native/infra.sh down      stop everything it started (data kept)
+#   bash native/infra.sh down --purge | reset   stop and delete native/.run data
+set -euo pipefail
+
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/install.sh
+. "$NATIVE_DIR/lib/install.sh"
+# shellcheck source=lib/postgres.sh
+. "$NATIVE_DIR/lib/postgres.sh"
+# shellcheck source=lib/redis.sh
+. "$NATIVE_DIR/lib/redis.sh"
+# shellcheck source=lib/kafka.sh
+. "$NATIVE_DIR/lib/kafka.sh"
+# shellcheck source=lib/monitoring.sh
+. "$NATIVE_DIR/lib/monitoring.sh"
+
+ENV_FILE="$RUN_DIR/env"
+
+# name:port, in start order
+COMPONENTS=(
+  "postgres:$PG_PORT"
+  "pgbouncer:$PGBOUNCER_PORT"
+  "redis:$REDIS_PORT"
+  "kafka:$KAFKA_PORT"
+  "alertmanager:$ALERTMANAGER_PORT"
+  "prometheus:$PROMETHEUS_PORT"
+)
+
+write_env_file() {
+  local tmp="$ENV_FILE.tmp"
+  cat >"$tmp" <<EOF
+# Written by native/infra.sh up. Connection settings of the native infrastructure.
+KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+KAFKA_PARTITIONS=${KAFKA_PARTITIONS:-12}
+KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+DATABASE_HOST=127.0.0.1
+DATABASE_PORT=$PGBOUNCER_PORT
+DATABASE_DIRECT_PORT=$PG_PORT
+DATABASE_NAME=$PG_DATABASE
+DATABASE_USER=$PG_USER
+DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT
+EOF
+  mv "$tmp" "$ENV_FILE"
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  ensure_run_dirs
+  install_missing_packages
+  command -v node >/dev/null 2>&1 || die "node is required (Kafka readiness and topic creation)"
+  [[ -d "$ROOT_DIR/node_modules/kafkajs" && -d "$ROOT_DIR/node_modules/@swc-node/register" ]] ||
+    die "kafkajs and @swc-node/register are missing from $ROOT_DIR/node_modules: run 'npm ci' first"
+  if port_listening 5432 || port_listening 6379 || port_listening 9090 || port_listening 9093; then
+    stop_distro_services
+  fi
+  pg_start
+  pgbouncer_start
+  redis_start
+  kafka_start
+  kafka_create_topics
+  alertmanager_start
+  prometheus_start
+  write_env_file
+  check_default_ports
+  log "up: all ready in $((SECONDS - t0))s (Kafka $(kafka_version)); connection settings in $ENV_FILE"
+}
+
+cmd_wait() {
+  local entry
+  for entry in "${COMPONENTS[@]}"; do
+    is_running "${entry%%:*}" || die "${entry%%:*} is not running: run 'bash native/infra.sh up'"
+  done
+  wait_for postgres 60 "$PG_LOG" pg_ready
+  wait_for pgbouncer 30 "$PGBOUNCER_LOG" pgbouncer_ready
+  wait_for redis 30 "$REDIS_LOG" redis_ready
+  wait_for kafka 120 "$KAFKA_LOG" kafka_ready
+  wait_for alertmanager 30 "$ALERTMANAGER_LOG" alertmanager_ready
+  wait_for prometheus 60 "$PROMETHEUS_LOG" prometheus_ready
+  log "all ready"
+}
+
+cmd_down() {
+  local purge=0
+  [[ "${1:-}" == --purge ]] && purge=1
+  # Reverse start order: clients before the servers they use.
+  prometheus_stop
+  alertmanager_stop
+  kafka_stop
+  redis_stop
+  pgbouncer_stop
+  pg_stop
+  if ((purge)); then
+    log "purging $RUN_DIR"
+    local real_pg
+    real_pg="$(readlink -f "$RUN_DIR/pg" 2>/dev/null || true)"
+    if [[ -n "$real_pg" && "$real_pg" != "$RUN_DIR/pg" ]]; then
+      rm -rf "$real_pg"
+    fi
+    rm -rf "$RUN_DIR"
+  fi
+  log "down"
+}
+
+cmd_status() {
+  local entry name port pid state rc=0
+  for entry in "${COMPONENTS[@]}"; do
+    name="${entry%%:*}"
+    port="${entry#*:}"
+    if pid="$(running_pid "$name")"; then
+      if port_listening "$port"; then state=up; else state=starting; fi
+    else
+      pid=-
+      state=down
+      rc=3
+    fi
+    printf '%-13s %-8s pid=%-8s port=%s\n' "$name" "$state" "$pid" "$port"
+  done
+  return "$rc"
+}
+
+usage() {
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+  local cmd="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case "$cmd" in
+    up)
+      lock_infra
+      cmd_up
+      ;;
+    wait) cmd_wait ;;
+    down)
+      lock_infra
+      cmd_down "$@"
+      ;;
+    reset)
+      lock_infra
+      cmd_down --purge
+      ;;
+    status) cmd_status ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

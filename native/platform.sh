@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The whole platform as processes on this machine.
+#
+#   npm run platform              install what is missing, start the infrastructure, migrate,
+#                                 build and start the four services, wait until each is ready,
+#                                 print the URLs (a second run is a no-op plus checks)
+#   npm run platform -- down      stop the services, then the infrastructure
+#   npm run platform -- status    one line per process
+#
+# MATCHING_WORKERS=N starts N matching-worker instances (default 3, one per scrape target).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=ports.env
+. native/ports.env
+RUN="$ROOT/native/.run"
+PIDS="$RUN/pids"
+LOGS="$RUN/logs"
+MATCHING_WORKERS="${MATCHING_WORKERS:-3}"
+export NX_NO_CLOUD=true
+
+say() { printf '[platform] %s\n' "$*"; }
+die() {
+  printf '[platform] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# name:port:entry:instance for every service process, in start order.
+service_list() {
+  echo "order-router:$ORDER_ROUTER_PORT:order-router:0"
+  local i
+  for ((i = 0; i < MATCHING_WORKERS; i++)); do
+    echo "matching-worker-$i:$((MATCHING_WORKER_BASE_PORT + i)):matching-worker:$i"
+  done
+  echo "market-data:$MARKET_DATA_PORT:market-data:0"
+  echo "api-gateway:$API_GATEWAY_PORT:api-gateway:0"
+}
+
+live_pid() {
+  local f="$PIDS/$1.pid" pid
+  [[ -s "$f" ]] || return 1
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  grep -q "dist/services" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+ensure_node_modules() {
+  if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+    say "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+start_service() {
+  local name=$1 port=$2 entry=$3 instance=$4
+  if live_pid "$name" >/dev/null; then
+    return 0
+  fi
+  (
+    set -a
+    # shellcheck source=/dev/null
+    . "$RUN/env"
+    set +a
+    export HTTP_PORT="$port" INSTANCE_ID="$instance" NODE_ENV=production LOG_LEVEL="${LOG_LEVEL:-info}"
+    exec node --enable-source-maps "dist/services/$entry/src/main.js" >>"$LOGS/$name.log" 2>&1
+  ) &
+  echo $! >"$PIDS/$name.pid"
+}
+
+wait_ready() {
+  local name=$1 port=$2 deadline=$((SECONDS + 90))
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready"; do
+    live_pid "$name" >/dev/null || die "$name exited; see $LOGS/$name.log"
+    ((SECONDS < deadline)) || die "$name not ready after 90 s; see $LOGS/$name.log and http://127.0.0.1:$port/health/ready"
+    sleep 0.5
+  done
+}
+
+cmd_up() {
+  ensure_node_modules
+  bash native/infra.sh up
+  mkdir -p "$PIDS" "$LOGS"
+  say "migrating the database (direct connection)"
+  node scripts/build.mjs >/dev/null
+  (
+    set -a
+    # shellcheck source=/dev/null
+    . "$RUN/env"
+    set +a
+    node dist/libs/db/src/migrate.main.js
+  )
+  local entry name port svc instance
+  while IFS=: read -r name port svc instance; do
+    start_service "$name" "$port" "$svc" "$instance"
+  done < <(service_list)
+  while IFS=: read -r name port svc instance; do
+    wait_ready "$name" "$port"
+    say "$(printf '%-18s ready  http://127.0.0.1:%s  (/health/ready, /metrics)  log %s' "$name" "$port" "native/.run/logs/$name.log")"
+  done < <(service_list)
+  say "API           http://127.0.0.1:$API_GATEWAY_PORT  (OpenAPI at /docs once the order pipeline lands)"
+  say "Prometheus    http://127.0.0.1:$PROMETHEUS_PORT/targets"
+  say "Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT"
+  say "stop everything with: npm run platform -- down"
+}
+
+stop_pid() {
+  local name=$1 pid
+  pid="$(live_pid "$name")" || {
+    rm -f "$PIDS/$name.pid"
+    return 0
+  }
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 20))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      say "$name did not stop in 20 s, killing"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$PIDS/$name.pid"
+}
+
+cmd_down() {
+  local f name
+  # Every service pid file, including workers beyond the current MATCHING_WORKERS.
+  for f in "$PIDS"/api-gateway.pid "$PIDS"/market-data.pid "$PIDS"/matching-worker-*.pid "$PIDS"/order-router.pid; do
+    [[ -e "$f" ]] || continue
+    name="$(basename "$f" .pid)"
+    stop_pid "$name"
+  done
+  bash native/infra.sh down "$@"
+  say "stopped"
+}
+
+cmd_status() {
+  local name port svc instance pid
+  while IFS=: read -r name port svc instance; do
+    if pid="$(live_pid "$name")"; then
+      printf '%-18s up    pid=%-8s port=%s\n' "$name" "$pid" "$port"
+    else
+      printf '%-18s down  port=%s\n' "$name" "$port"
+    fi
+  done < <(service_list)
+  bash native/infra.sh status || true
+}
+
+case "${1:-up}" in
+  up) cmd_up ;;
+  down) shift; cmd_down "$@" ;;
+  status) cmd_status ;;
+  *) die "usage: npm run platform [-- up|down|status]" ;;
+esac
