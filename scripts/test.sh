@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# npm test: installs what is missing, brings up the native infrastructure the integration tests
+# need, then lint, typecheck, unit tests, build and integration tests. Any failure fails the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export NX_NO_CLOUD=true NX_DAEMON=false CI="${CI:-true}"
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "install"
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "infrastructure (native: Kafka, PostgreSQL + PgBouncer, Redis, Prometheus, Alertmanager)"
+bash native/infra.sh up
+
+step "lint (eslint, zero warnings; shellcheck)"
+npx eslint . --max-warnings 0
+if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
+shellcheck native/*.sh native/lib/*.sh scripts/*.sh .ci/run
+
+step "typecheck (tsc --noEmit, strict)"
+npx tsc -p tsconfig.json --noEmit
+
+step "unit tests"
+npx jest --selectProjects unit --ci
+
+step "build"
+node scripts/build.mjs
+
+step "integration tests (real Kafka, PostgreSQL through PgBouncer, Redis)"
+npx jest --selectProjects integration --ci --runInBand
+
+step "all green"
