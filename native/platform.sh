@@ -42,14 +42,14 @@ live_pid() {
   [[ -s "$f" ]] || return 1
   pid="$(cat "$f")"
   kill -0 "$pid" 2>/dev/null || return 1
-  grep -q "dist/services" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$ROOT/dist/services/" || return 1
   echo "$pid"
 }
 
 ensure_node_modules() {
   if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
     say "installing npm dependencies"
-    npm ci --no-audit --no-fund --loglevel=error
+    npm install --no-audit --no-fund --loglevel=error
   fi
 }
 
@@ -64,7 +64,7 @@ start_service() {
     . "$RUN/env"
     set +a
     export HTTP_PORT="$port" INSTANCE_ID="$instance" NODE_ENV=production LOG_LEVEL="${LOG_LEVEL:-info}"
-    exec node --enable-source-maps "dist/services/$entry/src/main.js" >>"$LOGS/$name.log" 2>&1
+    exec node --enable-source-maps "$ROOT/dist/services/$entry/src/main.js" >>"$LOGS/$name.log" 2>&1
   ) &
   echo $! >"$PIDS/$name.pid"
 }
@@ -132,6 +132,11 @@ cmd_down() {
     name="$(basename "$f" .pid)"
     stop_pid "$name"
   done
+  # A service whose pid file was lost (a purge, a crash of this script) is still ours.
+  if pkill -TERM -f "$ROOT/dist/services/" 2>/dev/null; then
+    sleep 3
+    pkill -KILL -f "$ROOT/dist/services/" 2>/dev/null || true
+  fi
   bash native/infra.sh down "$@"
   say "stopped"
 }
