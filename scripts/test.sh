@@ -18,6 +18,8 @@ step "infrastructure (native: Kafka, PostgreSQL + PgBouncer, Redis, Prometheus, 
 bash native/infra.sh up
 
 step "lint (eslint, zero warnings; shellcheck)"
+# @nx/enforce-module-boundaries reads the cached project graph and silently skips without it.
+npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
 shellcheck native/*.sh native/lib/*.sh scripts/*.sh .ci/run
