@@ -3,3 +3,4 @@ export * from './entities/asset.entity';
 export * from './entities/market.entity';
 export * from './repositories/markets.repository';
 export * from './schema';
+export * from './timescale';

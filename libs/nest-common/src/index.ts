@@ -5,3 +5,4 @@ export * from './platform.module';
 export * from './readiness';
 export * from './shutdown-state';
 export * from './infra.providers';
+export * from './market-catalog.service';

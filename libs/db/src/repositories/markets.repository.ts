@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { MarketRow } from '@trading/contracts';
 import { AssetEntity } from '../entities/asset.entity';
 import { MarketEntity } from '../entities/market.entity';
 
@@ -52,5 +53,30 @@ export class MarketsRepository {
 
   async findAssets(): Promise<AssetEntity[]> {
     return this.db.getRepository(AssetEntity).find({ order: { code: 'ASC' } });
+  }
+
+  /** Every market with its assets' decimals, as exact strings (NUMERIC never becomes a float). */
+  async findRows(): Promise<MarketRow[]> {
+    const rows = (await this.db.query(
+      `SELECT m.symbol, m.base_asset, m.quote_asset, b.decimals AS base_decimals, q.decimals AS quote_decimals,
+              m.tick_size::text, m.lot_size::text, m.min_qty_lots::text, m.min_notional::text,
+              m.maker_fee_bps, m.taker_fee_bps, m.status
+       FROM markets m JOIN assets b ON b.code = m.base_asset JOIN assets q ON q.code = m.quote_asset
+       ORDER BY m.symbol`,
+    )) as Record<string, string | number>[];
+    return rows.map((r) => ({
+      symbol: String(r.symbol),
+      baseAsset: String(r.base_asset),
+      quoteAsset: String(r.quote_asset),
+      baseDecimals: Number(r.base_decimals),
+      quoteDecimals: Number(r.quote_decimals),
+      tickSize: String(r.tick_size),
+      lotSize: String(r.lot_size),
+      minQtyLots: Number(r.min_qty_lots),
+      minNotional: String(r.min_notional),
+      makerFeeBps: Number(r.maker_fee_bps),
+      takerFeeBps: Number(r.taker_fee_bps),
+      status: r.status === 'halted' ? 'halted' : 'trading',
+    }));
   }
 }

@@ -1,0 +1,63 @@
+import { parseDecimal, scaleOf } from './decimal';
+
+/** A market's static rules as stored (decimal strings exact, as the database returns them). */
+export interface MarketRow {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  baseDecimals: number;
+  quoteDecimals: number;
+  tickSize: string;
+  lotSize: string;
+  minQtyLots: number;
+  minNotional: string;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  status: 'trading' | 'halted';
+}
+
+/** Integer form of a market: what every service past the edge works with. */
+export interface MarketSpec extends MarketRow {
+  /** Smallest quote units per (1 tick x 1 lot): notional in ticks*lots times this is quote units. */
+  quoteUnitsPerTickLot: bigint;
+  /** Smallest base units per lot. */
+  baseUnitsPerLot: bigint;
+  /** Minimum notional in ticks x lots (0 = none). */
+  minNotionalTickLots: number;
+}
+
+function stripZeros(d: string): string {
+  return d.includes('.') ? d.replace(/0+$/, '').replace(/\.$/, '') : d;
+}
+
+/**
+ * Checks that the market's steps are representable in integers of both assets' smallest units
+ * and derives the integer conversion factors. Throws with the reason when they are not.
+ */
+export function toMarketSpec(row: MarketRow): MarketSpec {
+  const tick = stripZeros(row.tickSize);
+  const lot = stripZeros(row.lotSize);
+  const minNotional = stripZeros(row.minNotional);
+  const tl = parseDecimal(tick, scaleOf(tick))! * parseDecimal(lot, scaleOf(lot))!; // 10^-(ts+ls)
+  const tlScale = scaleOf(tick) + scaleOf(lot);
+  const qScale = BigInt(row.quoteDecimals);
+  const num = tl * 10n ** qScale;
+  const den = 10n ** BigInt(tlScale);
+  if (num % den !== 0n) throw new Error(`${row.symbol}: tick x lot is finer than ${row.quoteAsset}'s smallest unit`);
+  const lotUnits = parseDecimal(lot, row.baseDecimals);
+  if (lotUnits === null || lotUnits === 0n) throw new Error(`${row.symbol}: lot size is finer than ${row.baseAsset}'s smallest unit`);
+  // min notional (quote) / (tick x lot), rounded up to whole tick-lots
+  const mnScale = Math.max(scaleOf(minNotional), tlScale);
+  const mn = parseDecimal(minNotional, mnScale)!;
+  const tlAtScale = tl * 10n ** BigInt(mnScale - tlScale);
+  const minTl = mn === 0n ? 0n : (mn + tlAtScale - 1n) / tlAtScale;
+  return {
+    ...row,
+    tickSize: tick,
+    lotSize: lot,
+    minNotional,
+    quoteUnitsPerTickLot: num / den,
+    baseUnitsPerLot: lotUnits,
+    minNotionalTickLots: Number(minTl),
+  };
+}
