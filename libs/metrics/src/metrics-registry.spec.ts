@@ -8,7 +8,7 @@ describe('MetricsRegistry', () => {
     expect(text).toContain('nodejs_eventloop_lag_seconds');
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toMatch(
-      /http_server_request_duration_seconds_bucket\{le="0.0025",service="test-svc",instance="0",method="GET",route="\/health\/ready",status_code="200"\} 1/,
+      /http_server_request_duration_seconds_bucket\{le="0.0025",service="test-svc",instance_id="0",method="GET",route="\/health\/ready",status_code="200"\} 1/,
     );
   });
 

@@ -15,7 +15,8 @@ export class MetricsRegistry {
     readonly service: string,
     instance: string,
   ) {
-    this.registry.setDefaultLabels({ service, instance });
+    // `instance` is Prometheus's own target label; ours is the replica id.
+    this.registry.setDefaultLabels({ service, instance_id: instance });
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     this.httpRequestDuration = new Histogram({
       name: 'http_server_request_duration_seconds',

@@ -1,0 +1,89 @@
+# One image recipe for the four services. Build from the repository root:
+#   docker build --build-arg SERVICE=api-gateway -t trading/api-gateway:0.1.0 .
+# SERVICE is one of api-gateway, order-router, market-data, matching-worker. Every image carries
+# the whole dist/ (a few hundred kB of JS), so any of them can also run the one-shot jobs:
+#   node dist/libs/db/src/migrate.main.js          (migrations, direct connection)
+#   node dist/libs/kafka/src/create-topics.main.js (topics from @trading/contracts)
+
+# Pinned by version; a bump changes this one line. Append @sha256:<digest> to freeze it fully.
+# RUN --mount needs BuildKit (the default builder since Docker 23).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- deps: every dependency, for the swc build -------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# `npm ci` refuses this lock: the registry it was made against serves no other-platform optional
+# binaries (swc, unrs), so the lock lacks their entries. `npm install` with the lock present
+# installs exactly the locked versions all the same and does not touch the lock's pins.
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --no-audit --no-fund --loglevel=error
+
+# --- build: swc emit into dist/, tree preserved ------------------------------------------------
+FROM deps AS build
+COPY tsconfig.base.json ./
+COPY scripts/build.mjs scripts/build.mjs
+COPY libs libs
+COPY services services
+RUN node scripts/build.mjs
+
+# --- prod-deps: runtime dependencies only ------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Same reason as above for `install` over `ci`; --omit=dev leaves swc, jest, nx, eslint out.
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --omit=dev --no-audit --no-fund --loglevel=error
+
+# --- runtime -----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ARG NODE_IMAGE
+ARG SERVICE
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=unknown
+
+LABEL org.opencontainers.image.title="trading-${SERVICE}" \
+      org.opencontainers.image.description="Spot-exchange backend: ${SERVICE} (NestJS 11 on Node 20)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="UNLICENSED" \
+      org.opencontainers.image.vendor="trading-platform" \
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
+
+# tini is PID 1: it forwards SIGTERM to node (whose handler drains consumers and flushes
+# producers) and reaps zombies. Pinned to bookworm's version.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+ENV NODE_ENV=production \
+    HTTP_HOST=0.0.0.0 \
+    HTTP_PORT=8080 \
+    SERVICE=${SERVICE}
+
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Fails the build on a missing or misspelt SERVICE; main.js is what CMD starts.
+RUN test -n "${SERVICE}" \
+    && test -f "dist/services/${SERVICE}/src/main.js" \
+    && ln -s "dist/services/${SERVICE}/src/main.js" main.js
+
+# Files stay root-owned (read-only to the app); the process runs as the image's `node` user
+# (uid 1000), numeric so a runtime can check runAsNonRoot without reading /etc/passwd.
+USER 1000:1000
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+
+# Readiness (every dependency answered) doubles as the container health: Swarm replaces a task
+# that stays unready and a start-first rollout waits for it. curl is not in slim images.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/health/ready',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--enable-source-maps", "main.js"]
