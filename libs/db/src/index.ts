@@ -4,3 +4,5 @@ export * from './entities/market.entity';
 export * from './repositories/markets.repository';
 export * from './schema';
 export * from './timescale';
+export * from './repositories/engine-snapshots.repository';
+export * from './repositories/orders.repository';

@@ -1,4 +1,5 @@
 import { deadLetterSchema, TOPICS } from '@trading/contracts';
+import type { KafkaMessage, Message } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer';
 import type { DeadLetterSink } from './validated-consumer';
 
@@ -33,4 +34,19 @@ export class DeadLetterPublisher implements DeadLetterSink {
       },
     });
   }
+}
+
+/** A dead-letter record for a consumed message, to send inside the consumer's own transaction. */
+export function deadLetterMessage(sourceTopic: string, partition: number, message: KafkaMessage, reason: string, consumerGroup: string): Message {
+  const value = deadLetterSchema.parse({
+    sourceTopic,
+    sourcePartition: partition,
+    sourceOffset: message.offset,
+    key: message.key ? message.key.toString() : null,
+    value: message.value ? message.value.toString() : null,
+    reason,
+    consumerGroup,
+    at: new Date().toISOString(),
+  });
+  return { key: sourceTopic, value: JSON.stringify(value) };
 }

@@ -3,3 +3,4 @@ export * from './dead-letter-publisher';
 export * from './kafka-client';
 export * from './murmur2';
 export * from './validated-consumer';
+export * from './partition-transactions';

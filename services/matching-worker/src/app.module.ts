@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { PlatformModule, kafkaProviders, KAFKA_READY } from '@trading/nest-common';
+import { DATABASE_READY, databaseProviders, KAFKA_READY, kafkaProviders, MarketCatalogService, PlatformModule } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
+import { MATCHING_CONFIG, MatchingWorkerService } from './matching-worker.service';
 
 @Module({})
 export class AppModule {
@@ -12,10 +13,11 @@ export class AppModule {
           service: 'matching-worker',
           instance: config.INSTANCE_ID,
           logLevel: config.LOG_LEVEL,
-          infra: [...kafkaProviders(config, 'matching-worker')],
-          readiness: [KAFKA_READY],
+          infra: [...kafkaProviders(config, 'matching-worker'), ...databaseProviders(config), MarketCatalogService],
+          readiness: [KAFKA_READY, DATABASE_READY],
         }),
       ],
+      providers: [{ provide: MATCHING_CONFIG, useValue: config }, MatchingWorkerService],
     };
   }
 }

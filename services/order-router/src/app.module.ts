@@ -1,12 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import {
-  PlatformModule,
-  kafkaProviders,
-  KAFKA_READY,
-  databaseProviders,
   DATABASE_READY,
+  databaseProviders,
+  KAFKA_READY,
+  kafkaProviders,
+  MarketCatalogService,
+  PlatformModule,
+  REDIS_READY,
+  redisProviders,
 } from '@trading/nest-common';
+import { CommandRouterService, ROUTER_CONFIG } from './command-router.service';
 import type { OrderRouterConfig } from './order-router.config';
+import { OrderStreamPublisher } from './order-stream.publisher';
+import { OrderUpdatesService } from './order-updates.service';
 
 @Module({})
 export class AppModule {
@@ -18,10 +24,11 @@ export class AppModule {
           service: 'order-router',
           instance: config.INSTANCE_ID,
           logLevel: config.LOG_LEVEL,
-          infra: [...kafkaProviders(config, 'order-router'), ...databaseProviders(config)],
-          readiness: [KAFKA_READY, DATABASE_READY],
+          infra: [...kafkaProviders(config, 'order-router'), ...databaseProviders(config), ...redisProviders(config), MarketCatalogService],
+          readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],
+      providers: [{ provide: ROUTER_CONFIG, useValue: config }, OrderStreamPublisher, CommandRouterService, OrderUpdatesService],
     };
   }
 }

@@ -1,0 +1,35 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { redisKeys } from '@trading/contracts';
+import { RedisService } from '@trading/nest-common';
+import { StreamPublisher } from '@trading/redis';
+
+export interface OrderStreamUpdate {
+  orderId: string;
+  symbol: string;
+  status: string;
+  reason: string | null;
+  filledQty: number;
+  qty: number;
+  lastSeq: number;
+  event?: string;
+}
+
+/** The caller's own order updates, for the gateway's authenticated WebSocket channel. */
+@Injectable()
+export class OrderStreamPublisher {
+  private readonly logger = new Logger(OrderStreamPublisher.name);
+  private readonly publisher: StreamPublisher;
+
+  constructor(redis: RedisService) {
+    this.publisher = new StreamPublisher(redis.redis);
+  }
+
+  /** Best effort: the database is the record; a Redis outage must not stall order state. */
+  async publish(accountId: string, updates: OrderStreamUpdate[]): Promise<void> {
+    try {
+      await Promise.all(updates.map((u) => this.publisher.publish(redisKeys.orderChannel(accountId), u)));
+    } catch (err) {
+      this.logger.warn(`order stream publish failed: ${(err as Error).message}`);
+    }
+  }
+}
