@@ -6,3 +6,5 @@ export * from './schema';
 export * from './timescale';
 export * from './repositories/engine-snapshots.repository';
 export * from './repositories/orders.repository';
+export * from './repositories/trades.repository';
+export * from './repositories/candles.repository';

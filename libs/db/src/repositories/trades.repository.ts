@@ -1,0 +1,282 @@
+import type { SqlQueryable } from './candles.repository';
+
+/** One trade as market-data writes it: prices in ticks, quantities in lots. */
+export interface TradeInsert {
+  symbol: string;
+  seq: number;
+  price: number;
+  qty: number;
+  makerOrderId: string;
+  takerOrderId: string;
+  makerAccountId: string;
+  takerAccountId: string;
+  takerSide: 'buy' | 'sell';
+  receivedAt: Date;
+  /** The execution record's emittedAt: part of the natural key (symbol, seq, executed_at). */
+  executedAt: Date;
+}
+
+export interface TradeRecord extends TradeInsert {
+  tradeId: string;
+}
+
+/** 24 h statistics of one symbol in ticks and lots (exact strings); null prices when no trade. */
+export interface TickerStats {
+  open: string | null;
+  high: string | null;
+  low: string | null;
+  /** Last trade ever, even when older than the window. */
+  last: string | null;
+  /** Lots traded in the window. */
+  volume: string;
+  /** Sum of price x qty in the window, in ticks x lots. */
+  quoteVolume: string;
+  trades: number;
+}
+
+/** One side of a trade seen from one account (a self-trade gives two fills). */
+export interface AccountFill {
+  symbol: string;
+  seq: number;
+  tradeId: string;
+  orderId: string;
+  side: 'buy' | 'sell';
+  liquidity: 'maker' | 'taker';
+  price: number;
+  qty: number;
+  executedAt: Date;
+}
+
+export interface AccountFillsQuery {
+  symbol?: string;
+  /** Opaque, from a previous page's `nextCursor`. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface AccountFillsPage {
+  fills: AccountFill[];
+  nextCursor: string | null;
+}
+
+interface FillCursor {
+  executedAt: Date;
+  symbol: string;
+  seq: number;
+  liquidity: 'maker' | 'taker';
+}
+
+interface TradeDbRow {
+  symbol: string;
+  seq: string;
+  price: string;
+  qty: string;
+  maker_order_id: string;
+  taker_order_id: string;
+  maker_account_id: string;
+  taker_account_id: string;
+  taker_side: 'buy' | 'sell';
+  received_at: Date | string;
+  executed_at: Date | string;
+}
+
+interface FillDbRow {
+  symbol: string;
+  seq: string;
+  order_id: string;
+  side: 'buy' | 'sell';
+  liquidity: 'maker' | 'taker';
+  price: string;
+  qty: string;
+  executed_at: Date | string;
+}
+
+export const MAX_TRADES_PAGE = 1000;
+
+/** bigint columns arrive as strings; ticks, lots and seqs are within 2^53 by contract. */
+function safeInt(value: string | number, what: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} ${String(value)} is not a safe integer`);
+  return n;
+}
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function clampLimit(limit: number): number {
+  return Math.max(1, Math.min(Math.trunc(limit) || 1, MAX_TRADES_PAGE));
+}
+
+/** Encodes the position after a fill; the gateway hands it back verbatim. */
+export function encodeFillCursor(
+  f: Pick<AccountFill, 'executedAt' | 'symbol' | 'seq' | 'liquidity'>,
+): string {
+  return Buffer.from(JSON.stringify([f.executedAt.getTime(), f.symbol, f.seq, f.liquidity])).toString(
+    'base64url',
+  );
+}
+
+/** The cursor's position, or null when it is not one of ours. */
+export function decodeFillCursor(cursor: string): FillCursor | null {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(v) || v.length !== 4) return null;
+    const [ms, symbol, seq, liquidity] = v as unknown[];
+    if (!Number.isSafeInteger(ms) || typeof symbol !== 'string' || !Number.isSafeInteger(seq)) return null;
+    if (liquidity !== 'maker' && liquidity !== 'taker') return null;
+    return { executedAt: new Date(ms as number), symbol, seq: seq as number, liquidity };
+  } catch {
+    return null;
+  }
+}
+
+/** The trades hypertable; the only place that speaks SQL about trades. */
+export class TradesRepository {
+  constructor(private readonly db: SqlQueryable) {}
+
+  /**
+   * Writes a batch in one statement (unnest of column arrays, so any batch size is one round
+   * trip with 11 parameters and no named prepared statement); replays are no-ops. Returns the
+   * keys actually inserted.
+   */
+  async insertBatch(trades: readonly TradeInsert[]): Promise<{ symbol: string; seq: number }[]> {
+    if (trades.length === 0) return [];
+    const rows = (await this.db.query(
+      `INSERT INTO trades (symbol, seq, price, qty, maker_order_id, taker_order_id, maker_account_id,
+                           taker_account_id, taker_side, received_at, executed_at)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+                            $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+       ON CONFLICT DO NOTHING
+       RETURNING symbol, seq::text AS seq`,
+      [
+        trades.map((t) => t.symbol),
+        trades.map((t) => String(t.seq)),
+        trades.map((t) => String(t.price)),
+        trades.map((t) => String(t.qty)),
+        trades.map((t) => t.makerOrderId),
+        trades.map((t) => t.takerOrderId),
+        trades.map((t) => t.makerAccountId),
+        trades.map((t) => t.takerAccountId),
+        trades.map((t) => t.takerSide),
+        trades.map((t) => t.receivedAt.toISOString()),
+        trades.map((t) => t.executedAt.toISOString()),
+      ],
+    )) as { symbol: string; seq: string }[];
+    return rows.map((r) => ({ symbol: r.symbol, seq: safeInt(r.seq, 'seq') }));
+  }
+
+  /** The symbol's newest trades, newest first. */
+  async recent(symbol: string, limit: number): Promise<TradeRecord[]> {
+    const rows = (await this.db.query(
+      `SELECT symbol, seq::text AS seq, price::text AS price, qty::text AS qty, maker_order_id, taker_order_id,
+              maker_account_id, taker_account_id, taker_side, received_at, executed_at
+       FROM trades WHERE symbol = $1
+       ORDER BY executed_at DESC, seq DESC
+       LIMIT $2`,
+      [symbol, clampLimit(limit)],
+    )) as TradeDbRow[];
+    return rows.map((r) => ({
+      tradeId: `${r.symbol}:${r.seq}`,
+      symbol: r.symbol,
+      seq: safeInt(r.seq, 'seq'),
+      price: safeInt(r.price, 'price'),
+      qty: safeInt(r.qty, 'qty'),
+      makerOrderId: r.maker_order_id,
+      takerOrderId: r.taker_order_id,
+      makerAccountId: r.maker_account_id,
+      takerAccountId: r.taker_account_id,
+      takerSide: r.taker_side,
+      receivedAt: toDate(r.received_at),
+      executedAt: toDate(r.executed_at),
+    }));
+  }
+
+  /**
+   * An account's fills, both as maker and as taker, newest first, paginated by the position
+   * (executed_at, symbol, seq, liquidity): seq alone is only unique within a symbol.
+   * Throws RangeError on a cursor that is not ours.
+   */
+  async forAccount(accountId: string, query: AccountFillsQuery): Promise<AccountFillsPage> {
+    const after = query.cursor === undefined ? null : decodeFillCursor(query.cursor);
+    if (query.cursor !== undefined && after === null) throw new RangeError('invalid cursor');
+    const limit = clampLimit(query.limit);
+    // Each branch uses its own account index; the outer WHERE is pushed into both.
+    const rows = (await this.db.query(
+      `SELECT symbol, seq::text AS seq, order_id, side, liquidity, price::text AS price, qty::text AS qty, executed_at
+       FROM (
+         SELECT symbol, seq, maker_order_id AS order_id,
+                CASE taker_side WHEN 'buy' THEN 'sell' ELSE 'buy' END AS side, 'maker' AS liquidity,
+                price, qty, executed_at
+         FROM trades WHERE maker_account_id = $1
+         UNION ALL
+         SELECT symbol, seq, taker_order_id, taker_side, 'taker', price, qty, executed_at
+         FROM trades WHERE taker_account_id = $1
+       ) f
+       WHERE ($2::text IS NULL OR symbol = $2)
+         AND ($3::timestamptz IS NULL OR (executed_at, symbol, seq, liquidity) < ($3::timestamptz, $4::text, $5::bigint, $6::text))
+       ORDER BY executed_at DESC, symbol DESC, seq DESC, liquidity DESC
+       LIMIT $7`,
+      [
+        accountId,
+        query.symbol ?? null,
+        after ? after.executedAt.toISOString() : null,
+        after ? after.symbol : null,
+        after ? String(after.seq) : null,
+        after ? after.liquidity : null,
+        limit + 1,
+      ],
+    )) as FillDbRow[];
+    const fills = rows.slice(0, limit).map((r) => {
+      const seq = safeInt(r.seq, 'seq');
+      return {
+        symbol: r.symbol,
+        seq,
+        tradeId: `${r.symbol}:${seq}`,
+        orderId: r.order_id,
+        side: r.side,
+        liquidity: r.liquidity,
+        price: safeInt(r.price, 'price'),
+        qty: safeInt(r.qty, 'qty'),
+        executedAt: toDate(r.executed_at),
+      };
+    });
+    const last = fills[fills.length - 1];
+    return { fills, nextCursor: rows.length > limit && last ? encodeFillCursor(last) : null };
+  }
+
+  /**
+   * Rolling-window statistics for the ticker. Open and last come from index scans ordered by
+   * the engine's seq (the true order of trades within a symbol).
+   */
+  async ticker(symbol: string, since: Date): Promise<TickerStats> {
+    const rows = (await this.db.query(
+      `SELECT (SELECT price::text FROM trades WHERE symbol = $1 AND executed_at >= $2 ORDER BY seq ASC LIMIT 1) AS open,
+              (SELECT price::text FROM trades WHERE symbol = $1 ORDER BY seq DESC LIMIT 1) AS last,
+              max(price)::text AS high, min(price)::text AS low,
+              coalesce(sum(qty), 0)::text AS volume,
+              coalesce(sum(price::numeric * qty), 0)::text AS quote_volume,
+              count(*)::text AS trades
+       FROM trades WHERE symbol = $1 AND executed_at >= $2`,
+      [symbol, since.toISOString()],
+    )) as {
+      open: string | null;
+      last: string | null;
+      high: string | null;
+      low: string | null;
+      volume: string;
+      quote_volume: string;
+      trades: string;
+    }[];
+    const r = rows[0];
+    return {
+      open: r?.open ?? null,
+      high: r?.high ?? null,
+      low: r?.low ?? null,
+      last: r?.last ?? null,
+      volume: r?.volume ?? '0',
+      quoteVolume: r?.quote_volume ?? '0',
+      trades: safeInt(r?.trades ?? '0', 'trades'),
+    };
+  }
+}

@@ -1,0 +1,183 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import {
+  executionSchema,
+  TOPICS,
+  type Execution,
+  type MarketSpec,
+  type PublicTrade,
+} from '@trading/contracts';
+import { TradesRepository, type TradeInsert } from '@trading/db';
+import { DeadLetterPublisher, ValidatedConsumer, type ConsumedRecord } from '@trading/kafka';
+import { KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
+import type { MarketDataConfig } from './market-data.config';
+import { MarketDataMetrics } from './market-data.metrics';
+import { MARKET_DATA_CONFIG } from './market-data.tokens';
+import { toDepthSnapshot, toPublicTrade, type TradeEvent } from './public-data.mapper';
+import { RedisStreamPublisher } from './redis-stream.publisher';
+import { TickerService } from './ticker.service';
+
+interface SymbolWork {
+  trades: { event: TradeEvent; time: number }[];
+  depth: { value: NonNullable<Execution['depth']>; time: number } | null;
+}
+
+/**
+ * Consumes executions.v1 and keeps the public data current: trades into the database in one
+ * idempotent INSERT per batch, then per symbol the recent trades, the L2 book and the 24 h
+ * ticker into Redis with their pub/sub updates. A batch is committed only after all of it is
+ * done, so a crash redelivers it; every step skips what it has already applied.
+ */
+@Injectable()
+export class MarketDataService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(MarketDataService.name);
+  private readonly consumer: ValidatedConsumer<Execution>;
+  private stopping = false;
+  private assigned = 0;
+
+  constructor(
+    @Inject(MARKET_DATA_CONFIG) private readonly config: MarketDataConfig,
+    @Inject(KAFKA) kafka: Kafka,
+    producer: ProducerService,
+    private readonly trades: TradesRepository,
+    private readonly catalog: MarketCatalogService,
+    private readonly publisher: RedisStreamPublisher,
+    private readonly ticker: TickerService,
+    private readonly metrics: MarketDataMetrics,
+  ) {
+    this.consumer = new ValidatedConsumer(kafka, {
+      groupId: config.MARKET_DATA_GROUP_ID,
+      topics: [TOPICS.executions.name],
+      schema: executionSchema,
+      fromBeginning: config.MARKET_DATA_FROM_BEGINNING,
+      deadLetters: new DeadLetterPublisher(producer.producer, config.MARKET_DATA_GROUP_ID),
+      metrics,
+      handle: (records) => this.handle(records),
+      onRebalance: (_event, assignment) => {
+        this.assigned = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);
+      },
+    });
+  }
+
+  /** Partitions of executions.v1 this instance currently owns. */
+  get assignedPartitions(): number {
+    return this.assigned;
+  }
+
+  onApplicationBootstrap(): void {
+    // In the background: readiness reports Kafka, the HTTP endpoints stay up meanwhile.
+    void retryUntilConnected(
+      'executions consumer',
+      async () => {
+        if (this.stopping) return;
+        await this.consumer.start();
+      },
+      this.logger,
+      () => this.stopping,
+    );
+  }
+
+  /** Stops consuming (the batch in hand finishes and commits) before the pool and Redis close. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.stop();
+  }
+
+  /** One partition's batch of valid records, in offset order. Throwing retries the batch. */
+  async handle(records: readonly ConsumedRecord<Execution>[]): Promise<void> {
+    const rows: TradeInsert[] = [];
+    const receivedAt = new Map<string, number>();
+    const work = new Map<string, SymbolWork>();
+    for (const { value: e } of records) {
+      let w = work.get(e.symbol);
+      if (!w) {
+        w = { trades: [], depth: null };
+        work.set(e.symbol, w);
+      }
+      for (const event of e.events) {
+        if (event.type !== 'trade') continue;
+        w.trades.push({ event, time: e.emittedAt });
+        receivedAt.set(`${e.symbol}:${event.seq}`, e.receivedAt);
+        rows.push({
+          symbol: e.symbol,
+          seq: event.seq,
+          price: event.price,
+          qty: event.qty,
+          makerOrderId: event.makerOrderId,
+          takerOrderId: event.takerOrderId,
+          makerAccountId: event.makerAccountId,
+          takerAccountId: event.takerAccountId,
+          takerSide: event.takerSide,
+          receivedAt: new Date(e.receivedAt),
+          executedAt: new Date(e.emittedAt),
+        });
+      }
+      if (e.depth && (!w.depth || e.depth.seq >= w.depth.value.seq))
+        w.depth = { value: e.depth, time: e.emittedAt };
+    }
+
+    if (rows.length > 0) await this.persist(rows, receivedAt);
+
+    for (const [symbol, w] of work) {
+      if (w.trades.length === 0 && !w.depth) continue;
+      const market = this.catalog.get(symbol) ?? (await this.catalog.refresh(symbol));
+      if (!market) {
+        // Without tick and lot sizes nothing can be shown; the trades are in the database.
+        this.metrics.unknownSymbol.inc({ symbol });
+        this.logger.error(`no market ${symbol} in the catalog; its public feeds are skipped`);
+        continue;
+      }
+      await this.publishSymbol(market, w);
+    }
+  }
+
+  private async persist(rows: TradeInsert[], receivedAt: Map<string, number>): Promise<void> {
+    this.metrics.dbBatchRows.observe(rows.length);
+    const end = this.metrics.dbWriteDuration.startTimer();
+    let inserted: { symbol: string; seq: number }[];
+    try {
+      inserted = await this.trades.insertBatch(rows);
+      end({ outcome: 'ok' });
+    } catch (err) {
+      end({ outcome: 'error' });
+      throw err;
+    }
+    // Only rows this call inserted: a replay would report the original latency again.
+    const now = Date.now();
+    for (const { symbol, seq } of inserted) {
+      this.metrics.tradesPersisted.inc({ symbol });
+      const at = receivedAt.get(`${symbol}:${seq}`);
+      if (at !== undefined) this.metrics.tradePersisted.observe(Math.max(0, now - at) / 1000);
+    }
+  }
+
+  private async publishSymbol(market: MarketSpec, w: SymbolWork): Promise<void> {
+    if (w.trades.length > 0) {
+      const trades: PublicTrade[] = w.trades
+        .sort((a, b) => a.event.seq - b.event.seq)
+        .map((t) => toPublicTrade(market, t.event, t.time));
+      const applied = await this.publisher.trades(
+        market.symbol,
+        trades,
+        this.config.MARKET_DATA_RECENT_TRADES,
+      );
+      this.metrics.redisUpdates.inc({ channel: 'trades', outcome: 'ok' }, applied);
+      if (trades.length > applied) {
+        this.metrics.redisUpdates.inc({ channel: 'trades', outcome: 'duplicate' }, trades.length - applied);
+      }
+    }
+    if (w.depth) {
+      const snapshot = toDepthSnapshot(market, w.depth.value, w.depth.time);
+      const seq = await this.publisher.depth(snapshot);
+      this.metrics.redisUpdates.inc({ channel: 'depth', outcome: seq > 0 ? 'ok' : 'duplicate' });
+      if (seq > 0) this.ticker.setBest(market.symbol, snapshot);
+    }
+    await this.ticker.request(market);
+  }
+}
