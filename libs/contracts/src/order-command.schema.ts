@@ -37,7 +37,22 @@ export const amendOrderCommandSchema = z.object({
   qty: positiveInt.optional(),
 });
 
-export const orderCommandSchema = z.discriminatedUnion('kind', [placeOrderCommandSchema, cancelOrderCommandSchema, amendOrderCommandSchema]);
+// Operator money movements travel the same per-account stream, so the router that owns an
+// account's balance sees them in order with its orders.
+const assetSchema = z.string().regex(/^[A-Z0-9]{2,12}$/);
+const moneyBase = { commandId: idSchema, accountId: idSchema, asset: assetSchema, amount: positiveInt, receivedAt: epochMs };
+export const depositCommandSchema = z.object({ ...moneyBase, kind: z.literal('deposit') });
+export const withdrawCommandSchema = z.object({ ...moneyBase, kind: z.literal('withdraw') });
+
+export const orderCommandSchema = z.discriminatedUnion('kind', [
+  placeOrderCommandSchema,
+  cancelOrderCommandSchema,
+  amendOrderCommandSchema,
+  depositCommandSchema,
+  withdrawCommandSchema,
+]);
+export type DepositCommand = z.infer<typeof depositCommandSchema>;
+export type WithdrawCommand = z.infer<typeof withdrawCommandSchema>;
 export type PlaceOrderCommand = z.infer<typeof placeOrderCommandSchema>;
 export type CancelOrderCommand = z.infer<typeof cancelOrderCommandSchema>;
 export type AmendOrderCommand = z.infer<typeof amendOrderCommandSchema>;
@@ -70,7 +85,10 @@ export const sequencedCommandSchema = z.object({
     z.object({ type: z.literal('cancel'), orderId: idSchema }),
     z.object({ type: z.literal('amend'), orderId: idSchema, price: positiveInt.optional(), qty: positiveInt.optional() }),
   ]),
-  /** Hold reserved by the router for a new order, in the hold asset's smallest unit (0 = none). */
-  hold: nonNegativeInt.default(0),
+  /**
+   * Where the router read the command: matching skips a (partition, offset) it has already
+   * applied, so a router that re-sends after a crash never places an order twice.
+   */
+  source: z.object({ partition: nonNegativeInt, offset: nonNegativeInt }),
 });
 export type SequencedCommand = z.infer<typeof sequencedCommandSchema>;

@@ -8,3 +8,6 @@ export * from './repositories/engine-snapshots.repository';
 export * from './repositories/orders.repository';
 export * from './repositories/trades.repository';
 export * from './repositories/candles.repository';
+export * from './repositories/balances.repository';
+export * from './repositories/consumer-offsets.repository';
+export * from './repositories/router-outbox.repository';

@@ -85,11 +85,14 @@ export class BatchingProducer {
 
   /** Validates and enqueues a record; resolves once Kafka acknowledged it (acks=all). */
   send<T>(record: OutgoingRecord<T>): Promise<void> {
-    const message = this.encode(record);
+    return this.sendEncoded(record.topic, this.encode(record));
+  }
+
+  /** Sends a record encoded earlier by {@link encode} (e.g. kept in an outbox). */
+  sendEncoded(topic: string, message: Message): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic: record.topic, message, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.flushSoon(0);
-      else this.flushSoon(this.lingerMs);
+      this.queue.push({ topic, message, resolve, reject });
+      this.flushSoon(this.queue.length >= this.maxBatch ? 0 : this.lingerMs);
     });
   }
 

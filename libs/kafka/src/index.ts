@@ -4,3 +4,4 @@ export * from './kafka-client';
 export * from './murmur2';
 export * from './validated-consumer';
 export * from './partition-transactions';
+export * from './co-partition-assigner';

@@ -72,6 +72,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       emitted: metrics.histogram('pipeline_execution_emitted_seconds', 'Gateway receipt to execution committed', PIPELINE_DURATION_BUCKETS_SECONDS),
       partitions: metrics.gauge('matching_assigned_partitions', 'Input partitions owned by this worker'),
       restores: metrics.counter('matching_restores_total', 'Partition restores', ['source']),
+      duplicates: metrics.counter('matching_duplicate_commands_total', 'Router re-sends dropped by (partition, offset)'),
     };
   }
 
@@ -177,6 +178,11 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         continue;
       }
       const cmd = decoded.value;
+      if (!book.firstSeen(cmd.source)) {
+        book.lastOffset = offset;
+        this.m.duplicates.inc();
+        continue;
+      }
       let engine = book.engineFor(cmd.symbol, () => this.markets.get(cmd.symbol));
       if (!engine) {
         await this.markets.refresh();

@@ -5,6 +5,8 @@ import { MatchingEngine, type EngineSnapshot, type SymbolConfig } from '@trading
 export interface PartitionState {
   v: 1;
   engines: EngineSnapshot[];
+  /** Highest router (partition, offset) applied, per router partition. */
+  sources: [number, number][];
 }
 
 /** Engine config from a market: the engine works in ticks and lots only. */
@@ -26,6 +28,8 @@ export function symbolConfig(spec: MarketSpec): SymbolConfig {
  */
 export class PartitionBook {
   readonly engines = new Map<string, MatchingEngine>();
+  // Router commands are re-sent after a router crash; each carries where the router read it.
+  readonly sources = new Map<number, number>();
   /** Last input offset applied (-1: nothing yet). */
   lastOffset = -1;
   commandsSinceSnapshot = 0;
@@ -37,6 +41,7 @@ export class PartitionBook {
     if (state.v !== 1) throw new Error(`unsupported partition snapshot version ${String(state.v)}`);
     const book = new PartitionBook(partition);
     for (const snap of state.engines) book.engines.set(snap.config.symbol, MatchingEngine.restore(snap));
+    for (const [p, o] of state.sources ?? []) book.sources.set(p, o);
     book.lastOffset = inputOffset;
     return book;
   }
@@ -53,12 +58,20 @@ export class PartitionBook {
   }
 
   snapshot(): PartitionState {
-    return { v: 1, engines: [...this.engines.values()].map((e) => e.snapshot()) };
+    return { v: 1, engines: [...this.engines.values()].map((e) => e.snapshot()), sources: [...this.sources] };
   }
 
   /** Order-independent combination of every engine's state hash, for replica comparison. */
+  /** True the first time a router (partition, offset) is seen; a re-send is a duplicate. */
+  firstSeen(source: { partition: number; offset: number }): boolean {
+    if ((this.sources.get(source.partition) ?? -1) >= source.offset) return false;
+    this.sources.set(source.partition, source.offset);
+    return true;
+  }
+
   stateHash(): number {
     let h = 0;
+    for (const [p, o] of [...this.sources].sort(([a], [b]) => a - b)) h = (Math.imul(h ^ p, 0x01000193) + o) >>> 0;
     for (const [symbol, engine] of [...this.engines].sort(([a], [b]) => (a < b ? -1 : 1))) {
       h = (Math.imul(h ^ engine.stateHash(), 0x01000193) + symbol.length) >>> 0;
     }

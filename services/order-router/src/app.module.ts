@@ -9,10 +9,9 @@ import {
   REDIS_READY,
   redisProviders,
 } from '@trading/nest-common';
-import { CommandRouterService, ROUTER_CONFIG } from './command-router.service';
 import type { OrderRouterConfig } from './order-router.config';
 import { OrderStreamPublisher } from './order-stream.publisher';
-import { OrderUpdatesService } from './order-updates.service';
+import { OrderRouterService, ROUTER_CONFIG } from './order-router.service';
 
 @Module({})
 export class AppModule {
@@ -28,7 +27,7 @@ export class AppModule {
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],
-      providers: [{ provide: ROUTER_CONFIG, useValue: config }, OrderStreamPublisher, CommandRouterService, OrderUpdatesService],
+      providers: [{ provide: ROUTER_CONFIG, useValue: config }, OrderStreamPublisher, OrderRouterService],
     };
   }
 }

@@ -11,7 +11,8 @@ export type RouterRejectReason =
   | 'BELOW_MIN_NOTIONAL'
   | 'NOTIONAL_OVERFLOW'
   | 'DUPLICATE_CLIENT_ORDER_ID'
-  | 'INSUFFICIENT_FUNDS';
+  | 'INSUFFICIENT_FUNDS'
+  | 'MARKET_BUY_UNBOUNDED';
 
 /**
  * The gateway's static market rules, checked again (defence in depth: a command that reached

@@ -3,16 +3,10 @@ import { redisKeys } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import { StreamPublisher } from '@trading/redis';
 
-export interface OrderStreamUpdate {
-  orderId: string;
-  symbol: string;
-  status: string;
-  reason: string | null;
-  filledQty: number;
-  qty: number;
-  lastSeq: number;
-  event?: string;
-}
+/** What the caller's private channel carries: order state changes and balance movements. */
+export type OrderStreamUpdate =
+  | { type: 'order'; orderId: string; symbol: string; status: string; reason: string | null; filledQty?: number; qty?: number; lastSeq?: number; event?: string }
+  | { type: 'deposit' | 'withdrawal'; commandId: string; asset: string; status: 'applied' | 'rejected'; reason: string | null };
 
 /** The caller's own order updates, for the gateway's authenticated WebSocket channel. */
 @Injectable()

@@ -18,6 +18,10 @@ export interface NewOrderRow {
   status: OrderStatus;
   reason: string | null;
   receivedAt: number;
+  protectionPrice: number | null;
+  quoteBudget: number | null;
+  holdAsset: string | null;
+  holdRemaining: bigint;
 }
 
 export interface OrderStateRow {
@@ -25,7 +29,10 @@ export interface OrderStateRow {
   accountId: string;
   symbol: string;
   side: 'buy' | 'sell';
+  orderType: 'limit' | 'market' | 'stop-limit' | 'stop-market';
   price: number | null;
+  protectionPrice: number | null;
+  quoteBudget: number | null;
   qty: number;
   filledQty: number;
   /** Sum of price x qty over fills (ticks x lots), exact. */
@@ -33,6 +40,9 @@ export interface OrderStateRow {
   status: OrderStatus;
   reason: string | null;
   lastSeq: number;
+  holdAsset: string | null;
+  /** Smallest units of holdAsset still held for the order. */
+  holdRemaining: bigint;
 }
 
 export interface OrderEventRow {
@@ -65,13 +75,16 @@ export class OrdersRepository {
   async insertNew(rows: NewOrderRow[], tx: Executor = this.db): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
     const { sql, params } = values(
-      rows.map((r) => [r.orderId, r.accountId, r.symbol, r.clientOrderId, r.side, r.orderType, r.tif, r.postOnly, r.price, r.stopPrice, r.displayQty, r.qty, r.status, r.reason, r.receivedAt]),
-      ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint'],
+      rows.map((r) => [r.orderId, r.accountId, r.symbol, r.clientOrderId, r.side, r.orderType, r.tif, r.postOnly, r.price, r.stopPrice, r.displayQty, r.qty, r.status, r.reason, r.receivedAt, r.protectionPrice, r.quoteBudget, r.holdAsset, r.holdRemaining.toString()]),
+      ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'bigint'],
     );
     const inserted = (await tx.query(
-      `INSERT INTO orders (order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at)
-       SELECT v.order_id, v.account_id, v.symbol, v.client_order_id, v.side, v.order_type, v.tif, v.post_only, v.price, v.stop_price, v.display_qty, v.qty, v.status, v.reason, to_timestamp(v.received_at / 1000.0)
-       FROM (VALUES ${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at)
+      `INSERT INTO orders (order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
+                           protection_price, quote_budget, hold_asset, hold_remaining)
+       SELECT v.order_id, v.account_id, v.symbol, v.client_order_id, v.side, v.order_type, v.tif, v.post_only, v.price, v.stop_price, v.display_qty, v.qty, v.status, v.reason,
+              to_timestamp(v.received_at / 1000.0), v.protection_price, v.quote_budget, v.hold_asset, v.hold_remaining
+       FROM (VALUES ${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
+                                 protection_price, quote_budget, hold_asset, hold_remaining)
        ON CONFLICT DO NOTHING
        RETURNING order_id`,
       params,
@@ -82,8 +95,9 @@ export class OrdersRepository {
   async findStates(orderIds: string[], tx: Executor = this.db): Promise<Map<string, OrderStateRow>> {
     if (orderIds.length === 0) return new Map();
     const rows = (await tx.query(
-      `SELECT order_id, account_id, symbol, side, price::text AS price, qty::text AS qty, filled_qty::text AS filled_qty,
-              filled_notional::text AS filled_notional, status, reason, last_seq::text AS last_seq
+      `SELECT order_id, account_id, symbol, side, order_type, price::text AS price, protection_price::text AS protection_price,
+              quote_budget::text AS quote_budget, qty::text AS qty, filled_qty::text AS filled_qty,
+              filled_notional::text AS filled_notional, status, reason, last_seq::text AS last_seq, hold_asset, hold_remaining::text AS hold_remaining
        FROM orders WHERE order_id = ANY($1::text[])`,
       [orderIds],
     )) as Record<string, string | null>[];
@@ -95,13 +109,18 @@ export class OrdersRepository {
           accountId: r.account_id!,
           symbol: r.symbol!,
           side: r.side as 'buy' | 'sell',
+          orderType: r.order_type as OrderStateRow['orderType'],
           price: r.price === null ? null : Number(r.price),
+          protectionPrice: r.protection_price === null ? null : Number(r.protection_price),
+          quoteBudget: r.quote_budget === null ? null : Number(r.quote_budget),
           qty: Number(r.qty),
           filledQty: Number(r.filled_qty),
           filledNotional: BigInt(r.filled_notional!),
           status: r.status as OrderStatus,
           reason: r.reason,
           lastSeq: Number(r.last_seq),
+          holdAsset: r.hold_asset,
+          holdRemaining: BigInt(r.hold_remaining!),
         },
       ]),
     );
@@ -111,14 +130,15 @@ export class OrdersRepository {
   async updateStates(rows: OrderStateRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
     const { sql, params } = values(
-      rows.map((r) => [r.orderId, r.price, r.qty, r.filledQty, r.filledNotional.toString(), r.status, r.reason, r.lastSeq]),
-      ['text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint'],
+      rows.map((r) => [r.orderId, r.price, r.qty, r.filledQty, r.filledNotional.toString(), r.status, r.reason, r.lastSeq, r.holdRemaining.toString()]),
+      ['text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint'],
     );
+    // `<=`: a hold change from an amend arrives without a new engine event.
     await tx.query(
       `UPDATE orders o SET price = v.price, qty = v.qty, filled_qty = v.filled_qty, filled_notional = v.filled_notional,
-              status = v.status, reason = v.reason, last_seq = v.last_seq, updated_at = now()
-       FROM (VALUES ${sql}) AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq)
-       WHERE o.order_id = v.order_id AND o.last_seq < v.last_seq`,
+              status = v.status, reason = v.reason, last_seq = v.last_seq, hold_remaining = v.hold_remaining, updated_at = now()
+       FROM (VALUES ${sql}) AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq, hold_remaining)
+       WHERE o.order_id = v.order_id AND o.last_seq <= v.last_seq`,
       params,
     );
   }
@@ -136,5 +156,16 @@ export class OrdersRepository {
        ON CONFLICT DO NOTHING`,
       params,
     );
+  }
+
+  /** Order ids already holding these (account, clientOrderId) pairs. */
+  async findByClientOrderIds(pairs: { accountId: string; clientOrderId: string }[], tx: Executor = this.db): Promise<Map<string, string>> {
+    if (pairs.length === 0) return new Map();
+    const rows = (await tx.query(
+      `SELECT account_id, client_order_id, order_id FROM orders
+       WHERE (account_id, client_order_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [pairs.map((p) => p.accountId), pairs.map((p) => p.clientOrderId)],
+    )) as { account_id: string; client_order_id: string; order_id: string }[];
+    return new Map(rows.map((r) => [`${r.account_id}\u0000${r.client_order_id}`, r.order_id]));
   }
 }

@@ -1,0 +1,95 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+export interface LedgerRow {
+  key: string;
+  accountId: string;
+  asset: string;
+  availableDelta: bigint;
+  heldDelta: bigint;
+  kind: string;
+  ref: string;
+}
+
+export interface BalanceRow {
+  accountId: string;
+  asset: string;
+  available: bigint;
+  held: bigint;
+}
+
+type Executor = DataSource | EntityManager;
+
+/** Balances and the ledger; the only place that writes money. */
+export class BalancesRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async forAccounts(accountIds: string[], tx: Executor = this.db): Promise<BalanceRow[]> {
+    if (accountIds.length === 0) return [];
+    const rows = (await tx.query(
+      `SELECT account_id, asset, available::text AS available, held::text AS held FROM balances WHERE account_id = ANY($1::text[])`,
+      [accountIds],
+    )) as { account_id: string; asset: string; available: string; held: string }[];
+    return rows.map((r) => ({ accountId: r.account_id, asset: r.asset, available: BigInt(r.available), held: BigInt(r.held) }));
+  }
+
+  /**
+   * Inserts ledger rows and moves balances by exactly the rows that were new, in one statement:
+   * a replayed entry (same key) inserts nothing and so moves nothing. Returns how many were new.
+   */
+  async post(entries: LedgerRow[], tx: Executor = this.db): Promise<number> {
+    if (entries.length === 0) return 0;
+    const params: unknown[] = [];
+    const tuples = entries.map((e) => {
+      params.push(e.key, e.accountId, e.asset, e.availableDelta.toString(), e.heldDelta.toString(), e.kind, e.ref);
+      const n = params.length;
+      return `($${n - 6}::text, $${n - 5}::text, $${n - 4}::text, $${n - 3}::bigint, $${n - 2}::bigint, $${n - 1}::text, $${n}::text)`;
+    });
+    const rows = (await tx.query(
+      `WITH ins AS (
+         INSERT INTO ledger (entry_key, account_id, asset, available_delta, held_delta, kind, ref)
+         SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(entry_key, account_id, asset, available_delta, held_delta, kind, ref)
+         ON CONFLICT (entry_key) DO NOTHING
+         RETURNING account_id, asset, available_delta, held_delta
+       ), d AS (
+         SELECT account_id, asset, sum(available_delta)::bigint AS ad, sum(held_delta)::bigint AS hd FROM ins GROUP BY account_id, asset
+       ), upd AS (
+         -- Existing rows move by the delta (a CHECK on an INSERT candidate row would see the
+         -- bare delta, so deltas never go through INSERT ... ON CONFLICT on existing rows).
+         UPDATE balances b SET available = b.available + d.ad, held = b.held + d.hd, updated_at = now()
+         FROM d WHERE b.account_id = d.account_id AND b.asset = d.asset
+         RETURNING b.account_id, b.asset
+       ), created AS (
+         INSERT INTO balances AS b (account_id, asset, available, held)
+         SELECT d.account_id, d.asset, d.ad, d.hd FROM d
+         WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.account_id = d.account_id AND upd.asset = d.asset)
+         ON CONFLICT (account_id, asset) DO UPDATE
+           SET available = b.available + EXCLUDED.available, held = b.held + EXCLUDED.held, updated_at = now()
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM created)::int AS moved`,
+      params,
+    )) as { inserted: number }[];
+    return rows[0]?.inserted ?? 0;
+  }
+
+  /** Ledger entries of one account, newest first, keyset-paginated by entry id. */
+  async ledgerPage(accountId: string, opts: { asset?: string; beforeId?: bigint; limit: number }): Promise<(LedgerRow & { id: bigint; createdAt: Date })[]> {
+    const rows = (await this.db.query(
+      `SELECT entry_id::text AS id, entry_key, account_id, asset, available_delta::text AS ad, held_delta::text AS hd, kind, ref, created_at
+       FROM ledger WHERE account_id = $1 AND ($2::text IS NULL OR asset = $2) AND ($3::bigint IS NULL OR entry_id < $3)
+       ORDER BY entry_id DESC LIMIT $4`,
+      [accountId, opts.asset ?? null, opts.beforeId?.toString() ?? null, opts.limit],
+    )) as Record<string, string | Date>[];
+    return rows.map((r) => ({
+      id: BigInt(r.id as string),
+      key: r.entry_key as string,
+      accountId: r.account_id as string,
+      asset: r.asset as string,
+      availableDelta: BigInt(r.ad as string),
+      heldDelta: BigInt(r.hd as string),
+      kind: r.kind as string,
+      ref: r.ref as string,
+      createdAt: r.created_at as Date,
+    }));
+  }
+}

@@ -1,0 +1,480 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { EntityManager } from 'typeorm';
+import {
+  orderCommandSchema,
+  orderUpdateSchema,
+  sequencedCommandSchema,
+  TOPICS,
+  type OrderCommand,
+  type OrderUpdate,
+  type PlaceOrderCommand,
+  type SequencedCommand,
+} from '@trading/contracts';
+import {
+  BalancesRepository,
+  ConsumerOffsetsRepository,
+  OrdersRepository,
+  RouterOutboxRepository,
+  type OutboxRow,
+  type NewOrderRow,
+  type OrderEventRow,
+  type OrderStateRow,
+} from '@trading/db';
+import { CoPartitionAssigner, DeadLetterPublisher, decodeMessage, partitionFor, type OutgoingRecord } from '@trading/kafka';
+import { BATCH_SIZE_BUCKETS, DB_DURATION_BUCKETS_SECONDS, MetricsRegistry, PIPELINE_DURATION_BUCKETS_SECONDS } from '@trading/metrics';
+import { DatabaseService, KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
+import { AccountBook } from './account-book';
+import { checkMarketRules, type RouterRejectReason } from './market-rules';
+import type { OrderRouterConfig } from './order-router.config';
+import { applyOrderEvent } from './order-state';
+import { OrderStreamPublisher, type OrderStreamUpdate } from './order-stream.publisher';
+import { holdAssetOf, holdEntry, requiredHold, settleEvent, type LedgerEntry, type OrderMoney } from './settlement';
+
+export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
+const COMMANDS = TOPICS.orderCommands.name;
+const UPDATES = TOPICS.orderUpdates.name;
+
+/** What one router partition knows: its accounts' balances and where each input stands. */
+interface PartitionState {
+  book: AccountBook;
+  /** Next offset to apply per topic, from the database. */
+  next: Map<string, number>;
+}
+
+interface Outcome {
+  ledger: LedgerEntry[];
+  stream: Map<string, OrderStreamUpdate[]>;
+}
+
+/**
+ * The order lifecycle and the money, sharded by account. One consumer reads the per-account
+ * commands and the per-account execution updates (co-partitioned: partition p of both topics
+ * always belongs to the same member), keeps the partition's balances in memory, and commits every
+ * batch's effects (orders, events, ledger, balances) together with the consumed offset in one
+ * database transaction. Commands routed to matching carry their (partition, offset), so a batch
+ * replayed after a crash is de-duplicated by the matching worker.
+ */
+@Injectable()
+export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(OrderRouterService.name);
+  private readonly consumer: Consumer;
+  private readonly parts = new Map<number, PartitionState>();
+  private readonly locks = new Map<number, Promise<void>>();
+  private readonly orders: OrdersRepository;
+  private readonly balances: BalancesRepository;
+  private readonly offsets: ConsumerOffsetsRepository;
+  private readonly outbox: RouterOutboxRepository;
+  private readonly deadLetters: DeadLetterPublisher;
+  private readonly group: string;
+  private readonly partitions: number;
+  private stopping = false;
+  private readonly m;
+
+  constructor(
+    @Inject(KAFKA) kafka: Kafka,
+    @Inject(ROUTER_CONFIG) config: OrderRouterConfig,
+    private readonly db: DatabaseService,
+    private readonly markets: MarketCatalogService,
+    private readonly stream: OrderStreamPublisher,
+    private readonly producer: ProducerService,
+    metrics: MetricsRegistry,
+  ) {
+    this.group = config.ORDER_ROUTER_GROUP_ID;
+    this.partitions = config.KAFKA_PARTITIONS;
+    this.orders = new OrdersRepository(db.dataSource);
+    this.balances = new BalancesRepository(db.dataSource);
+    this.offsets = new ConsumerOffsetsRepository(db.dataSource);
+    this.outbox = new RouterOutboxRepository(db.dataSource);
+    this.deadLetters = new DeadLetterPublisher(producer.producer, this.group);
+    this.consumer = kafka.consumer({
+      groupId: this.group,
+      partitionAssigners: [CoPartitionAssigner],
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 20_000,
+      maxWaitTimeInMs: 20,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      // A partition that moved away may come back with state changed elsewhere: forget it all.
+      this.parts.clear();
+      this.logger.log(`assigned ${JSON.stringify(e.payload.memberAssignment)}`);
+    });
+    this.m = {
+      routed: metrics.counter('router_commands_routed_total', 'Commands routed to matching', ['kind']),
+      rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', ['reason']),
+      money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', ['kind', 'outcome']),
+      batch: metrics.histogram('router_batch_size', 'Records per partition batch', BATCH_SIZE_BUCKETS, ['topic']),
+      db: metrics.histogram('db_write_duration_seconds', 'Batched database write time', DB_DURATION_BUCKETS_SECONDS, ['table']),
+      dbRows: metrics.histogram('db_write_batch_size', 'Rows per batched database write', BATCH_SIZE_BUCKETS, ['table']),
+      dbErrors: metrics.counter('db_write_errors_total', 'Failed batched database writes', ['table']),
+      ledger: metrics.counter('ledger_entries_total', 'Ledger entries posted', ['kind']),
+      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', ['topic', 'partition', 'group']),
+      persisted: metrics.histogram('pipeline_order_state_persisted_seconds', 'Gateway receipt to order state persisted', PIPELINE_DURATION_BUCKETS_SECONDS),
+      dead: metrics.counter('kafka_dead_lettered_total', 'Records sent to the dead-letter topic', ['topic']),
+    };
+  }
+
+  onModuleInit(): void {
+    void retryUntilConnected(
+      'order-router consumer',
+      async () => {
+        await this.consumer.connect();
+        await this.consumer.subscribe({ topics: [COMMANDS, UPDATES], fromBeginning: true });
+        await this.consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 4,
+          eachBatch: (payload) => this.withPartition(payload.batch.partition, () => this.onBatch(payload)),
+        });
+      },
+      this.logger,
+      () => this.stopping,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch(() => undefined);
+  }
+
+  /** Batches of one partition (from either topic) run one at a time: they share its balances. */
+  private async withPartition(p: number, fn: () => Promise<void>): Promise<void> {
+    const prev = this.locks.get(p) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(p, tail);
+    try {
+      await run;
+    } finally {
+      if (this.locks.get(p) === tail) this.locks.delete(p);
+    }
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const p = batch.partition;
+    const topic = batch.topic;
+    if (batch.messages.length === 0) return;
+    let st = this.parts.get(p);
+    if (!st) {
+      // Whatever a previous owner committed but may not have sent goes out first (repeats are dropped downstream).
+      await this.send(await this.outbox.pending(p));
+      st = { book: new AccountBook(), next: new Map() };
+      this.parts.set(p, st);
+    }
+    if (!st.next.has(topic)) {
+      // Once per ownership: start exactly where the database says this topic-partition stands.
+      const stored = await this.offsets.load(this.group, topic, p);
+      st.next.set(topic, stored ?? Number(batch.messages[0].offset));
+      if (stored !== null && Number(batch.messages[0].offset) !== stored) {
+        this.consumer.seek({ topic, partition: p, offset: String(stored) });
+        return;
+      }
+    }
+    // Offsets have gaps (transaction markers), so only "already applied" is checked from here on.
+    const next = st.next.get(topic)!;
+    const messages = [];
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      if (Number(m.offset) >= next) messages.push(m);
+    }
+    if (messages.length === 0) {
+      resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      return;
+    }
+    const last = Number(messages[messages.length - 1].offset);
+    if (!this.markets.isLoaded) await this.markets.refresh();
+    try {
+      const outcome = topic === COMMANDS ? await this.onCommands(p, st, messages) : await this.onUpdates(p, st, messages);
+      st.next.set(topic, last + 1);
+      resolveOffset(String(last));
+      await heartbeat();
+      for (const [account, updates] of outcome.stream) await this.stream.publish(account, updates);
+      for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
+    } catch (err) {
+      // The in-memory balances may be ahead of the database: reload them from it next time.
+      this.parts.delete(p);
+      throw err;
+    }
+    this.m.batch.observe({ topic }, messages.length);
+    this.m.lag.set({ topic, partition: String(p), group: this.group }, Number(batch.offsetLag()));
+  }
+
+  private async decode<T>(p: number, topic: string, messages: EachBatchPayload['batch']['messages'], schema: Parameters<typeof decodeMessage<T>>[0]) {
+    const out: { offset: number; value: T }[] = [];
+    for (const m of messages) {
+      const d = decodeMessage(schema, m);
+      if (d.ok) out.push({ offset: Number(m.offset), value: d.value });
+      else {
+        await this.deadLetters.deadLetter({ topic, partition: p, offset: m.offset, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, reason: d.reason });
+        this.m.dead.inc({ topic });
+      }
+    }
+    return out;
+  }
+
+  private async ensureAccounts(book: AccountBook, accountIds: Iterable<string>): Promise<void> {
+    const missing = [...new Set(accountIds)].filter((a) => !book.isLoaded(a));
+    if (missing.length === 0) return;
+    const rows = await this.balances.forAccounts(missing);
+    for (const a of missing) book.load(a, rows.filter((r) => r.accountId === a));
+  }
+
+  private async onCommands(p: number, st: PartitionState, messages: EachBatchPayload['batch']['messages']): Promise<Outcome> {
+    const commands = await this.decode<OrderCommand>(p, COMMANDS, messages, orderCommandSchema);
+    await this.ensureAccounts(st.book, commands.map((c) => c.value.accountId));
+    const targets = commands.filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend').map((c) => (c.value as { orderId: string }).orderId);
+    const states = await this.orders.findStates(targets);
+    const coids = commands.flatMap((c) => (c.value.kind === 'place' && c.value.clientOrderId ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }] : []));
+    const takenCoids = await this.orders.findByClientOrderIds(coids);
+
+    const ledger: LedgerEntry[] = [];
+    const newRows: NewOrderRow[] = [];
+    const holdChanges: OrderStateRow[] = [];
+    const routed: OutboxRow[] = [];
+    const stream = new Map<string, OrderStreamUpdate[]>();
+    const notify = (account: string, u: OrderStreamUpdate): void => {
+      const list = stream.get(account) ?? [];
+      list.push(u);
+      stream.set(account, list);
+    };
+    const post = (entries: LedgerEntry[]): void => {
+      st.book.apply(entries);
+      ledger.push(...entries);
+    };
+    const routedAt = Date.now();
+    const route = (c: { offset: number; value: OrderCommand }, symbol: string, command: SequencedCommand['command']): void => {
+      const record: OutgoingRecord<SequencedCommand> = {
+        topic: TOPICS.ordersSequenced.name,
+        key: symbol,
+        schema: sequencedCommandSchema,
+        value: { symbol, accountId: c.value.accountId, receivedAt: c.value.receivedAt, routedAt, command, source: { partition: p, offset: c.offset } },
+      };
+      const message = this.producer.producer.encode(record);
+      routed.push({ partition: p, offset: c.offset, topic: record.topic, key: symbol, payload: message.value as string });
+      this.m.routed.inc({ kind: c.value.kind });
+    };
+
+    for (const c of commands) {
+      const cmd = c.value;
+      const ref = `cmd:${p}:${c.offset}`;
+      if (cmd.kind === 'deposit' || cmd.kind === 'withdraw') {
+        const b = st.book.balance(cmd.accountId, cmd.asset);
+        const amount = BigInt(cmd.amount);
+        if (cmd.kind === 'withdraw' && b.available < amount) {
+          this.m.money.inc({ kind: cmd.kind, outcome: 'rejected' });
+          notify(cmd.accountId, { type: 'withdrawal', commandId: cmd.commandId, asset: cmd.asset, status: 'rejected', reason: 'INSUFFICIENT_FUNDS' });
+          continue;
+        }
+        const sign = cmd.kind === 'deposit' ? 1n : -1n;
+        post([{ key: `${cmd.kind}:${cmd.commandId}`, accountId: cmd.accountId, asset: cmd.asset, availableDelta: sign * amount, heldDelta: 0n, kind: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal', ref }]);
+        this.m.money.inc({ kind: cmd.kind, outcome: 'applied' });
+        notify(cmd.accountId, { type: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal', commandId: cmd.commandId, asset: cmd.asset, status: 'applied', reason: null });
+        continue;
+      }
+      if (cmd.kind === 'place') {
+        const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
+        let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
+        const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
+        if (!reason && coidKey && takenCoids.has(coidKey)) reason = 'DUPLICATE_CLIENT_ORDER_ID';
+        let hold = 0n;
+        let holdAsset: string | null = null;
+        if (!reason && market) {
+          holdAsset = holdAssetOf(cmd.side, market);
+          const need = requiredHold({ side: cmd.side, orderType: cmd.orderType, price: cmd.price ?? null, protectionPrice: cmd.protectionPrice ?? null, quoteBudget: cmd.quoteBudget ?? null }, cmd.qty, market);
+          if (need === null) reason = 'MARKET_BUY_UNBOUNDED';
+          else if (st.book.balance(cmd.accountId, holdAsset).available < need) reason = 'INSUFFICIENT_FUNDS';
+          else hold = need;
+        }
+        if (reason === 'DUPLICATE_CLIENT_ORDER_ID') {
+          // The first order with this clientOrderId stands; this one never existed.
+          this.m.rejected.inc({ reason });
+          notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
+          continue;
+        }
+        if (coidKey) takenCoids.set(coidKey, cmd.orderId);
+        newRows.push(toRow(cmd, reason, holdAsset, hold));
+        if (reason) {
+          this.m.rejected.inc({ reason });
+          notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
+          continue;
+        }
+        if (hold > 0n) post([holdEntry(cmd.accountId, holdAsset!, hold, cmd.orderId, ref)]);
+        route(c, cmd.symbol, placeToEngine(cmd));
+        continue;
+      }
+      const order = states.get(cmd.orderId);
+      // Only the owner may touch an order (the gateway checked too).
+      if (!order || order.accountId !== cmd.accountId || order.symbol !== cmd.symbol) {
+        this.m.rejected.inc({ reason: 'UNKNOWN_ORDER' });
+        continue;
+      }
+      if (cmd.kind === 'cancel') {
+        route(c, cmd.symbol, { type: 'cancel', orderId: cmd.orderId });
+        continue;
+      }
+      // Amend: hold more first if the new price or size can cost more; excess is released on the Amended event.
+      const market = this.markets.get(order.symbol);
+      if (market && order.holdAsset) {
+        const remaining = (cmd.qty ?? order.qty) - order.filledQty;
+        const need = requiredHold({ ...order, price: cmd.price ?? order.price }, remaining, market) ?? 0n;
+        const extra = need - order.holdRemaining;
+        if (extra > 0n) {
+          if (st.book.balance(order.accountId, order.holdAsset).available < extra) {
+            this.m.rejected.inc({ reason: 'INSUFFICIENT_FUNDS' });
+            notify(cmd.accountId, { type: 'order', orderId: order.orderId, symbol: order.symbol, status: order.status, reason: 'AMEND_INSUFFICIENT_FUNDS', event: 'amend_rejected' });
+            continue;
+          }
+          post([holdEntry(order.accountId, order.holdAsset, extra, order.orderId, ref)]);
+          order.holdRemaining += extra;
+          holdChanges.push(order);
+        }
+      }
+      route(c, cmd.symbol, { type: 'amend', orderId: cmd.orderId, price: cmd.price, qty: cmd.qty });
+    }
+
+    // Decisions, money and the outbox commit together; only then does matching get the commands,
+    // so an execution update can never arrive before its order. Earlier batches were sent already.
+    await this.commitBatch(COMMANDS, p, messages, async (tx) => {
+      await this.orders.insertNew(newRows, tx);
+      await this.orders.updateStates(holdChanges, tx);
+      await this.balances.post(ledger, tx);
+      await this.outbox.prune(p, Number(messages[0].offset), tx);
+      await this.outbox.add(routed, tx);
+    }, { orders: newRows.length, ledger: ledger.length });
+    await this.send(routed);
+    return { ledger, stream };
+  }
+
+  private async onUpdates(p: number, st: PartitionState, messages: EachBatchPayload['batch']['messages']): Promise<Outcome> {
+    const updates = await this.decode<OrderUpdate>(p, UPDATES, messages, orderUpdateSchema);
+    await this.ensureAccounts(st.book, updates.map((u) => u.value.accountId));
+    const states = await this.orders.findStates([...new Set(updates.map((u) => u.value.orderId))]);
+    const ledger: LedgerEntry[] = [];
+    const changed = new Map<string, OrderStateRow>();
+    const events: OrderEventRow[] = [];
+    for (const { value: u } of updates) {
+      events.push({ symbol: u.symbol, seq: u.seq, orderId: u.orderId, accountId: u.accountId, type: u.event.type, payload: u.event, emittedAt: u.emittedAt });
+      const order = states.get(u.orderId);
+      if (!order) {
+        this.logger.error(`update for unknown order ${u.orderId} (${u.symbol} seq ${u.seq})`);
+        continue;
+      }
+      const money: OrderMoney = {
+        orderId: order.orderId,
+        accountId: order.accountId,
+        side: order.side,
+        orderType: order.orderType,
+        price: order.price,
+        protectionPrice: order.protectionPrice,
+        quoteBudget: order.quoteBudget,
+        remaining: order.qty - order.filledQty,
+        holdAsset: order.holdAsset ?? '',
+        holdRemaining: order.holdRemaining,
+      };
+      if (!applyOrderEvent(order, u.orderId, u.event)) continue;
+      const market = this.markets.get(u.symbol);
+      if (market && order.holdAsset) {
+        const entries = settleEvent(money, u.event, u.symbol, market);
+        st.book.apply(entries);
+        ledger.push(...entries);
+        order.holdRemaining = money.holdRemaining;
+      }
+      changed.set(u.orderId, order);
+    }
+    await this.commitBatch(UPDATES, p, messages, async (tx) => {
+      await this.orders.insertEvents(events, tx);
+      await this.orders.updateStates([...changed.values()], tx);
+      await this.balances.post(ledger, tx);
+    }, { order_events: events.length, ledger: ledger.length });
+    const now = Date.now();
+    for (const { value: u } of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
+    const stream = new Map<string, OrderStreamUpdate[]>();
+    for (const o of changed.values()) {
+      const list = stream.get(o.accountId) ?? [];
+      list.push({ type: 'order', orderId: o.orderId, symbol: o.symbol, status: o.status, reason: o.reason, filledQty: o.filledQty, qty: o.qty, lastSeq: o.lastSeq });
+      stream.set(o.accountId, list);
+    }
+    return { ledger, stream };
+  }
+
+  private async send(rows: OutboxRow[]): Promise<void> {
+    await Promise.all(
+      rows.map((r) => this.producer.producer.sendEncoded(r.topic, { key: r.key, value: r.payload, partition: partitionFor(r.key, this.partitions) })),
+    );
+  }
+
+  /** Everything the batch changed, plus the position after it, in one database transaction. */
+  private async commitBatch(
+    topic: string,
+    p: number,
+    messages: EachBatchPayload['batch']['messages'],
+    write: (tx: EntityManager) => Promise<void>,
+    rows: Record<string, number>,
+  ): Promise<void> {
+    const last = Number(messages[messages.length - 1].offset);
+    const started = process.hrtime.bigint();
+    try {
+      await this.db.dataSource.transaction(async (tx) => {
+        await write(tx);
+        await this.offsets.save(this.group, topic, p, last + 1, tx);
+      });
+    } catch (err) {
+      this.m.dbErrors.inc({ table: topic === COMMANDS ? 'orders' : 'order_events' });
+      throw err;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const [table, n] of Object.entries(rows)) {
+      this.m.db.observe({ table }, seconds);
+      this.m.dbRows.observe({ table }, n);
+    }
+  }
+}
+
+function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): OrderStreamUpdate {
+  return { type: 'order', orderId: cmd.orderId, symbol: cmd.symbol, status, reason, filledQty: 0, qty: cmd.qty, lastSeq: 0 };
+}
+
+function toRow(cmd: PlaceOrderCommand, reason: RouterRejectReason | null, holdAsset: string | null, hold: bigint): NewOrderRow {
+  return {
+    orderId: cmd.orderId,
+    accountId: cmd.accountId,
+    symbol: cmd.symbol,
+    clientOrderId: cmd.clientOrderId ?? null,
+    side: cmd.side,
+    orderType: cmd.orderType,
+    tif: cmd.tif,
+    postOnly: cmd.postOnly,
+    price: cmd.price ?? null,
+    stopPrice: cmd.stopPrice ?? null,
+    displayQty: cmd.displayQty ?? null,
+    qty: cmd.qty,
+    status: reason ? 'rejected' : 'pending',
+    reason,
+    receivedAt: cmd.receivedAt,
+    protectionPrice: cmd.protectionPrice ?? null,
+    quoteBudget: cmd.quoteBudget ?? null,
+    holdAsset,
+    holdRemaining: hold,
+  };
+}
+
+function placeToEngine(cmd: PlaceOrderCommand): SequencedCommand['command'] {
+  return {
+    type: 'new',
+    orderId: cmd.orderId,
+    accountId: cmd.accountId,
+    side: cmd.side,
+    orderType: cmd.orderType,
+    qty: cmd.qty,
+    price: cmd.price,
+    tif: cmd.tif,
+    postOnly: cmd.postOnly || undefined,
+    displayQty: cmd.displayQty,
+    stopPrice: cmd.stopPrice,
+    protectionPrice: cmd.protectionPrice,
+    quoteBudget: cmd.quoteBudget,
+    stp: cmd.stp,
+  };
+}
