@@ -38,7 +38,11 @@ COMPONENTS=(
 )
 
 write_env_file() {
-  local tmp="$ENV_FILE.tmp"
+  local tmp="$ENV_FILE.tmp" key="$SECRETS_DIR/api_key_encryption_key"
+  # The platform key that encrypts API secrets at rest: made once, kept with the other secrets.
+  if [[ ! -s "$key" ]]; then
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$key")
+  fi
   cat >"$tmp" <<EOF
 # Written by native/infra.sh up. Connection settings of the native infrastructure.
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -50,6 +54,7 @@ DATABASE_DIRECT_PORT=$PG_PORT
 DATABASE_NAME=$PG_DATABASE
 DATABASE_USER=$PG_USER
 DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
+API_KEY_ENCRYPTION_KEY_FILE=$SECRETS_DIR/api_key_encryption_key
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT

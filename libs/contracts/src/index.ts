@@ -6,3 +6,4 @@ export * from './order-command.schema';
 export * from './topics';
 export * from './decimal';
 export * from './market-spec';
+export * from './signing';

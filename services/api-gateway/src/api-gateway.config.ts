@@ -1,9 +1,41 @@
-import { type z } from 'zod';
+import { z } from 'zod';
 import { baseSchema, kafkaSchema, databaseSchema, redisSchema } from '@trading/config';
+
+const positiveInt = z.coerce.number().int().positive();
+
+// 32 bytes as 64 hex characters or base64 (44 characters with padding).
+const encryptionKey = z
+  .string()
+  .refine(
+    (v) => /^[0-9a-fA-F]{64}$/.test(v) || (/^[A-Za-z0-9+/]{43}=?$/.test(v) && Buffer.from(v, 'base64').length === 32),
+    'must be 32 bytes as 64 hex characters or base64',
+  );
 
 // Parsed once at boot; every key may also come from KEY_FILE (Swarm secrets).
 export const ApiGatewayConfigSchema = baseSchema
   .extend(kafkaSchema.shape)
   .extend(databaseSchema.shape)
-  .extend(redisSchema.shape);
+  .extend(redisSchema.shape)
+  .extend({
+    /** Platform key encrypting API secrets at rest (AES-256-GCM); usually API_KEY_ENCRYPTION_KEY_FILE. */
+    API_KEY_ENCRYPTION_KEY: encryptionKey,
+    /** How far a request's X-API-TIMESTAMP may be from the gateway's clock. */
+    SIGNATURE_WINDOW_MS: positiveInt.default(5000),
+    /** How long a decrypted API secret stays in memory (revocation takes effect within this). */
+    API_KEY_CACHE_TTL_MS: positiveInt.default(30_000),
+    /** Largest request body; larger is refused with 413. */
+    BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+    /** Longest wait for Kafka's acknowledgement of a command before answering 503. */
+    ORDER_ACK_TIMEOUT_MS: positiveInt.default(5000),
+    /** WebSocket subscriptions one connection may hold. */
+    WS_MAX_SUBSCRIPTIONS: positiveInt.default(50),
+  });
 export type ApiGatewayConfig = z.infer<typeof ApiGatewayConfigSchema>;
+
+/** Decodes the platform key (hex or base64) into its 32 bytes. */
+export function decodeEncryptionKey(value: string): Buffer {
+  return /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+}
+
+/** Injection token of the parsed configuration. */
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import {
   PlatformModule,
   kafkaProviders,
@@ -7,8 +8,25 @@ import {
   DATABASE_READY,
   redisProviders,
   REDIS_READY,
+  MarketCatalogService,
+  DatabaseService,
 } from '@trading/nest-common';
-import type { ApiGatewayConfig } from './api-gateway.config';
+import { ApiKeysRepository, CandlesRepository, OrderQueriesRepository, TradesRepository } from '@trading/db';
+import { type ApiGatewayConfig, decodeEncryptionKey, GATEWAY_CONFIG } from './api-gateway.config';
+import { ApiKeyAuthService } from './auth/api-key-auth.service';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { SecretCipher } from './auth/secret.cipher';
+import { GatewayMetrics } from './common/gateway.metrics';
+import { GatewayExceptionFilter } from './errors/gateway-exception.filter';
+import { MarketDataService } from './markets/market-data.service';
+import { MarketLookupService } from './markets/market-lookup.service';
+import { MarketsController } from './markets/markets.controller';
+import { FillsController } from './orders/fills.controller';
+import { OrderQueriesService } from './orders/order-queries.service';
+import { OrdersController } from './orders/orders.controller';
+import { OrdersService } from './orders/orders.service';
+import { StreamHub } from './stream/stream-hub.service';
+import { StreamGateway } from './stream/stream.gateway';
 
 @Module({})
 export class AppModule {
@@ -27,6 +45,27 @@ export class AppModule {
           ],
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
+      ],
+      controllers: [OrdersController, FillsController, MarketsController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: SecretCipher, useFactory: () => new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)) },
+        { provide: APP_FILTER, useClass: GatewayExceptionFilter },
+        // Repositories over the pooled data source; services get them injected (tests replace them).
+        { provide: ApiKeysRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new ApiKeysRepository(db.dataSource) },
+        { provide: OrderQueriesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new OrderQueriesRepository(db.dataSource) },
+        { provide: TradesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new TradesRepository(db.dataSource) },
+        { provide: CandlesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new CandlesRepository(db.dataSource) },
+        MarketCatalogService,
+        MarketLookupService,
+        GatewayMetrics,
+        ApiKeyAuthService,
+        ApiKeyGuard,
+        OrdersService,
+        OrderQueriesService,
+        MarketDataService,
+        StreamHub,
+        StreamGateway,
       ],
     };
   }

@@ -3,13 +3,19 @@ import { loadConfig } from '@trading/config';
 import { bootstrapService, exitOnBootFailure } from '@trading/nest-common';
 import { AppModule } from './app.module';
 import { ApiGatewayConfigSchema } from './api-gateway.config';
+import { applyNativeEncryptionKeyDefault } from './auth/native-encryption-key';
+import { configureGateway } from './configure-app';
 
 async function main(): Promise<void> {
+  // Native runs: the same key file the seed uses, unless the environment names one.
+  applyNativeEncryptionKeyDefault(process.env);
   const config = loadConfig(ApiGatewayConfigSchema);
   await bootstrapService(AppModule.forRoot(config), {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    configure: (app) => configureGateway(app, config),
   });
 }
 

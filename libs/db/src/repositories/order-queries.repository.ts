@@ -1,0 +1,112 @@
+import type { DataSource } from 'typeorm';
+
+/** An order as the order-router persisted it; integers stay exact strings (bigint columns). */
+export interface OrderRow {
+  orderId: string;
+  accountId: string;
+  symbol: string;
+  clientOrderId: string | null;
+  side: 'buy' | 'sell';
+  orderType: string;
+  tif: string;
+  postOnly: boolean;
+  /** Ticks. */
+  price: string | null;
+  stopPrice: string | null;
+  /** Lots. */
+  displayQty: string | null;
+  qty: string;
+  filledQty: string;
+  /** Sum of price x qty over fills, in ticks x lots. */
+  filledNotional: string;
+  status: string;
+  reason: string | null;
+  receivedAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  /** created_at in microseconds since the epoch (exact, unlike a Date): the pagination key. */
+  createdAtKey: string;
+}
+
+export interface OrderListQuery {
+  symbol?: string;
+  status?: string;
+  limit: number;
+  /** Exclusive: rows strictly older than (createdAtKey, orderId). */
+  after?: { createdAtKey: string; orderId: string };
+}
+
+const ORDER_COLUMNS = `order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only,
+  price::text, stop_price::text, display_qty::text, qty::text, filled_qty::text, filled_notional::text,
+  status, reason, received_at, created_at, updated_at, (extract(epoch from created_at) * 1000000)::bigint::text AS created_at_key`;
+
+type Raw = Record<string, unknown>;
+
+// Microseconds since the epoch back to a timestamptz with integer arithmetic (no float rounding).
+const FROM_MICROS = (param: string) => `(TIMESTAMPTZ 'epoch' + ${param}::bigint * INTERVAL '1 microsecond')`;
+
+function toOrder(r: Raw): OrderRow {
+  return {
+    orderId: r.order_id as string,
+    accountId: r.account_id as string,
+    symbol: r.symbol as string,
+    clientOrderId: (r.client_order_id as string | null) ?? null,
+    side: r.side as 'buy' | 'sell',
+    orderType: r.order_type as string,
+    tif: r.tif as string,
+    postOnly: r.post_only === true,
+    price: (r.price as string | null) ?? null,
+    stopPrice: (r.stop_price as string | null) ?? null,
+    displayQty: (r.display_qty as string | null) ?? null,
+    qty: r.qty as string,
+    filledQty: r.filled_qty as string,
+    filledNotional: r.filled_notional as string,
+    status: r.status as string,
+    reason: (r.reason as string | null) ?? null,
+    receivedAt: r.received_at as Date,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    createdAtKey: r.created_at_key as string,
+  };
+}
+
+/**
+ * Read side of orders for the API: every query is scoped to the caller's account (an order of
+ * another account is indistinguishable from a missing one).
+ */
+export class OrderQueriesRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async findOwn(accountId: string, orderId: string): Promise<OrderRow | null> {
+    const rows = (await this.db.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND account_id = $2`,
+      [orderId, accountId],
+    )) as Raw[];
+    return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  /** Newest first, keyset-paginated on (created_at, order_id) (index orders_account_idx). */
+  async listOwn(accountId: string, q: OrderListQuery): Promise<OrderRow[]> {
+    const params: unknown[] = [accountId];
+    const where = ['account_id = $1'];
+    if (q.symbol !== undefined) {
+      params.push(q.symbol);
+      where.push(`symbol = $${params.length}`);
+    }
+    if (q.status !== undefined) {
+      params.push(q.status);
+      where.push(`status = $${params.length}`);
+    }
+    if (q.after) {
+      params.push(q.after.createdAtKey, q.after.orderId);
+      where.push(`(created_at, order_id) < (${FROM_MICROS(`$${params.length - 1}`)}, $${params.length})`);
+    }
+    params.push(q.limit);
+    const rows = (await this.db.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders WHERE ${where.join(' AND ')}
+       ORDER BY created_at DESC, order_id DESC LIMIT $${params.length}`,
+      params,
+    )) as Raw[];
+    return rows.map(toOrder);
+  }
+}

@@ -1,0 +1,114 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { canonicalRequest } from '@trading/contracts';
+import { ApiKeysRepository } from '@trading/db';
+import { DatabaseService } from '@trading/nest-common';
+import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
+import { dbCall } from '../common/dependency-call';
+import { ErrorCode, GatewayException } from '../errors/gateway.exception';
+import { SecretCipher } from './secret.cipher';
+import { signatureMatches, timestampFresh } from './signature';
+
+export interface AuthenticatedAccount {
+  accountId: string;
+  keyId: string;
+}
+
+export interface SignedRequest {
+  apiKey: string | undefined;
+  timestamp: string | undefined;
+  signature: string | undefined;
+  method: string;
+  pathWithQuery: string;
+  body: string;
+}
+
+type CacheEntry = { expires: number; accountId: string; secret: string } | { expires: number; accountId: null };
+
+// Unknown key ids are remembered briefly too, so random ids cannot hammer the database.
+const NEGATIVE_TTL_MS = 5000;
+const MAX_CACHE_ENTRIES = 10_000;
+const KEY_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * Verifies HMAC-signed requests. Decrypted secrets are cached for API_KEY_CACHE_TTL_MS so the hot
+ * path does not touch the database; a revoked key stops working within that time. Secrets are
+ * never logged or put into an error.
+ */
+@Injectable()
+export class ApiKeyAuthService {
+  private readonly logger = new Logger(ApiKeyAuthService.name);
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly loading = new Map<string, Promise<CacheEntry>>();
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly repo: ApiKeysRepository,
+    private readonly cipher: SecretCipher,
+    @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
+  ) {}
+
+  async authenticate(req: SignedRequest, now = Date.now()): Promise<AuthenticatedAccount> {
+    const { apiKey, timestamp, signature } = req;
+    if (!apiKey || !timestamp || !signature) {
+      throw new GatewayException(ErrorCode.UNAUTHENTICATED, 'X-API-KEY, X-API-TIMESTAMP and X-API-SIGNATURE are required');
+    }
+    // The cheap checks first: a stale request never costs a lookup.
+    if (!timestampFresh(timestamp, now, this.config.SIGNATURE_WINDOW_MS)) {
+      throw new GatewayException(
+        ErrorCode.STALE_TIMESTAMP,
+        `X-API-TIMESTAMP must be epoch milliseconds within ${this.config.SIGNATURE_WINDOW_MS} ms of server time`,
+      );
+    }
+    const entry = KEY_ID.test(apiKey) ? await this.lookup(apiKey, now) : null;
+    if (!entry || entry.accountId === null) throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
+    const canonical = canonicalRequest(timestamp, req.method, req.pathWithQuery, req.body);
+    if (!signatureMatches(entry.secret, canonical, signature)) {
+      throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
+    }
+    return { accountId: entry.accountId, keyId: apiKey };
+  }
+
+  /** Forgets cached secrets (after a revocation, or in tests). */
+  invalidate(keyId?: string): void {
+    if (keyId === undefined) this.cache.clear();
+    else this.cache.delete(keyId);
+  }
+
+  private async lookup(keyId: string, now: number): Promise<CacheEntry> {
+    const cached = this.cache.get(keyId);
+    if (cached && cached.expires > now) return cached;
+    // Concurrent misses for one key share one query.
+    let pending = this.loading.get(keyId);
+    if (!pending) {
+      pending = this.load(keyId, now).finally(() => this.loading.delete(keyId));
+      this.loading.set(keyId, pending);
+    }
+    return pending;
+  }
+
+  private async load(keyId: string, now: number): Promise<CacheEntry> {
+    const row = await dbCall(this.db.dataSource, () => this.repo.findActive(keyId));
+    let entry: CacheEntry;
+    if (!row) {
+      entry = { expires: now + NEGATIVE_TTL_MS, accountId: null };
+    } else {
+      try {
+        entry = {
+          expires: now + this.config.API_KEY_CACHE_TTL_MS,
+          accountId: row.accountId,
+          secret: this.cipher.decrypt(row.secretEnc, keyId),
+        };
+      } catch {
+        // Wrong platform key or a tampered row: the key cannot be used. Never log the blob.
+        this.logger.error(`API key ${keyId} cannot be decrypted with the configured API_KEY_ENCRYPTION_KEY`);
+        entry = { expires: now + NEGATIVE_TTL_MS, accountId: null };
+      }
+    }
+    if (this.cache.size >= MAX_CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(keyId, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { KAFKA_DURATION_BUCKETS_SECONDS, MetricsRegistry } from '@trading/metrics';
+import { ErrorCode } from '../errors/gateway.exception';
+
+// Label values are the ErrorCode enum: a bounded set, never user text.
+const REASONS: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** The gateway's own series; everything else comes from the shared registry. */
+@Injectable()
+export class GatewayMetrics {
+  readonly ordersReceived: Counter;
+  readonly ordersAccepted: Counter;
+  readonly ordersRejected: Counter<'reason'>;
+  /** Receipt of POST /v1/orders to Kafka's acknowledgement of its command. */
+  readonly orderAckDuration: Histogram;
+  readonly wsConnections: Gauge;
+  readonly wsSubscriptions: Gauge;
+
+  constructor(metrics: MetricsRegistry) {
+    this.ordersReceived = metrics.counter('orders_received_total', 'Order placements received');
+    this.ordersAccepted = metrics.counter('orders_accepted_total', 'Order placements acknowledged by Kafka (202)');
+    this.ordersRejected = metrics.counter('orders_rejected_total', 'Order placements refused, by error code', ['reason']);
+    this.orderAckDuration = metrics.histogram(
+      'gateway_order_ack_duration_seconds',
+      'Order receipt to Kafka acknowledgement of its command',
+      KAFKA_DURATION_BUCKETS_SECONDS,
+    );
+    this.wsConnections = metrics.gauge('ws_connections', 'Open WebSocket connections');
+    this.wsSubscriptions = metrics.gauge('ws_subscriptions', 'Active WebSocket channel subscriptions');
+  }
+
+  rejected(code: string): void {
+    this.ordersRejected.inc({ reason: REASONS.has(code) ? code : ErrorCode.INTERNAL_ERROR });
+  }
+}

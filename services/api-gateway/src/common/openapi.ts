@@ -1,0 +1,22 @@
+import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { z } from 'zod';
+
+/** The zod schema the handler validates with, as the OpenAPI schema of the same body. */
+export function jsonSchema(schema: z.ZodType): SchemaObject {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest as SchemaObject;
+}
+
+export const ERROR_SCHEMA: SchemaObject = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+};
+
+/** Name of the security scheme documenting the three signature headers. */
+export const SIGNED = 'signed';

@@ -1,0 +1,90 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { ApiGatewayConfig } from './api-gateway.config';
+import { SIGNED } from './common/openapi';
+import { ErrorCode, GatewayException } from './errors/gateway.exception';
+
+// Deeper JSON than this is refused before parsing (hostile nesting costs stack and CPU).
+const MAX_JSON_DEPTH = 16;
+
+/** True when brackets nest deeper than `max` (strings skipped); a linear scan, no parse. */
+export function jsonTooDeep(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+/**
+ * Fastify wiring the gateway needs before listen: a JSON parser that keeps the raw body (what
+ * the signature covers), the WebSocket adapter on the same HTTP server, and OpenAPI at /docs.
+ */
+export function configureGateway(app: NestFastifyApplication, config: ApiGatewayConfig): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  // Fastify's own parser, so __proto__/constructor poisoning is refused as before.
+  // (Typed loosely: @nestjs/platform-fastify carries its own fastify copy's types.)
+  const parseJson = fastify.getDefaultJsonParser('error', 'error') as unknown as (
+    req: unknown,
+    body: string,
+    done: (err: Error | null, value?: unknown) => void,
+  ) => void;
+  app.useBodyParser('application/json', { bodyLimit: config.BODY_LIMIT_BYTES }, (req, body, done) => {
+    const text = body.toString('utf8');
+    (req as unknown as { rawBody?: string }).rawBody = text;
+    // Our exception, not Fastify's: Nest would reduce a FastifyError to a bare HttpException.
+    const malformed = (message: string) => done(new GatewayException(ErrorCode.MALFORMED_JSON, message), undefined);
+    // No body (e.g. a DELETE sent with this content type): the handler sees none.
+    if (text.trim() === '') return done(null, undefined);
+    if (jsonTooDeep(text, MAX_JSON_DEPTH)) return malformed(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    parseJson(req, text, (err, value) => (err ? malformed('request body is not valid JSON') : done(null, value)));
+  });
+
+  // Our own message handling: Nest's {event,data} routing is bypassed (the parser yields nothing).
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Spot exchange API')
+      .setDescription(
+        'Signed requests carry X-API-KEY (key id), X-API-TIMESTAMP (ms epoch, within the window) and ' +
+          'X-API-SIGNATURE = hex HMAC-SHA256(secret, timestamp + METHOD + pathWithQuery + rawBody). ' +
+          'Decimals are strings. Errors are { error: { code, message, field? } }. ' +
+          'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}).',
+      )
+      .setVersion('1')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-KEY' }, SIGNED)
+      .build(),
+  );
+  // @fastify/static (Swagger UI assets) is not installed: serve the document and a small page.
+  SwaggerModule.setup('docs', app, document, { ui: false, raw: ['json'], jsonDocumentUrl: 'docs/openapi.json' });
+  fastify.get('/docs', (_req, reply) => {
+    void reply.type('text/html').send(DOCS_HTML);
+  });
+}
+
+const DOCS_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Spot exchange API</title></head>
+<body style="font-family: sans-serif; max-width: 60em; margin: 2em auto">
+<h1>Spot exchange API</h1>
+<p>The OpenAPI 3 document is at <a href="/docs/openapi.json">/docs/openapi.json</a>; load it into any OpenAPI viewer.</p>
+<pre id="paths">loading...</pre>
+<script>
+fetch('/docs/openapi.json').then(r => r.json()).then(doc => {
+  const lines = [];
+  for (const [path, ops] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(ops))
+    lines.push(m.toUpperCase().padEnd(7) + path.padEnd(36) + (op.summary || ''));
+  document.getElementById('paths').textContent = lines.join('\\n');
+});
+</script>
+</body></html>`;

@@ -1,0 +1,79 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ZodError } from 'zod';
+import { ErrorCode, GatewayException } from './gateway.exception';
+
+// Fastify's own errors (body parsing, limits) carry these codes.
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.VALIDATION_FAILED,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.MALFORMED_JSON,
+  FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.MALFORMED_JSON,
+};
+
+/** A zod error as the first issue's field and message. */
+export function fromZodError(err: ZodError, fallback: ErrorCode = ErrorCode.VALIDATION_FAILED): GatewayException {
+  const issue = err.issues[0];
+  if (!issue) return new GatewayException(fallback, 'invalid request');
+  // Unknown keys of a strict object: name the first one.
+  const field =
+    issue.code === 'unrecognized_keys'
+      ? [...issue.path, issue.keys[0]].join('.')
+      : issue.path.length > 0
+        ? issue.path.join('.')
+        : undefined;
+  const message = issue.code === 'unrecognized_keys' ? `unknown field ${field}` : `${field ?? 'body'}: ${issue.message}`;
+  return new GatewayException(fallback, message, field);
+}
+
+/** Maps anything thrown while handling a request to a GatewayException. */
+export function toGatewayException(err: unknown): GatewayException {
+  if (err instanceof GatewayException) return err;
+  if (err instanceof ZodError) return fromZodError(err);
+  if (err instanceof HttpException) {
+    const status = err.getStatus();
+    if (status === 404) return new GatewayException(ErrorCode.NOT_FOUND, 'no such route');
+    if (status === 405) return new GatewayException(ErrorCode.METHOD_NOT_ALLOWED, 'method not allowed');
+    if (status === 413) return new GatewayException(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
+    if (status === 415) return new GatewayException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'unsupported content type');
+    if (status === 503) return GatewayException.unavailable('service');
+    if (status >= 400 && status < 500) return new GatewayException(ErrorCode.VALIDATION_FAILED, err.message);
+    return new GatewayException(ErrorCode.INTERNAL_ERROR, 'internal error');
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code in FASTIFY_CODES) {
+    const mapped = FASTIFY_CODES[code];
+    const message =
+      mapped === ErrorCode.PAYLOAD_TOO_LARGE
+        ? 'request body too large'
+        : mapped === ErrorCode.MALFORMED_JSON
+          ? 'request body is not valid JSON'
+          : mapped === ErrorCode.UNSUPPORTED_MEDIA_TYPE
+            ? 'unsupported content type (use application/json)'
+            : 'invalid request';
+    return new GatewayException(mapped, message);
+  }
+  // Fastify parse errors without one of the codes above (SyntaxError from JSON.parse).
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  if (err instanceof SyntaxError || status === 400) return new GatewayException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON');
+  if (status === 413) return new GatewayException(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
+  return new GatewayException(ErrorCode.INTERNAL_ERROR, 'internal error');
+}
+
+/** Every error body is `{ error: { code, message, field? } }`; bad input is never a 500. */
+@Catch()
+export class GatewayExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('errors');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const ex = toGatewayException(err);
+    if (ex.code === ErrorCode.INTERNAL_ERROR) {
+      this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    }
+    if (ex.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(ex.retryAfterSeconds));
+    void reply.status(ex.status).send(ex.toBody());
+  }
+}

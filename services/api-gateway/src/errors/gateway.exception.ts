@@ -1,0 +1,91 @@
+/** Every error the API answers with; the code is the contract, the message is for humans. */
+export enum ErrorCode {
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  MALFORMED_JSON = 'MALFORMED_JSON',
+  UNKNOWN_SYMBOL = 'UNKNOWN_SYMBOL',
+  MARKET_HALTED = 'MARKET_HALTED',
+  INVALID_PRICE = 'INVALID_PRICE',
+  PRICE_OFF_TICK = 'PRICE_OFF_TICK',
+  INVALID_QUANTITY = 'INVALID_QUANTITY',
+  BELOW_MIN_QUANTITY = 'BELOW_MIN_QUANTITY',
+  BELOW_MIN_NOTIONAL = 'BELOW_MIN_NOTIONAL',
+  INVALID_STOP_PRICE = 'INVALID_STOP_PRICE',
+  INVALID_DISPLAY_QUANTITY = 'INVALID_DISPLAY_QUANTITY',
+  INVALID_PROTECTION_PRICE = 'INVALID_PROTECTION_PRICE',
+  INVALID_QUOTE_BUDGET = 'INVALID_QUOTE_BUDGET',
+  INVALID_ORDER_OPTIONS = 'INVALID_ORDER_OPTIONS',
+  INVALID_CURSOR = 'INVALID_CURSOR',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  INVALID_API_KEY = 'INVALID_API_KEY',
+  STALE_TIMESTAMP = 'STALE_TIMESTAMP',
+  BAD_SIGNATURE = 'BAD_SIGNATURE',
+  ORDER_NOT_FOUND = 'ORDER_NOT_FOUND',
+  ORDER_NOT_OPEN = 'ORDER_NOT_OPEN',
+  NOT_FOUND = 'NOT_FOUND',
+  METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  INTERNAL_ERROR = 'INTERNAL_ERROR',
+}
+
+/** The one place codes become HTTP statuses. */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.MALFORMED_JSON]: 400,
+  [ErrorCode.UNKNOWN_SYMBOL]: 400,
+  [ErrorCode.MARKET_HALTED]: 409,
+  [ErrorCode.INVALID_PRICE]: 400,
+  [ErrorCode.PRICE_OFF_TICK]: 400,
+  [ErrorCode.INVALID_QUANTITY]: 400,
+  [ErrorCode.BELOW_MIN_QUANTITY]: 400,
+  [ErrorCode.BELOW_MIN_NOTIONAL]: 400,
+  [ErrorCode.INVALID_STOP_PRICE]: 400,
+  [ErrorCode.INVALID_DISPLAY_QUANTITY]: 400,
+  [ErrorCode.INVALID_PROTECTION_PRICE]: 400,
+  [ErrorCode.INVALID_QUOTE_BUDGET]: 400,
+  [ErrorCode.INVALID_ORDER_OPTIONS]: 400,
+  [ErrorCode.INVALID_CURSOR]: 400,
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.INVALID_API_KEY]: 401,
+  [ErrorCode.STALE_TIMESTAMP]: 401,
+  [ErrorCode.BAD_SIGNATURE]: 401,
+  [ErrorCode.ORDER_NOT_FOUND]: 404,
+  [ErrorCode.ORDER_NOT_OPEN]: 409,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.INTERNAL_ERROR]: 500,
+};
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+/** The gateway's one exception: a code, a message safe to show, and the offending field. */
+export class GatewayException extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    /** Seconds for Retry-After (503). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'GatewayException';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+  }
+
+  static unavailable(dependency: string): GatewayException {
+    return new GatewayException(ErrorCode.SERVICE_UNAVAILABLE, `${dependency} is unavailable, retry shortly`, undefined, 1);
+  }
+}

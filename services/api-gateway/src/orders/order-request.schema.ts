@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { idSchema, orderTypeSchema, sideSchema, stpSchema, tifSchema } from '@trading/contracts';
+
+// Decimals travel as strings; their content (format, tick, lot) is checked against the market
+// afterwards so each failure gets its own code. The length cap keeps hostile input cheap.
+const decimal = z.string().max(48, 'too long');
+
+export const ORDER_STATUSES = ['pending', 'new', 'partially_filled', 'filled', 'cancelled', 'rejected', 'expired'] as const;
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+
+/** Body of POST /v1/orders. Strict: an unknown key is refused, naming it. */
+export const placeOrderRequestSchema = z.strictObject({
+  symbol: z.string().max(32),
+  side: sideSchema,
+  type: orderTypeSchema,
+  quantity: decimal,
+  price: decimal.optional(),
+  timeInForce: tifSchema.optional(),
+  postOnly: z.boolean().optional(),
+  stopPrice: decimal.optional(),
+  displayQuantity: decimal.optional(),
+  clientOrderId: idSchema.optional(),
+  stpMode: stpSchema.optional(),
+  protectionPrice: decimal.optional(),
+  quoteBudget: decimal.optional(),
+});
+export type PlaceOrderRequest = z.infer<typeof placeOrderRequestSchema>;
+
+/** Body of PATCH /v1/orders/:id. */
+export const amendOrderRequestSchema = z
+  .strictObject({ price: decimal.optional(), quantity: decimal.optional() })
+  .refine((v) => v.price !== undefined || v.quantity !== undefined, { message: 'price or quantity is required' });
+export type AmendOrderRequest = z.infer<typeof amendOrderRequestSchema>;
+
+const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+export const listOrdersQuerySchema = z.strictObject({
+  symbol: z.string().max(32).optional(),
+  status: z.enum(ORDER_STATUSES).optional(),
+  limit: limit(500, 50),
+  cursor: z.string().max(512).optional(),
+});
+
+export const listFillsQuerySchema = z.strictObject({
+  symbol: z.string().max(32).optional(),
+  limit: limit(500, 50),
+  cursor: z.string().max(512).optional(),
+});
+
+/** Order ids are the gateway's UUIDs; anything else cannot exist. */
+export const orderIdParamSchema = idSchema;

@@ -1,0 +1,222 @@
+import type Redis from 'ioredis';
+import { redisKeys, STREAM_PATH, type StreamMessage } from '@trading/contracts';
+import type { ApiKeyAuthService, AuthenticatedAccount } from '../auth/api-key-auth.service';
+import { ErrorCode, GatewayException } from '../errors/gateway.exception';
+import type { MarketLookupService } from '../markets/market-lookup.service';
+import { clientMessageSchema, WS_OPEN, type ClientMessage, type WsClient } from './stream-message.schema';
+import type { StreamHub } from './stream-hub.service';
+
+// A client this far behind is cut off rather than buffered without bound.
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+// Updates held while a snapshot is being read; beyond that the session resynchronises.
+const MAX_PENDING = 10_000;
+
+interface Subscription {
+  redisChannel: string;
+  snapshotKey: string | null;
+  live: boolean;
+  syncing: boolean;
+  pending: StreamMessage[];
+  lastSeq: number;
+  unsubscribe: (() => void) | null;
+}
+
+export interface SessionDeps {
+  hub: StreamHub;
+  redis: Redis;
+  auth: ApiKeyAuthService;
+  markets: MarketLookupService;
+  maxSubscriptions: number;
+  onSubscriptionCount: (delta: number) => void;
+}
+
+/**
+ * One WebSocket connection: its authentication and subscriptions. A subscription registers with
+ * the hub first (buffering), then reads the snapshot, sends it, and forwards only updates with
+ * a higher seq; a seq gap (e.g. after a Redis reconnect) triggers a fresh snapshot.
+ */
+export class StreamSession {
+  private account: AuthenticatedAccount | null = null;
+  private readonly subs = new Map<string, Subscription>();
+  private closed = false;
+
+  constructor(
+    private readonly client: WsClient,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  async onMessage(data: Buffer | ArrayBuffer | Buffer[]): Promise<void> {
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.error('MALFORMED_JSON', 'message is not valid JSON');
+    }
+    const parsed = clientMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      return this.error(ErrorCode.VALIDATION_FAILED, 'expected {"op":"subscribe"|"unsubscribe"|"auth"|"ping", ...}');
+    }
+    try {
+      await this.handle(parsed.data);
+    } catch (err) {
+      if (err instanceof GatewayException) this.error(err.code, err.message, 'channel' in parsed.data ? parsed.data.channel : undefined);
+      else this.error(ErrorCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subs.values()) sub.unsubscribe?.();
+    this.deps.onSubscriptionCount(-this.subs.size);
+    this.subs.clear();
+  }
+
+  private async handle(msg: ClientMessage): Promise<void> {
+    switch (msg.op) {
+      case 'ping':
+        return this.send({ type: 'pong', time: Date.now() });
+      case 'auth':
+        return this.authenticate(msg);
+      case 'subscribe':
+        return this.subscribe(msg.channel);
+      case 'unsubscribe': {
+        const sub = this.subs.get(msg.channel);
+        if (!sub) return this.error('NOT_SUBSCRIBED', 'not subscribed', msg.channel);
+        this.subs.delete(msg.channel);
+        sub.unsubscribe?.();
+        this.deps.onSubscriptionCount(-1);
+        return this.send({ type: 'unsubscribed', channel: msg.channel });
+      }
+    }
+  }
+
+  private async authenticate(msg: Extract<ClientMessage, { op: 'auth' }>): Promise<void> {
+    if (this.account) return this.error('ALREADY_AUTHENTICATED', 'this connection is already authenticated');
+    // The same signature scheme as REST, over GET /v1/stream with an empty body.
+    this.account = await this.deps.auth.authenticate({
+      apiKey: msg.apiKey,
+      timestamp: String(msg.timestamp),
+      signature: msg.signature,
+      method: 'GET',
+      pathWithQuery: STREAM_PATH,
+      body: '',
+    });
+    this.send({ type: 'authenticated', accountId: this.account.accountId });
+  }
+
+  private async subscribe(channel: string): Promise<void> {
+    if (this.subs.has(channel)) return this.error('ALREADY_SUBSCRIBED', 'already subscribed', channel);
+    if (this.subs.size >= this.deps.maxSubscriptions) {
+      return this.error('TOO_MANY_SUBSCRIPTIONS', `at most ${this.deps.maxSubscriptions} subscriptions per connection`, channel);
+    }
+    const target = await this.resolve(channel);
+    if (!target) return;
+    const sub: Subscription = { ...target, live: false, syncing: false, pending: [], lastSeq: 0, unsubscribe: null };
+    this.subs.set(channel, sub);
+    this.deps.onSubscriptionCount(1);
+    try {
+      sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) => this.onUpdate(channel, sub, m));
+    } catch {
+      this.subs.delete(channel);
+      this.deps.onSubscriptionCount(-1);
+      return this.error(ErrorCode.SERVICE_UNAVAILABLE, 'stream temporarily unavailable, retry shortly', channel);
+    }
+    // Unsubscribed or closed while Redis confirmed.
+    if (this.closed || this.subs.get(channel) !== sub) return sub.unsubscribe();
+    if (sub.snapshotKey) return this.sync(channel, sub);
+    this.send({ type: 'subscribed', channel });
+    sub.live = true;
+    for (const m of sub.pending.splice(0)) this.forward(channel, sub, m);
+  }
+
+  /** Redis channel and snapshot key of a client channel; null (with an error sent) if invalid. */
+  private async resolve(channel: string): Promise<{ redisChannel: string; snapshotKey: string | null } | null> {
+    if (channel === 'orders') {
+      if (!this.account) {
+        this.error('UNAUTHENTICATED', 'send {"op":"auth",...} before subscribing to orders', channel);
+        return null;
+      }
+      return { redisChannel: redisKeys.pubsub(redisKeys.orderChannel(this.account.accountId)), snapshotKey: null };
+    }
+    const m = /^(depth|trades|ticker):(.{1,32})$/.exec(channel);
+    if (!m) {
+      this.error('UNKNOWN_CHANNEL', 'channels are depth:<symbol>, trades:<symbol>, ticker:<symbol> and orders', channel);
+      return null;
+    }
+    const kind = m[1] as 'depth' | 'trades' | 'ticker';
+    const market = await this.deps.markets.find(m[2]);
+    if (!market) {
+      this.error(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${m[2]}`, channel);
+      return null;
+    }
+    return { redisChannel: redisKeys.pubsub(channel), snapshotKey: redisKeys[kind](market.symbol) };
+  }
+
+  /** Sends the snapshot, then the held updates newer than it. */
+  private async sync(channel: string, sub: Subscription): Promise<void> {
+    if (sub.syncing) return;
+    sub.syncing = true;
+    sub.live = false;
+    try {
+      const raw = await this.deps.redis.get(sub.snapshotKey!);
+      if (this.closed || this.subs.get(channel) !== sub) return;
+      let seq = 0;
+      let data: unknown = null;
+      if (raw !== null) {
+        const env = JSON.parse(raw) as { seq?: unknown; data?: unknown };
+        if (typeof env.seq === 'number') seq = env.seq;
+        data = env.data ?? null;
+      }
+      this.send({ type: 'snapshot', channel, seq, data });
+      sub.lastSeq = seq;
+      sub.live = true;
+      for (const m of sub.pending.splice(0)) this.forward(channel, sub, m);
+    } catch {
+      this.error(ErrorCode.SERVICE_UNAVAILABLE, 'snapshot unavailable, resubscribe shortly', channel);
+      this.subs.delete(channel);
+      sub.unsubscribe?.();
+      this.deps.onSubscriptionCount(-1);
+    } finally {
+      sub.syncing = false;
+    }
+  }
+
+  private onUpdate(channel: string, sub: Subscription, m: StreamMessage): void {
+    if (this.closed) return;
+    if (!sub.live) {
+      if (sub.pending.length < MAX_PENDING) sub.pending.push(m);
+      return;
+    }
+    this.forward(channel, sub, m);
+  }
+
+  private forward(channel: string, sub: Subscription, m: StreamMessage): void {
+    if (sub.snapshotKey) {
+      if (m.seq <= sub.lastSeq) return;
+      if (m.seq !== sub.lastSeq + 1) {
+        // A gap: the snapshot (written before each publish) is at least this new.
+        sub.pending = [m];
+        void this.sync(channel, sub);
+        return;
+      }
+      sub.lastSeq = m.seq;
+    }
+    this.send({ type: 'update', channel, seq: m.seq, data: m.data });
+  }
+
+  private error(code: string, message: string, channel?: string): void {
+    this.send({ type: 'error', code, message, ...(channel !== undefined ? { channel } : {}) });
+  }
+
+  private send(frame: Record<string, unknown>): void {
+    if (this.closed || this.client.readyState !== WS_OPEN) return;
+    if (this.client.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.client.close(1013, 'slow consumer');
+      this.close();
+      return;
+    }
+    this.client.send(JSON.stringify(frame));
+  }
+}
