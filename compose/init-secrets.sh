@@ -27,5 +27,7 @@ write redis_password "$(random)"
 write grafana_admin_password "$(random)"
 # api-gateway: AES-256-GCM key of the API secrets at rest, 32 bytes as 64 hex characters.
 write api_key_encryption_key "$(random 32)"
+# api-gateway: the operator API's credential (X-Operator-Token).
+write operator_token "$(random 32)"
 # PgBouncer's auth_file: the same role and password as PostgreSQL's.
 write pgbouncer_userlist "\"exchange\" \"$(tr -d '\n' <"$dir/pg_password")\""

@@ -43,6 +43,10 @@ write_env_file() {
   if [[ ! -s "$key" ]]; then
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$key")
   fi
+  # The operator API's credential (X-Operator-Token), separate from every API key.
+  if [[ ! -s "$SECRETS_DIR/operator_token" ]]; then
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRETS_DIR/operator_token")
+  fi
   cat >"$tmp" <<EOF
 # Written by native/infra.sh up. Connection settings of the native infrastructure.
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -55,6 +59,7 @@ DATABASE_NAME=$PG_DATABASE
 DATABASE_USER=$PG_USER
 DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
 API_KEY_ENCRYPTION_KEY_FILE=$SECRETS_DIR/api_key_encryption_key
+OPERATOR_TOKEN_FILE=$SECRETS_DIR/operator_token
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT

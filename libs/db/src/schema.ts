@@ -3,7 +3,8 @@ import { MarketEntity } from './entities/market.entity';
 import { InitialSchema1732406400000 } from './migrations/1732406400000-initial-schema.migration';
 import { OrderPipeline1732406500000 } from './migrations/1732406500000-order-pipeline.migration';
 import { BalancesLedger1732406600000 } from './migrations/1732406600000-balances-ledger.migration';
+import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee-rates.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
-export const MIGRATIONS = [InitialSchema1732406400000, OrderPipeline1732406500000, BalancesLedger1732406600000];
+export const MIGRATIONS = [InitialSchema1732406400000, OrderPipeline1732406500000, BalancesLedger1732406600000, OrderFeeRates1732406700000];

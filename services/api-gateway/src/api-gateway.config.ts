@@ -27,6 +27,8 @@ export const ApiGatewayConfigSchema = baseSchema
     BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
     /** Longest wait for Kafka's acknowledgement of a command before answering 503. */
     ORDER_ACK_TIMEOUT_MS: positiveInt.default(5000),
+    /** Operator API credential (X-Operator-Token); without it the operator API is off. */
+    OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     /** WebSocket subscriptions one connection may hold. */
     WS_MAX_SUBSCRIPTIONS: positiveInt.default(50),
   });

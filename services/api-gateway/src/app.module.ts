@@ -27,6 +27,11 @@ import { OrdersController } from './orders/orders.controller';
 import { OrdersService } from './orders/orders.service';
 import { StreamHub } from './stream/stream-hub.service';
 import { StreamGateway } from './stream/stream.gateway';
+import { BalancesController } from './money/balances.controller';
+import { BalancesService } from './money/balances.service';
+import { OperatorController } from './operator/operator.controller';
+import { OperatorGuard } from './operator/operator.guard';
+import { OperatorService } from './operator/operator.service';
 
 @Module({})
 export class AppModule {
@@ -46,7 +51,7 @@ export class AppModule {
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],
-      controllers: [OrdersController, FillsController, MarketsController],
+      controllers: [OrdersController, FillsController, MarketsController, BalancesController, OperatorController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: SecretCipher, useFactory: () => new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)) },
@@ -66,6 +71,9 @@ export class AppModule {
         MarketDataService,
         StreamHub,
         StreamGateway,
+        BalancesService,
+        OperatorGuard,
+        OperatorService,
       ],
     };
   }

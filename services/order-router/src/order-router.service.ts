@@ -7,6 +7,7 @@ import {
   sequencedCommandSchema,
   TOPICS,
   type OrderCommand,
+  type MarketSpec,
   type OrderUpdate,
   type PlaceOrderCommand,
   type SequencedCommand,
@@ -282,7 +283,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         let holdAsset: string | null = null;
         if (!reason && market) {
           holdAsset = holdAssetOf(cmd.side, market);
-          const need = requiredHold({ side: cmd.side, orderType: cmd.orderType, price: cmd.price ?? null, protectionPrice: cmd.protectionPrice ?? null, quoteBudget: cmd.quoteBudget ?? null }, cmd.qty, market);
+          const need = requiredHold(
+            { side: cmd.side, orderType: cmd.orderType, price: cmd.price ?? null, protectionPrice: cmd.protectionPrice ?? null, quoteBudget: cmd.quoteBudget ?? null, makerFeeBps: market.makerFeeBps, takerFeeBps: market.takerFeeBps },
+            cmd.qty,
+            market,
+          );
           if (need === null) reason = 'MARKET_BUY_UNBOUNDED';
           else if (st.book.balance(cmd.accountId, holdAsset).available < need) reason = 'INSUFFICIENT_FUNDS';
           else hold = need;
@@ -294,7 +299,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           continue;
         }
         if (coidKey) takenCoids.set(coidKey, cmd.orderId);
-        newRows.push(toRow(cmd, reason, holdAsset, hold));
+        newRows.push(toRow(cmd, reason, holdAsset, hold, market));
         if (reason) {
           this.m.rejected.inc({ reason });
           notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
@@ -372,6 +377,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         remaining: order.qty - order.filledQty,
         holdAsset: order.holdAsset ?? '',
         holdRemaining: order.holdRemaining,
+        makerFeeBps: order.makerFeeBps,
+        takerFeeBps: order.takerFeeBps,
       };
       if (!applyOrderEvent(order, u.orderId, u.event)) continue;
       const market = this.markets.get(u.symbol);
@@ -436,7 +443,7 @@ function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): Or
   return { type: 'order', orderId: cmd.orderId, symbol: cmd.symbol, status, reason, filledQty: 0, qty: cmd.qty, lastSeq: 0 };
 }
 
-function toRow(cmd: PlaceOrderCommand, reason: RouterRejectReason | null, holdAsset: string | null, hold: bigint): NewOrderRow {
+function toRow(cmd: PlaceOrderCommand, reason: RouterRejectReason | null, holdAsset: string | null, hold: bigint, market: MarketSpec | undefined): NewOrderRow {
   return {
     orderId: cmd.orderId,
     accountId: cmd.accountId,
@@ -457,6 +464,8 @@ function toRow(cmd: PlaceOrderCommand, reason: RouterRejectReason | null, holdAs
     quoteBudget: cmd.quoteBudget ?? null,
     holdAsset,
     holdRemaining: hold,
+    makerFeeBps: market?.makerFeeBps ?? 0,
+    takerFeeBps: market?.takerFeeBps ?? 0,
   };
 }
 

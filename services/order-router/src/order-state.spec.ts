@@ -3,7 +3,7 @@ import { applyOrderEvent } from './order-state';
 
 const fresh = (): OrderStateRow => ({
   orderId: 'o1', accountId: 'a1', symbol: 'BTC-USDT', side: 'buy', orderType: 'limit', price: 100, protectionPrice: null, quoteBudget: null,
-  qty: 10, filledQty: 0, filledNotional: 0n, status: 'pending', reason: null, lastSeq: 0, holdAsset: 'USDT', holdRemaining: 0n,
+  qty: 10, filledQty: 0, filledNotional: 0n, status: 'pending', reason: null, lastSeq: 0, holdAsset: 'USDT', holdRemaining: 0n, makerFeeBps: 10, takerFeeBps: 20,
 });
 const trade = (seq: number, qty: number, takerRemainingQty: number) => ({
   type: 'trade' as const, seq, price: 99, qty, makerOrderId: 'm1', takerOrderId: 'o1', makerAccountId: 'b',

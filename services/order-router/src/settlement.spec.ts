@@ -66,7 +66,7 @@ class Exchange {
         const o: OrderMoney = {
           orderId: id, accountId: acct, side: op.side, orderType: op.op, price: op.op === 'limit' ? op.price : null,
           protectionPrice: op.op === 'market' ? op.protection : null, quoteBudget: null, remaining: op.qty,
-          holdAsset: holdAssetOf(op.side, market), holdRemaining: 0n,
+          holdAsset: holdAssetOf(op.side, market), holdRemaining: 0n, makerFeeBps: market.makerFeeBps, takerFeeBps: market.takerFeeBps,
         };
         const need = requiredHold(o, op.qty, market)!;
         if (this.book.balance(acct, o.holdAsset).available < need) return; // INSUFFICIENT_FUNDS, never reaches matching

@@ -33,6 +33,9 @@ export interface OrderMoney {
   /** Asset and amount still held for the order. */
   holdAsset: string;
   holdRemaining: bigint;
+  /** Rates in force when the order was placed (its hold was sized for them). */
+  makerFeeBps: number;
+  takerFeeBps: number;
 }
 
 /** Fee in smallest quote units, rounded up: the exchange never loses a fraction. */
@@ -40,19 +43,21 @@ export function feeFor(quoteUnits: bigint, bps: number): bigint {
   return (quoteUnits * BigInt(bps) + BPS - 1n) / BPS;
 }
 
-function holdBps(market: MarketSpec): number {
-  return Math.max(market.makerFeeBps, market.takerFeeBps);
-}
 
 /**
  * What an order with `remaining` lots must still hold. A buy holds quote per lot at its worst
  * price plus that lot's fee rounded up per lot, so fees rounded per fill can never exceed it.
  * A sell holds its base quantity. `null` when a market buy has no bound at all.
  */
-export function requiredHold(o: Pick<OrderMoney, 'side' | 'orderType' | 'price' | 'protectionPrice' | 'quoteBudget'>, remaining: number, market: MarketSpec): bigint | null {
+export function requiredHold(
+  o: Pick<OrderMoney, 'side' | 'orderType' | 'price' | 'protectionPrice' | 'quoteBudget' | 'makerFeeBps' | 'takerFeeBps'>,
+  remaining: number,
+  market: MarketSpec,
+): bigint | null {
   if (remaining <= 0) return 0n;
   if (o.side === 'sell') return BigInt(remaining) * market.baseUnitsPerLot;
-  const bps = holdBps(market);
+  // Whether it ends up maker or taker is unknown until it trades: hold for the dearer.
+  const bps = Math.max(o.makerFeeBps, o.takerFeeBps);
   const worst = o.price ?? o.protectionPrice;
   if (worst !== null) {
     const perLot = BigInt(worst) * market.quoteUnitsPerTickLot;
@@ -80,7 +85,7 @@ export function tradeEntries(order: OrderMoney, trade: Extract<EngineEventMessag
   const ref = `${symbol}:${trade.seq}`;
   const key = (leg: string): string => `${ref}:${order.accountId}:${role}:${leg}`;
   const notional = BigInt(trade.price) * BigInt(trade.qty) * market.quoteUnitsPerTickLot;
-  const fee = feeFor(notional, maker ? market.makerFeeBps : market.takerFeeBps);
+  const fee = feeFor(notional, maker ? order.makerFeeBps : order.takerFeeBps);
   const base = BigInt(trade.qty) * market.baseUnitsPerLot;
   const feeEntry: LedgerEntry = { key: key('fee'), accountId: FEE_ACCOUNT, asset: market.quoteAsset, availableDelta: fee, heldDelta: 0n, kind: 'fee', ref };
   if (order.side === 'buy') {

@@ -47,6 +47,15 @@ export class MarketsRepository {
     );
   }
 
+  /** Returns false when the market does not exist. */
+  async setFees(symbol: string, makerFeeBps: number, takerFeeBps: number): Promise<boolean> {
+    const rows = (await this.db.query(
+      `UPDATE markets SET maker_fee_bps = $2, taker_fee_bps = $3, updated_at = now() WHERE symbol = $1 RETURNING symbol`,
+      [symbol, makerFeeBps, takerFeeBps],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
   async findAll(): Promise<MarketEntity[]> {
     return this.db.getRepository(MarketEntity).find({ order: { symbol: 'ASC' } });
   }

@@ -22,6 +22,8 @@ export interface NewOrderRow {
   quoteBudget: number | null;
   holdAsset: string | null;
   holdRemaining: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
 }
 
 export interface OrderStateRow {
@@ -43,6 +45,8 @@ export interface OrderStateRow {
   holdAsset: string | null;
   /** Smallest units of holdAsset still held for the order. */
   holdRemaining: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
 }
 
 export interface OrderEventRow {
@@ -75,16 +79,16 @@ export class OrdersRepository {
   async insertNew(rows: NewOrderRow[], tx: Executor = this.db): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
     const { sql, params } = values(
-      rows.map((r) => [r.orderId, r.accountId, r.symbol, r.clientOrderId, r.side, r.orderType, r.tif, r.postOnly, r.price, r.stopPrice, r.displayQty, r.qty, r.status, r.reason, r.receivedAt, r.protectionPrice, r.quoteBudget, r.holdAsset, r.holdRemaining.toString()]),
-      ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'bigint'],
+      rows.map((r) => [r.orderId, r.accountId, r.symbol, r.clientOrderId, r.side, r.orderType, r.tif, r.postOnly, r.price, r.stopPrice, r.displayQty, r.qty, r.status, r.reason, r.receivedAt, r.protectionPrice, r.quoteBudget, r.holdAsset, r.holdRemaining.toString(), r.makerFeeBps, r.takerFeeBps]),
+      ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'bigint', 'int', 'int'],
     );
     const inserted = (await tx.query(
       `INSERT INTO orders (order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
-                           protection_price, quote_budget, hold_asset, hold_remaining)
+                           protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
        SELECT v.order_id, v.account_id, v.symbol, v.client_order_id, v.side, v.order_type, v.tif, v.post_only, v.price, v.stop_price, v.display_qty, v.qty, v.status, v.reason,
-              to_timestamp(v.received_at / 1000.0), v.protection_price, v.quote_budget, v.hold_asset, v.hold_remaining
+              to_timestamp(v.received_at / 1000.0), v.protection_price, v.quote_budget, v.hold_asset, v.hold_remaining, v.maker_fee_bps, v.taker_fee_bps
        FROM (VALUES ${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
-                                 protection_price, quote_budget, hold_asset, hold_remaining)
+                                 protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
        ON CONFLICT DO NOTHING
        RETURNING order_id`,
       params,
@@ -97,7 +101,8 @@ export class OrdersRepository {
     const rows = (await tx.query(
       `SELECT order_id, account_id, symbol, side, order_type, price::text AS price, protection_price::text AS protection_price,
               quote_budget::text AS quote_budget, qty::text AS qty, filled_qty::text AS filled_qty,
-              filled_notional::text AS filled_notional, status, reason, last_seq::text AS last_seq, hold_asset, hold_remaining::text AS hold_remaining
+              filled_notional::text AS filled_notional, status, reason, last_seq::text AS last_seq, hold_asset, hold_remaining::text AS hold_remaining,
+              maker_fee_bps::text AS maker_fee_bps, taker_fee_bps::text AS taker_fee_bps
        FROM orders WHERE order_id = ANY($1::text[])`,
       [orderIds],
     )) as Record<string, string | null>[];
@@ -121,6 +126,8 @@ export class OrdersRepository {
           lastSeq: Number(r.last_seq),
           holdAsset: r.hold_asset,
           holdRemaining: BigInt(r.hold_remaining!),
+          makerFeeBps: Number(r.maker_fee_bps),
+          takerFeeBps: Number(r.taker_fee_bps),
         },
       ]),
     );

@@ -1,0 +1,39 @@
+import { Body, Controller, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { OPERATOR_HEADER, OperatorGuard } from './operator.guard';
+import { OperatorService } from './operator.service';
+
+@ApiTags('operator')
+@ApiHeader({ name: OPERATOR_HEADER, required: true, description: 'Operator credential (not an API key)' })
+@UseGuards(OperatorGuard)
+@Controller('v1/operator')
+export class OperatorController {
+  constructor(private readonly operator: OperatorService) {}
+
+  @Post('deposits')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Credit an account: {accountId, asset, amount (decimal string), commandId?}' })
+  deposit(@Body() body: unknown): Promise<{ commandId: string; status: 'accepted' }> {
+    return this.operator.move('deposit', body);
+  }
+
+  @Post('withdrawals')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Debit an account; refused by the router when it exceeds available' })
+  withdraw(@Body() body: unknown): Promise<{ commandId: string; status: 'accepted' }> {
+    return this.operator.move('withdraw', body);
+  }
+
+  @Post('accounts')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create an account and its first API key (the secret is shown once)' })
+  createAccount(@Body() body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
+    return this.operator.createAccount(body);
+  }
+
+  @Put('markets/:symbol/fees')
+  @ApiOperation({ summary: 'Set maker/taker fees in basis points (applies to new orders)' })
+  setFees(@Param('symbol') symbol: string, @Body() body: unknown): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
+    return this.operator.setFees(symbol, body);
+  }
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { idSchema, orderCommandSchema, parseDecimal, symbolSchema, TOPICS, type DepositCommand, type WithdrawCommand } from '@trading/contracts';
+import { AccountsRepository, ApiKeysRepository, MarketsRepository } from '@trading/db';
+import { DatabaseService, ProducerService } from '@trading/nest-common';
+import { ApiKeyIssuer } from '../auth/api-key.issuer';
+import { SecretCipher } from '../auth/secret.cipher';
+import { dbCall } from '../common/dependency-call';
+import { ErrorCode, GatewayException } from '../errors/gateway.exception';
+import { fromZodError } from '../errors/gateway-exception.filter';
+import { BalancesService } from '../money/balances.service';
+
+const moneySchema = z
+  .object({
+    accountId: idSchema,
+    asset: z.string().regex(/^[A-Z0-9]{2,12}$/),
+    amount: z.string().regex(/^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$/, 'must be a positive decimal string'),
+    // Lets an operator retry safely: the same id is the same movement.
+    commandId: idSchema.optional(),
+  })
+  .strict();
+const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
+const feesSchema = z.object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) }).strict();
+
+/**
+ * Operator actions. Deposits and withdrawals are commands on the account's stream, applied by
+ * the router that owns the balance (a withdrawal beyond `available` is refused there); the
+ * answer is 202 and the result shows in /v1/balances and on the account's WebSocket.
+ */
+@Injectable()
+export class OperatorService {
+  constructor(
+    private readonly producer: ProducerService,
+    private readonly db: DatabaseService,
+    private readonly balances: BalancesService,
+    private readonly cipher: SecretCipher,
+  ) {}
+
+  async move(kind: 'deposit' | 'withdraw', body: unknown): Promise<{ commandId: string; status: 'accepted' }> {
+    const parsed = moneySchema.safeParse(body ?? {});
+    if (!parsed.success) throw fromZodError(parsed.error);
+    const { accountId, asset, amount } = parsed.data;
+    const decimals = await this.balances.requireAsset(asset);
+    const units = parseDecimal(amount, decimals);
+    if (units === null || units <= 0n || units > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new GatewayException(ErrorCode.VALIDATION_FAILED, `amount must be positive with at most ${decimals} decimals`, 'amount');
+    }
+    const account = await dbCall(this.db.dataSource, () => new AccountsRepository(this.db.dataSource).findById(accountId));
+    if (!account) throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown account ${accountId}`, 'accountId');
+    const commandId = parsed.data.commandId ?? randomUUID();
+    const command: DepositCommand | WithdrawCommand = { kind, commandId, accountId, asset, amount: Number(units), receivedAt: Date.now() };
+    if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
+    try {
+      await this.producer.producer.send({ topic: TOPICS.orderCommands.name, key: accountId, value: command, schema: orderCommandSchema });
+    } catch {
+      throw GatewayException.unavailable('kafka');
+    }
+    return { commandId, status: 'accepted' };
+  }
+
+  async createAccount(body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
+    const parsed = accountSchema.safeParse(body ?? {});
+    if (!parsed.success) throw fromZodError(parsed.error);
+    const { accountId, name } = parsed.data;
+    return dbCall(this.db.dataSource, async () => {
+      await new AccountsRepository(this.db.dataSource).ensure(accountId, name);
+      // The secret is shown here once and stored only encrypted.
+      const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(accountId, 'operator');
+      return { accountId, apiKey: key.keyId, secret: key.secret };
+    });
+  }
+
+  async setFees(symbol: string, body: unknown): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
+    if (!symbolSchema.safeParse(symbol).success) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
+    const parsed = feesSchema.safeParse(body ?? {});
+    if (!parsed.success) throw fromZodError(parsed.error);
+    const updated = await dbCall(this.db.dataSource, () => new MarketsRepository(this.db.dataSource).setFees(symbol, parsed.data.makerFeeBps, parsed.data.takerFeeBps));
+    if (!updated) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
+    return { symbol, ...parsed.data };
+  }
+}
