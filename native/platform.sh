@@ -99,7 +99,11 @@ cmd_up() {
     wait_ready "$name" "$port"
     say "$(printf '%-18s ready  http://127.0.0.1:%s  (/health/ready, /metrics)  log %s' "$name" "$port" "native/.run/logs/$name.log")"
   done < <(service_list)
-  say "API           http://127.0.0.1:$API_GATEWAY_PORT  (OpenAPI at /docs once the order pipeline lands)"
+  if [[ "${PLATFORM_DEMO:-1}" == 1 ]]; then
+    say "demo: two fresh accounts, a crossing pair on BTC-USDT"
+    node -r @swc-node/register scripts/demo.ts || die "the demo trade did not happen; see $LOGS/"
+  fi
+  say "API           http://127.0.0.1:$API_GATEWAY_PORT  (OpenAPI: /docs, /docs/openapi.json)"
   say "Prometheus    http://127.0.0.1:$PROMETHEUS_PORT/targets"
   say "Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT"
   say "stop everything with: npm run platform -- down"

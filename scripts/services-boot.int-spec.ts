@@ -7,8 +7,8 @@ import { join } from 'node:path';
 const root = join(__dirname, '..');
 const services = [
   { name: 'api-gateway', deps: ['kafka', 'database', 'redis'] },
-  { name: 'order-router', deps: ['kafka', 'database'] },
-  { name: 'matching-worker', deps: ['kafka'] },
+  { name: 'order-router', deps: ['kafka', 'database', 'redis'] },
+  { name: 'matching-worker', deps: ['kafka', 'database'] },
   { name: 'market-data', deps: ['kafka', 'database', 'redis'] },
 ];
 

@@ -1,0 +1,127 @@
+import { createHmac } from 'node:crypto';
+import { canonicalRequest, SIGNATURE_HEADERS, STREAM_PATH } from '@trading/contracts';
+
+// A small client of the public API for tests and the platform demo: signed REST and the
+// WebSocket stream. `ws` comes with @nestjs/platform-ws (Node 20 has no global WebSocket).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const WebSocketImpl = require('ws') as new (url: string) => WsLike;
+
+interface WsLike {
+  on(event: 'message', cb: (data: Buffer) => void): void;
+  on(event: 'open' | 'close', cb: () => void): void;
+  on(event: 'error', cb: (err: Error) => void): void;
+  send(data: string): void;
+  close(): void;
+}
+
+export interface Credentials {
+  apiKey: string;
+  secret: string;
+}
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export function sign(secret: string, timestamp: string, method: string, path: string, body: string): string {
+  return createHmac('sha256', secret).update(canonicalRequest(timestamp, method, path, body)).digest('hex');
+}
+
+export class ExchangeClient {
+  constructor(readonly baseUrl: string) {}
+
+  async public<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`);
+    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+  }
+
+  async signed<T = Record<string, unknown>>(creds: Credentials, method: string, path: string, payload?: unknown): Promise<ApiResponse<T>> {
+    const body = payload === undefined ? '' : JSON.stringify(payload);
+    const ts = String(Date.now());
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        [SIGNATURE_HEADERS.apiKey]: creds.apiKey,
+        [SIGNATURE_HEADERS.timestamp]: ts,
+        [SIGNATURE_HEADERS.signature]: sign(creds.secret, ts, method, path, body),
+      },
+      body: body || undefined,
+    });
+    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+  }
+
+  async operator<T = Record<string, unknown>>(token: string, method: string, path: string, payload: unknown): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-operator-token': token },
+      body: JSON.stringify(payload),
+    });
+    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+  }
+
+  /** Polls until `check` returns a value (not undefined) or the timeout passes. */
+  async until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+    const started = Date.now();
+    for (;;) {
+      const v = await check();
+      if (v !== undefined) return v;
+      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  stream(): StreamClient {
+    return new StreamClient(`${this.baseUrl.replace(/^http/, 'ws')}${STREAM_PATH}`);
+  }
+}
+
+export interface StreamMessage {
+  type: string;
+  channel?: string;
+  seq?: number;
+  data?: unknown;
+  [k: string]: unknown;
+}
+
+/** A WebSocket subscriber that records every message for assertions. */
+export class StreamClient {
+  readonly messages: StreamMessage[] = [];
+  private readonly ws: WsLike;
+  private readonly opened: Promise<void>;
+
+  constructor(url: string) {
+    this.ws = new WebSocketImpl(url);
+    this.ws.on('message', (d) => this.messages.push(JSON.parse(d.toString()) as StreamMessage));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.on('open', () => resolve());
+      this.ws.on('error', reject);
+    });
+  }
+
+  async send(msg: Record<string, unknown>): Promise<void> {
+    await this.opened;
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  async auth(creds: Credentials): Promise<void> {
+    const timestamp = String(Date.now());
+    await this.send({ op: 'auth', apiKey: creds.apiKey, timestamp, signature: sign(creds.secret, timestamp, 'GET', STREAM_PATH, '') });
+  }
+
+  async waitFor(predicate: (m: StreamMessage) => boolean, timeoutMs = 30_000): Promise<StreamMessage> {
+    const started = Date.now();
+    for (;;) {
+      const found = this.messages.find(predicate);
+      if (found) return found;
+      if (Date.now() - started > timeoutMs) throw new Error(`no matching stream message; got ${JSON.stringify(this.messages).slice(0, 2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
