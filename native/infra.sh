@@ -34,6 +34,7 @@ COMPONENTS=(
   "redis:$REDIS_PORT"
   "kafka:$KAFKA_PORT"
   "alertmanager:$ALERTMANAGER_PORT"
+  "node-exporter:$NODE_EXPORTER_PORT"
   "prometheus:$PROMETHEUS_PORT"
 )
 
@@ -83,6 +84,7 @@ cmd_up() {
   kafka_start
   kafka_create_topics
   alertmanager_start
+  node_exporter_start
   prometheus_start
   write_env_file
   check_default_ports
@@ -99,6 +101,7 @@ cmd_wait() {
   wait_for redis 30 "$REDIS_LOG" redis_ready
   wait_for kafka 120 "$KAFKA_LOG" kafka_ready
   wait_for alertmanager 30 "$ALERTMANAGER_LOG" alertmanager_ready
+  wait_for node-exporter 30 "$NODE_EXPORTER_LOG" node_exporter_ready
   wait_for prometheus 60 "$PROMETHEUS_LOG" prometheus_ready
   log "all ready"
 }
@@ -108,6 +111,7 @@ cmd_down() {
   [[ "${1:-}" == --purge ]] && purge=1
   # Reverse start order: clients before the servers they use.
   prometheus_stop
+  node_exporter_stop
   alertmanager_stop
   kafka_stop
   redis_stop

@@ -17,6 +17,7 @@ _REQUIRED=(
   "/usr/bin/promtool:prometheus"
   "/usr/bin/prometheus-alertmanager:prometheus-alertmanager"
   "/usr/bin/amtool:prometheus-alertmanager"
+  "/usr/bin/prometheus-node-exporter:prometheus-node-exporter"
   "/usr/bin/java:openjdk-17-jre-headless"
   "/usr/bin/mvn:maven"
   "/usr/bin/curl:curl"

@@ -48,3 +48,18 @@ prometheus_start() {
 
 prometheus_stop() { stop_component prometheus TERM 30; }
 alertmanager_stop() { stop_component alertmanager TERM 20; }
+
+# Host metrics (disk, CPU, memory) for the disk-filling alerts.
+NODE_EXPORTER_LOG="$LOG_DIR/node-exporter.log"
+node_exporter_ready() { http_ok "http://127.0.0.1:$NODE_EXPORTER_PORT/metrics"; }
+node_exporter_start() {
+  if ! is_running node-exporter; then
+    check_port_free node-exporter "$NODE_EXPORTER_PORT"
+    log "starting node-exporter on 127.0.0.1:$NODE_EXPORTER_PORT"
+    start_bg node-exporter "$NODE_EXPORTER_LOG" /usr/bin/prometheus-node-exporter \
+      --web.listen-address="127.0.0.1:$NODE_EXPORTER_PORT" --collector.disable-defaults \
+      --collector.filesystem --collector.cpu --collector.meminfo --collector.loadavg --collector.diskstats
+  fi
+  wait_for node-exporter 30 "$NODE_EXPORTER_LOG" node_exporter_ready
+}
+node_exporter_stop() { stop_component node-exporter TERM 10; }

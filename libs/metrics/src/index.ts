@@ -1,2 +1,4 @@
 export * from './buckets';
 export * from './metrics-registry';
+export * from './dependency-latency';
+export * from './pgbouncer-pools.collector';
