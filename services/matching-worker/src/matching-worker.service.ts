@@ -71,6 +71,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', ['topic', 'partition', 'group']),
       emitted: metrics.histogram('pipeline_execution_emitted_seconds', 'Gateway receipt to execution committed', PIPELINE_DURATION_BUCKETS_SECONDS),
       partitions: metrics.gauge('matching_assigned_partitions', 'Input partitions owned by this worker'),
+      owned: metrics.gauge('matching_partition_owned', '1 for each input partition this worker owns', ['partition']),
       restores: metrics.counter('matching_restores_total', 'Partition restores', ['source']),
       duplicates: metrics.counter('matching_duplicate_commands_total', 'Router re-sends dropped by (partition, offset)'),
     };
@@ -120,6 +121,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     }
     this.transactions.retain(owned);
     this.m.partitions.set(owned.size);
+    this.m.owned.reset();
+    for (const p of owned) this.m.owned.set({ partition: String(p) }, 1);
     this.logger.log(`assigned partitions [${partitions.join(',')}]`);
   }
 
