@@ -6,3 +6,4 @@ export * from './readiness';
 export * from './shutdown-state';
 export * from './infra.providers';
 export * from './market-catalog.service';
+export * from './readiness.service';

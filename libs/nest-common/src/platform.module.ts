@@ -7,6 +7,7 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { READINESS_CHECKS } from './readiness';
 import { ShutdownState } from './shutdown-state';
+import { ReadinessService } from './readiness.service';
 
 export interface PlatformModuleOptions {
   service: string;
@@ -31,6 +32,7 @@ export class PlatformModule {
       { provide: MetricsRegistry, useValue: new MetricsRegistry(options.service, options.instance) },
       { provide: 'APPLICATION_NAME', useValue: `${options.service}-${options.instance}` },
       ShutdownState,
+      ReadinessService,
       ...options.infra,
       { provide: READINESS_CHECKS, useFactory: (...checks: unknown[]) => checks, inject: options.readiness },
     ];
