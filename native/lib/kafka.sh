@@ -121,8 +121,8 @@ kafka_start() {
 
 kafka_create_topics() {
   log "creating the platform topics (libs/contracts/src/topics.ts)"
-  (cd "$ROOT_DIR" && KAFKA_BROKERS="$KAFKA_BROKERS" node -r @swc-node/register "$NATIVE_DIR/lib/create-topics.ts") ||
-    die "topic creation failed (node -r @swc-node/register native/lib/create-topics.ts)"
+  (cd "$ROOT_DIR" && KAFKA_BROKERS="$KAFKA_BROKERS" node -r @swc-node/register libs/kafka/src/create-topics.main.ts) ||
+    die "topic creation failed (node -r @swc-node/register libs/kafka/src/create-topics.main.ts)"
 }
 
 kafka_stop() { stop_component kafka TERM 60; }

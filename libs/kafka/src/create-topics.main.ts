@@ -4,7 +4,7 @@ import { topicPlan } from '@trading/contracts';
 import { createKafka } from './kafka-client';
 
 // Creates the platform's topics from their one declaration, topicPlan() in @trading/contracts.
-// The compiled twin of native/lib/create-topics.ts, run as a one-shot container
+// native/infra.sh runs it with @swc-node/register; compose/ and swarm/ run it compiled as a one-shot container
 // (`node dist/libs/kafka/src/create-topics.main.js`) by compose/ and swarm/.
 // Idempotent: an existing topic is left as it is; a partition count that differs from the plan is
 // reported, never changed (adding partitions moves keys, see docs/operations.md).
