@@ -29,6 +29,12 @@ export const ApiGatewayConfigSchema = baseSchema
     ORDER_ACK_TIMEOUT_MS: positiveInt.default(5000),
     /** Operator API credential (X-Operator-Token); without it the operator API is off. */
     OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Requests per second one API key may make (429 beyond, Redis fixed window). */
+    RATE_LIMIT_PER_KEY: positiveInt.default(1000),
+    /** Requests per second one client IP may make. */
+    RATE_LIMIT_PER_IP: positiveInt.default(20_000),
+    /** Requests in progress beyond which new ones are shed with 503 instead of queueing. */
+    MAX_IN_FLIGHT: positiveInt.default(4096),
     /** WebSocket subscriptions one connection may hold. */
     WS_MAX_SUBSCRIPTIONS: positiveInt.default(50),
   });

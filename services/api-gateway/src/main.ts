@@ -4,6 +4,7 @@ import { bootstrapService, exitOnBootFailure } from '@trading/nest-common';
 import { AppModule } from './app.module';
 import { ApiGatewayConfigSchema } from './api-gateway.config';
 import { applyNativeEncryptionKeyDefault } from './auth/native-encryption-key';
+import { installOverloadProtection } from './common/overload-protection';
 import { configureGateway } from './configure-app';
 
 async function main(): Promise<void> {
@@ -15,7 +16,10 @@ async function main(): Promise<void> {
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    configure: (app) => configureGateway(app, config),
+    configure: (app) => {
+      installOverloadProtection(app, config);
+      configureGateway(app, config);
+    },
   });
 }
 

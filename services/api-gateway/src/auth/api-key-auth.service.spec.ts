@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiKeyRow, ApiKeysRepository } from '@trading/db';
-import type { DatabaseService } from '@trading/nest-common';
+import type { DatabaseService, RedisService } from '@trading/nest-common';
 import type { ApiGatewayConfig } from '../api-gateway.config';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { ApiKeyAuthService, type SignedRequest } from './api-key-auth.service';
@@ -22,7 +22,10 @@ function setup() {
   const repo = { findActive } as unknown as ApiKeysRepository;
   const db = { dataSource: { isInitialized: true } } as unknown as DatabaseService;
   const config = { SIGNATURE_WINDOW_MS: 5000, API_KEY_CACHE_TTL_MS: 30_000 } as ApiGatewayConfig;
-  return { service: new ApiKeyAuthService(db, repo, cipher, config), findActive, rows };
+  // The nonce store (Redis SET NX in production; the integration tests use the real one).
+  const used = new Set<string>();
+  const redis = { redis: { status: 'ready', set: jest.fn((key: string) => Promise.resolve(used.has(key) ? null : (used.add(key), 'OK'))) } } as unknown as RedisService;
+  return { service: new ApiKeyAuthService(db, repo, cipher, config, redis), findActive, rows, used };
 }
 
 function signed(overrides: Partial<SignedRequest> = {}, ts = NOW): SignedRequest {
@@ -86,5 +89,12 @@ describe('signed request authentication', () => {
     const later = NOW + 31_000;
     expect(await codeOf(service.authenticate(signed({}, later), later))).toBe(ErrorCode.INVALID_API_KEY);
     expect(findActive).toHaveBeenCalledTimes(2);
+  });
+
+  it('refuses the same signed request twice (replay), while a new signature passes', async () => {
+    const { service } = setup();
+    await service.authenticate(signed(), NOW);
+    expect(await codeOf(service.authenticate(signed(), NOW + 10))).toBe(ErrorCode.REPLAYED_REQUEST);
+    await expect(service.authenticate(signed({}, NOW + 1), NOW + 10)).resolves.toEqual({ accountId: 'acct-1', keyId: 'ak_live' });
   });
 });

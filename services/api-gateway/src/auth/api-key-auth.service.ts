@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalRequest } from '@trading/contracts';
 import { ApiKeysRepository } from '@trading/db';
-import { DatabaseService } from '@trading/nest-common';
+import { DatabaseService, RedisService } from '@trading/nest-common';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
-import { dbCall } from '../common/dependency-call';
+import { dbCall, redisCall } from '../common/dependency-call';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { SecretCipher } from './secret.cipher';
 import { signatureMatches, timestampFresh } from './signature';
@@ -45,6 +45,7 @@ export class ApiKeyAuthService {
     private readonly repo: ApiKeysRepository,
     private readonly cipher: SecretCipher,
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
+    private readonly redis: RedisService,
   ) {}
 
   async authenticate(req: SignedRequest, now = Date.now()): Promise<AuthenticatedAccount> {
@@ -65,6 +66,12 @@ export class ApiKeyAuthService {
     if (!signatureMatches(entry.secret, canonical, signature)) {
       throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
     }
+    // A signature is a nonce: the same signed request a second time (a replay) is refused while
+    // its timestamp could still pass the window.
+    const fresh = await redisCall(this.redis.redis, () =>
+      this.redis.redis.set(`sig:${apiKey}:${signature}`, '1', 'PX', this.config.SIGNATURE_WINDOW_MS * 2, 'NX'),
+    );
+    if (fresh !== 'OK') throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
     return { accountId: entry.accountId, keyId: apiKey };
   }
 

@@ -12,6 +12,8 @@ export class GatewayMetrics {
   readonly ordersReceived: Counter;
   readonly ordersAccepted: Counter;
   readonly ordersRejected: Counter<'reason'>;
+  /** Requests refused before any work: in-flight bound or rate limits. */
+  readonly shed: Counter<'reason'>;
   /** Receipt of POST /v1/orders to Kafka's acknowledgement of its command. */
   readonly orderAckDuration: Histogram;
   readonly wsConnections: Gauge;
@@ -21,6 +23,7 @@ export class GatewayMetrics {
     this.ordersReceived = metrics.counter('orders_received_total', 'Order placements received');
     this.ordersAccepted = metrics.counter('orders_accepted_total', 'Order placements acknowledged by Kafka (202)');
     this.ordersRejected = metrics.counter('orders_rejected_total', 'Order placements refused, by error code', ['reason']);
+    this.shed = metrics.counter('gateway_requests_shed_total', 'Requests refused by load shedding or rate limits', ['reason']);
     this.orderAckDuration = metrics.histogram(
       'gateway_order_ack_duration_seconds',
       'Order receipt to Kafka acknowledgement of its command',
