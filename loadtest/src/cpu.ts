@@ -1,0 +1,91 @@
+// CPU per process during a run, sampled from /proc (what pidstat reads): every process's
+// utime+stime, grouped by a label (the platform's services by pid file, else the command name).
+import { readdirSync, readFileSync } from 'node:fs';
+import { INFRA_NAMES, SERVICE_NAMES, pidOf } from './platform';
+
+const TICKS_PER_SECOND = 100; // CLK_TCK on Linux
+
+function readTicks(): Map<number, { comm: string; ticks: number }> {
+  const out = new Map<number, { comm: string; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+function totalCpu(): { busy: number; all: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3] + cpu[4];
+  const all = cpu.reduce((a, b) => a + b, 0);
+  return { busy: all - idle, all };
+}
+
+export interface CpuReport {
+  seconds: number;
+  /** Machine CPU busy, % of all cores. */
+  machineBusyPct: number;
+  cores: number;
+  /** % of one core, averaged over the window, highest first. */
+  byProcess: { name: string; cpuPct: number }[];
+}
+
+/** Samples between start() and stop(); labels: service names, kafka (java), postgres, … */
+export class CpuSampler {
+  private first = readTicks();
+  private firstTotal = totalCpu();
+  private started = Date.now();
+  private labels = new Map<number, string>();
+
+  constructor(extra: Record<string, number> = {}) {
+    for (const name of [...SERVICE_NAMES, ...INFRA_NAMES]) {
+      const pid = pidOf(name);
+      if (pid) this.labels.set(pid, name);
+    }
+    for (const [name, pid] of Object.entries(extra)) this.labels.set(pid, name);
+  }
+
+  label(pid: number, name: string): void {
+    this.labels.set(pid, name);
+  }
+
+  start(): void {
+    this.first = readTicks();
+    this.firstTotal = totalCpu();
+    this.started = Date.now();
+  }
+
+  stop(cores: number): CpuReport {
+    const last = readTicks();
+    const lastTotal = totalCpu();
+    const seconds = (Date.now() - this.started) / 1000;
+    const sums = new Map<string, number>();
+    for (const [pid, cur] of last) {
+      const before = this.first.get(pid)?.ticks ?? 0;
+      const d = cur.ticks - before;
+      if (d <= 0) continue;
+      let name = this.labels.get(pid) ?? cur.comm;
+      if (name === 'java') name = 'kafka';
+      if (name.startsWith('postgres') || name === 'postmaster') name = 'postgres';
+      sums.set(name, (sums.get(name) ?? 0) + d);
+    }
+    const byProcess = [...sums.entries()]
+      .map(([name, ticks]) => ({
+        name,
+        cpuPct: Math.round((ticks / TICKS_PER_SECOND / seconds) * 1000) / 10,
+      }))
+      .filter((p) => p.cpuPct >= 0.5)
+      .sort((a, b) => b.cpuPct - a.cpuPct);
+    const busy = lastTotal.busy - this.firstTotal.busy;
+    const all = lastTotal.all - this.firstTotal.all;
+    return { seconds, machineBusyPct: all > 0 ? Math.round((busy / all) * 1000) / 10 : 0, cores, byProcess };
+  }
+}

@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// The load command's smoke variant: 50 orders/s for 5 s over 10 fresh accounts on the native
+// platform (started by the command when it is not up), then the full reconciliation. Fails on
+// any failed request or reconciliation finding.
+const root = join(__dirname, '..');
+
+describe('npm run load -- --smoke', () => {
+  // The run itself takes ~15 s; the allowance covers `npm run platform` on a cold CI box.
+  jest.setTimeout(240_000);
+
+  it('drives signed orders through the pipeline and reconciles clean', async () => {
+    const runId = `smoke-${Date.now().toString(36)}`;
+    const output: string[] = [];
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(root, 'loadtest/src/run-load.ts'), '--smoke', '--run-id', runId],
+      {
+        cwd: root,
+        env: { ...process.env, FORCE_COLOR: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    if (code !== 0) throw new Error(`load --smoke exited ${code}:\n${output.join('').slice(-6000)}`);
+
+    const dir = join(root, 'loadtest/reports', runId);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
+      achieved: { requests: number };
+      failedRequests: number;
+      reconciliation: { ok: boolean; acknowledged: { acknowledged: number; missing: number } };
+    };
+    expect(summary.achieved.requests).toBe(250);
+    expect(summary.failedRequests).toBe(0);
+    expect(summary.reconciliation.ok).toBe(true);
+    expect(summary.reconciliation.acknowledged.missing).toBe(0);
+    expect(summary.reconciliation.acknowledged.acknowledged).toBeGreaterThan(100);
+    expect(existsSync(join(dir, 'plot.html'))).toBe(true);
+  });
+});
