@@ -1,4 +1,4 @@
-import { type Order } from './order';
+import { type OrderStore } from './order-store';
 import { PriceLevel } from './price-level';
 
 const LEVEL_POOL_MAX = 1024;
@@ -7,17 +7,22 @@ const LEVEL_POOL_MAX = 1024;
  * One side of the book: active levels in an array sorted worst -> best (best is the last
  * element, so consuming the touch is a pop) plus a price -> level map for O(1) lookup.
  * New levels are placed by binary search; near-touch inserts only move a few slots.
+ * `table` is shared by both sides: level slot -> level, so an order's level is one array load.
  */
 export class BookSide {
   readonly isBid: boolean;
   readonly levels: PriceLevel[] = [];
   readonly byPrice = new Map<number, PriceLevel>();
   orderCount = 0;
-  // Emptied levels are recycled to keep level churn off the garbage collector.
+  private readonly store: OrderStore;
+  private readonly table: PriceLevel[];
+  // Emptied levels are recycled (with their slot) to keep level churn off the garbage collector.
   private readonly pool: PriceLevel[] = [];
 
-  constructor(isBid: boolean) {
+  constructor(isBid: boolean, store: OrderStore, table: PriceLevel[]) {
     this.isBid = isBid;
+    this.store = store;
+    this.table = table;
   }
 
   best(): PriceLevel | null {
@@ -25,17 +30,17 @@ export class BookSide {
     return n === 0 ? null : this.levels[n - 1];
   }
 
-  append(order: Order): void {
-    const price = order.price;
+  append(h: number): void {
+    const price = this.store.price(h);
     let level = this.byPrice.get(price);
     if (level === undefined) level = this.addLevel(price);
-    level.append(order);
+    level.append(this.store, h);
     this.orderCount++;
   }
 
-  remove(order: Order): void {
-    const level = order.level as PriceLevel;
-    level.remove(order);
+  remove(h: number): void {
+    const level = this.table[this.store.level(h)];
+    level.remove(this.store, h);
     this.orderCount--;
     if (level.count === 0) this.removeLevel(level);
   }
@@ -51,8 +56,14 @@ export class BookSide {
   }
 
   private addLevel(price: number): PriceLevel {
-    const level = this.pool.length > 0 ? (this.pool.pop() as PriceLevel) : new PriceLevel(price);
-    level.reset(price);
+    let level: PriceLevel;
+    if (this.pool.length > 0) {
+      level = this.pool.pop() as PriceLevel;
+      level.reset(price);
+    } else {
+      level = new PriceLevel(this.table.length, price);
+      this.table.push(level);
+    }
     const levels = this.levels;
     const n = levels.length;
     if (n === 0 || this.isBetter(price, levels[n - 1].price)) {

@@ -18,13 +18,21 @@ import {
   type SnapshotStop,
   type SymbolConfig,
 } from './engine.types';
+import { IdIndex, idHash } from './id-index';
 import { floorDiv, isSafePositive } from './int-math';
 import {
   KIND_LIMIT,
   KIND_MARKET,
   KIND_STOP_LIMIT,
   KIND_STOP_MARKET,
-  Order,
+  F_DISP,
+  F_PRICE,
+  F_QTY,
+  F_REM,
+  F_VIS,
+  I_IS_BUY,
+  NIL,
+  OrderStore,
   STP_CANCEL_BOTH,
   STP_CANCEL_MAKER,
   STP_CANCEL_TAKER,
@@ -32,15 +40,12 @@ import {
   TIF_FOK,
   TIF_GTC,
   TIF_IOC,
-} from './order';
+} from './order-store';
 import { type PriceLevel } from './price-level';
 import { FNV_OFFSET, fnvNumber, fnvString } from './state-hash';
 import { StopBook } from './stop-book';
 
 const KIND_NAMES: readonly OrderType[] = ['limit', 'market', 'stop-limit', 'stop-market'];
-
-// Free-list bound: enough to absorb churn without pinning memory after a burst.
-const ORDER_POOL_MAX = 65536;
 
 const MATCH_DONE = 0;
 const MATCH_SELF_TRADE = 1;
@@ -108,14 +113,17 @@ function optionalLimit(v: number | undefined, what: string): number {
  */
 export class MatchingEngine {
   private readonly cfg: SymbolConfig;
-  private readonly bids = new BookSide(true);
-  private readonly asks = new BookSide(false);
-  private readonly stops = new StopBook();
-  private readonly index = new Map<string, Order>();
+  // Every live order is a handle into this struct-of-arrays store (see order-store.ts).
+  private readonly store = new OrderStore();
+  // Level slot -> level, shared by both sides.
+  private readonly levelTable: PriceLevel[] = [];
+  private readonly bids = new BookSide(true, this.store, this.levelTable);
+  private readonly asks = new BookSide(false, this.store, this.levelTable);
+  private readonly stops = new StopBook(this.store);
+  // Order id -> handle, for resting orders and pending stops.
+  private readonly index = new IdIndex(this.store);
   // Stops triggered and waiting their turn in the current cascade (FIFO).
-  private readonly triggerQueue: Order[] = [];
-  // Finished orders are recycled so steady cancel/fill churn allocates (and promotes) no Orders.
-  private readonly orderPool: Order[] = [];
+  private readonly triggerQueue: number[] = [];
   private readonly minQty: number;
   private readonly minNotional: number;
   // -1 when the bound is not configured.
@@ -155,25 +163,29 @@ export class MatchingEngine {
     engine.offset = snapshot.inputOffset;
     engine.restoreSide(snapshot.bids, true);
     engine.restoreSide(snapshot.asks, false);
+    const st = engine.store;
     for (const s of snapshot.stops) {
-      const o = new Order(
+      const o = st.alloc(
         s[0],
         s[1],
         s[2] === 0,
         s[3] === 0 ? KIND_STOP_MARKET : KIND_STOP_LIMIT,
+        s[7],
+        s[9],
+        false,
         s[5],
         s[6],
+        s[8],
+        s[4],
+        s[10],
+        s[11] === 0 ? -1 : s[11],
       );
-      o.stopPrice = s[4];
-      o.tif = s[7];
-      o.display = s[8];
-      o.stp = s[9];
-      o.protection = s[10];
-      o.budget = s[11] === 0 ? -1 : s[11];
-      o.pendingStop = true;
+      st.setPending(o, 1);
       // Already in trigger order: append as is.
-      (o.isBuy ? engine.stops.buys : engine.stops.sells).push(o);
-      engine.index.set(o.id, o);
+      (s[2] === 0 ? engine.stops.buys : engine.stops.sells).push(o);
+      const hash = idHash(s[0]);
+      st.setIdHash(o, hash);
+      engine.index.insert(o, hash);
     }
     return engine;
   }
@@ -227,18 +239,21 @@ export class MatchingEngine {
 
   /** A live order (resting or pending stop), null when unknown or already done. */
   getOrder(orderId: string): OrderView | null {
-    const o = this.index.get(orderId);
-    if (o === undefined) return null;
+    if (typeof orderId !== 'string') return null;
+    const o = this.index.find(orderId, idHash(orderId));
+    if (o === NIL) return null;
+    const s = this.store;
+    const pending = s.pending(o) === 1;
     return {
-      orderId: o.id,
-      accountId: o.accountId,
-      side: sideName(o.isBuy),
-      orderType: KIND_NAMES[o.kind],
-      price: o.price,
-      qty: o.qty,
-      remainingQty: o.remaining,
-      visibleQty: o.pendingStop ? 0 : o.visible,
-      pending: o.pendingStop,
+      orderId: s.id(o),
+      accountId: s.acct(o),
+      side: sideName(s.isBuy(o) === 1),
+      orderType: KIND_NAMES[s.kind(o)],
+      price: s.price(o),
+      qty: s.qty(o),
+      remainingQty: s.rem(o),
+      visibleQty: pending ? 0 : s.vis(o),
+      pending,
     };
   }
 
@@ -273,20 +288,21 @@ export class MatchingEngine {
   /** Full state as a versioned JSON-serialisable object. */
   snapshot(): EngineSnapshot {
     const stops: SnapshotStop[] = [];
-    const addStop = (o: Order): void => {
+    const s = this.store;
+    const addStop = (o: number): void => {
       stops.push([
-        o.id,
-        o.accountId,
-        o.isBuy ? 0 : 1,
-        o.kind === KIND_STOP_MARKET ? 0 : 1,
-        o.stopPrice,
-        o.price,
-        o.qty,
-        o.tif,
-        o.display,
-        o.stp,
-        o.protection,
-        o.budget < 0 ? 0 : o.budget,
+        s.id(o),
+        s.acct(o),
+        s.isBuy(o) === 1 ? 0 : 1,
+        s.kind(o) === KIND_STOP_MARKET ? 0 : 1,
+        s.stopPx(o),
+        s.price(o),
+        s.qty(o),
+        s.tif(o),
+        s.disp(o),
+        s.stp(o),
+        s.prot(o),
+        s.budget(o) < 0 ? 0 : s.budget(o),
       ]);
     };
     this.stops.buys.forEach(addStop);
@@ -312,25 +328,26 @@ export class MatchingEngine {
     let h = fnvNumber(FNV_OFFSET, this.seqNo);
     h = fnvNumber(h, this.last);
     h = fnvNumber(h, this.offset === null ? -1 : this.offset);
+    const s = this.store;
     for (const side of [this.bids, this.asks]) {
       const levels = side.levels;
       h = fnvNumber(h, side.orderCount);
       for (let i = levels.length - 1; i >= 0; i--) {
-        for (let o = levels[i].head; o !== null; o = o.next) {
-          h = fnvString(fnvString(h, o.id), o.accountId);
-          h = fnvNumber(fnvNumber(fnvNumber(h, o.price), o.qty), o.remaining);
-          h = fnvNumber(fnvNumber(fnvNumber(h, o.visible), o.display), o.stp);
-          h = fnvNumber(h, o.postOnly ? 1 : 0);
+        for (let o = levels[i].head; o !== NIL; o = s.next(o)) {
+          h = fnvString(fnvString(h, s.id(o)), s.acct(o));
+          h = fnvNumber(fnvNumber(fnvNumber(h, s.price(o)), s.qty(o)), s.rem(o));
+          h = fnvNumber(fnvNumber(fnvNumber(h, s.vis(o)), s.disp(o)), s.stp(o));
+          h = fnvNumber(h, s.postOnly(o));
         }
       }
     }
     for (const list of [this.stops.buys, this.stops.sells]) {
       h = fnvNumber(h, list.length);
       for (const o of list) {
-        h = fnvString(fnvString(h, o.id), o.accountId);
-        h = fnvNumber(fnvNumber(fnvNumber(h, o.kind), o.stopPrice), o.price);
-        h = fnvNumber(fnvNumber(fnvNumber(h, o.qty), o.tif), o.display);
-        h = fnvNumber(fnvNumber(fnvNumber(h, o.stp), o.protection), o.budget);
+        h = fnvString(fnvString(h, s.id(o)), s.acct(o));
+        h = fnvNumber(fnvNumber(fnvNumber(h, s.kind(o)), s.stopPx(o)), s.price(o));
+        h = fnvNumber(fnvNumber(fnvNumber(h, s.qty(o)), s.tif(o)), s.disp(o));
+        h = fnvNumber(fnvNumber(fnvNumber(h, s.stp(o)), s.prot(o)), s.budget(o));
       }
     }
     return h;
@@ -405,7 +422,10 @@ export class MatchingEngine {
       const reason = this.checkPricedRules(price, qty);
       if (reason !== null) return this.reject(out, 'new', id, acct, reason);
     }
-    if (this.index.has(id)) return this.reject(out, 'new', id, acct, RejectReason.DUPLICATE_ORDER_ID);
+    const hash = idHash(id);
+    if (this.index.find(id, hash) !== NIL) {
+      return this.reject(out, 'new', id, acct, RejectReason.DUPLICATE_ORDER_ID);
+    }
     if (isStop) {
       const last = this.last;
       if (last !== 0 && (isBuy ? last >= stopPrice : last <= stopPrice)) {
@@ -422,18 +442,22 @@ export class MatchingEngine {
       return this.reject(out, 'new', id, acct, RejectReason.NO_LIQUIDITY);
     }
 
-    const pool = this.orderPool;
-    const o =
-      pool.length > 0
-        ? (pool.pop() as Order).init(id, acct, isBuy, kind, price, qty)
-        : new Order(id, acct, isBuy, kind, price, qty);
-    o.tif = tif;
-    o.stp = stp;
-    o.postOnly = postOnly;
-    o.display = display;
-    o.stopPrice = stopPrice;
-    o.protection = protection;
-    o.budget = budget;
+    const o = this.store.alloc(
+      id,
+      acct,
+      isBuy,
+      kind,
+      tif,
+      stp,
+      postOnly,
+      price,
+      qty,
+      display,
+      stopPrice,
+      protection,
+      budget,
+    );
+    this.store.setIdHash(o, hash);
     out.push({
       type: 'accepted',
       seq: ++this.seqNo,
@@ -445,9 +469,9 @@ export class MatchingEngine {
       qty,
     });
     if (isStop) {
-      o.pendingStop = true;
+      this.store.setPending(o, 1);
       this.stops.add(o);
-      this.index.set(id, o);
+      this.index.insert(o, hash);
       return;
     }
     this.executeTaker(o, out);
@@ -459,14 +483,14 @@ export class MatchingEngine {
     if (typeof id !== 'string' || id.length === 0) {
       return this.reject(out, 'cancel', '', '', RejectReason.INVALID_ORDER_ID);
     }
-    const o = this.index.get(id);
-    if (o === undefined) return this.reject(out, 'cancel', id, '', RejectReason.UNKNOWN_ORDER);
-    if (o.pendingStop) {
+    const o = this.index.find(id, idHash(id));
+    if (o === NIL) return this.reject(out, 'cancel', id, '', RejectReason.UNKNOWN_ORDER);
+    if (this.store.pending(o) === 1) {
       this.stops.remove(o);
-      this.index.delete(id);
-      o.pendingStop = false;
+      this.index.remove(o, this.store.idHash(o));
+      this.store.setPending(o, 0);
       this.emitCancelled(out, o, CancelReason.USER);
-      this.release(o);
+      this.store.release(o);
       return;
     }
     this.cancelResting(o, CancelReason.USER, out);
@@ -477,10 +501,11 @@ export class MatchingEngine {
     if (typeof id !== 'string' || id.length === 0) {
       return this.reject(out, 'amend', '', '', RejectReason.INVALID_ORDER_ID);
     }
-    const o = this.index.get(id);
-    if (o === undefined) return this.reject(out, 'amend', id, '', RejectReason.UNKNOWN_ORDER);
-    const acct = o.accountId;
-    if (o.pendingStop) return this.reject(out, 'amend', id, acct, RejectReason.NOT_AMENDABLE);
+    const o = this.index.find(id, idHash(id));
+    if (o === NIL) return this.reject(out, 'amend', id, '', RejectReason.UNKNOWN_ORDER);
+    const s = this.store;
+    const acct = s.acct(o);
+    if (s.pending(o) === 1) return this.reject(out, 'amend', id, acct, RejectReason.NOT_AMENDABLE);
     if (c.price === undefined && c.qty === undefined) {
       return this.reject(out, 'amend', id, acct, RejectReason.INVALID_AMEND);
     }
@@ -490,15 +515,20 @@ export class MatchingEngine {
     if (c.qty !== undefined && !isSafePositive(c.qty)) {
       return this.reject(out, 'amend', id, acct, RejectReason.INVALID_QUANTITY);
     }
-    const newPrice = c.price === undefined ? o.price : c.price;
-    const newQty = c.qty === undefined ? o.qty : c.qty;
-    const filled = o.qty - o.remaining;
+    const ofp = s.fPage(o);
+    const ofb = OrderStore.fRow(o);
+    const oldPrice = ofp[ofb + F_PRICE];
+    const oldQty = ofp[ofb + F_QTY];
+    const oldRemaining = ofp[ofb + F_REM];
+    const newPrice = c.price === undefined ? oldPrice : c.price;
+    const newQty = c.qty === undefined ? oldQty : c.qty;
+    const filled = oldQty - oldRemaining;
     if (newQty <= filled) {
       this.cancelResting(o, CancelReason.AMEND_TO_FILLED, out);
       return;
     }
     if (newQty < this.minQty) return this.reject(out, 'amend', id, acct, RejectReason.BELOW_MIN_QTY);
-    const priceChanged = newPrice !== o.price;
+    const priceChanged = newPrice !== oldPrice;
     const notional = newPrice * newQty;
     if (!Number.isSafeInteger(notional))
       return this.reject(out, 'amend', id, acct, RejectReason.NOTIONAL_OVERFLOW);
@@ -507,30 +537,43 @@ export class MatchingEngine {
     if (priceChanged && !this.inBand(newPrice)) {
       return this.reject(out, 'amend', id, acct, RejectReason.PRICE_OUT_OF_BAND);
     }
-    if (priceChanged && o.postOnly && this.crosses(o.isBuy, newPrice)) {
+    const isBuy = s.isBuy(o) === 1;
+    if (priceChanged && s.postOnly(o) === 1 && this.crosses(isBuy, newPrice)) {
       return this.reject(out, 'amend', id, acct, RejectReason.POST_ONLY_WOULD_TAKE);
     }
     const newRemaining = newQty - filled;
-    if (!priceChanged && newQty <= o.qty) {
+    if (!priceChanged && newQty <= oldQty) {
       // Size down (or no change) in place: the order keeps its queue position.
-      const level = o.level as PriceLevel;
-      const newVisible = o.visible < newRemaining ? o.visible : newRemaining;
-      level.totalQty -= o.remaining - newRemaining;
-      level.visibleQty -= o.visible - newVisible;
-      o.visible = newVisible;
-      o.remaining = newRemaining;
-      o.qty = newQty;
+      const level = this.levelTable[s.level(o)];
+      const oldVisible = s.vis(o);
+      const newVisible = oldVisible < newRemaining ? oldVisible : newRemaining;
+      level.totalQty -= oldRemaining - newRemaining;
+      level.visibleQty -= oldVisible - newVisible;
+      s.setVis(o, newVisible);
+      s.setRem(o, newRemaining);
+      s.setQty(o, newQty);
       this.emitAmended(out, o, true);
       return;
     }
     // Loses priority: leave the book and come back as a new taker at the new price/size.
-    (o.isBuy ? this.bids : this.asks).remove(o);
-    this.index.delete(id);
-    o.price = newPrice;
-    o.qty = newQty;
-    o.remaining = newRemaining;
-    o.visible = newRemaining;
-    this.emitAmended(out, o, false);
+    (isBuy ? this.bids : this.asks).remove(o);
+    this.index.remove(o, s.idHash(o));
+    const fp = s.fPage(o);
+    const fb = OrderStore.fRow(o);
+    fp[fb + F_PRICE] = newPrice;
+    fp[fb + F_QTY] = newQty;
+    fp[fb + F_REM] = newRemaining;
+    fp[fb + F_VIS] = newRemaining;
+    out.push({
+      type: 'amended',
+      seq: ++this.seqNo,
+      orderId: id,
+      accountId: acct,
+      price: newPrice,
+      qty: newQty,
+      remainingQty: newRemaining,
+      keptPriority: false,
+    });
     this.executeTaker(o, out);
     this.runTriggers(out);
   }
@@ -539,13 +582,14 @@ export class MatchingEngine {
 
   // Matches an accepted order, then rests, expires or cancels what is left, and queues any stop
   // the resulting last price triggers.
-  private executeTaker(o: Order, out: EngineEvent[]): void {
+  private executeTaker(o: number, out: EngineEvent[]): void {
     const lastBefore = this.last;
     const result = this.match(o, out);
-    if (o.remaining > 0) {
+    const s = this.store;
+    if (s.rem(o) > 0) {
       if (result === MATCH_SELF_TRADE) {
         this.emitCancelled(out, o, CancelReason.SELF_TRADE);
-      } else if (o.kind === KIND_LIMIT && o.tif === TIF_GTC) {
+      } else if (s.kind(o) === KIND_LIMIT && s.tif(o) === TIF_GTC) {
         this.rest(o, out);
       } else {
         this.emitExpired(
@@ -555,26 +599,30 @@ export class MatchingEngine {
         );
       }
     }
-    if (o.level === null) this.release(o);
+    if (s.level(o) === NIL) s.release(o);
     // Pending stops never trigger at the current last price (placement rejects that), so only a
     // new last price can trigger any.
     if (this.last !== lastBefore && this.stops.size > 0)
       this.stops.takeTriggered(this.last, this.triggerQueue);
   }
 
-  private match(t: Order, out: EngineEvent[]): number {
-    const isBuy = t.isBuy;
+  private match(t: number, out: EngineEvent[]): number {
+    const s = this.store;
+    const isBuy = s.isBuy(t) === 1;
     const opp = isBuy ? this.asks : this.bids;
-    const limit = t.kind === KIND_LIMIT ? t.price : t.protection;
-    const stp = t.stp;
+    const limit = s.kind(t) === KIND_LIMIT ? s.price(t) : s.prot(t);
+    const stp = s.stp(t);
+    const takerId = s.id(t);
+    const takerAcct = s.acct(t);
     const takerSide: Side = isBuy ? 'buy' : 'sell';
-    while (t.remaining > 0) {
+    let tRem = s.rem(t);
+    while (tRem > 0) {
       const level = opp.best();
-      if (level === null) return MATCH_DONE;
+      if (level === null) break;
       const px = level.price;
-      if (limit !== 0 && (isBuy ? px > limit : px < limit)) return MATCH_DONE;
-      const maker = level.head as Order;
-      if (stp !== STP_NONE && maker.accountId === t.accountId) {
+      if (limit !== 0 && (isBuy ? px > limit : px < limit)) break;
+      const maker = level.head;
+      if (stp !== STP_NONE && s.acct(maker) === takerAcct) {
         if (stp === STP_CANCEL_MAKER) {
           this.cancelResting(maker, CancelReason.SELF_TRADE, out);
           continue;
@@ -582,42 +630,47 @@ export class MatchingEngine {
         if (stp === STP_CANCEL_BOTH) this.cancelResting(maker, CancelReason.SELF_TRADE, out);
         return MATCH_SELF_TRADE;
       }
-      let q = t.remaining < maker.visible ? t.remaining : maker.visible;
-      if (t.budget >= 0) {
-        const afford = floorDiv(t.budget, px);
+      const mVis = s.vis(maker);
+      let q = tRem < mVis ? tRem : mVis;
+      const budget = s.budget(t);
+      if (budget >= 0) {
+        const afford = floorDiv(budget, px);
         if (afford === 0) return MATCH_BUDGET;
         if (afford < q) q = afford;
-        t.budget -= q * px;
+        s.setBudget(t, budget - q * px);
       }
-      maker.remaining -= q;
-      maker.visible -= q;
+      const mRem = s.rem(maker) - q;
+      s.setRem(maker, mRem);
+      s.setVis(maker, mVis - q);
       level.visibleQty -= q;
       level.totalQty -= q;
-      t.remaining -= q;
+      tRem -= q;
+      s.setRem(t, tRem);
       this.last = px;
       out.push({
         type: 'trade',
         seq: ++this.seqNo,
         price: px,
         qty: q,
-        makerOrderId: maker.id,
-        takerOrderId: t.id,
-        makerAccountId: maker.accountId,
-        takerAccountId: t.accountId,
+        makerOrderId: s.id(maker),
+        takerOrderId: takerId,
+        makerAccountId: s.acct(maker),
+        takerAccountId: takerAcct,
         takerSide,
-        makerRemainingQty: maker.remaining,
-        takerRemainingQty: t.remaining,
+        makerRemainingQty: mRem,
+        takerRemainingQty: tRem,
       });
-      if (maker.visible === 0) {
-        if (maker.remaining === 0) {
+      if (mVis === q) {
+        if (mRem === 0) {
           opp.remove(maker);
-          this.index.delete(maker.id);
-          this.release(maker);
+          this.index.remove(maker, s.idHash(maker));
+          s.release(maker);
         } else {
           // Iceberg refill: a new slice goes to the back of its level.
-          level.remove(maker);
-          maker.visible = maker.display < maker.remaining ? maker.display : maker.remaining;
-          level.append(maker);
+          level.remove(s, maker);
+          const d = s.disp(maker);
+          s.setVis(maker, d < mRem ? d : mRem);
+          level.append(s, maker);
         }
       }
     }
@@ -627,31 +680,37 @@ export class MatchingEngine {
   // Executes triggered stops one by one; each may trigger more, appended behind (FIFO).
   private runTriggers(out: EngineEvent[]): void {
     const queue = this.triggerQueue;
+    // The common case: nothing triggered (and `length = 0` on an empty array is not free).
+    if (queue.length === 0) return;
+    const s = this.store;
     for (let i = 0; i < queue.length; i++) {
       const o = queue[i];
-      this.index.delete(o.id);
-      o.pendingStop = false;
+      this.index.remove(o, s.idHash(o));
+      s.setPending(o, 0);
       out.push({
         type: 'triggered',
         seq: ++this.seqNo,
-        orderId: o.id,
-        accountId: o.accountId,
-        stopPrice: o.stopPrice,
+        orderId: s.id(o),
+        accountId: s.acct(o),
+        stopPrice: s.stopPx(o),
         lastPrice: this.last,
       });
       // From here on it is a plain market or limit order.
-      if (o.kind === KIND_STOP_MARKET) {
-        o.kind = KIND_MARKET;
-        if (!this.hasLiquidity(o.isBuy, o.protection)) {
+      if (s.kind(o) === KIND_STOP_MARKET) {
+        s.setKind(o, KIND_MARKET);
+        if (!this.hasLiquidity(s.isBuy(o) === 1, s.prot(o))) {
           this.emitExpired(out, o, ExpireReason.NO_LIQUIDITY);
-          this.release(o);
+          s.release(o);
           continue;
         }
       } else {
-        o.kind = KIND_LIMIT;
-        if (o.tif === TIF_FOK && !this.canFill(o.isBuy, o.price, o.remaining, o.accountId, o.stp)) {
+        s.setKind(o, KIND_LIMIT);
+        if (
+          s.tif(o) === TIF_FOK &&
+          !this.canFill(s.isBuy(o) === 1, s.price(o), s.rem(o), s.acct(o), s.stp(o))
+        ) {
           this.emitExpired(out, o, ExpireReason.FOK_CANNOT_FILL);
-          this.release(o);
+          s.release(o);
           continue;
         }
       }
@@ -660,32 +719,36 @@ export class MatchingEngine {
     queue.length = 0;
   }
 
-  private rest(o: Order, out: EngineEvent[]): void {
-    o.visible = o.display > 0 && o.display < o.remaining ? o.display : o.remaining;
-    (o.isBuy ? this.bids : this.asks).append(o);
-    this.index.set(o.id, o);
+  private rest(o: number, out: EngineEvent[]): void {
+    const s = this.store;
+    const fp = s.fPage(o);
+    const fb = OrderStore.fRow(o);
+    const r = fp[fb + F_REM];
+    const d = fp[fb + F_DISP];
+    const v = d > 0 && d < r ? d : r;
+    fp[fb + F_VIS] = v;
+    const isBuy = s.iPage(o)[OrderStore.iRow(o) + I_IS_BUY] === 1;
+    (isBuy ? this.bids : this.asks).append(o);
+    const id = s.id(o);
+    this.index.insert(o, s.idHash(o));
     out.push({
       type: 'rested',
       seq: ++this.seqNo,
-      orderId: o.id,
-      accountId: o.accountId,
-      side: o.isBuy ? 'buy' : 'sell',
-      price: o.price,
-      remainingQty: o.remaining,
-      visibleQty: o.visible,
+      orderId: id,
+      accountId: s.acct(o),
+      side: isBuy ? 'buy' : 'sell',
+      price: fp[fb + F_PRICE],
+      remainingQty: r,
+      visibleQty: v,
     });
   }
 
-  private cancelResting(o: Order, reason: CancelReason, out: EngineEvent[]): void {
-    (o.isBuy ? this.bids : this.asks).remove(o);
-    this.index.delete(o.id);
+  private cancelResting(o: number, reason: CancelReason, out: EngineEvent[]): void {
+    const s = this.store;
+    (s.isBuy(o) === 1 ? this.bids : this.asks).remove(o);
+    this.index.remove(o, s.idHash(o));
     this.emitCancelled(out, o, reason);
-    this.release(o);
-  }
-
-  // Only for orders no structure references any more (not resting, not pending, not queued).
-  private release(o: Order): void {
-    if (this.orderPool.length < ORDER_POOL_MAX) this.orderPool.push(o);
+    s.release(o);
   }
 
   // ---- checks ----
@@ -724,6 +787,7 @@ export class MatchingEngine {
   // the order unfillable under cancel-taker/cancel-both (it would stop on them).
   private canFill(isBuy: boolean, price: number, qty: number, acct: string, stp: number): boolean {
     const levels = (isBuy ? this.asks : this.bids).levels;
+    const s = this.store;
     let need = qty;
     const scanAll = stp === STP_CANCEL_TAKER || stp === STP_CANCEL_BOTH;
     for (let i = levels.length - 1; i >= 0; i--) {
@@ -734,12 +798,12 @@ export class MatchingEngine {
         if (need <= 0) return true;
         continue;
       }
-      for (let o = level.head; o !== null; o = o.next) {
-        if (o.accountId === acct) {
+      for (let o = level.head; o !== NIL; o = s.next(o)) {
+        if (s.acct(o) === acct) {
           if (scanAll) return false;
           continue;
         }
-        need -= o.remaining;
+        need -= s.rem(o);
         if (need <= 0 && !scanAll) return true;
       }
     }
@@ -758,37 +822,40 @@ export class MatchingEngine {
     out.push({ type: 'rejected', seq: ++this.seqNo, command, orderId, accountId, reason });
   }
 
-  private emitCancelled(out: EngineEvent[], o: Order, reason: CancelReason): void {
+  private emitCancelled(out: EngineEvent[], o: number, reason: CancelReason): void {
+    const s = this.store;
     out.push({
       type: 'cancelled',
       seq: ++this.seqNo,
-      orderId: o.id,
-      accountId: o.accountId,
-      remainingQty: o.remaining,
+      orderId: s.id(o),
+      accountId: s.acct(o),
+      remainingQty: s.rem(o),
       reason,
     });
   }
 
-  private emitExpired(out: EngineEvent[], o: Order, reason: ExpireReason): void {
+  private emitExpired(out: EngineEvent[], o: number, reason: ExpireReason): void {
+    const s = this.store;
     out.push({
       type: 'expired',
       seq: ++this.seqNo,
-      orderId: o.id,
-      accountId: o.accountId,
-      remainingQty: o.remaining,
+      orderId: s.id(o),
+      accountId: s.acct(o),
+      remainingQty: s.rem(o),
       reason,
     });
   }
 
-  private emitAmended(out: EngineEvent[], o: Order, keptPriority: boolean): void {
+  private emitAmended(out: EngineEvent[], o: number, keptPriority: boolean): void {
+    const s = this.store;
     out.push({
       type: 'amended',
       seq: ++this.seqNo,
-      orderId: o.id,
-      accountId: o.accountId,
-      price: o.price,
-      qty: o.qty,
-      remainingQty: o.remaining,
+      orderId: s.id(o),
+      accountId: s.acct(o),
+      price: s.price(o),
+      qty: s.qty(o),
+      remainingQty: s.rem(o),
       keptPriority,
     });
   }
@@ -808,18 +875,19 @@ export class MatchingEngine {
   private snapshotSide(side: BookSide): SnapshotOrder[] {
     const res: SnapshotOrder[] = [];
     const levels = side.levels;
+    const s = this.store;
     for (let i = levels.length - 1; i >= 0; i--) {
-      for (let o = levels[i].head; o !== null; o = o.next) {
+      for (let o = levels[i].head; o !== NIL; o = s.next(o)) {
         res.push([
-          o.id,
-          o.accountId,
-          o.price,
-          o.qty,
-          o.remaining,
-          o.visible,
-          o.display,
-          o.stp,
-          o.postOnly ? 1 : 0,
+          s.id(o),
+          s.acct(o),
+          s.price(o),
+          s.qty(o),
+          s.rem(o),
+          s.vis(o),
+          s.disp(o),
+          s.stp(o),
+          s.postOnly(o),
         ]);
       }
     }
@@ -828,15 +896,29 @@ export class MatchingEngine {
 
   private restoreSide(orders: SnapshotOrder[], isBuy: boolean): void {
     const side = isBuy ? this.bids : this.asks;
+    const st = this.store;
     for (const s of orders) {
-      const o = new Order(s[0], s[1], isBuy, KIND_LIMIT, s[2], s[3]);
-      o.remaining = s[4];
-      o.visible = s[5];
-      o.display = s[6];
-      o.stp = s[7];
-      o.postOnly = s[8] === 1;
+      const o = st.alloc(
+        s[0],
+        s[1],
+        isBuy,
+        KIND_LIMIT,
+        TIF_GTC,
+        s[7],
+        s[8] === 1,
+        s[2],
+        s[3],
+        s[6],
+        0,
+        0,
+        -1,
+      );
+      st.setRem(o, s[4]);
+      st.setVis(o, s[5]);
+      const hash = idHash(s[0]);
+      st.setIdHash(o, hash);
       side.append(o);
-      this.index.set(o.id, o);
+      this.index.insert(o, hash);
     }
   }
 }

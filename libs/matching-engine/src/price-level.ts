@@ -1,54 +1,67 @@
-import { type Order } from './order';
+import { F_REM, F_VIS, I_LEVEL, I_NEXT, I_PREV, NIL, OrderStore } from './order-store';
 
 /**
- * FIFO queue of the orders resting at one price, as an intrusive doubly-linked list so that
- * append, remove-anywhere and pop-head are O(1) with no array shifting.
+ * FIFO queue of the orders resting at one price, as an intrusive doubly-linked list over order
+ * handles (`next`/`prev` in the {@link OrderStore}) so that append, remove-anywhere and pop-head
+ * are O(1) with no array shifting and no allocation. `slot` is the level's permanent index in
+ * the engine's level table; resting orders record it in `store.level`.
  */
 export class PriceLevel {
+  readonly slot: number;
   price: number;
-  head: Order | null = null;
-  tail: Order | null = null;
+  head = NIL;
+  tail = NIL;
   count = 0;
   // Shown in depth.
   visibleQty = 0;
   // Includes iceberg hidden quantity (FOK checks need it).
   totalQty = 0;
 
-  constructor(price: number) {
+  constructor(slot: number, price: number) {
+    this.slot = slot;
     this.price = price;
   }
 
-  append(order: Order): void {
-    order.level = this;
-    order.next = null;
-    order.prev = this.tail;
-    if (this.tail === null) this.head = order;
-    else this.tail.next = order;
-    this.tail = order;
+  append(s: OrderStore, h: number): void {
+    const tail = this.tail;
+    const ip = s.iPage(h);
+    const ib = OrderStore.iRow(h);
+    ip[ib + I_LEVEL] = this.slot;
+    ip[ib + I_NEXT] = NIL;
+    ip[ib + I_PREV] = tail;
+    if (tail === NIL) this.head = h;
+    else s.setNext(tail, h);
+    this.tail = h;
     this.count++;
-    this.visibleQty += order.visible;
-    this.totalQty += order.remaining;
+    const fp = s.fPage(h);
+    const fb = OrderStore.fRow(h);
+    this.visibleQty += fp[fb + F_VIS];
+    this.totalQty += fp[fb + F_REM];
   }
 
-  remove(order: Order): void {
-    const prev = order.prev;
-    const next = order.next;
-    if (prev === null) this.head = next;
-    else prev.next = next;
-    if (next === null) this.tail = prev;
-    else next.prev = prev;
-    order.prev = null;
-    order.next = null;
-    order.level = null;
+  remove(s: OrderStore, h: number): void {
+    const ip = s.iPage(h);
+    const ib = OrderStore.iRow(h);
+    const prev = ip[ib + I_PREV];
+    const next = ip[ib + I_NEXT];
+    if (prev === NIL) this.head = next;
+    else s.setNext(prev, next);
+    if (next === NIL) this.tail = prev;
+    else s.setPrev(next, prev);
+    ip[ib + I_PREV] = NIL;
+    ip[ib + I_NEXT] = NIL;
+    ip[ib + I_LEVEL] = NIL;
     this.count--;
-    this.visibleQty -= order.visible;
-    this.totalQty -= order.remaining;
+    const fp = s.fPage(h);
+    const fb = OrderStore.fRow(h);
+    this.visibleQty -= fp[fb + F_VIS];
+    this.totalQty -= fp[fb + F_REM];
   }
 
   reset(price: number): void {
     this.price = price;
-    this.head = null;
-    this.tail = null;
+    this.head = NIL;
+    this.tail = NIL;
     this.count = 0;
     this.visibleQty = 0;
     this.totalQty = 0;
