@@ -35,6 +35,15 @@ npx jest --selectProjects unit --ci
 step "build"
 node scripts/build.mjs
 
+step "migrate (direct connection)"
+(
+  set -a
+  # shellcheck source=/dev/null
+  . native/.run/env
+  set +a
+  node dist/libs/db/src/migrate.main.js
+)
+
 step "integration tests (real Kafka, PostgreSQL through PgBouncer, Redis)"
 npx jest --selectProjects integration --ci --runInBand
 
