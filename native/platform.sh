@@ -6,6 +6,7 @@
 #                                 print the URLs (a second run is a no-op plus checks)
 #   npm run platform -- down      stop the services, then the infrastructure
 #   npm run platform -- status    one line per process
+#   npm run platform -- stop-services   stop the services, keep the infrastructure
 #
 # MATCHING_WORKERS=N starts N matching-worker instances (default 3, one per scrape target).
 set -euo pipefail
@@ -128,7 +129,7 @@ stop_pid() {
   rm -f "$PIDS/$name.pid"
 }
 
-cmd_down() {
+stop_services() {
   local f name
   # Every service pid file, including workers beyond the current MATCHING_WORKERS.
   for f in "$PIDS"/api-gateway.pid "$PIDS"/market-data.pid "$PIDS"/matching-worker-*.pid "$PIDS"/order-router.pid; do
@@ -141,6 +142,10 @@ cmd_down() {
     sleep 3
     pkill -KILL -f "$ROOT/dist/services/" 2>/dev/null || true
   fi
+}
+
+cmd_down() {
+  stop_services
   bash native/infra.sh down "$@"
   say "stopped"
 }
@@ -160,6 +165,7 @@ cmd_status() {
 case "${1:-up}" in
   up) cmd_up ;;
   down) shift; cmd_down "$@" ;;
+  stop-services) stop_services ;;
   status) cmd_status ;;
-  *) die "usage: npm run platform [-- up|down|status]" ;;
+  *) die "usage: npm run platform [-- up|down|status|stop-services]" ;;
 esac

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -10,6 +10,16 @@ const root = join(__dirname, '..');
 describe('npm run load -- --smoke', () => {
   // The run itself takes ~15 s; the allowance covers `npm run platform` on a cold CI box.
   jest.setTimeout(240_000);
+
+  // The command brings the platform up when it is not; what it started is stopped again, so the
+  // suites after this one find the native ports as they were.
+  let wasUp = false;
+  beforeAll(async () => {
+    wasUp = await fetch('http://127.0.0.1:8080/health/live').then(() => true, () => false);
+  });
+  afterAll(() => {
+    if (!wasUp) execFileSync('bash', [join(root, 'native/platform.sh'), 'stop-services'], { cwd: root, stdio: 'ignore' });
+  });
 
   it('drives signed orders through the pipeline and reconciles clean', async () => {
     const runId = `smoke-${Date.now().toString(36)}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { kafkaSchema, loadConfig } from '@trading/config';
-import { deadLetterSchema, TOPICS } from '@trading/contracts';
+import { deadLetterSchema, topicPlan, TOPICS } from '@trading/contracts';
 import { BatchingProducer } from './batching-producer';
 import { DeadLetterPublisher } from './dead-letter-publisher';
 import { createKafka } from './kafka-client';
@@ -26,7 +26,7 @@ describe('kafka on the real broker', () => {
   jest.setTimeout(90_000);
   const topic = `test.ping.${randomUUID().slice(0, 8)}`;
   const admin = kafka.admin();
-  const producer = new BatchingProducer(kafka, { partitions: () => 6, lingerMs: 2 });
+  const producer = new BatchingProducer(kafka, { partitions: (t) => (t === topic ? 6 : (topicPlan().find((p) => p.name === t)?.partitions ?? 12)), lingerMs: 2 });
 
   beforeAll(async () => {
     await admin.connect();

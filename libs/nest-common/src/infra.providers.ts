@@ -10,6 +10,7 @@ import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import type Redis from 'ioredis';
 import { type DatabaseConfig, type KafkaConfig, type RedisConfig } from '@trading/config';
+import { topicPlan } from '@trading/contracts';
 import { createDataSource, ENTITIES, MIGRATIONS, pingDatabase } from '@trading/db';
 import { BatchingProducer, createKafka, pingKafka } from '@trading/kafka';
 import { MetricsRegistry, KAFKA_DURATION_BUCKETS_SECONDS, BATCH_SIZE_BUCKETS } from '@trading/metrics';
@@ -94,8 +95,10 @@ export class ProducerService implements OnModuleInit, OnApplicationShutdown {
       ['topic'],
     );
     const records = metrics.counter('kafka_produced_records_total', 'Records produced', ['topic', 'outcome']);
+    const partitionCounts = new Map(topicPlan(partitions).map((t) => [t.name, t.partitions]));
     this.producer = new BatchingProducer(kafka, {
-      partitions: () => partitions,
+      // Each topic's own count (the dead-letter topic has fewer): a key must map to a real partition.
+      partitions: (topic) => partitionCounts.get(topic) ?? partitions,
       metrics: {
         observeSend: (topic, seconds, n, ok) => {
           const outcome = ok ? 'ok' : 'error';
