@@ -285,8 +285,11 @@ export class Scenario {
     }
     body.price = formatSteps(priceTicks, m.priceDecimals);
     body.quantity = formatSteps(lots, m.qtyDecimals);
-    const correlationId = kind === 'book' ? this.clientOrderId() : '';
-    if (correlationId) body.clientOrderId = correlationId;
+    // Every placement carries a unique clientOrderId, as real clients do: two identical signed
+    // requests in the same millisecond would otherwise be refused as a replay.
+    const clientOrderId = this.clientOrderId();
+    body.clientOrderId = clientOrderId;
+    const correlationId = kind === 'book' ? clientOrderId : '';
     const request = signedRequest(
       this.opts.hmac,
       this.accounts[account],
