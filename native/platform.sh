@@ -43,7 +43,7 @@ live_pid() {
   [[ -s "$f" ]] || return 1
   pid="$(cat "$f")"
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$ROOT/dist/services/" || return 1
+  grep -qa "$ROOT/dist/services/" "/proc/$pid/cmdline" 2>/dev/null || return 1
   echo "$pid"
 }
 

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureServices, nativeEnv, type RunningServices } from './testing/native-services';
 
 // The load command's smoke variant: 50 orders/s for 5 s over 10 fresh accounts on the native
 // platform (started by the command when it is not up), then the full reconciliation. Fails on
@@ -11,14 +12,16 @@ describe('npm run load -- --smoke', () => {
   // The run itself takes ~15 s; the allowance covers `npm run platform` on a cold CI box.
   jest.setTimeout(240_000);
 
-  // The command brings the platform up when it is not; what it started is stopped again, so the
-  // suites after this one find the native ports as they were.
-  let wasUp = false;
+  // The services run for this suite only (started unless a developer's platform is up), so the
+  // suites after it find the native ports as they were.
+  let services: RunningServices;
   beforeAll(async () => {
-    wasUp = await fetch('http://127.0.0.1:8080/health/live').then(() => true, () => false);
+    // The markets the scenario trades (BTC-USDT, ETH-USDT), as `npm run platform` seeds them.
+    execFileSync(process.execPath, [join(root, 'dist/services/api-gateway/src/seed.main.js')], { env: { ...process.env, ...nativeEnv() }, stdio: 'ignore' });
+    services = await ensureServices();
   });
-  afterAll(() => {
-    if (!wasUp) execFileSync('bash', [join(root, 'native/platform.sh'), 'stop-services'], { cwd: root, stdio: 'ignore' });
+  afterAll(async () => {
+    await services?.stop();
   });
 
   it('drives signed orders through the pipeline and reconciles clean', async () => {
