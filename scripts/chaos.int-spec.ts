@@ -96,7 +96,8 @@ describe('crash recovery of matching workers and the order-router', () => {
     // The worker to kill is the one that owns the symbol's partition.
     const partition = partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS);
     let victim = -1;
-    for (let i = 0; victim < 0 && i < 100; i++) {
+    // The group settles after all three joined (a rebalance per join): wait up to a minute.
+    for (let i = 0; victim < 0 && i < 300; i++) {
       for (const w of [0, 1, 2]) {
         const text = await (await fetch(`http://127.0.0.1:${18790 + w}/metrics`)).text();
         if (new RegExp(`matching_partition_owned\\{[^}]*partition="${partition}"[^}]*\\} 1`).test(text)) victim = w;
