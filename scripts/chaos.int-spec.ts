@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { Kafka, type Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { databaseSchema, kafkaSchema, loadConfig } from '@trading/config';
-import { sequencedCommandSchema, toMarketSpec, TOPICS, type OrderCommand, type SequencedCommand } from '@trading/contracts';
+import {
+  sequencedCommandSchema,
+  toMarketSpec,
+  TOPICS,
+  type OrderCommand,
+  type SequencedCommand,
+} from '@trading/contracts';
 import { createDataSource, MarketsRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
@@ -24,7 +30,13 @@ const accounts = ['a', 'b', 'c'].map((x) => `chaos-${x}-${run}`);
 
 function startService(name: string, port: number, instance: string): ChildProcess {
   return spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
-    env: { ...process.env, ...nativeEnv(), HTTP_PORT: String(port), INSTANCE_ID: instance, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      ...nativeEnv(),
+      HTTP_PORT: String(port),
+      INSTANCE_ID: instance,
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -61,7 +73,11 @@ describe('crash recovery of matching workers and the order-router', () => {
     await producer.send({
       topic: TOPICS.orderCommands.name,
       acks: -1,
-      messages: commands.map((c) => ({ key: c.accountId, partition: partitionFor(c.accountId, kafkaConfig.KAFKA_PARTITIONS), value: JSON.stringify(c) })),
+      messages: commands.map((c) => ({
+        key: c.accountId,
+        partition: partitionFor(c.accountId, kafkaConfig.KAFKA_PARTITIONS),
+        value: JSON.stringify(c),
+      })),
     });
   };
 
@@ -71,7 +87,16 @@ describe('crash recovery of matching workers and the order-router', () => {
     const markets = new MarketsRepository(db);
     await markets.upsertAsset('USDT', 6);
     await markets.upsertAsset(base, 8);
-    await markets.upsertMarket({ symbol, baseAsset: base, quoteAsset: 'USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '0', makerFeeBps: 10, takerFeeBps: 25 });
+    await markets.upsertMarket({
+      symbol,
+      baseAsset: base,
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+      minNotional: '0',
+      makerFeeBps: 10,
+      takerFeeBps: 25,
+    });
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
   });
@@ -84,8 +109,14 @@ describe('crash recovery of matching workers and the order-router', () => {
 
   it('loses and duplicates nothing when a worker and the router are killed mid-stream', async () => {
     // Its workers must be the whole matching group, or the victim may not own the symbol.
-    const platformWorker = await fetch('http://127.0.0.1:8090/health/live').then(() => true, () => false);
-    if (platformWorker) throw new Error('matching workers of `npm run platform` are running: stop them first (npm run platform -- down)');
+    const platformWorker = await fetch('http://127.0.0.1:8090/health/live').then(
+      () => true,
+      () => false,
+    );
+    if (platformWorker)
+      throw new Error(
+        'matching workers of `npm run platform` are running: stop them first (npm run platform -- down)',
+      );
     const router = startService('order-router', 18781, 'chaos-r');
     const workers = [0, 1, 2].map((i) => startService('matching-worker', 18790 + i, `chaos-${i}`));
     const marketData = startService('market-data', 18782, 'chaos-md');
@@ -100,17 +131,34 @@ describe('crash recovery of matching workers and the order-router', () => {
     for (let i = 0; victim < 0 && i < 300; i++) {
       for (const w of [0, 1, 2]) {
         const text = await (await fetch(`http://127.0.0.1:${18790 + w}/metrics`)).text();
-        if (new RegExp(`matching_partition_owned\\{[^}]*partition="${partition}"[^}]*\\} 1`).test(text)) victim = w;
+        if (new RegExp(`matching_partition_owned\\{[^}]*partition="${partition}"[^}]*\\} 1`).test(text))
+          victim = w;
       }
       if (victim < 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(victim).toBeGreaterThanOrEqual(0);
 
     const now = Date.now();
-    await send(accounts.flatMap((accountId) => [
-      { kind: 'deposit' as const, commandId: randomUUID(), accountId, asset: base, amount: 10_000_000_000, receivedAt: now },
-      { kind: 'deposit' as const, commandId: randomUUID(), accountId, asset: 'USDT', amount: 10_000_000_000_000, receivedAt: now },
-    ]));
+    await send(
+      accounts.flatMap((accountId) => [
+        {
+          kind: 'deposit' as const,
+          commandId: randomUUID(),
+          accountId,
+          asset: base,
+          amount: 10_000_000_000,
+          receivedAt: now,
+        },
+        {
+          kind: 'deposit' as const,
+          commandId: randomUUID(),
+          accountId,
+          asset: 'USDT',
+          amount: 10_000_000_000_000,
+          receivedAt: now,
+        },
+      ]),
+    );
 
     // 900 orders in 18 paced batches; deterministic prices so both sides trade.
     let n = 0;
@@ -121,8 +169,19 @@ describe('crash recovery of matching workers and the order-router', () => {
         const side = n % 2 === 0 ? 'buy' : 'sell';
         const price = 10_000 + ((n * 7919) % 21) - 10;
         commands.push({
-          kind: 'place', commandId: randomUUID(), orderId: randomUUID(), accountId: accounts[n % 3], symbol, receivedAt: Date.now(),
-          side, orderType: 'limit', qty: 1 + (n % 5), price, tif: n % 10 === 0 ? 'IOC' : 'GTC', postOnly: false, stp: 'none',
+          kind: 'place',
+          commandId: randomUUID(),
+          orderId: randomUUID(),
+          accountId: accounts[n % 3],
+          symbol,
+          receivedAt: Date.now(),
+          side,
+          orderType: 'limit',
+          qty: 1 + (n % 5),
+          price,
+          tif: n % 10 === 0 ? 'IOC' : 'GTC',
+          postOnly: false,
+          stp: 'none',
         });
       }
       await send(commands);
@@ -149,21 +208,32 @@ describe('crash recovery of matching workers and the order-router', () => {
       last = trades;
       await new Promise((r) => setTimeout(r, 500));
     }
-    const [{ orders }] = (await db.query(`SELECT count(*)::int AS orders FROM orders WHERE symbol = $1`, [symbol])) as { orders: number }[];
+    const [{ orders }] = (await db.query(`SELECT count(*)::int AS orders FROM orders WHERE symbol = $1`, [
+      symbol,
+    ])) as { orders: number }[];
     expect(orders).toBe(900);
 
     // Replay what matching was asked to do, through the engine alone.
     const commands: SequencedCommand[] = [];
     const seen = new Set<string>();
     const consumer = kafka.consumer({ groupId: `chaos-replay-${run}`, readUncommitted: false });
-    const ends = await kafka.admin().fetchTopicOffsets(TOPICS.ordersSequenced.name).catch(() => []);
-    const end = Number(ends.find((e) => e.partition === partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS))?.high ?? 0);
+    const ends = await kafka
+      .admin()
+      .fetchTopicOffsets(TOPICS.ordersSequenced.name)
+      .catch(() => []);
+    const end = Number(
+      ends.find((e) => e.partition === partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS))?.high ?? 0,
+    );
     await consumer.connect();
     await consumer.subscribe({ topic: TOPICS.ordersSequenced.name, fromBeginning: true });
     let reached = false;
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        if (partition === partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS) && Number(message.offset) >= end - 1) reached = true;
+        if (
+          partition === partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS) &&
+          Number(message.offset) >= end - 1
+        )
+          reached = true;
         const v = sequencedCommandSchema.parse(JSON.parse(message.value!.toString()));
         if (v.symbol !== symbol) return;
         const id = `${v.source.partition}:${v.source.offset}`;
@@ -175,25 +245,33 @@ describe('crash recovery of matching workers and the order-router', () => {
     for (let i = 0; !reached && i < 300; i++) await new Promise((r) => setTimeout(r, 100));
     await consumer.disconnect();
 
-    const [row] = await new MarketsRepository(db).findRows().then((rows) => rows.filter((r) => r.symbol === symbol));
+    const [row] = await new MarketsRepository(db)
+      .findRows()
+      .then((rows) => rows.filter((r) => r.symbol === symbol));
     const engine = new MatchingEngine(symbolConfig(toMarketSpec(row)));
     const expected: string[] = [];
     const out: EngineEvent[] = [];
     for (const c of commands) {
       out.length = 0;
       engine.process(c.command, out);
-      for (const e of out) if (e.type === 'trade') expected.push(`${e.seq}:${e.price}:${e.qty}:${e.makerOrderId}:${e.takerOrderId}`);
+      for (const e of out)
+        if (e.type === 'trade')
+          expected.push(`${e.seq}:${e.price}:${e.qty}:${e.makerOrderId}:${e.takerOrderId}`);
     }
-    const actual = ((await db.query(
-      `SELECT seq, price, qty, maker_order_id, taker_order_id FROM trades WHERE symbol = $1 ORDER BY seq`,
-      [symbol],
-    )) as { seq: string; price: string; qty: string; maker_order_id: string; taker_order_id: string }[]).map(
-      (t) => `${t.seq}:${t.price}:${t.qty}:${t.maker_order_id}:${t.taker_order_id}`,
-    );
+    const actual = (
+      (await db.query(
+        `SELECT seq, price, qty, maker_order_id, taker_order_id FROM trades WHERE symbol = $1 ORDER BY seq`,
+        [symbol],
+      )) as { seq: string; price: string; qty: string; maker_order_id: string; taker_order_id: string }[]
+    ).map((t) => `${t.seq}:${t.price}:${t.qty}:${t.maker_order_id}:${t.taker_order_id}`);
     expect(expected.length).toBeGreaterThan(50);
     expect(actual).toEqual(expected);
 
-    const report = execFileSync(process.execPath, [join(root, 'dist/services/order-router/src/reconcile.main.js')], { env: { ...process.env, ...nativeEnv() }, encoding: 'utf8' });
+    const report = execFileSync(
+      process.execPath,
+      [join(root, 'dist/services/order-router/src/reconcile.main.js')],
+      { env: { ...process.env, ...nativeEnv() }, encoding: 'utf8' },
+    );
     expect(report).toContain('"reconciliation":"ok"');
   });
 });

@@ -27,8 +27,15 @@ describe('order pipeline end to end', () => {
   let buyerId: string;
   let stream: StreamClient;
 
-  const balance = async (who: Credentials, asset: string): Promise<{ available: string; held: string } | undefined> => {
-    const res = await api.signed<{ balances: { asset: string; available: string; held: string }[] }>(who, 'GET', '/v1/balances');
+  const balance = async (
+    who: Credentials,
+    asset: string,
+  ): Promise<{ available: string; held: string } | undefined> => {
+    const res = await api.signed<{ balances: { asset: string; available: string; held: string }[] }>(
+      who,
+      'GET',
+      '/v1/balances',
+    );
     return res.body.balances.find((b) => b.asset === asset);
   };
 
@@ -40,19 +47,53 @@ describe('order pipeline end to end', () => {
     const markets = new MarketsRepository(db);
     await markets.upsertAsset('USDT', 6);
     await markets.upsertAsset(base, 8);
-    await markets.upsertMarket({ symbol, baseAsset: base, quoteAsset: 'USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '1', makerFeeBps: 10, takerFeeBps: 20 });
+    await markets.upsertMarket({
+      symbol,
+      baseAsset: base,
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+      minNotional: '1',
+      makerFeeBps: 10,
+      takerFeeBps: 20,
+    });
     const accounts: Credentials[] = [];
     for (const role of ['seller', 'buyer']) {
-      const res = await api.operator<{ accountId: string; apiKey: string; secret: string }>(operator, 'POST', '/v1/operator/accounts', { accountId: `e2e-${role}-${run}`, name: role });
+      const res = await api.operator<{ accountId: string; apiKey: string; secret: string }>(
+        operator,
+        'POST',
+        '/v1/operator/accounts',
+        { accountId: `e2e-${role}-${run}`, name: role },
+      );
       expect(res.status).toBe(201);
       accounts.push({ apiKey: res.body.apiKey, secret: res.body.secret });
     }
     [seller, buyer] = accounts;
     sellerId = `e2e-seller-${run}`;
     buyerId = `e2e-buyer-${run}`;
-    expect((await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId: sellerId, asset: base, amount: '2' })).status).toBe(202);
-    expect((await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId: buyerId, asset: 'USDT', amount: '1000' })).status).toBe(202);
-    await api.until('deposits applied', async () => ((await balance(buyer, 'USDT'))?.available === '1000' && (await balance(seller, base))?.available === '2' ? true : undefined));
+    expect(
+      (
+        await api.operator(operator, 'POST', '/v1/operator/deposits', {
+          accountId: sellerId,
+          asset: base,
+          amount: '2',
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await api.operator(operator, 'POST', '/v1/operator/deposits', {
+          accountId: buyerId,
+          asset: 'USDT',
+          amount: '1000',
+        })
+      ).status,
+    ).toBe(202);
+    await api.until('deposits applied', async () =>
+      (await balance(buyer, 'USDT'))?.available === '1000' && (await balance(seller, base))?.available === '2'
+        ? true
+        : undefined,
+    );
     // The market catalog reloads every 2 s; wait until the gateway knows the new market.
     await api.until('market listed', async () => {
       const res = await api.public<{ symbol: string }[]>('/v1/markets');
@@ -61,7 +102,8 @@ describe('order pipeline end to end', () => {
     stream = api.stream();
     await stream.auth(buyer);
     await stream.waitFor((m) => m.type === 'authenticated');
-    for (const channel of [`trades:${symbol}`, `depth:${symbol}`, `ticker:${symbol}`, 'orders']) await stream.send({ op: 'subscribe', channel });
+    for (const channel of [`trades:${symbol}`, `depth:${symbol}`, `ticker:${symbol}`, 'orders'])
+      await stream.send({ op: 'subscribe', channel });
     await stream.waitFor((m) => m.type === 'snapshot' && m.channel === `trades:${symbol}`);
   });
 
@@ -72,7 +114,13 @@ describe('order pipeline end to end', () => {
   });
 
   it('rejects an order beyond the account’s funds and holds nothing', async () => {
-    const res = await api.signed<Json>(buyer, 'POST', '/v1/orders', { symbol, side: 'buy', type: 'limit', price: '100.00', quantity: '50' });
+    const res = await api.signed<Json>(buyer, 'POST', '/v1/orders', {
+      symbol,
+      side: 'buy',
+      type: 'limit',
+      price: '100.00',
+      quantity: '50',
+    });
     expect(res.status).toBe(202);
     const orderId = String(res.body.orderId);
     const order = await api.until('rejection', async () => {
@@ -84,19 +132,38 @@ describe('order pipeline end to end', () => {
   });
 
   it('matches a crossing pair, settles both sides with fees, and every feed shows the trade', async () => {
-    const sell = await api.signed<Json>(seller, 'POST', '/v1/orders', { symbol, side: 'sell', type: 'limit', price: '100.00', quantity: '0.5', clientOrderId: `s-${run}` });
+    const sell = await api.signed<Json>(seller, 'POST', '/v1/orders', {
+      symbol,
+      side: 'sell',
+      type: 'limit',
+      price: '100.00',
+      quantity: '0.5',
+      clientOrderId: `s-${run}`,
+    });
     expect(sell.status).toBe(202);
     await api.until('ask rests', async () => {
       const d = await api.public<{ asks: [string, string, number][] }>(`/v1/markets/${symbol}/depth`);
       return d.body.asks?.length ? true : undefined;
     });
-    const buy = await api.signed<Json>(buyer, 'POST', '/v1/orders', { symbol, side: 'buy', type: 'limit', price: '101.00', quantity: '0.2' });
+    const buy = await api.signed<Json>(buyer, 'POST', '/v1/orders', {
+      symbol,
+      side: 'buy',
+      type: 'limit',
+      price: '101.00',
+      quantity: '0.2',
+    });
     expect(buy.status).toBe(202);
 
     // WebSocket: the public trade and the buyer's own order update.
     const trade = await stream.waitFor((m) => m.type === 'update' && m.channel === `trades:${symbol}`);
     expect(trade.data).toMatchObject({ symbol, price: '100', qty: '0.2', takerSide: 'buy' });
-    await stream.waitFor((m) => m.type === 'update' && m.channel === 'orders' && (m.data as Json).orderId === buy.body.orderId && (m.data as Json).status === 'filled');
+    await stream.waitFor(
+      (m) =>
+        m.type === 'update' &&
+        m.channel === 'orders' &&
+        (m.data as Json).orderId === buy.body.orderId &&
+        (m.data as Json).status === 'filled',
+    );
 
     // REST order states.
     const sellState = await api.until('sell partially filled', async () => {
@@ -108,7 +175,9 @@ describe('order pipeline end to end', () => {
     expect(buyState.body).toMatchObject({ status: 'filled', filledQuantity: '0.2' });
 
     // The trade row in the database, once.
-    const rows = (await db.query(`SELECT price::text, qty::text, taker_side FROM trades WHERE symbol = $1`, [symbol])) as Json[];
+    const rows = (await db.query(`SELECT price::text, qty::text, taker_side FROM trades WHERE symbol = $1`, [
+      symbol,
+    ])) as Json[];
     expect(rows).toEqual([{ price: '10000', qty: '2000', taker_side: 'buy' }]);
 
     // Depth and ticker moved.
@@ -124,11 +193,17 @@ describe('order pipeline end to end', () => {
 
     // A 1m candle with the right open, high, low, close and volume.
     const from = new Date(Date.now() - 10 * 60_000).toISOString();
-    const candles = await api.public<{ data: Json[] }>(`/v1/markets/${symbol}/candles?interval=1m&from=${encodeURIComponent(from)}`);
-    expect(candles.body.data).toEqual([expect.objectContaining({ open: '100', high: '100', low: '100', close: '100', volume: '0.2' })]);
+    const candles = await api.public<{ data: Json[] }>(
+      `/v1/markets/${symbol}/candles?interval=1m&from=${encodeURIComponent(from)}`,
+    );
+    expect(candles.body.data).toEqual([
+      expect.objectContaining({ open: '100', high: '100', low: '100', close: '100', volume: '0.2' }),
+    ]);
 
     // Money: 0.2 x 100 = 20 USDT; taker (buyer) pays 0.2% = 0.04, maker (seller) 0.1% = 0.02.
-    await api.until('seller settled', async () => ((await balance(seller, 'USDT'))?.available === '19.98' ? true : undefined));
+    await api.until('seller settled', async () =>
+      (await balance(seller, 'USDT'))?.available === '19.98' ? true : undefined,
+    );
     expect(await balance(buyer, 'USDT')).toEqual({ asset: 'USDT', available: '979.96', held: '0' });
     expect(await balance(buyer, base)).toEqual({ asset: base, available: '0.2', held: '0' });
     expect(await balance(seller, base)).toEqual({ asset: base, available: '1.5', held: '0.3' });
@@ -138,10 +213,16 @@ describe('order pipeline end to end', () => {
     const open = await api.signed<{ data: Json[] }>(seller, 'GET', `/v1/orders?symbol=${symbol}`);
     const resting = open.body.data.find((o) => o.status === 'partially_filled')!;
     expect((await api.signed(seller, 'DELETE', `/v1/orders/${String(resting.orderId)}`)).status).toBe(202);
-    await api.until('hold released', async () => ((await balance(seller, base))?.held === '0' ? true : undefined));
+    await api.until('hold released', async () =>
+      (await balance(seller, base))?.held === '0' ? true : undefined,
+    );
     expect(await balance(seller, base)).toEqual({ asset: base, available: '1.8', held: '0' });
 
-    const out = execFileSync(process.execPath, [join(__dirname, '../dist/services/order-router/src/reconcile.main.js')], { env: process.env, encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [join(__dirname, '../dist/services/order-router/src/reconcile.main.js')],
+      { env: process.env, encoding: 'utf8' },
+    );
     expect(out).toContain('"reconciliation":"ok"');
   });
 });

@@ -17,7 +17,10 @@ describe('npm run load -- --smoke', () => {
   let services: RunningServices;
   beforeAll(async () => {
     // The markets the scenario trades (BTC-USDT, ETH-USDT), as `npm run platform` seeds them.
-    execFileSync(process.execPath, [join(root, 'dist/services/api-gateway/src/seed.main.js')], { env: { ...process.env, ...nativeEnv() }, stdio: 'ignore' });
+    execFileSync(process.execPath, [join(root, 'dist/services/api-gateway/src/seed.main.js')], {
+      env: { ...process.env, ...nativeEnv() },
+      stdio: 'ignore',
+    });
     services = await ensureServices();
   });
   afterAll(async () => {

@@ -82,7 +82,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms ${last ? String(last) : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not after ${timeoutMs} ms ${last ? String(last) : ''}`);
     await sleep(500);
   }
 }
@@ -93,10 +94,20 @@ async function query(expr: string): Promise<{ status: string; error?: string; re
   return { status: body.status, error: body.error, result: body.data?.result ?? [] };
 }
 
-function signedHeaders(key: DemoKeys['apiKeys'][number], method: string, path: string, body: string): Record<string, string> {
+function signedHeaders(
+  key: DemoKeys['apiKeys'][number],
+  method: string,
+  path: string,
+  body: string,
+): Record<string, string> {
   const ts = String(Date.now());
   const signature = createHmac('sha256', key.secret).update(`${ts}${method}${path}${body}`).digest('hex');
-  return { 'x-api-key': key.keyId, 'x-api-timestamp': ts, 'x-api-signature': signature, 'content-type': 'application/json' };
+  return {
+    'x-api-key': key.keyId,
+    'x-api-timestamp': ts,
+    'x-api-signature': signature,
+    'content-type': 'application/json',
+  };
 }
 
 describe('monitoring overlay against the live native platform', () => {
@@ -104,15 +115,23 @@ describe('monitoring overlay against the live native platform', () => {
   const children: ChildProcess[] = [];
   const dashboards = readdirSync(join(root, 'monitoring/grafana/dashboards'))
     .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(join(root, 'monitoring/grafana/dashboards', f), 'utf8')) as Dashboard);
+    .map(
+      (f) => JSON.parse(readFileSync(join(root, 'monitoring/grafana/dashboards', f), 'utf8')) as Dashboard,
+    );
   let keys: DemoKeys;
   let producer: Producer | undefined;
 
   beforeAll(async () => {
     const env = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-    const migrate = spawnSync(process.execPath, [join(root, 'dist/libs/db/src/migrate.main.js')], { env, encoding: 'utf8' });
+    const migrate = spawnSync(process.execPath, [join(root, 'dist/libs/db/src/migrate.main.js')], {
+      env,
+      encoding: 'utf8',
+    });
     if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
-    const seed = spawnSync(process.execPath, [join(root, 'dist/services/api-gateway/src/seed.main.js')], { env, encoding: 'utf8' });
+    const seed = spawnSync(process.execPath, [join(root, 'dist/services/api-gateway/src/seed.main.js')], {
+      env,
+      encoding: 'utf8',
+    });
     if (seed.status !== 0) throw new Error(`seed failed: ${seed.stderr}`);
     keys = JSON.parse(seed.stdout) as DemoKeys;
 
@@ -147,15 +166,33 @@ describe('monitoring overlay against the live native platform', () => {
       { accountId: keys.apiKeys[1].accountId, asset: 'BTC', amount: 1_000_000_000 }, // 10 BTC (8 dp)
     ];
     for (const d of deposits) {
-      const command = { kind: 'deposit', commandId: randomUUID(), accountId: d.accountId, asset: d.asset, amount: d.amount, receivedAt: Date.now() };
+      const command = {
+        kind: 'deposit',
+        commandId: randomUUID(),
+        accountId: d.accountId,
+        asset: d.asset,
+        amount: d.amount,
+        receivedAt: Date.now(),
+      };
       await producer.send({
         topic: TOPICS.orderCommands.name,
-        messages: [{ key: d.accountId, value: JSON.stringify(command), partition: partitionFor(d.accountId, kafkaConfig.KAFKA_PARTITIONS) }],
+        messages: [
+          {
+            key: d.accountId,
+            value: JSON.stringify(command),
+            partition: partitionFor(d.accountId, kafkaConfig.KAFKA_PARTITIONS),
+          },
+        ],
       });
     }
     await waitFor('deposits applied', 60_000, async () => {
-      for (const [i, asset] of [[0, 'USDT'], [1, 'BTC']] as const) {
-        const res = await fetch(`${GATEWAY}/v1/balances`, { headers: signedHeaders(keys.apiKeys[i], 'GET', '/v1/balances', '') });
+      for (const [i, asset] of [
+        [0, 'USDT'],
+        [1, 'BTC'],
+      ] as const) {
+        const res = await fetch(`${GATEWAY}/v1/balances`, {
+          headers: signedHeaders(keys.apiKeys[i], 'GET', '/v1/balances', ''),
+        });
         const body = (await res.json()) as { balances: { asset: string; available: string }[] };
         const b = body.balances.find((x) => x.asset === asset);
         if (!b || Number(b.available) <= 1) return undefined;
@@ -166,9 +203,22 @@ describe('monitoring overlay against the live native platform', () => {
     // Two rounds of crossing orders a few scrapes apart, so every rate() sees an increase.
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 5; i++) {
-        for (const [k, side] of [[1, 'sell'], [0, 'buy']] as const) {
-          const body = JSON.stringify({ symbol: SYMBOL, side, type: 'limit', price: '100.00', quantity: '0.01' });
-          const res = await fetch(`${GATEWAY}/v1/orders`, { method: 'POST', body, headers: signedHeaders(keys.apiKeys[k], 'POST', '/v1/orders', body) });
+        for (const [k, side] of [
+          [1, 'sell'],
+          [0, 'buy'],
+        ] as const) {
+          const body = JSON.stringify({
+            symbol: SYMBOL,
+            side,
+            type: 'limit',
+            price: '100.00',
+            quantity: '0.01',
+          });
+          const res = await fetch(`${GATEWAY}/v1/orders`, {
+            method: 'POST',
+            body,
+            headers: signedHeaders(keys.apiKeys[k], 'POST', '/v1/orders', body),
+          });
           expect(res.status).toBe(202);
         }
       }
@@ -179,10 +229,12 @@ describe('monitoring overlay against the live native platform', () => {
   afterAll(async () => {
     await producer?.disconnect();
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    );
   });
 
-  it('Prometheus runs this checkout\'s rules and scrapes the running services', async () => {
+  it("Prometheus runs this checkout's rules and scrapes the running services", async () => {
     const reload = await query('prometheus_config_last_reload_successful');
     expect(reload.result.map((r) => r.value[1])).toEqual(['1']);
     const res = (await (await fetch(`${PROMETHEUS}/api/v1/rules`)).json()) as {
@@ -192,9 +244,11 @@ describe('monitoring overlay against the live native platform', () => {
     const inFiles = readdirSync(join(root, 'monitoring/prometheus/rules'))
       .filter((f) => f.endsWith('.yml'))
       .flatMap((f) =>
-        (YAML.parse(readFileSync(join(root, 'monitoring/prometheus/rules', f), 'utf8')) as { groups: { rules: { alert?: string; record?: string }[] }[] }).groups.flatMap((g) =>
-          g.rules.map((r) => r.alert ?? r.record),
-        ),
+        (
+          YAML.parse(readFileSync(join(root, 'monitoring/prometheus/rules', f), 'utf8')) as {
+            groups: { rules: { alert?: string; record?: string }[] }[];
+          }
+        ).groups.flatMap((g) => g.rules.map((r) => r.alert ?? r.record)),
       );
     expect(loaded.map((r) => r.name).sort()).toEqual([...inFiles].sort());
     for (const s of SERVICES) {
@@ -264,7 +318,12 @@ describe('monitoring overlay against the live native platform', () => {
     // One more evaluation cycle after the reload, so health reflects this checkout's rules.
     await sleep(16_000);
     const res = (await (await fetch(`${PROMETHEUS}/api/v1/rules`)).json()) as {
-      data: { groups: { name: string; rules: { name: string; query: string; health: string; lastError?: string; type: string }[] }[] };
+      data: {
+        groups: {
+          name: string;
+          rules: { name: string; query: string; health: string; lastError?: string; type: string }[];
+        }[];
+      };
     };
     const failures: string[] = [];
     for (const g of res.data.groups) {
@@ -276,7 +335,11 @@ describe('monitoring overlay against the live native platform', () => {
     }
     expect(failures).toEqual([]);
     // The heavy queries the dashboards lean on are recorded from live data.
-    for (const name of ['service:orders_accepted:rate1m', 'service:pipeline_execution_emitted_seconds:p99_5m', 'service_topic:consumer_lag_records:sum']) {
+    for (const name of [
+      'service:orders_accepted:rate1m',
+      'service:pipeline_execution_emitted_seconds:p99_5m',
+      'service_topic:consumer_lag_records:sum',
+    ]) {
       expect({ name, series: (await query(name)).result.length > 0 }).toEqual({ name, series: true });
     }
   });

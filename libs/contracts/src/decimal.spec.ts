@@ -30,9 +30,13 @@ describe('decimal conversion at the edge', () => {
 
   it('round-trips any number of steps exactly', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom('0.01', '0.5', '1', '0.00000001', '25'), (n, step) => {
-        expect(toSteps(fromSteps(n, step), step)).toEqual({ ok: true, steps: n });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.constantFrom('0.01', '0.5', '1', '0.00000001', '25'),
+        (n, step) => {
+          expect(toSteps(fromSteps(n, step), step)).toEqual({ ok: true, steps: n });
+        },
+      ),
     );
   });
 
@@ -45,9 +49,18 @@ describe('decimal conversion at the edge', () => {
 
 describe('toMarketSpec', () => {
   const row = {
-    symbol: 'BTC-USDT', baseAsset: 'BTC', quoteAsset: 'USDT', baseDecimals: 8, quoteDecimals: 6,
-    tickSize: '0.010000000000000000', lotSize: '0.000100000000000000', minQtyLots: 1, minNotional: '5.000000000000000000',
-    makerFeeBps: 10, takerFeeBps: 20, status: 'trading' as const,
+    symbol: 'BTC-USDT',
+    baseAsset: 'BTC',
+    quoteAsset: 'USDT',
+    baseDecimals: 8,
+    quoteDecimals: 6,
+    tickSize: '0.010000000000000000',
+    lotSize: '0.000100000000000000',
+    minQtyLots: 1,
+    minNotional: '5.000000000000000000',
+    makerFeeBps: 10,
+    takerFeeBps: 20,
+    status: 'trading' as const,
   };
 
   it('derives integer conversion factors', () => {
@@ -60,6 +73,8 @@ describe('toMarketSpec', () => {
 
   it('refuses steps finer than the assets can hold', () => {
     expect(() => toMarketSpec({ ...row, quoteDecimals: 2 })).toThrow(/finer than USDT/);
-    expect(() => toMarketSpec({ ...row, lotSize: '0.000000001', quoteDecimals: 18 })).toThrow(/finer than BTC/);
+    expect(() => toMarketSpec({ ...row, lotSize: '0.000000001', quoteDecimals: 18 })).toThrow(
+      /finer than BTC/,
+    );
   });
 });

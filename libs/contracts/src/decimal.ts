@@ -32,7 +32,9 @@ export function formatDecimal(units: bigint, scale: number): string {
   return `${negative ? '-' : ''}${int}${frac ? `.${frac}` : ''}`;
 }
 
-export type StepResult = { ok: true; steps: number } | { ok: false; reason: 'not_a_decimal' | 'not_a_multiple' | 'zero' | 'too_large' };
+export type StepResult =
+  | { ok: true; steps: number }
+  | { ok: false; reason: 'not_a_decimal' | 'not_a_multiple' | 'zero' | 'too_large' };
 
 /**
  * Converts a decimal amount into a whole number of `step`s (e.g. price into ticks). Refuses

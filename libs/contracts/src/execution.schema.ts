@@ -1,14 +1,47 @@
 import { z } from 'zod';
-import { epochMs, idSchema, nonNegativeInt, orderTypeSchema, positiveInt, sideSchema, symbolSchema } from './common.schema';
+import {
+  epochMs,
+  idSchema,
+  nonNegativeInt,
+  orderTypeSchema,
+  positiveInt,
+  sideSchema,
+  symbolSchema,
+} from './common.schema';
 
 // The matching engine's events as they travel on Kafka. Mirrors libs/matching-engine's
 // EngineEvent (contracts depend on nothing, so the shape is restated and checked by a test).
 const seq = positiveInt;
 const accountId = z.string().max(64);
 export const engineEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('accepted'), seq, orderId: idSchema, accountId, side: sideSchema, orderType: orderTypeSchema, price: nonNegativeInt, qty: positiveInt }),
-  z.object({ type: z.literal('rejected'), seq, command: z.enum(['new', 'cancel', 'amend', 'unknown']), orderId: z.string().max(64), accountId, reason: z.string().max(64) }),
-  z.object({ type: z.literal('rested'), seq, orderId: idSchema, accountId, side: sideSchema, price: positiveInt, remainingQty: positiveInt, visibleQty: nonNegativeInt }),
+  z.object({
+    type: z.literal('accepted'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    side: sideSchema,
+    orderType: orderTypeSchema,
+    price: nonNegativeInt,
+    qty: positiveInt,
+  }),
+  z.object({
+    type: z.literal('rejected'),
+    seq,
+    command: z.enum(['new', 'cancel', 'amend', 'unknown']),
+    orderId: z.string().max(64),
+    accountId,
+    reason: z.string().max(64),
+  }),
+  z.object({
+    type: z.literal('rested'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    side: sideSchema,
+    price: positiveInt,
+    remainingQty: positiveInt,
+    visibleQty: nonNegativeInt,
+  }),
   z.object({
     type: z.literal('trade'),
     seq,
@@ -22,10 +55,40 @@ export const engineEventSchema = z.discriminatedUnion('type', [
     makerRemainingQty: nonNegativeInt,
     takerRemainingQty: nonNegativeInt,
   }),
-  z.object({ type: z.literal('cancelled'), seq, orderId: idSchema, accountId, remainingQty: nonNegativeInt, reason: z.string().max(64) }),
-  z.object({ type: z.literal('amended'), seq, orderId: idSchema, accountId, price: nonNegativeInt, qty: positiveInt, remainingQty: nonNegativeInt, keptPriority: z.boolean() }),
-  z.object({ type: z.literal('expired'), seq, orderId: idSchema, accountId, remainingQty: nonNegativeInt, reason: z.string().max(64) }),
-  z.object({ type: z.literal('triggered'), seq, orderId: idSchema, accountId, stopPrice: positiveInt, lastPrice: positiveInt }),
+  z.object({
+    type: z.literal('cancelled'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    remainingQty: nonNegativeInt,
+    reason: z.string().max(64),
+  }),
+  z.object({
+    type: z.literal('amended'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    price: nonNegativeInt,
+    qty: positiveInt,
+    remainingQty: nonNegativeInt,
+    keptPriority: z.boolean(),
+  }),
+  z.object({
+    type: z.literal('expired'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    remainingQty: nonNegativeInt,
+    reason: z.string().max(64),
+  }),
+  z.object({
+    type: z.literal('triggered'),
+    seq,
+    orderId: idSchema,
+    accountId,
+    stopPrice: positiveInt,
+    lastPrice: positiveInt,
+  }),
 ]);
 export type EngineEventMessage = z.infer<typeof engineEventSchema>;
 

@@ -43,9 +43,11 @@ export function toMarketSpec(row: MarketRow): MarketSpec {
   const qScale = BigInt(row.quoteDecimals);
   const num = tl * 10n ** qScale;
   const den = 10n ** BigInt(tlScale);
-  if (num % den !== 0n) throw new Error(`${row.symbol}: tick x lot is finer than ${row.quoteAsset}'s smallest unit`);
+  if (num % den !== 0n)
+    throw new Error(`${row.symbol}: tick x lot is finer than ${row.quoteAsset}'s smallest unit`);
   const lotUnits = parseDecimal(lot, row.baseDecimals);
-  if (lotUnits === null || lotUnits === 0n) throw new Error(`${row.symbol}: lot size is finer than ${row.baseAsset}'s smallest unit`);
+  if (lotUnits === null || lotUnits === 0n)
+    throw new Error(`${row.symbol}: lot size is finer than ${row.baseAsset}'s smallest unit`);
   // min notional (quote) / (tick x lot), rounded up to whole tick-lots
   const mnScale = Math.max(scaleOf(minNotional), tlScale);
   const mn = parseDecimal(minNotional, mnScale)!;

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { epochMs, idSchema, nonNegativeInt, orderTypeSchema, positiveInt, sideSchema, stpSchema, symbolSchema, tifSchema } from './common.schema';
+import {
+  epochMs,
+  idSchema,
+  nonNegativeInt,
+  orderTypeSchema,
+  positiveInt,
+  sideSchema,
+  stpSchema,
+  symbolSchema,
+  tifSchema,
+} from './common.schema';
 
 // orders.commands.v1, keyed by accountId: what the gateway accepted, already in ticks and lots.
 const base = {
@@ -40,7 +50,13 @@ export const amendOrderCommandSchema = z.object({
 // Operator money movements travel the same per-account stream, so the router that owns an
 // account's balance sees them in order with its orders.
 const assetSchema = z.string().regex(/^[A-Z0-9]{2,12}$/);
-const moneyBase = { commandId: idSchema, accountId: idSchema, asset: assetSchema, amount: positiveInt, receivedAt: epochMs };
+const moneyBase = {
+  commandId: idSchema,
+  accountId: idSchema,
+  asset: assetSchema,
+  amount: positiveInt,
+  receivedAt: epochMs,
+};
 export const depositCommandSchema = z.object({ ...moneyBase, kind: z.literal('deposit') });
 export const withdrawCommandSchema = z.object({ ...moneyBase, kind: z.literal('withdraw') });
 
@@ -83,7 +99,12 @@ export const sequencedCommandSchema = z.object({
       stp: stpSchema.optional(),
     }),
     z.object({ type: z.literal('cancel'), orderId: idSchema }),
-    z.object({ type: z.literal('amend'), orderId: idSchema, price: positiveInt.optional(), qty: positiveInt.optional() }),
+    z.object({
+      type: z.literal('amend'),
+      orderId: idSchema,
+      price: positiveInt.optional(),
+      qty: positiveInt.optional(),
+    }),
   ]),
   /**
    * Where the router read the command: matching skips a (partition, offset) it has already

@@ -16,6 +16,11 @@ export const STREAM_PATH = '/v1/stream';
  * The string a request signature covers: timestamp (ms epoch, as sent), upper-case method, the
  * path with its query string exactly as sent, and the raw body ('' when there is none).
  */
-export function canonicalRequest(timestamp: string | number, method: string, pathWithQuery: string, body: string): string {
+export function canonicalRequest(
+  timestamp: string | number,
+  method: string,
+  pathWithQuery: string,
+  body: string,
+): string {
   return `${String(timestamp)}${method.toUpperCase()}${pathWithQuery}${body}`;
 }

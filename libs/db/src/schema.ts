@@ -7,4 +7,9 @@ import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
-export const MIGRATIONS = [InitialSchema1732406400000, OrderPipeline1732406500000, BalancesLedger1732406600000, OrderFeeRates1732406700000];
+export const MIGRATIONS = [
+  InitialSchema1732406400000,
+  OrderPipeline1732406500000,
+  BalancesLedger1732406600000,
+  OrderFeeRates1732406700000,
+];

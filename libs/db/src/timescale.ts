@@ -1,11 +1,18 @@
 import type { QueryRunner } from 'typeorm';
 
-export const CANDLE_INTERVALS = { '1m': '1 minute', '5m': '5 minutes', '1h': '1 hour', '1d': '1 day' } as const;
+export const CANDLE_INTERVALS = {
+  '1m': '1 minute',
+  '5m': '5 minutes',
+  '1h': '1 hour',
+  '1d': '1 day',
+} as const;
 export type CandleInterval = keyof typeof CANDLE_INTERVALS;
 
 /** True when the TimescaleDB extension is installed or can be created in this database. */
 export async function hasTimescale(q: QueryRunner): Promise<boolean> {
-  const rows = (await q.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`)) as unknown[];
+  const rows = (await q.query(
+    `SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'`,
+  )) as unknown[];
   if (rows.length === 0) return false;
   await q.query(`CREATE EXTENSION IF NOT EXISTS timescaledb`);
   return true;
@@ -26,7 +33,9 @@ export function timescaleSql(): string[] {
               sum(qty) AS volume, count(*) AS trades
        FROM trades GROUP BY symbol, bucket WITH NO DATA`,
     ...(['5m', '1h', '1d'] as const).map(
-      (i) => `CREATE MATERIALIZED VIEW candles_${i} WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+      (
+        i,
+      ) => `CREATE MATERIALIZED VIEW candles_${i} WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
        SELECT symbol, time_bucket(INTERVAL '${CANDLE_INTERVALS[i]}', bucket) AS bucket,
               first(open, bucket) AS open, max(high) AS high, min(low) AS low, last(close, bucket) AS close,
               sum(volume) AS volume, sum(trades) AS trades

@@ -9,9 +9,14 @@ export const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
   version: 1,
   async assign({ members, topics }) {
     const memberIds = members.map((m) => m.memberId).sort();
-    const assignment: Record<string, Record<string, number[]>> = Object.fromEntries(memberIds.map((id) => [id, {}]));
+    const assignment: Record<string, Record<string, number[]>> = Object.fromEntries(
+      memberIds.map((id) => [id, {}]),
+    );
     for (const topic of topics) {
-      const partitions = cluster.findTopicPartitionMetadata(topic).map((m) => m.partitionId).sort((a, b) => a - b);
+      const partitions = cluster
+        .findTopicPartitionMetadata(topic)
+        .map((m) => m.partitionId)
+        .sort((a, b) => a - b);
       for (const p of partitions) {
         const owner = memberIds[p % memberIds.length];
         (assignment[owner][topic] ??= []).push(p);
@@ -19,10 +24,17 @@ export const CoPartitionAssigner: PartitionAssigner = ({ cluster }) => ({
     }
     return memberIds.map((memberId) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: assignment[memberId], userData: Buffer.alloc(0) }),
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: 1,
+        assignment: assignment[memberId],
+        userData: Buffer.alloc(0),
+      }),
     }));
   },
   protocol({ topics }) {
-    return { name: 'CoPartitionAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: 'CoPartitionAssigner',
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

@@ -37,7 +37,13 @@ export class DeadLetterPublisher implements DeadLetterSink {
 }
 
 /** A dead-letter record for a consumed message, to send inside the consumer's own transaction. */
-export function deadLetterMessage(sourceTopic: string, partition: number, message: KafkaMessage, reason: string, consumerGroup: string): Message {
+export function deadLetterMessage(
+  sourceTopic: string,
+  partition: number,
+  message: KafkaMessage,
+  reason: string,
+  consumerGroup: string,
+): Message {
   const value = deadLetterSchema.parse({
     sourceTopic,
     sourcePartition: partition,

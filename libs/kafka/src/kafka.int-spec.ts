@@ -26,7 +26,10 @@ describe('kafka on the real broker', () => {
   jest.setTimeout(90_000);
   const topic = `test.ping.${randomUUID().slice(0, 8)}`;
   const admin = kafka.admin();
-  const producer = new BatchingProducer(kafka, { partitions: (t) => (t === topic ? 6 : (topicPlan().find((p) => p.name === t)?.partitions ?? 12)), lingerMs: 2 });
+  const producer = new BatchingProducer(kafka, {
+    partitions: (t) => (t === topic ? 6 : (topicPlan().find((p) => p.name === t)?.partitions ?? 12)),
+    lingerMs: 2,
+  });
 
   beforeAll(async () => {
     await admin.connect();

@@ -31,11 +31,31 @@ export class PgBouncerPoolsCollector {
     private readonly showPools: () => Promise<PgBouncerPoolRow[]>,
   ) {
     const labels = ['database', 'user'] as const;
-    this.waiting = metrics.gauge('pgbouncer_pool_client_waiting_connections', 'Clients waiting for a server connection', labels);
-    this.maxWait = metrics.gauge('pgbouncer_pool_client_maxwait_seconds', 'Age of the oldest waiting client', labels);
-    this.clientsActive = metrics.gauge('pgbouncer_pool_client_active_connections', 'Clients linked to a server connection', labels);
-    this.serversActive = metrics.gauge('pgbouncer_pool_server_active_connections', 'Server connections in use', labels);
-    this.serversIdle = metrics.gauge('pgbouncer_pool_server_idle_connections', 'Server connections idle', labels);
+    this.waiting = metrics.gauge(
+      'pgbouncer_pool_client_waiting_connections',
+      'Clients waiting for a server connection',
+      labels,
+    );
+    this.maxWait = metrics.gauge(
+      'pgbouncer_pool_client_maxwait_seconds',
+      'Age of the oldest waiting client',
+      labels,
+    );
+    this.clientsActive = metrics.gauge(
+      'pgbouncer_pool_client_active_connections',
+      'Clients linked to a server connection',
+      labels,
+    );
+    this.serversActive = metrics.gauge(
+      'pgbouncer_pool_server_active_connections',
+      'Server connections in use',
+      labels,
+    );
+    this.serversIdle = metrics.gauge(
+      'pgbouncer_pool_server_idle_connections',
+      'Server connections idle',
+      labels,
+    );
     this.up = metrics.gauge('pgbouncer_admin_up', '1 when the last SHOW POOLS succeeded');
   }
 

@@ -71,7 +71,8 @@ export class PlatformModule {
             },
             // A log line per successful request costs more CPU than the request at load: those
             // go out at debug; client errors at warn, server errors at error.
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+            customLogLevel: (_req, res, err) =>
+              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
           },
         }),
       ],

@@ -12,7 +12,14 @@ redis.call('PUBLISH', KEYS[2], '{"channel":' .. cjson.encode(ARGV[1]) .. ',"seq"
 return seq`;
 
 interface StreamCommands {
-  publishStream(seqKey: string, pubsub: string, snapshotKey: string, channel: string, snapshotJson: string, dataJson: string): Promise<number>;
+  publishStream(
+    seqKey: string,
+    pubsub: string,
+    snapshotKey: string,
+    channel: string,
+    snapshotJson: string,
+    dataJson: string,
+  ): Promise<number>;
 }
 
 /** Publishes gap-free, sequenced messages on a stream channel (`trades:BTC-USDT`, `orders:<acct>`). */

@@ -7,7 +7,9 @@ const positiveInt = z.coerce.number().int().positive();
 const encryptionKey = z
   .string()
   .refine(
-    (v) => /^[0-9a-fA-F]{64}$/.test(v) || (/^[A-Za-z0-9+/]{43}=?$/.test(v) && Buffer.from(v, 'base64').length === 32),
+    (v) =>
+      /^[0-9a-fA-F]{64}$/.test(v) ||
+      (/^[A-Za-z0-9+/]{43}=?$/.test(v) && Buffer.from(v, 'base64').length === 32),
     'must be 32 bytes as 64 hex characters or base64',
   );
 

@@ -66,7 +66,13 @@ describe('api-gateway against the native infrastructure', () => {
   async function call(
     method: string,
     path: string,
-    opts: { body?: string; key?: IssuedKey | null; ts?: number; signature?: string; contentType?: string } = {},
+    opts: {
+      body?: string;
+      key?: IssuedKey | null;
+      ts?: number;
+      signature?: string;
+      contentType?: string;
+    } = {},
   ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
     const body = opts.body ?? '';
     const headers: Record<string, string> = {};
@@ -80,7 +86,11 @@ describe('api-gateway against the native infrastructure', () => {
     }
     const res = await fetch(`${base}${path}`, { method, headers, body: body || undefined });
     const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+    return {
+      status: res.status,
+      json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      headers: res.headers,
+    };
   }
 
   const order = (over: Record<string, unknown> = {}) =>
@@ -100,18 +110,29 @@ describe('api-gateway against the native infrastructure', () => {
     const markets = new MarketsRepository(db);
     await markets.upsertAsset(BASE, 8);
     await markets.upsertAsset('USDT', 6);
-    await markets.upsertMarket({ symbol: SYMBOL, baseAsset: BASE, quoteAsset: 'USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '1' });
+    await markets.upsertMarket({
+      symbol: SYMBOL,
+      baseAsset: BASE,
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+      minNotional: '1',
+    });
     const accounts = new AccountsRepository(db);
     await accounts.ensure(ACCOUNT_A, 'int-spec A');
     await accounts.ensure(ACCOUNT_B, 'int-spec B');
-    const issuer = new ApiKeyIssuer(new ApiKeysRepository(db), new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)));
+    const issuer = new ApiKeyIssuer(
+      new ApiKeysRepository(db),
+      new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)),
+    );
     keyA = await issuer.issue(ACCOUNT_A, 'int-spec');
     keyB = await issuer.issue(ACCOUNT_B, 'int-spec');
 
     kafka = createKafka(config, 'api-gateway-int-spec');
     const admin = kafka.admin();
     await admin.connect();
-    for (const o of await admin.fetchTopicOffsets(TOPICS.orderCommands.name)) startOffsets.set(o.partition, o.high);
+    for (const o of await admin.fetchTopicOffsets(TOPICS.orderCommands.name))
+      startOffsets.set(o.partition, o.high);
     await admin.disconnect();
 
     redis = createRedis(config, 'api-gateway-int-spec');
@@ -145,7 +166,9 @@ describe('api-gateway against the native infrastructure', () => {
     const partition = partitionOf(account);
     const admin = kafka.admin();
     await admin.connect();
-    const end = (await admin.fetchTopicOffsets(TOPICS.orderCommands.name)).find((o) => o.partition === partition)!.high;
+    const end = (await admin.fetchTopicOffsets(TOPICS.orderCommands.name)).find(
+      (o) => o.partition === partition,
+    )!.high;
     await admin.disconnect();
     const start = startOffsets.get(partition) ?? '0';
     if (BigInt(end) <= BigInt(start)) return [];
@@ -159,7 +182,8 @@ describe('api-gateway against the native infrastructure', () => {
       await consumer.run({
         eachMessage: async ({ partition: p, message }) => {
           if (p !== partition) return;
-          if (message.key?.toString() === account) found.push(orderCommandSchema.parse(JSON.parse(message.value!.toString())));
+          if (message.key?.toString() === account)
+            found.push(orderCommandSchema.parse(JSON.parse(message.value!.toString())));
           if (BigInt(message.offset) + 1n >= BigInt(end)) done();
         },
       });
@@ -196,7 +220,13 @@ describe('api-gateway against the native infrastructure', () => {
     ['a non-numeric quantity', order({ quantity: 'lots' }), 400, 'INVALID_QUANTITY', 'quantity'],
     ['a numeric quantity', order({ quantity: 0.5 }), 400, 'VALIDATION_FAILED', 'quantity'],
     ['an unknown field', order({ leverage: '10' }), 400, 'VALIDATION_FAILED', 'leverage'],
-    ['a notional below the minimum', order({ price: '1', quantity: '0.5' }), 400, 'BELOW_MIN_NOTIONAL', 'quantity'],
+    [
+      'a notional below the minimum',
+      order({ price: '1', quantity: '0.5' }),
+      400,
+      'BELOW_MIN_NOTIONAL',
+      'quantity',
+    ],
   ])('refuses %s naming the field', async (_name, body, status, code, field) => {
     const res = await call('POST', '/v1/orders', { body });
     expect(res.status).toBe(status);
@@ -207,14 +237,19 @@ describe('api-gateway against the native infrastructure', () => {
     const bad = await call('POST', '/v1/orders', { body: '{"symbol":' });
     expect(bad.status).toBe(400);
     expect((bad.json.error as { code: string }).code).toBe('MALFORMED_JSON');
-    const big = await call('POST', '/v1/orders', { body: order({ clientOrderId: 'x', pad: 'a'.repeat(70 * 1024) }) });
+    const big = await call('POST', '/v1/orders', {
+      body: order({ clientOrderId: 'x', pad: 'a'.repeat(70 * 1024) }),
+    });
     expect(big.status).toBe(413);
     expect((big.json.error as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('refuses a bad signature, a stale timestamp and an unknown key with 401', async () => {
     const body = order();
-    const badSig = await call('POST', '/v1/orders', { body, signature: signRequest(keyA.secret, Date.now(), 'POST', '/v1/orders', `${body} `) });
+    const badSig = await call('POST', '/v1/orders', {
+      body,
+      signature: signRequest(keyA.secret, Date.now(), 'POST', '/v1/orders', `${body} `),
+    });
     expect([badSig.status, (badSig.json.error as { code: string }).code]).toEqual([401, 'BAD_SIGNATURE']);
     const stale = await call('POST', '/v1/orders', { body, ts: Date.now() - 6000 });
     expect([stale.status, (stale.json.error as { code: string }).code]).toEqual([401, 'STALE_TIMESTAMP']);
@@ -239,15 +274,31 @@ describe('api-gateway against the native infrastructure', () => {
     it('is readable by its owner with decimals restored', async () => {
       const res = await call('GET', `/v1/orders/${orderId}`);
       expect(res.status).toBe(200);
-      expect(res.json).toMatchObject({ orderId, symbol: SYMBOL, price: '100.25', quantity: '0.5', filledQuantity: '0.2', averagePrice: '100.25', status: 'partially_filled' });
+      expect(res.json).toMatchObject({
+        orderId,
+        symbol: SYMBOL,
+        price: '100.25',
+        quantity: '0.5',
+        filledQuantity: '0.2',
+        averagePrice: '100.25',
+        status: 'partially_filled',
+      });
       const list = await call('GET', `/v1/orders?symbol=${SYMBOL}&limit=10`);
       expect((list.json.data as { orderId: string }[]).map((o) => o.orderId)).toContain(orderId);
     });
 
     it('is not found for another account, whether read, amended or cancelled', async () => {
-      for (const [method, body] of [['GET', ''], ['DELETE', ''], ['PATCH', '{"price":"101"}']] as const) {
+      for (const [method, body] of [
+        ['GET', ''],
+        ['DELETE', ''],
+        ['PATCH', '{"price":"101"}'],
+      ] as const) {
         const res = await call(method, `/v1/orders/${orderId}`, { key: keyB, body });
-        expect([method, res.status, (res.json.error as { code: string }).code]).toEqual([method, 404, 'ORDER_NOT_FOUND']);
+        expect([method, res.status, (res.json.error as { code: string }).code]).toEqual([
+          method,
+          404,
+          'ORDER_NOT_FOUND',
+        ]);
       }
     });
 
@@ -263,7 +314,15 @@ describe('api-gateway against the native infrastructure', () => {
         ['place', placedOrderId],
         ['cancel', orderId],
       ]);
-      expect(a[0]).toMatchObject({ symbol: SYMBOL, side: 'buy', orderType: 'limit', price: 10025, qty: 5000, clientOrderId, accountId: ACCOUNT_A });
+      expect(a[0]).toMatchObject({
+        symbol: SYMBOL,
+        side: 'buy',
+        orderType: 'limit',
+        price: 10025,
+        qty: 5000,
+        clientOrderId,
+        accountId: ACCOUNT_A,
+      });
       expect(await commandsFor(ACCOUNT_B)).toEqual([]);
     });
   });
@@ -277,25 +336,73 @@ describe('api-gateway against the native infrastructure', () => {
     );
     const a = await call('GET', `/v1/fills?symbol=${SYMBOL}`);
     expect(a.json.data).toEqual([
-      expect.objectContaining({ tradeId: `${SYMBOL}:1`, orderId: 'm-1', side: 'buy', liquidity: 'maker', price: '100.25', quantity: '0.2' }),
+      expect.objectContaining({
+        tradeId: `${SYMBOL}:1`,
+        orderId: 'm-1',
+        side: 'buy',
+        liquidity: 'maker',
+        price: '100.25',
+        quantity: '0.2',
+      }),
     ]);
     const b = await call('GET', '/v1/fills', { key: keyB });
-    expect(b.json.data).toEqual([expect.objectContaining({ orderId: 't-1', side: 'sell', liquidity: 'taker' })]);
+    expect(b.json.data).toEqual([
+      expect.objectContaining({ orderId: 't-1', side: 'sell', liquidity: 'taker' }),
+    ]);
     const bad = await call('GET', '/v1/fills?cursor=abc');
     expect([bad.status, (bad.json.error as { code: string }).code]).toEqual([400, 'INVALID_CURSOR']);
-    const candles = await call('GET', `/v1/markets/${SYMBOL}/candles?interval=1m&from=${Date.now() - 600_000}`, { key: null });
-    expect(candles.json.data).toEqual([expect.objectContaining({ open: '100.25', high: '100.25', low: '100.25', close: '100.25', volume: '0.2', trades: 1 })]);
+    const candles = await call(
+      'GET',
+      `/v1/markets/${SYMBOL}/candles?interval=1m&from=${Date.now() - 600_000}`,
+      { key: null },
+    );
+    expect(candles.json.data).toEqual([
+      expect.objectContaining({
+        open: '100.25',
+        high: '100.25',
+        low: '100.25',
+        close: '100.25',
+        volume: '0.2',
+        trades: 1,
+      }),
+    ]);
   });
 
   it('serves depth and ticker from Redis, and an empty book when there is none', async () => {
     const empty = await call('GET', `/v1/markets/${SYMBOL}/depth`, { key: null });
     expect(empty.json).toMatchObject({ symbol: SYMBOL, seq: 0, bids: [], asks: [] });
-    const book = { symbol: SYMBOL, engineSeq: 9, bids: [['100.25', '0.5', 1], ['100.2', '1', 2]], asks: [['101', '0.1', 1]], time: 1 };
+    const book = {
+      symbol: SYMBOL,
+      engineSeq: 9,
+      bids: [
+        ['100.25', '0.5', 1],
+        ['100.2', '1', 2],
+      ],
+      asks: [['101', '0.1', 1]],
+      time: 1,
+    };
     await redis.set(redisKeys.depth(SYMBOL), JSON.stringify({ seq: 4, data: book }));
-    const ticker = { symbol: SYMBOL, last: '100.25', open: '99', high: '101', low: '98', volume: '3', quoteVolume: '300', trades: 3, bestBid: '100.25', bestAsk: '101', time: 2 };
+    const ticker = {
+      symbol: SYMBOL,
+      last: '100.25',
+      open: '99',
+      high: '101',
+      low: '98',
+      volume: '3',
+      quoteVolume: '300',
+      trades: 3,
+      bestBid: '100.25',
+      bestAsk: '101',
+      time: 2,
+    };
     await redis.set(redisKeys.ticker(SYMBOL), JSON.stringify({ seq: 2, data: ticker }));
     const depth = await call('GET', `/v1/markets/${SYMBOL}/depth?levels=1`, { key: null });
-    expect(depth.json).toMatchObject({ seq: 4, engineSeq: 9, bids: [['100.25', '0.5', 1]], asks: [['101', '0.1', 1]] });
+    expect(depth.json).toMatchObject({
+      seq: 4,
+      engineSeq: 9,
+      bids: [['100.25', '0.5', 1]],
+      asks: [['101', '0.1', 1]],
+    });
     const t = await call('GET', `/v1/markets/${SYMBOL}/ticker`, { key: null });
     expect(t.json).toEqual({ symbol: SYMBOL, seq: 2, data: ticker });
   });
@@ -321,27 +428,69 @@ describe('api-gateway against the native infrastructure', () => {
     };
     await new Promise<void>((r) => ws.on('open', r));
     try {
-      await redis.set(redisKeys.depth(SYMBOL), JSON.stringify({ seq: 5, data: { symbol: SYMBOL, engineSeq: 10, bids: [], asks: [], time: 3 } }));
+      await redis.set(
+        redisKeys.depth(SYMBOL),
+        JSON.stringify({ seq: 5, data: { symbol: SYMBOL, engineSeq: 10, bids: [], asks: [], time: 3 } }),
+      );
       ws.send(JSON.stringify({ op: 'subscribe', channel: `depth:${SYMBOL}` }));
-      expect(await next((f) => f.type === 'snapshot')).toMatchObject({ channel: `depth:${SYMBOL}`, seq: 5, data: { engineSeq: 10 } });
-      await redis.publish(redisKeys.pubsub(`depth:${SYMBOL}`), JSON.stringify({ channel: `depth:${SYMBOL}`, seq: 5, data: { stale: true } }));
-      await redis.publish(redisKeys.pubsub(`depth:${SYMBOL}`), JSON.stringify({ channel: `depth:${SYMBOL}`, seq: 6, data: { engineSeq: 11 } }));
-      expect(await next((f) => f.type === 'update')).toEqual({ type: 'update', channel: `depth:${SYMBOL}`, seq: 6, data: { engineSeq: 11 } });
+      expect(await next((f) => f.type === 'snapshot')).toMatchObject({
+        channel: `depth:${SYMBOL}`,
+        seq: 5,
+        data: { engineSeq: 10 },
+      });
+      await redis.publish(
+        redisKeys.pubsub(`depth:${SYMBOL}`),
+        JSON.stringify({ channel: `depth:${SYMBOL}`, seq: 5, data: { stale: true } }),
+      );
+      await redis.publish(
+        redisKeys.pubsub(`depth:${SYMBOL}`),
+        JSON.stringify({ channel: `depth:${SYMBOL}`, seq: 6, data: { engineSeq: 11 } }),
+      );
+      expect(await next((f) => f.type === 'update')).toEqual({
+        type: 'update',
+        channel: `depth:${SYMBOL}`,
+        seq: 6,
+        data: { engineSeq: 11 },
+      });
 
       ws.send('not json');
       expect(await next((f) => f.code === 'MALFORMED_JSON')).toMatchObject({ type: 'error' });
       ws.send(JSON.stringify({ op: 'subscribe', channel: 'orders' }));
-      expect(await next((f) => f.code === 'UNAUTHENTICATED')).toMatchObject({ type: 'error', channel: 'orders' });
+      expect(await next((f) => f.code === 'UNAUTHENTICATED')).toMatchObject({
+        type: 'error',
+        channel: 'orders',
+      });
 
       const ts = Date.now();
-      ws.send(JSON.stringify({ op: 'auth', apiKey: keyA.keyId, timestamp: ts, signature: signRequest(keyA.secret, ts, 'GET', STREAM_PATH, '') }));
-      expect(await next((f) => f.type === 'authenticated')).toEqual({ type: 'authenticated', accountId: ACCOUNT_A });
+      ws.send(
+        JSON.stringify({
+          op: 'auth',
+          apiKey: keyA.keyId,
+          timestamp: ts,
+          signature: signRequest(keyA.secret, ts, 'GET', STREAM_PATH, ''),
+        }),
+      );
+      expect(await next((f) => f.type === 'authenticated')).toEqual({
+        type: 'authenticated',
+        accountId: ACCOUNT_A,
+      });
       ws.send(JSON.stringify({ op: 'subscribe', channel: 'orders' }));
       await next((f) => f.type === 'subscribed' && f.channel === 'orders');
       const update = { orderId: placedOrderId, status: 'new' };
-      await redis.publish(redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_B)), JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_B), seq: 1, data: { other: true } }));
-      await redis.publish(redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_A)), JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_A), seq: 1, data: update }));
-      expect(await next((f) => f.type === 'update' && f.channel === 'orders')).toEqual({ type: 'update', channel: 'orders', seq: 1, data: update });
+      await redis.publish(
+        redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_B)),
+        JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_B), seq: 1, data: { other: true } }),
+      );
+      await redis.publish(
+        redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_A)),
+        JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_A), seq: 1, data: update }),
+      );
+      expect(await next((f) => f.type === 'update' && f.channel === 'orders')).toEqual({
+        type: 'update',
+        channel: 'orders',
+        seq: 1,
+        data: update,
+      });
       expect(ws.readyState).toBe(1);
       expect(frames.filter((f) => JSON.stringify(f).includes('"other"'))).toEqual([]);
     } finally {

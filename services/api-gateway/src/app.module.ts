@@ -51,16 +51,41 @@ export class AppModule {
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],
-      controllers: [OrdersController, FillsController, MarketsController, BalancesController, OperatorController],
+      controllers: [
+        OrdersController,
+        FillsController,
+        MarketsController,
+        BalancesController,
+        OperatorController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
-        { provide: SecretCipher, useFactory: () => new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)) },
+        {
+          provide: SecretCipher,
+          useFactory: () => new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)),
+        },
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
         // Repositories over the pooled data source; services get them injected (tests replace them).
-        { provide: ApiKeysRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new ApiKeysRepository(db.dataSource) },
-        { provide: OrderQueriesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new OrderQueriesRepository(db.dataSource) },
-        { provide: TradesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new TradesRepository(db.dataSource) },
-        { provide: CandlesRepository, inject: [DatabaseService], useFactory: (db: DatabaseService) => new CandlesRepository(db.dataSource) },
+        {
+          provide: ApiKeysRepository,
+          inject: [DatabaseService],
+          useFactory: (db: DatabaseService) => new ApiKeysRepository(db.dataSource),
+        },
+        {
+          provide: OrderQueriesRepository,
+          inject: [DatabaseService],
+          useFactory: (db: DatabaseService) => new OrderQueriesRepository(db.dataSource),
+        },
+        {
+          provide: TradesRepository,
+          inject: [DatabaseService],
+          useFactory: (db: DatabaseService) => new TradesRepository(db.dataSource),
+        },
+        {
+          provide: CandlesRepository,
+          inject: [DatabaseService],
+          useFactory: (db: DatabaseService) => new CandlesRepository(db.dataSource),
+        },
         MarketCatalogService,
         MarketLookupService,
         GatewayMetrics,

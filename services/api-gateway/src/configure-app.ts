@@ -15,7 +15,8 @@ export function jsonTooDeep(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
@@ -42,11 +43,15 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
     const text = body.toString('utf8');
     (req as unknown as { rawBody?: string }).rawBody = text;
     // Our exception, not Fastify's: Nest would reduce a FastifyError to a bare HttpException.
-    const malformed = (message: string) => done(new GatewayException(ErrorCode.MALFORMED_JSON, message), undefined);
+    const malformed = (message: string) =>
+      done(new GatewayException(ErrorCode.MALFORMED_JSON, message), undefined);
     // No body (e.g. a DELETE sent with this content type): the handler sees none.
     if (text.trim() === '') return done(null, undefined);
-    if (jsonTooDeep(text, MAX_JSON_DEPTH)) return malformed(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-    parseJson(req, text, (err, value) => (err ? malformed('request body is not valid JSON') : done(null, value)));
+    if (jsonTooDeep(text, MAX_JSON_DEPTH))
+      return malformed(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    parseJson(req, text, (err, value) =>
+      err ? malformed('request body is not valid JSON') : done(null, value),
+    );
   });
 
   // Our own message handling: Nest's {event,data} routing is bypassed (the parser yields nothing).
@@ -67,7 +72,11 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
       .build(),
   );
   // @fastify/static (Swagger UI assets) is not installed: serve the document and a small page.
-  SwaggerModule.setup('docs', app, document, { ui: false, raw: ['json'], jsonDocumentUrl: 'docs/openapi.json' });
+  SwaggerModule.setup('docs', app, document, {
+    ui: false,
+    raw: ['json'],
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
   fastify.get('/docs', (_req, reply) => {
     void reply.type('text/html').send(DOCS_HTML);
   });

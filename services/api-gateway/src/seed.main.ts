@@ -38,12 +38,29 @@ async function main(): Promise<void> {
     await markets.upsertAsset('BTC', 8);
     await markets.upsertAsset('ETH', 8);
     await markets.upsertAsset('USDT', 6);
-    await markets.upsertMarket({ symbol: 'BTC-USDT', baseAsset: 'BTC', quoteAsset: 'USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '1' });
-    await markets.upsertMarket({ symbol: 'ETH-USDT', baseAsset: 'ETH', quoteAsset: 'USDT', tickSize: '0.01', lotSize: '0.001', minNotional: '1' });
+    await markets.upsertMarket({
+      symbol: 'BTC-USDT',
+      baseAsset: 'BTC',
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+      minNotional: '1',
+    });
+    await markets.upsertMarket({
+      symbol: 'ETH-USDT',
+      baseAsset: 'ETH',
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.001',
+      minNotional: '1',
+    });
 
     const accounts = new AccountsRepository(db);
     await accounts.ensure('fee', 'Exchange fees', 'fee');
-    const issuer = new ApiKeyIssuer(new ApiKeysRepository(db), new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)));
+    const issuer = new ApiKeyIssuer(
+      new ApiKeysRepository(db),
+      new SecretCipher(decodeEncryptionKey(config.API_KEY_ENCRYPTION_KEY)),
+    );
     const apiKeys = [];
     for (const accountId of ['demo-1', 'demo-2']) {
       await accounts.ensure(accountId, `Demo account ${accountId.slice(-1)}`);
@@ -53,9 +70,7 @@ async function main(): Promise<void> {
     const out = JSON.stringify({ markets: ['BTC-USDT', 'ETH-USDT'], feeAccount: 'fee', apiKeys }, null, 2);
     writeSecretFile(config.DEMO_KEYS_FILE, `${out}\n`);
     process.stdout.write(`${out}\n`);
-    process.stderr.write(
-      `wrote ${config.DEMO_KEYS_FILE}${keyFile ? ` (platform key: ${keyFile})` : ''}\n`,
-    );
+    process.stderr.write(`wrote ${config.DEMO_KEYS_FILE}${keyFile ? ` (platform key: ${keyFile})` : ''}\n`);
   } finally {
     await db.destroy();
   }

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
 import {
   executionSchema,
@@ -12,7 +19,13 @@ import {
 import { EngineSnapshotsRepository } from '@trading/db';
 import { deadLetterMessage, decodeMessage, PartitionTransactions, partitionFor } from '@trading/kafka';
 import type { EngineEvent } from '@trading/matching-engine';
-import { BATCH_SIZE_BUCKETS, ENGINE_DURATION_BUCKETS_SECONDS, KAFKA_DURATION_BUCKETS_SECONDS, MetricsRegistry, PIPELINE_DURATION_BUCKETS_SECONDS } from '@trading/metrics';
+import {
+  BATCH_SIZE_BUCKETS,
+  ENGINE_DURATION_BUCKETS_SECONDS,
+  KAFKA_DURATION_BUCKETS_SECONDS,
+  MetricsRegistry,
+  PIPELINE_DURATION_BUCKETS_SECONDS,
+} from '@trading/metrics';
 import { DatabaseService, KAFKA, MarketCatalogService, retryUntilConnected } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
 import { PartitionBook, type PartitionState } from './partition-book';
@@ -58,22 +71,58 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       maxWaitTimeInMs: 20,
       allowAutoTopicCreation: false,
     });
-    this.transactions = new PartitionTransactions(kafka, config.MATCHING_GROUP_ID, INPUT, (outcome, seconds) => this.m.txn.observe({ outcome }, seconds));
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment[INPUT] ?? []));
+    this.transactions = new PartitionTransactions(
+      kafka,
+      config.MATCHING_GROUP_ID,
+      INPUT,
+      (outcome, seconds) => this.m.txn.observe({ outcome }, seconds),
+    );
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) =>
+      this.onAssignment(e.payload.memberAssignment[INPUT] ?? []),
+    );
     this.m = {
-      command: metrics.histogram('engine_command_duration_seconds', 'Engine time per command', ENGINE_DURATION_BUCKETS_SECONDS, ['symbol']),
-      commands: metrics.counter('engine_commands_total', 'Commands applied by the engine', ['symbol', 'mode']),
+      command: metrics.histogram(
+        'engine_command_duration_seconds',
+        'Engine time per command',
+        ENGINE_DURATION_BUCKETS_SECONDS,
+        ['symbol'],
+      ),
+      commands: metrics.counter('engine_commands_total', 'Commands applied by the engine', [
+        'symbol',
+        'mode',
+      ]),
       trades: metrics.counter('engine_trades_total', 'Trades produced', ['symbol']),
       resting: metrics.gauge('engine_resting_orders', 'Resting orders in the book', ['symbol']),
-      depth: metrics.gauge('engine_book_levels', 'Price levels in the book (top levels tracked)', ['symbol', 'side']),
-      txn: metrics.histogram('matching_transaction_duration_seconds', 'Kafka transaction time per batch', KAFKA_DURATION_BUCKETS_SECONDS, ['outcome']),
+      depth: metrics.gauge('engine_book_levels', 'Price levels in the book (top levels tracked)', [
+        'symbol',
+        'side',
+      ]),
+      txn: metrics.histogram(
+        'matching_transaction_duration_seconds',
+        'Kafka transaction time per batch',
+        KAFKA_DURATION_BUCKETS_SECONDS,
+        ['outcome'],
+      ),
       batch: metrics.histogram('matching_batch_size', 'Commands per partition batch', BATCH_SIZE_BUCKETS),
-      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', ['topic', 'partition', 'group']),
-      emitted: metrics.histogram('pipeline_execution_emitted_seconds', 'Gateway receipt to execution committed', PIPELINE_DURATION_BUCKETS_SECONDS),
+      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', [
+        'topic',
+        'partition',
+        'group',
+      ]),
+      emitted: metrics.histogram(
+        'pipeline_execution_emitted_seconds',
+        'Gateway receipt to execution committed',
+        PIPELINE_DURATION_BUCKETS_SECONDS,
+      ),
       partitions: metrics.gauge('matching_assigned_partitions', 'Input partitions owned by this worker'),
-      owned: metrics.gauge('matching_partition_owned', '1 for each input partition this worker owns', ['partition']),
+      owned: metrics.gauge('matching_partition_owned', '1 for each input partition this worker owns', [
+        'partition',
+      ]),
       restores: metrics.counter('matching_restores_total', 'Partition restores', ['source']),
-      duplicates: metrics.counter('matching_duplicate_commands_total', 'Router re-sends dropped by (partition, offset)'),
+      duplicates: metrics.counter(
+        'matching_duplicate_commands_total',
+        'Router re-sends dropped by (partition, offset)',
+      ),
     };
   }
 
@@ -134,11 +183,18 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     }
     this.m.restores.inc({ source: 'snapshot' });
     const book = PartitionBook.restore(partition, row.state as PartitionState, row.inputOffset);
-    if (book.stateHash() !== row.stateHash) throw new Error(`snapshot of partition ${partition} fails its state hash`);
+    if (book.stateHash() !== row.stateHash)
+      throw new Error(`snapshot of partition ${partition} fails its state hash`);
     return book;
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const p = batch.partition;
     if (batch.messages.length === 0) return;
     if (!this.markets.isLoaded) await this.markets.refresh();
@@ -147,11 +203,14 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       const committed = Number(batch.messages[0].offset);
       book = await this.restore(p);
       this.books.set(p, book);
-      if (book.lastOffset >= committed) throw new Error(`snapshot of partition ${p} is ahead of its committed offset`);
+      if (book.lastOffset >= committed)
+        throw new Error(`snapshot of partition ${p} is ahead of its committed offset`);
       if (book.lastOffset + 1 < committed) {
         // Rebuild the state the committed output already reflects, then continue live.
         this.replayUntil.set(p, committed);
-        this.logger.log(`partition ${p}: replaying offsets ${book.lastOffset + 1}..${committed - 1} silently`);
+        this.logger.log(
+          `partition ${p}: replaying offsets ${book.lastOffset + 1}..${committed - 1} silently`,
+        );
         this.consumer.seek({ topic: INPUT, partition: p, offset: String(book.lastOffset + 1) });
         return;
       }
@@ -205,7 +264,14 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       if (!live || out.length === 0) continue;
 
       receivedAtMin = Math.min(receivedAtMin, cmd.receivedAt);
-      const record: Execution = { symbol: cmd.symbol, inputPartition: p, inputOffset: offset, receivedAt: cmd.receivedAt, emittedAt, events: out.map((e) => ({ ...e })) };
+      const record: Execution = {
+        symbol: cmd.symbol,
+        inputPartition: p,
+        inputOffset: offset,
+        receivedAt: cmd.receivedAt,
+        emittedAt,
+        events: out.map((e) => ({ ...e })),
+      };
       const execMessage: Message = { key: cmd.symbol, partition: p, value: '' };
       executions.push(execMessage);
       lastExecutionOf.set(cmd.symbol, { message: execMessage, record });
@@ -213,10 +279,23 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       for (const e of record.events) {
         if (e.type === 'trade') {
           this.m.trades.inc({ symbol: cmd.symbol });
-          updates.push(this.update(cmd.symbol, e.makerAccountId, e.makerOrderId, e, cmd.receivedAt, emittedAt));
-          updates.push(this.update(cmd.symbol, e.takerAccountId, e.takerOrderId, e, cmd.receivedAt, emittedAt));
+          updates.push(
+            this.update(cmd.symbol, e.makerAccountId, e.makerOrderId, e, cmd.receivedAt, emittedAt),
+          );
+          updates.push(
+            this.update(cmd.symbol, e.takerAccountId, e.takerOrderId, e, cmd.receivedAt, emittedAt),
+          );
         } else {
-          updates.push(this.update(cmd.symbol, e.accountId || cmd.accountId, e.orderId || orderIdOf(cmd.command), e, cmd.receivedAt, emittedAt));
+          updates.push(
+            this.update(
+              cmd.symbol,
+              e.accountId || cmd.accountId,
+              e.orderId || orderIdOf(cmd.command),
+              e,
+              cmd.receivedAt,
+              emittedAt,
+            ),
+          );
         }
       }
     }
@@ -240,16 +319,26 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     if (liveFrom >= 0 && lastSeen >= liveFrom) {
       await this.commit(p, lastSeen, executions, updates, deadLetters);
       this.m.batch.observe(lastSeen - liveFrom + 1);
-      if (receivedAtMin !== Number.MAX_SAFE_INTEGER) this.m.emitted.observe((Date.now() - receivedAtMin) / 1000);
+      if (receivedAtMin !== Number.MAX_SAFE_INTEGER)
+        this.m.emitted.observe((Date.now() - receivedAtMin) / 1000);
     }
     if (lastSeen + 1 >= replayUntil) this.replayUntil.delete(p);
     resolveOffset(String(lastSeen));
     await heartbeat();
-    this.m.lag.set({ topic: INPUT, partition: String(p), group: this.config.MATCHING_GROUP_ID }, Number(batch.offsetLag()));
+    this.m.lag.set(
+      { topic: INPUT, partition: String(p), group: this.config.MATCHING_GROUP_ID },
+      Number(batch.offsetLag()),
+    );
     await this.maybeSnapshot(book);
   }
 
-  private async commit(p: number, lastOffset: number, executions: Message[], updates: Message[], deadLetters: Message[]): Promise<void> {
+  private async commit(
+    p: number,
+    lastOffset: number,
+    executions: Message[],
+    updates: Message[],
+    deadLetters: Message[],
+  ): Promise<void> {
     try {
       await this.transactions.commit(p, lastOffset + 1, [
         { topic: TOPICS.executions.name, messages: executions },
@@ -265,11 +354,19 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
   }
 
   private async maybeSnapshot(book: PartitionBook): Promise<void> {
-    const due = book.commandsSinceSnapshot >= this.config.SNAPSHOT_EVERY_COMMANDS || (book.commandsSinceSnapshot > 0 && Date.now() - book.lastSnapshotAt >= this.config.SNAPSHOT_INTERVAL_MS);
+    const due =
+      book.commandsSinceSnapshot >= this.config.SNAPSHOT_EVERY_COMMANDS ||
+      (book.commandsSinceSnapshot > 0 &&
+        Date.now() - book.lastSnapshotAt >= this.config.SNAPSHOT_INTERVAL_MS);
     if (!due || this.replayUntil.has(book.partition)) return;
     try {
       // Only committed state is snapshotted: this runs after the batch's transaction.
-      await this.snapshots.save({ inputPartition: book.partition, inputOffset: book.lastOffset, state: book.snapshot(), stateHash: book.stateHash() });
+      await this.snapshots.save({
+        inputPartition: book.partition,
+        inputOffset: book.lastOffset,
+        state: book.snapshot(),
+        stateHash: book.stateHash(),
+      });
       book.commandsSinceSnapshot = 0;
       book.lastSnapshotAt = Date.now();
     } catch (err) {
@@ -277,9 +374,28 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     }
   }
 
-  private update(symbol: string, accountId: string, orderId: string, event: EngineEventMessage, receivedAt: number, emittedAt: number): Message {
-    const value: OrderUpdate = orderUpdateSchema.parse({ accountId, orderId, symbol, seq: event.seq, receivedAt, emittedAt, event });
-    return { key: accountId, partition: partitionFor(accountId, this.config.KAFKA_PARTITIONS), value: JSON.stringify(value) };
+  private update(
+    symbol: string,
+    accountId: string,
+    orderId: string,
+    event: EngineEventMessage,
+    receivedAt: number,
+    emittedAt: number,
+  ): Message {
+    const value: OrderUpdate = orderUpdateSchema.parse({
+      accountId,
+      orderId,
+      symbol,
+      seq: event.seq,
+      receivedAt,
+      emittedAt,
+      event,
+    });
+    return {
+      key: accountId,
+      partition: partitionFor(accountId, this.config.KAFKA_PARTITIONS),
+      value: JSON.stringify(value),
+    };
   }
 
   private deadLetter(partition: number, message: KafkaMessage, reason: string): Message {

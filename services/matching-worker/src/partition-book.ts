@@ -71,7 +71,8 @@ export class PartitionBook {
 
   stateHash(): number {
     let h = 0;
-    for (const [p, o] of [...this.sources].sort(([a], [b]) => a - b)) h = (Math.imul(h ^ p, 0x01000193) + o) >>> 0;
+    for (const [p, o] of [...this.sources].sort(([a], [b]) => a - b))
+      h = (Math.imul(h ^ p, 0x01000193) + o) >>> 0;
     for (const [symbol, engine] of [...this.engines].sort(([a], [b]) => (a < b ? -1 : 1))) {
       h = (Math.imul(h ^ engine.stateHash(), 0x01000193) + symbol.length) >>> 0;
     }

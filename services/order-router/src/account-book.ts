@@ -7,7 +7,10 @@ export interface Balance {
 
 /** Thrown when applying an entry would make a balance negative: a bug, never a state. */
 export class NegativeBalanceError extends Error {
-  constructor(readonly accountId: string, readonly asset: string) {
+  constructor(
+    readonly accountId: string,
+    readonly asset: string,
+  ) {
     super(`balance of ${accountId} in ${asset} would go negative`);
     this.name = 'NegativeBalanceError';
   }
@@ -50,7 +53,8 @@ export class AccountBook {
 
   entries(): [string, string, Balance][] {
     const out: [string, string, Balance][] = [];
-    for (const [accountId, assets] of this.accounts) for (const [asset, b] of assets) out.push([accountId, asset, b]);
+    for (const [accountId, assets] of this.accounts)
+      for (const [asset, b] of assets) out.push([accountId, asset, b]);
     return out;
   }
 }

@@ -23,7 +23,12 @@ export class AppModule {
           service: 'order-router',
           instance: config.INSTANCE_ID,
           logLevel: config.LOG_LEVEL,
-          infra: [...kafkaProviders(config, 'order-router'), ...databaseProviders(config), ...redisProviders(config), MarketCatalogService],
+          infra: [
+            ...kafkaProviders(config, 'order-router'),
+            ...databaseProviders(config),
+            ...redisProviders(config),
+            MarketCatalogService,
+          ],
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],

@@ -18,7 +18,10 @@ export type RouterRejectReason =
  * The gateway's static market rules, checked again (defence in depth: a command that reached
  * Kafka from anywhere else, or a market halted since the gateway looked, is refused here).
  */
-export function checkMarketRules(cmd: PlaceOrderCommand, market: MarketSpec | undefined): RouterRejectReason | null {
+export function checkMarketRules(
+  cmd: PlaceOrderCommand,
+  market: MarketSpec | undefined,
+): RouterRejectReason | null {
   if (!market) return 'UNKNOWN_SYMBOL';
   if (market.status !== 'trading') return 'MARKET_HALTED';
   const priced = cmd.orderType === 'limit' || cmd.orderType === 'stop-limit';

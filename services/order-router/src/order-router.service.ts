@@ -22,15 +22,39 @@ import {
   type OrderEventRow,
   type OrderStateRow,
 } from '@trading/db';
-import { CoPartitionAssigner, DeadLetterPublisher, decodeMessage, partitionFor, type OutgoingRecord } from '@trading/kafka';
-import { BATCH_SIZE_BUCKETS, DB_DURATION_BUCKETS_SECONDS, MetricsRegistry, PIPELINE_DURATION_BUCKETS_SECONDS } from '@trading/metrics';
-import { DatabaseService, KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
+import {
+  CoPartitionAssigner,
+  DeadLetterPublisher,
+  decodeMessage,
+  partitionFor,
+  type OutgoingRecord,
+} from '@trading/kafka';
+import {
+  BATCH_SIZE_BUCKETS,
+  DB_DURATION_BUCKETS_SECONDS,
+  MetricsRegistry,
+  PIPELINE_DURATION_BUCKETS_SECONDS,
+} from '@trading/metrics';
+import {
+  DatabaseService,
+  KAFKA,
+  MarketCatalogService,
+  ProducerService,
+  retryUntilConnected,
+} from '@trading/nest-common';
 import { AccountBook } from './account-book';
 import { checkMarketRules, type RouterRejectReason } from './market-rules';
 import type { OrderRouterConfig } from './order-router.config';
 import { applyOrderEvent } from './order-state';
 import { OrderStreamPublisher, type OrderStreamUpdate } from './order-stream.publisher';
-import { holdAssetOf, holdEntry, requiredHold, settleEvent, type LedgerEntry, type OrderMoney } from './settlement';
+import {
+  holdAssetOf,
+  holdEntry,
+  requiredHold,
+  settleEvent,
+  type LedgerEntry,
+  type OrderMoney,
+} from './settlement';
 
 export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
 const COMMANDS = TOPICS.orderCommands.name;
@@ -104,15 +128,40 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     });
     this.m = {
       routed: metrics.counter('router_commands_routed_total', 'Commands routed to matching', ['kind']),
-      rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', ['reason']),
-      money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', ['kind', 'outcome']),
-      batch: metrics.histogram('router_batch_size', 'Records per partition batch', BATCH_SIZE_BUCKETS, ['topic']),
-      db: metrics.histogram('db_write_duration_seconds', 'Batched database write time', DB_DURATION_BUCKETS_SECONDS, ['table']),
-      dbRows: metrics.histogram('db_write_batch_size', 'Rows per batched database write', BATCH_SIZE_BUCKETS, ['table']),
+      rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', [
+        'reason',
+      ]),
+      money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', [
+        'kind',
+        'outcome',
+      ]),
+      batch: metrics.histogram('router_batch_size', 'Records per partition batch', BATCH_SIZE_BUCKETS, [
+        'topic',
+      ]),
+      db: metrics.histogram(
+        'db_write_duration_seconds',
+        'Batched database write time',
+        DB_DURATION_BUCKETS_SECONDS,
+        ['table'],
+      ),
+      dbRows: metrics.histogram(
+        'db_write_batch_size',
+        'Rows per batched database write',
+        BATCH_SIZE_BUCKETS,
+        ['table'],
+      ),
       dbErrors: metrics.counter('db_write_errors_total', 'Failed batched database writes', ['table']),
       ledger: metrics.counter('ledger_entries_total', 'Ledger entries posted', ['kind']),
-      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', ['topic', 'partition', 'group']),
-      persisted: metrics.histogram('pipeline_order_state_persisted_seconds', 'Gateway receipt to order state persisted', PIPELINE_DURATION_BUCKETS_SECONDS),
+      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', [
+        'topic',
+        'partition',
+        'group',
+      ]),
+      persisted: metrics.histogram(
+        'pipeline_order_state_persisted_seconds',
+        'Gateway receipt to order state persisted',
+        PIPELINE_DURATION_BUCKETS_SECONDS,
+      ),
       dead: metrics.counter('kafka_dead_lettered_total', 'Records sent to the dead-letter topic', ['topic']),
     };
   }
@@ -153,7 +202,13 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const p = batch.partition;
     const topic = batch.topic;
     if (batch.messages.length === 0) return;
@@ -187,7 +242,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     const last = Number(messages[messages.length - 1].offset);
     if (!this.markets.isLoaded) await this.markets.refresh();
     try {
-      const outcome = topic === COMMANDS ? await this.onCommands(p, st, messages) : await this.onUpdates(p, st, messages);
+      const outcome =
+        topic === COMMANDS ? await this.onCommands(p, st, messages) : await this.onUpdates(p, st, messages);
       st.next.set(topic, last + 1);
       resolveOffset(String(last));
       await heartbeat();
@@ -202,13 +258,25 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     this.m.lag.set({ topic, partition: String(p), group: this.group }, Number(batch.offsetLag()));
   }
 
-  private async decode<T>(p: number, topic: string, messages: EachBatchPayload['batch']['messages'], schema: Parameters<typeof decodeMessage<T>>[0]) {
+  private async decode<T>(
+    p: number,
+    topic: string,
+    messages: EachBatchPayload['batch']['messages'],
+    schema: Parameters<typeof decodeMessage<T>>[0],
+  ) {
     const out: { offset: number; value: T }[] = [];
     for (const m of messages) {
       const d = decodeMessage(schema, m);
       if (d.ok) out.push({ offset: Number(m.offset), value: d.value });
       else {
-        await this.deadLetters.deadLetter({ topic, partition: p, offset: m.offset, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, reason: d.reason });
+        await this.deadLetters.deadLetter({
+          topic,
+          partition: p,
+          offset: m.offset,
+          key: m.key?.toString() ?? null,
+          value: m.value?.toString() ?? null,
+          reason: d.reason,
+        });
         this.m.dead.inc({ topic });
       }
     }
@@ -219,15 +287,32 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     const missing = [...new Set(accountIds)].filter((a) => !book.isLoaded(a));
     if (missing.length === 0) return;
     const rows = await this.balances.forAccounts(missing);
-    for (const a of missing) book.load(a, rows.filter((r) => r.accountId === a));
+    for (const a of missing)
+      book.load(
+        a,
+        rows.filter((r) => r.accountId === a),
+      );
   }
 
-  private async onCommands(p: number, st: PartitionState, messages: EachBatchPayload['batch']['messages']): Promise<Outcome> {
+  private async onCommands(
+    p: number,
+    st: PartitionState,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<Outcome> {
     const commands = await this.decode<OrderCommand>(p, COMMANDS, messages, orderCommandSchema);
-    await this.ensureAccounts(st.book, commands.map((c) => c.value.accountId));
-    const targets = commands.filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend').map((c) => (c.value as { orderId: string }).orderId);
+    await this.ensureAccounts(
+      st.book,
+      commands.map((c) => c.value.accountId),
+    );
+    const targets = commands
+      .filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend')
+      .map((c) => (c.value as { orderId: string }).orderId);
     const states = await this.orders.findStates(targets);
-    const coids = commands.flatMap((c) => (c.value.kind === 'place' && c.value.clientOrderId ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }] : []));
+    const coids = commands.flatMap((c) =>
+      c.value.kind === 'place' && c.value.clientOrderId
+        ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }]
+        : [],
+    );
     const takenCoids = await this.orders.findByClientOrderIds(coids);
 
     const ledger: LedgerEntry[] = [];
@@ -245,15 +330,32 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       ledger.push(...entries);
     };
     const routedAt = Date.now();
-    const route = (c: { offset: number; value: OrderCommand }, symbol: string, command: SequencedCommand['command']): void => {
+    const route = (
+      c: { offset: number; value: OrderCommand },
+      symbol: string,
+      command: SequencedCommand['command'],
+    ): void => {
       const record: OutgoingRecord<SequencedCommand> = {
         topic: TOPICS.ordersSequenced.name,
         key: symbol,
         schema: sequencedCommandSchema,
-        value: { symbol, accountId: c.value.accountId, receivedAt: c.value.receivedAt, routedAt, command, source: { partition: p, offset: c.offset } },
+        value: {
+          symbol,
+          accountId: c.value.accountId,
+          receivedAt: c.value.receivedAt,
+          routedAt,
+          command,
+          source: { partition: p, offset: c.offset },
+        },
       };
       const message = this.producer.producer.encode(record);
-      routed.push({ partition: p, offset: c.offset, topic: record.topic, key: symbol, payload: message.value as string });
+      routed.push({
+        partition: p,
+        offset: c.offset,
+        topic: record.topic,
+        key: symbol,
+        payload: message.value as string,
+      });
       this.m.routed.inc({ kind: c.value.kind });
     };
 
@@ -265,13 +367,35 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         const amount = BigInt(cmd.amount);
         if (cmd.kind === 'withdraw' && b.available < amount) {
           this.m.money.inc({ kind: cmd.kind, outcome: 'rejected' });
-          notify(cmd.accountId, { type: 'withdrawal', commandId: cmd.commandId, asset: cmd.asset, status: 'rejected', reason: 'INSUFFICIENT_FUNDS' });
+          notify(cmd.accountId, {
+            type: 'withdrawal',
+            commandId: cmd.commandId,
+            asset: cmd.asset,
+            status: 'rejected',
+            reason: 'INSUFFICIENT_FUNDS',
+          });
           continue;
         }
         const sign = cmd.kind === 'deposit' ? 1n : -1n;
-        post([{ key: `${cmd.kind}:${cmd.commandId}`, accountId: cmd.accountId, asset: cmd.asset, availableDelta: sign * amount, heldDelta: 0n, kind: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal', ref }]);
+        post([
+          {
+            key: `${cmd.kind}:${cmd.commandId}`,
+            accountId: cmd.accountId,
+            asset: cmd.asset,
+            availableDelta: sign * amount,
+            heldDelta: 0n,
+            kind: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal',
+            ref,
+          },
+        ]);
         this.m.money.inc({ kind: cmd.kind, outcome: 'applied' });
-        notify(cmd.accountId, { type: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal', commandId: cmd.commandId, asset: cmd.asset, status: 'applied', reason: null });
+        notify(cmd.accountId, {
+          type: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal',
+          commandId: cmd.commandId,
+          asset: cmd.asset,
+          status: 'applied',
+          reason: null,
+        });
         continue;
       }
       if (cmd.kind === 'place') {
@@ -284,7 +408,15 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         if (!reason && market) {
           holdAsset = holdAssetOf(cmd.side, market);
           const need = requiredHold(
-            { side: cmd.side, orderType: cmd.orderType, price: cmd.price ?? null, protectionPrice: cmd.protectionPrice ?? null, quoteBudget: cmd.quoteBudget ?? null, makerFeeBps: market.makerFeeBps, takerFeeBps: market.takerFeeBps },
+            {
+              side: cmd.side,
+              orderType: cmd.orderType,
+              price: cmd.price ?? null,
+              protectionPrice: cmd.protectionPrice ?? null,
+              quoteBudget: cmd.quoteBudget ?? null,
+              makerFeeBps: market.makerFeeBps,
+              takerFeeBps: market.takerFeeBps,
+            },
             cmd.qty,
             market,
           );
@@ -328,7 +460,14 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         if (extra > 0n) {
           if (st.book.balance(order.accountId, order.holdAsset).available < extra) {
             this.m.rejected.inc({ reason: 'INSUFFICIENT_FUNDS' });
-            notify(cmd.accountId, { type: 'order', orderId: order.orderId, symbol: order.symbol, status: order.status, reason: 'AMEND_INSUFFICIENT_FUNDS', event: 'amend_rejected' });
+            notify(cmd.accountId, {
+              type: 'order',
+              orderId: order.orderId,
+              symbol: order.symbol,
+              status: order.status,
+              reason: 'AMEND_INSUFFICIENT_FUNDS',
+              event: 'amend_rejected',
+            });
             continue;
           }
           post([holdEntry(order.accountId, order.holdAsset, extra, order.orderId, ref)]);
@@ -341,26 +480,47 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
 
     // Decisions, money and the outbox commit together; only then does matching get the commands,
     // so an execution update can never arrive before its order. Earlier batches were sent already.
-    await this.commitBatch(COMMANDS, p, messages, async (tx) => {
-      await this.orders.insertNew(newRows, tx);
-      await this.orders.updateStates(holdChanges, tx);
-      await this.balances.post(ledger, tx);
-      await this.outbox.prune(p, Number(messages[0].offset), tx);
-      await this.outbox.add(routed, tx);
-    }, { orders: newRows.length, ledger: ledger.length });
+    await this.commitBatch(
+      COMMANDS,
+      p,
+      messages,
+      async (tx) => {
+        await this.orders.insertNew(newRows, tx);
+        await this.orders.updateStates(holdChanges, tx);
+        await this.balances.post(ledger, tx);
+        await this.outbox.prune(p, Number(messages[0].offset), tx);
+        await this.outbox.add(routed, tx);
+      },
+      { orders: newRows.length, ledger: ledger.length },
+    );
     await this.send(routed);
     return { ledger, stream };
   }
 
-  private async onUpdates(p: number, st: PartitionState, messages: EachBatchPayload['batch']['messages']): Promise<Outcome> {
+  private async onUpdates(
+    p: number,
+    st: PartitionState,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<Outcome> {
     const updates = await this.decode<OrderUpdate>(p, UPDATES, messages, orderUpdateSchema);
-    await this.ensureAccounts(st.book, updates.map((u) => u.value.accountId));
+    await this.ensureAccounts(
+      st.book,
+      updates.map((u) => u.value.accountId),
+    );
     const states = await this.orders.findStates([...new Set(updates.map((u) => u.value.orderId))]);
     const ledger: LedgerEntry[] = [];
     const changed = new Map<string, OrderStateRow>();
     const events: OrderEventRow[] = [];
     for (const { value: u } of updates) {
-      events.push({ symbol: u.symbol, seq: u.seq, orderId: u.orderId, accountId: u.accountId, type: u.event.type, payload: u.event, emittedAt: u.emittedAt });
+      events.push({
+        symbol: u.symbol,
+        seq: u.seq,
+        orderId: u.orderId,
+        accountId: u.accountId,
+        type: u.event.type,
+        payload: u.event,
+        emittedAt: u.emittedAt,
+      });
       const order = states.get(u.orderId);
       if (!order) {
         this.logger.error(`update for unknown order ${u.orderId} (${u.symbol} seq ${u.seq})`);
@@ -390,17 +550,32 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       }
       changed.set(u.orderId, order);
     }
-    await this.commitBatch(UPDATES, p, messages, async (tx) => {
-      await this.orders.insertEvents(events, tx);
-      await this.orders.updateStates([...changed.values()], tx);
-      await this.balances.post(ledger, tx);
-    }, { order_events: events.length, ledger: ledger.length });
+    await this.commitBatch(
+      UPDATES,
+      p,
+      messages,
+      async (tx) => {
+        await this.orders.insertEvents(events, tx);
+        await this.orders.updateStates([...changed.values()], tx);
+        await this.balances.post(ledger, tx);
+      },
+      { order_events: events.length, ledger: ledger.length },
+    );
     const now = Date.now();
     for (const { value: u } of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
     const stream = new Map<string, OrderStreamUpdate[]>();
     for (const o of changed.values()) {
       const list = stream.get(o.accountId) ?? [];
-      list.push({ type: 'order', orderId: o.orderId, symbol: o.symbol, status: o.status, reason: o.reason, filledQty: o.filledQty, qty: o.qty, lastSeq: o.lastSeq });
+      list.push({
+        type: 'order',
+        orderId: o.orderId,
+        symbol: o.symbol,
+        status: o.status,
+        reason: o.reason,
+        filledQty: o.filledQty,
+        qty: o.qty,
+        lastSeq: o.lastSeq,
+      });
       stream.set(o.accountId, list);
     }
     return { ledger, stream };
@@ -408,7 +583,13 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
 
   private async send(rows: OutboxRow[]): Promise<void> {
     await Promise.all(
-      rows.map((r) => this.producer.producer.sendEncoded(r.topic, { key: r.key, value: r.payload, partition: partitionFor(r.key, this.partitions) })),
+      rows.map((r) =>
+        this.producer.producer.sendEncoded(r.topic, {
+          key: r.key,
+          value: r.payload,
+          partition: partitionFor(r.key, this.partitions),
+        }),
+      ),
     );
   }
 
@@ -440,10 +621,25 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
 }
 
 function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): OrderStreamUpdate {
-  return { type: 'order', orderId: cmd.orderId, symbol: cmd.symbol, status, reason, filledQty: 0, qty: cmd.qty, lastSeq: 0 };
+  return {
+    type: 'order',
+    orderId: cmd.orderId,
+    symbol: cmd.symbol,
+    status,
+    reason,
+    filledQty: 0,
+    qty: cmd.qty,
+    lastSeq: 0,
+  };
 }
 
-function toRow(cmd: PlaceOrderCommand, reason: RouterRejectReason | null, holdAsset: string | null, hold: bigint, market: MarketSpec | undefined): NewOrderRow {
+function toRow(
+  cmd: PlaceOrderCommand,
+  reason: RouterRejectReason | null,
+  holdAsset: string | null,
+  hold: bigint,
+  market: MarketSpec | undefined,
+): NewOrderRow {
   return {
     orderId: cmd.orderId,
     accountId: cmd.accountId,

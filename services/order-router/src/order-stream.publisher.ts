@@ -5,8 +5,24 @@ import { StreamPublisher } from '@trading/redis';
 
 /** What the caller's private channel carries: order state changes and balance movements. */
 export type OrderStreamUpdate =
-  | { type: 'order'; orderId: string; symbol: string; status: string; reason: string | null; filledQty?: number; qty?: number; lastSeq?: number; event?: string }
-  | { type: 'deposit' | 'withdrawal'; commandId: string; asset: string; status: 'applied' | 'rejected'; reason: string | null };
+  | {
+      type: 'order';
+      orderId: string;
+      symbol: string;
+      status: string;
+      reason: string | null;
+      filledQty?: number;
+      qty?: number;
+      lastSeq?: number;
+      event?: string;
+    }
+  | {
+      type: 'deposit' | 'withdrawal';
+      commandId: string;
+      asset: string;
+      status: 'applied' | 'rejected';
+      reason: string | null;
+    };
 
 /** The caller's own order updates, for the gateway's authenticated WebSocket channel. */
 @Injectable()

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
     const [{ assets, accounts, entries }] = (await ds.query(
       `SELECT (SELECT count(DISTINCT asset) FROM balances)::int AS assets, (SELECT count(DISTINCT account_id) FROM balances)::int AS accounts, (SELECT count(*) FROM ledger)::int AS entries`,
     )) as { assets: number; accounts: number; entries: number }[];
-    process.stdout.write(`${JSON.stringify({ reconciliation: issues.length === 0 ? 'ok' : 'FAILED', discrepancies: issues.length, assets, accounts, ledgerEntries: entries })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ reconciliation: issues.length === 0 ? 'ok' : 'FAILED', discrepancies: issues.length, assets, accounts, ledgerEntries: entries })}\n`,
+    );
     process.exitCode = issues.length === 0 ? 0 : 1;
   } finally {
     await ds.destroy();

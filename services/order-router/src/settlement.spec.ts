@@ -2,12 +2,33 @@ import fc from 'fast-check';
 import type { EngineEventMessage, MarketSpec } from '@trading/contracts';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { AccountBook } from './account-book';
-import { FEE_ACCOUNT, feeFor, holdAssetOf, holdEntry, requiredHold, settleEvent, type LedgerEntry, type OrderMoney } from './settlement';
+import {
+  FEE_ACCOUNT,
+  feeFor,
+  holdAssetOf,
+  holdEntry,
+  requiredHold,
+  settleEvent,
+  type LedgerEntry,
+  type OrderMoney,
+} from './settlement';
 
 const market: MarketSpec = {
-  symbol: 'BTC-USDT', baseAsset: 'BTC', quoteAsset: 'USDT', baseDecimals: 8, quoteDecimals: 6, tickSize: '0.01', lotSize: '0.0001',
-  minQtyLots: 1, minNotional: '0', makerFeeBps: 7, takerFeeBps: 23, status: 'trading',
-  quoteUnitsPerTickLot: 3n, baseUnitsPerLot: 10_000n, minNotionalTickLots: 0,
+  symbol: 'BTC-USDT',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDT',
+  baseDecimals: 8,
+  quoteDecimals: 6,
+  tickSize: '0.01',
+  lotSize: '0.0001',
+  minQtyLots: 1,
+  minNotional: '0',
+  makerFeeBps: 7,
+  takerFeeBps: 23,
+  status: 'trading',
+  quoteUnitsPerTickLot: 3n,
+  baseUnitsPerLot: 10_000n,
+  minNotionalTickLots: 0,
 };
 const ACCOUNTS = ['a', 'b', 'c'];
 
@@ -20,10 +41,33 @@ type Op =
   | { op: 'amend'; pick: number; qty: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('deposit' as const), account: fc.nat(2), asset: fc.constantFrom('BTC' as const, 'USDT' as const), amount: fc.integer({ min: 1, max: 5_000_000 }) }),
-  fc.record({ op: fc.constant('withdraw' as const), account: fc.nat(2), asset: fc.constantFrom('BTC' as const, 'USDT' as const), amount: fc.integer({ min: 1, max: 2_000_000 }) }),
-  fc.record({ op: fc.constant('limit' as const), account: fc.nat(2), side: fc.constantFrom('buy' as const, 'sell' as const), price: fc.integer({ min: 95, max: 105 }), qty: fc.integer({ min: 1, max: 20 }), tif: fc.constantFrom('GTC' as const, 'IOC' as const) }),
-  fc.record({ op: fc.constant('market' as const), account: fc.nat(2), side: fc.constantFrom('buy' as const, 'sell' as const), qty: fc.integer({ min: 1, max: 20 }), protection: fc.integer({ min: 95, max: 110 }) }),
+  fc.record({
+    op: fc.constant('deposit' as const),
+    account: fc.nat(2),
+    asset: fc.constantFrom('BTC' as const, 'USDT' as const),
+    amount: fc.integer({ min: 1, max: 5_000_000 }),
+  }),
+  fc.record({
+    op: fc.constant('withdraw' as const),
+    account: fc.nat(2),
+    asset: fc.constantFrom('BTC' as const, 'USDT' as const),
+    amount: fc.integer({ min: 1, max: 2_000_000 }),
+  }),
+  fc.record({
+    op: fc.constant('limit' as const),
+    account: fc.nat(2),
+    side: fc.constantFrom('buy' as const, 'sell' as const),
+    price: fc.integer({ min: 95, max: 105 }),
+    qty: fc.integer({ min: 1, max: 20 }),
+    tif: fc.constantFrom('GTC' as const, 'IOC' as const),
+  }),
+  fc.record({
+    op: fc.constant('market' as const),
+    account: fc.nat(2),
+    side: fc.constantFrom('buy' as const, 'sell' as const),
+    qty: fc.integer({ min: 1, max: 20 }),
+    protection: fc.integer({ min: 95, max: 110 }),
+  }),
   fc.record({ op: fc.constant('cancel' as const), pick: fc.nat(50) }),
   fc.record({ op: fc.constant('amend' as const), pick: fc.nat(50), qty: fc.integer({ min: 1, max: 20 }) }),
 );
@@ -33,7 +77,13 @@ class Exchange {
   readonly book = new AccountBook();
   readonly ledger: LedgerEntry[] = [];
   readonly orders = new Map<string, OrderMoney>();
-  readonly engine = new MatchingEngine({ symbol: market.symbol, tickSize: 1, lotSize: 1, minQty: 1, minNotional: 0 });
+  readonly engine = new MatchingEngine({
+    symbol: market.symbol,
+    tickSize: 1,
+    lotSize: 1,
+    minQty: 1,
+    minNotional: 0,
+  });
   readonly external = new Map<string, bigint>();
   private n = 0;
 
@@ -50,13 +100,33 @@ class Exchange {
     const id = `o${++this.n}`;
     switch (op.op) {
       case 'deposit':
-        this.post([{ key: `dep:${id}`, accountId: ACCOUNTS[op.account], asset: op.asset, availableDelta: BigInt(op.amount), heldDelta: 0n, kind: 'deposit', ref: id }]);
+        this.post([
+          {
+            key: `dep:${id}`,
+            accountId: ACCOUNTS[op.account],
+            asset: op.asset,
+            availableDelta: BigInt(op.amount),
+            heldDelta: 0n,
+            kind: 'deposit',
+            ref: id,
+          },
+        ]);
         this.external.set(op.asset, (this.external.get(op.asset) ?? 0n) + BigInt(op.amount));
         return;
       case 'withdraw': {
         const acct = ACCOUNTS[op.account];
         if (this.book.balance(acct, op.asset).available < BigInt(op.amount)) return; // refused
-        this.post([{ key: `wd:${id}`, accountId: acct, asset: op.asset, availableDelta: -BigInt(op.amount), heldDelta: 0n, kind: 'withdrawal', ref: id }]);
+        this.post([
+          {
+            key: `wd:${id}`,
+            accountId: acct,
+            asset: op.asset,
+            availableDelta: -BigInt(op.amount),
+            heldDelta: 0n,
+            kind: 'withdrawal',
+            ref: id,
+          },
+        ]);
         this.external.set(op.asset, (this.external.get(op.asset) ?? 0n) - BigInt(op.amount));
         return;
       }
@@ -64,18 +134,46 @@ class Exchange {
       case 'market': {
         const acct = ACCOUNTS[op.account];
         const o: OrderMoney = {
-          orderId: id, accountId: acct, side: op.side, orderType: op.op, price: op.op === 'limit' ? op.price : null,
-          protectionPrice: op.op === 'market' ? op.protection : null, quoteBudget: null, remaining: op.qty,
-          holdAsset: holdAssetOf(op.side, market), holdRemaining: 0n, makerFeeBps: market.makerFeeBps, takerFeeBps: market.takerFeeBps,
+          orderId: id,
+          accountId: acct,
+          side: op.side,
+          orderType: op.op,
+          price: op.op === 'limit' ? op.price : null,
+          protectionPrice: op.op === 'market' ? op.protection : null,
+          quoteBudget: null,
+          remaining: op.qty,
+          holdAsset: holdAssetOf(op.side, market),
+          holdRemaining: 0n,
+          makerFeeBps: market.makerFeeBps,
+          takerFeeBps: market.takerFeeBps,
         };
         const need = requiredHold(o, op.qty, market)!;
         if (this.book.balance(acct, o.holdAsset).available < need) return; // INSUFFICIENT_FUNDS, never reaches matching
         this.post([holdEntry(acct, o.holdAsset, need, id, id)]);
         o.holdRemaining = need;
         this.orders.set(id, o);
-        this.match(op.op === 'limit'
-          ? { type: 'new', orderId: id, accountId: acct, side: op.side, orderType: 'limit', price: op.price, qty: op.qty, tif: op.tif }
-          : { type: 'new', orderId: id, accountId: acct, side: op.side, orderType: 'market', qty: op.qty, protectionPrice: op.protection });
+        this.match(
+          op.op === 'limit'
+            ? {
+                type: 'new',
+                orderId: id,
+                accountId: acct,
+                side: op.side,
+                orderType: 'limit',
+                price: op.price,
+                qty: op.qty,
+                tif: op.tif,
+              }
+            : {
+                type: 'new',
+                orderId: id,
+                accountId: acct,
+                side: op.side,
+                orderType: 'market',
+                qty: op.qty,
+                protectionPrice: op.protection,
+              },
+        );
         return;
       }
       case 'cancel':
@@ -85,7 +183,8 @@ class Exchange {
         const o = open[op.pick % open.length];
         if (op.op === 'cancel') this.match({ type: 'cancel', orderId: o.orderId });
         // Size down only: an increase would need a new reservation first (covered by the router).
-        else this.match({ type: 'amend', orderId: o.orderId, qty: Math.max(1, Math.min(op.qty, o.remaining)) });
+        else
+          this.match({ type: 'amend', orderId: o.orderId, qty: Math.max(1, Math.min(op.qty, o.remaining)) });
       }
     }
   }
@@ -114,7 +213,9 @@ function checkInvariants(x: Exchange): void {
   // Every hold is explained by an open order, to the unit.
   for (const acct of ACCOUNTS) {
     for (const asset of ['BTC', 'USDT']) {
-      const explained = [...x.orders.values()].filter((o) => o.accountId === acct && o.holdAsset === asset).reduce((s, o) => s + o.holdRemaining, 0n);
+      const explained = [...x.orders.values()]
+        .filter((o) => o.accountId === acct && o.holdAsset === asset)
+        .reduce((s, o) => s + o.holdRemaining, 0n);
       expect(x.book.balance(acct, asset).held).toBe(explained);
     }
   }
@@ -142,7 +243,10 @@ describe('settlement', () => {
     x.run({ op: 'limit', account: 1, side: 'buy', price: 102, qty: 10, tif: 'GTC' });
     const notional = 100n * 10n * 3n; // trade at the maker's price
     expect(x.book.balance('a', 'USDT').available).toBe(notional - feeFor(notional, 7));
-    expect(x.book.balance('b', 'USDT')).toEqual({ available: 10_000_000n - notional - feeFor(notional, 23), held: 0n });
+    expect(x.book.balance('b', 'USDT')).toEqual({
+      available: 10_000_000n - notional - feeFor(notional, 23),
+      held: 0n,
+    });
     expect(x.book.balance('b', 'BTC').available).toBe(100_000n);
     expect(x.book.balance(FEE_ACCOUNT, 'USDT').available).toBe(feeFor(notional, 7) + feeFor(notional, 23));
     checkInvariants(x);

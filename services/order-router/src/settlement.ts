@@ -43,14 +43,16 @@ export function feeFor(quoteUnits: bigint, bps: number): bigint {
   return (quoteUnits * BigInt(bps) + BPS - 1n) / BPS;
 }
 
-
 /**
  * What an order with `remaining` lots must still hold. A buy holds quote per lot at its worst
  * price plus that lot's fee rounded up per lot, so fees rounded per fill can never exceed it.
  * A sell holds its base quantity. `null` when a market buy has no bound at all.
  */
 export function requiredHold(
-  o: Pick<OrderMoney, 'side' | 'orderType' | 'price' | 'protectionPrice' | 'quoteBudget' | 'makerFeeBps' | 'takerFeeBps'>,
+  o: Pick<
+    OrderMoney,
+    'side' | 'orderType' | 'price' | 'protectionPrice' | 'quoteBudget' | 'makerFeeBps' | 'takerFeeBps'
+  >,
   remaining: number,
   market: MarketSpec,
 ): bigint | null {
@@ -79,7 +81,12 @@ export function holdAssetOf(side: 'buy' | 'sell', market: MarketSpec): string {
  * Ledger entries for this account's side of one trade: the asset it gives leaves its hold, the
  * asset it gets lands in available, its fee (in quote) goes to the fee account.
  */
-export function tradeEntries(order: OrderMoney, trade: Extract<EngineEventMessage, { type: 'trade' }>, symbol: string, market: MarketSpec): LedgerEntry[] {
+export function tradeEntries(
+  order: OrderMoney,
+  trade: Extract<EngineEventMessage, { type: 'trade' }>,
+  symbol: string,
+  market: MarketSpec,
+): LedgerEntry[] {
   const maker = trade.makerOrderId === order.orderId;
   const role = maker ? 'maker' : 'taker';
   const ref = `${symbol}:${trade.seq}`;
@@ -87,28 +94,90 @@ export function tradeEntries(order: OrderMoney, trade: Extract<EngineEventMessag
   const notional = BigInt(trade.price) * BigInt(trade.qty) * market.quoteUnitsPerTickLot;
   const fee = feeFor(notional, maker ? order.makerFeeBps : order.takerFeeBps);
   const base = BigInt(trade.qty) * market.baseUnitsPerLot;
-  const feeEntry: LedgerEntry = { key: key('fee'), accountId: FEE_ACCOUNT, asset: market.quoteAsset, availableDelta: fee, heldDelta: 0n, kind: 'fee', ref };
+  const feeEntry: LedgerEntry = {
+    key: key('fee'),
+    accountId: FEE_ACCOUNT,
+    asset: market.quoteAsset,
+    availableDelta: fee,
+    heldDelta: 0n,
+    kind: 'fee',
+    ref,
+  };
   if (order.side === 'buy') {
     return [
-      { key: key('quote'), accountId: order.accountId, asset: market.quoteAsset, availableDelta: 0n, heldDelta: -(notional + fee), kind: 'trade', ref },
-      { key: key('base'), accountId: order.accountId, asset: market.baseAsset, availableDelta: base, heldDelta: 0n, kind: 'trade', ref },
+      {
+        key: key('quote'),
+        accountId: order.accountId,
+        asset: market.quoteAsset,
+        availableDelta: 0n,
+        heldDelta: -(notional + fee),
+        kind: 'trade',
+        ref,
+      },
+      {
+        key: key('base'),
+        accountId: order.accountId,
+        asset: market.baseAsset,
+        availableDelta: base,
+        heldDelta: 0n,
+        kind: 'trade',
+        ref,
+      },
       feeEntry,
     ];
   }
   return [
-    { key: key('base'), accountId: order.accountId, asset: market.baseAsset, availableDelta: 0n, heldDelta: -base, kind: 'trade', ref },
-    { key: key('quote'), accountId: order.accountId, asset: market.quoteAsset, availableDelta: notional - fee, heldDelta: 0n, kind: 'trade', ref },
+    {
+      key: key('base'),
+      accountId: order.accountId,
+      asset: market.baseAsset,
+      availableDelta: 0n,
+      heldDelta: -base,
+      kind: 'trade',
+      ref,
+    },
+    {
+      key: key('quote'),
+      accountId: order.accountId,
+      asset: market.quoteAsset,
+      availableDelta: notional - fee,
+      heldDelta: 0n,
+      kind: 'trade',
+      ref,
+    },
     feeEntry,
   ];
 }
 
 /** Moves what an order no longer needs from held back to available. */
 export function releaseEntry(order: OrderMoney, amount: bigint, ref: string): LedgerEntry {
-  return { key: `${ref}:${order.orderId}:release`, accountId: order.accountId, asset: order.holdAsset, availableDelta: amount, heldDelta: -amount, kind: 'release', ref };
+  return {
+    key: `${ref}:${order.orderId}:release`,
+    accountId: order.accountId,
+    asset: order.holdAsset,
+    availableDelta: amount,
+    heldDelta: -amount,
+    kind: 'release',
+    ref,
+  };
 }
 
-export function holdEntry(accountId: string, asset: string, amount: bigint, orderId: string, ref: string): LedgerEntry {
-  return { key: `${ref}:${orderId}:hold`, accountId, asset, availableDelta: -amount, heldDelta: amount, kind: 'hold', ref };
+export function holdEntry(
+  accountId: string,
+  asset: string,
+  amount: bigint,
+  orderId: string,
+  ref: string,
+): LedgerEntry {
+  return {
+    key: `${ref}:${orderId}:hold`,
+    accountId,
+    asset,
+    availableDelta: -amount,
+    heldDelta: amount,
+    kind: 'hold',
+    ref,
+  };
 }
 
 /**
@@ -116,7 +185,12 @@ export function holdEntry(accountId: string, asset: string, amount: bigint, orde
  * updates `order.remaining` / `order.holdRemaining`. Whatever the event, what is held afterwards
  * is exactly what the order can still cost; the rest is released.
  */
-export function settleEvent(order: OrderMoney, event: EngineEventMessage, symbol: string, market: MarketSpec): LedgerEntry[] {
+export function settleEvent(
+  order: OrderMoney,
+  event: EngineEventMessage,
+  symbol: string,
+  market: MarketSpec,
+): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   const ref = `${symbol}:${event.seq}`;
   switch (event.type) {
@@ -126,7 +200,8 @@ export function settleEvent(order: OrderMoney, event: EngineEventMessage, symbol
       // The first leg is what leaves the hold: quote for a buy, base for a sell.
       const spent = -legs[0].heldDelta;
       order.holdRemaining -= spent;
-      order.remaining = event.makerOrderId === order.orderId ? event.makerRemainingQty : event.takerRemainingQty;
+      order.remaining =
+        event.makerOrderId === order.orderId ? event.makerRemainingQty : event.takerRemainingQty;
       break;
     }
     case 'amended':

@@ -50,9 +50,13 @@ export class OrderPipeline1732406500000 implements MigrationInterface {
         updated_at       timestamptz NOT NULL DEFAULT now(),
         CHECK (filled_qty <= qty)
       )`);
-    await q.query(`CREATE UNIQUE INDEX orders_client_order_id_uq ON orders (account_id, client_order_id) WHERE client_order_id IS NOT NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX orders_client_order_id_uq ON orders (account_id, client_order_id) WHERE client_order_id IS NOT NULL`,
+    );
     await q.query(`CREATE INDEX orders_account_idx ON orders (account_id, created_at DESC, order_id DESC)`);
-    await q.query(`CREATE INDEX orders_open_idx ON orders (account_id, symbol) WHERE status IN ('pending', 'new', 'partially_filled')`);
+    await q.query(
+      `CREATE INDEX orders_open_idx ON orders (account_id, symbol) WHERE status IN ('pending', 'new', 'partially_filled')`,
+    );
     await q.query(`
       CREATE TABLE order_events (
         symbol      text NOT NULL,

@@ -6,7 +6,9 @@ export class OrderFeeRates1732406700000 implements MigrationInterface {
   name = 'OrderFeeRates1732406700000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE orders ADD COLUMN maker_fee_bps integer NOT NULL DEFAULT 0, ADD COLUMN taker_fee_bps integer NOT NULL DEFAULT 0`);
+    await q.query(
+      `ALTER TABLE orders ADD COLUMN maker_fee_bps integer NOT NULL DEFAULT 0, ADD COLUMN taker_fee_bps integer NOT NULL DEFAULT 0`,
+    );
   }
 
   async down(): Promise<void> {

@@ -37,12 +37,10 @@ export class ApiKeysRepository {
   constructor(private readonly db: DataSource) {}
 
   async insert(key: { keyId: string; accountId: string; secretEnc: Buffer; label?: string }): Promise<void> {
-    await this.db.query(`INSERT INTO api_keys (key_id, account_id, secret_enc, label) VALUES ($1, $2, $3, $4)`, [
-      key.keyId,
-      key.accountId,
-      key.secretEnc,
-      key.label ?? '',
-    ]);
+    await this.db.query(
+      `INSERT INTO api_keys (key_id, account_id, secret_enc, label) VALUES ($1, $2, $3, $4)`,
+      [key.keyId, key.accountId, key.secretEnc, key.label ?? ''],
+    );
   }
 
   /** The key when it exists and is not revoked. */

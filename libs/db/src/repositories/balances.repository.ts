@@ -29,7 +29,12 @@ export class BalancesRepository {
       `SELECT account_id, asset, available::text AS available, held::text AS held FROM balances WHERE account_id = ANY($1::text[])`,
       [accountIds],
     )) as { account_id: string; asset: string; available: string; held: string }[];
-    return rows.map((r) => ({ accountId: r.account_id, asset: r.asset, available: BigInt(r.available), held: BigInt(r.held) }));
+    return rows.map((r) => ({
+      accountId: r.account_id,
+      asset: r.asset,
+      available: BigInt(r.available),
+      held: BigInt(r.held),
+    }));
   }
 
   /**
@@ -40,7 +45,15 @@ export class BalancesRepository {
     if (entries.length === 0) return 0;
     const params: unknown[] = [];
     const tuples = entries.map((e) => {
-      params.push(e.key, e.accountId, e.asset, e.availableDelta.toString(), e.heldDelta.toString(), e.kind, e.ref);
+      params.push(
+        e.key,
+        e.accountId,
+        e.asset,
+        e.availableDelta.toString(),
+        e.heldDelta.toString(),
+        e.kind,
+        e.ref,
+      );
       const n = params.length;
       return `($${n - 6}::text, $${n - 5}::text, $${n - 4}::text, $${n - 3}::bigint, $${n - 2}::bigint, $${n - 1}::text, $${n}::text)`;
     });
@@ -73,7 +86,10 @@ export class BalancesRepository {
   }
 
   /** Ledger entries of one account, newest first, keyset-paginated by entry id. */
-  async ledgerPage(accountId: string, opts: { asset?: string; beforeId?: bigint; limit: number }): Promise<(LedgerRow & { id: bigint; createdAt: Date })[]> {
+  async ledgerPage(
+    accountId: string,
+    opts: { asset?: string; beforeId?: bigint; limit: number },
+  ): Promise<(LedgerRow & { id: bigint; createdAt: Date })[]> {
     const rows = (await this.db.query(
       `SELECT entry_id::text AS id, entry_key, account_id, asset, available_delta::text AS ad, held_delta::text AS hd, kind, ref, created_at
        FROM ledger WHERE account_id = $1 AND ($2::text IS NULL OR asset = $2) AND ($3::bigint IS NULL OR entry_id < $3)

@@ -9,7 +9,12 @@ type Executor = DataSource | EntityManager;
 export class ConsumerOffsetsRepository {
   constructor(private readonly db: DataSource) {}
 
-  async load(groupId: string, topic: string, partition: number, tx: Executor = this.db): Promise<number | null> {
+  async load(
+    groupId: string,
+    topic: string,
+    partition: number,
+    tx: Executor = this.db,
+  ): Promise<number | null> {
     const rows = (await tx.query(
       `SELECT next_offset::text AS next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
       [groupId, topic, partition],
@@ -17,7 +22,13 @@ export class ConsumerOffsetsRepository {
     return rows.length ? Number(rows[0].next_offset) : null;
   }
 
-  async save(groupId: string, topic: string, partition: number, nextOffset: number, tx: Executor = this.db): Promise<void> {
+  async save(
+    groupId: string,
+    topic: string,
+    partition: number,
+    nextOffset: number,
+    tx: Executor = this.db,
+  ): Promise<void> {
     await tx.query(
       `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
        ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,

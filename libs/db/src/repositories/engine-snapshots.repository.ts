@@ -20,7 +20,12 @@ export class EngineSnapshotsRepository {
     )) as { input_partition: number; input_offset: string; state: unknown; state_hash: string }[];
     if (rows.length === 0) return null;
     const r = rows[0];
-    return { inputPartition: r.input_partition, inputOffset: Number(r.input_offset), state: r.state, stateHash: Number(r.state_hash) };
+    return {
+      inputPartition: r.input_partition,
+      inputOffset: Number(r.input_offset),
+      state: r.state,
+      stateHash: Number(r.state_hash),
+    };
   }
 
   /** Keeps the newest: an older snapshot (a slow zombie instance) never overwrites a newer one. */

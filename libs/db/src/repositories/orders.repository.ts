@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 
-export type OrderStatus = 'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
+export type OrderStatus =
+  'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
 
 export interface NewOrderRow {
   orderId: string;
@@ -64,10 +65,15 @@ type Executor = DataSource | EntityManager;
 // Column lists for multi-row statements: one round trip per batch, whatever its size.
 function values(rows: unknown[][], casts: string[]): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
-  const tuples = rows.map((row) => `(${row.map((v, i) => {
-    params.push(v);
-    return `$${params.length}${casts[i] ? `::${casts[i]}` : ''}`;
-  }).join(', ')})`);
+  const tuples = rows.map(
+    (row) =>
+      `(${row
+        .map((v, i) => {
+          params.push(v);
+          return `$${params.length}${casts[i] ? `::${casts[i]}` : ''}`;
+        })
+        .join(', ')})`,
+  );
   return { sql: tuples.join(', '), params };
 }
 
@@ -79,8 +85,52 @@ export class OrdersRepository {
   async insertNew(rows: NewOrderRow[], tx: Executor = this.db): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
     const { sql, params } = values(
-      rows.map((r) => [r.orderId, r.accountId, r.symbol, r.clientOrderId, r.side, r.orderType, r.tif, r.postOnly, r.price, r.stopPrice, r.displayQty, r.qty, r.status, r.reason, r.receivedAt, r.protectionPrice, r.quoteBudget, r.holdAsset, r.holdRemaining.toString(), r.makerFeeBps, r.takerFeeBps]),
-      ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint', 'bigint', 'text', 'bigint', 'int', 'int'],
+      rows.map((r) => [
+        r.orderId,
+        r.accountId,
+        r.symbol,
+        r.clientOrderId,
+        r.side,
+        r.orderType,
+        r.tif,
+        r.postOnly,
+        r.price,
+        r.stopPrice,
+        r.displayQty,
+        r.qty,
+        r.status,
+        r.reason,
+        r.receivedAt,
+        r.protectionPrice,
+        r.quoteBudget,
+        r.holdAsset,
+        r.holdRemaining.toString(),
+        r.makerFeeBps,
+        r.takerFeeBps,
+      ]),
+      [
+        'text',
+        'text',
+        'text',
+        'text',
+        'text',
+        'text',
+        'text',
+        'boolean',
+        'bigint',
+        'bigint',
+        'bigint',
+        'bigint',
+        'text',
+        'text',
+        'bigint',
+        'bigint',
+        'bigint',
+        'text',
+        'bigint',
+        'int',
+        'int',
+      ],
     );
     const inserted = (await tx.query(
       `INSERT INTO orders (order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
@@ -137,7 +187,17 @@ export class OrdersRepository {
   async updateStates(rows: OrderStateRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
     const { sql, params } = values(
-      rows.map((r) => [r.orderId, r.price, r.qty, r.filledQty, r.filledNotional.toString(), r.status, r.reason, r.lastSeq, r.holdRemaining.toString()]),
+      rows.map((r) => [
+        r.orderId,
+        r.price,
+        r.qty,
+        r.filledQty,
+        r.filledNotional.toString(),
+        r.status,
+        r.reason,
+        r.lastSeq,
+        r.holdRemaining.toString(),
+      ]),
       ['text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint'],
     );
     // `<=`: a hold change from an amend arrives without a new engine event.
@@ -153,7 +213,15 @@ export class OrdersRepository {
   async insertEvents(rows: OrderEventRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
     const { sql, params } = values(
-      rows.map((r) => [r.symbol, r.seq, r.orderId, r.accountId, r.type, JSON.stringify(r.payload), r.emittedAt]),
+      rows.map((r) => [
+        r.symbol,
+        r.seq,
+        r.orderId,
+        r.accountId,
+        r.type,
+        JSON.stringify(r.payload),
+        r.emittedAt,
+      ]),
       ['text', 'bigint', 'text', 'text', 'text', 'jsonb', 'bigint'],
     );
     await tx.query(
@@ -166,7 +234,10 @@ export class OrdersRepository {
   }
 
   /** Order ids already holding these (account, clientOrderId) pairs. */
-  async findByClientOrderIds(pairs: { accountId: string; clientOrderId: string }[], tx: Executor = this.db): Promise<Map<string, string>> {
+  async findByClientOrderIds(
+    pairs: { accountId: string; clientOrderId: string }[],
+    tx: Executor = this.db,
+  ): Promise<Map<string, string>> {
     if (pairs.length === 0) return new Map();
     const rows = (await tx.query(
       `SELECT account_id, client_order_id, order_id FROM orders

@@ -18,8 +18,17 @@ export class ReconciliationRepository {
            external AS (SELECT asset, sum(available_delta + held_delta) AS net FROM ledger WHERE kind IN ('deposit', 'withdrawal') GROUP BY asset)
       SELECT coalesce(i.asset, e.asset) AS asset, coalesce(e.net, 0)::text AS expected, coalesce(i.total, 0)::text AS actual
       FROM inside i FULL JOIN external e ON e.asset = i.asset
-      WHERE coalesce(i.total, 0) <> coalesce(e.net, 0)`)) as { asset: string; expected: string; actual: string }[];
-    return rows.map((r) => ({ check: 'conservation', subject: r.asset, expected: r.expected, actual: r.actual }));
+      WHERE coalesce(i.total, 0) <> coalesce(e.net, 0)`)) as {
+      asset: string;
+      expected: string;
+      actual: string;
+    }[];
+    return rows.map((r) => ({
+      check: 'conservation',
+      subject: r.asset,
+      expected: r.expected,
+      actual: r.actual,
+    }));
   }
 
   /** Every held unit belongs to an open order. */
@@ -31,8 +40,17 @@ export class ReconciliationRepository {
       SELECT coalesce(b.account_id, o.account_id) || '/' || coalesce(b.asset, o.asset) AS subject,
              coalesce(o.held, 0)::text AS expected, coalesce(b.held, 0)::text AS actual
       FROM balances b FULL JOIN open_holds o ON o.account_id = b.account_id AND o.asset = b.asset
-      WHERE coalesce(b.held, 0) <> coalesce(o.held, 0)`)) as { subject: string; expected: string; actual: string }[];
-    return rows.map((r) => ({ check: 'hold_explained', subject: r.subject, expected: r.expected, actual: r.actual }));
+      WHERE coalesce(b.held, 0) <> coalesce(o.held, 0)`)) as {
+      subject: string;
+      expected: string;
+      actual: string;
+    }[];
+    return rows.map((r) => ({
+      check: 'hold_explained',
+      subject: r.subject,
+      expected: r.expected,
+      actual: r.actual,
+    }));
   }
 
   /** Replaying the ledger gives exactly the stored balances. */
@@ -48,18 +66,37 @@ export class ReconciliationRepository {
       expected: string;
       actual: string;
     }[];
-    return rows.map((r) => ({ check: 'ledger_replay', subject: r.subject, expected: r.expected, actual: r.actual }));
+    return rows.map((r) => ({
+      check: 'ledger_replay',
+      subject: r.subject,
+      expected: r.expected,
+      actual: r.actual,
+    }));
   }
 
   /** A finished order holds nothing. */
   async closedOrderHolds(): Promise<Discrepancy[]> {
     const rows = (await this.db.query(`
       SELECT order_id, status, hold_remaining::text AS held FROM orders
-      WHERE status IN ('filled', 'cancelled', 'rejected', 'expired') AND hold_remaining <> 0 LIMIT 100`)) as { order_id: string; status: string; held: string }[];
-    return rows.map((r) => ({ check: 'closed_order_hold', subject: `${r.order_id} (${r.status})`, expected: '0', actual: r.held }));
+      WHERE status IN ('filled', 'cancelled', 'rejected', 'expired') AND hold_remaining <> 0 LIMIT 100`)) as {
+      order_id: string;
+      status: string;
+      held: string;
+    }[];
+    return rows.map((r) => ({
+      check: 'closed_order_hold',
+      subject: `${r.order_id} (${r.status})`,
+      expected: '0',
+      actual: r.held,
+    }));
   }
 
   async all(): Promise<Discrepancy[]> {
-    return [...(await this.conservation()), ...(await this.holdsExplained()), ...(await this.ledgerReplay()), ...(await this.closedOrderHolds())];
+    return [
+      ...(await this.conservation()),
+      ...(await this.holdsExplained()),
+      ...(await this.ledgerReplay()),
+      ...(await this.closedOrderHolds()),
+    ];
   }
 }

@@ -31,7 +31,10 @@ export class RouterOutboxRepository {
 
   /** Rows of earlier batches were sent before this batch started; they can go. */
   async prune(partition: number, beforeOffset: number, tx: Executor): Promise<void> {
-    await tx.query(`DELETE FROM router_outbox WHERE input_partition = $1 AND input_offset < $2`, [partition, beforeOffset]);
+    await tx.query(`DELETE FROM router_outbox WHERE input_partition = $1 AND input_offset < $2`, [
+      partition,
+      beforeOffset,
+    ]);
   }
 
   async pending(partition: number): Promise<OutboxRow[]> {
@@ -39,6 +42,12 @@ export class RouterOutboxRepository {
       `SELECT input_offset::text AS o, topic, message_key, payload FROM router_outbox WHERE input_partition = $1 ORDER BY input_offset`,
       [partition],
     )) as { o: string; topic: string; message_key: string; payload: string }[];
-    return rows.map((r) => ({ partition, offset: Number(r.o), topic: r.topic, key: r.message_key, payload: r.payload }));
+    return rows.map((r) => ({
+      partition,
+      offset: Number(r.o),
+      topic: r.topic,
+      key: r.message_key,
+      payload: r.payload,
+    }));
   }
 }

@@ -15,7 +15,14 @@ function setup() {
   const rows = new Map<string, ApiKeyRow>([
     [
       'ak_live',
-      { keyId: 'ak_live', accountId: 'acct-1', secretEnc: cipher.encrypt(SECRET, 'ak_live'), label: '', createdAt: new Date(), revokedAt: null },
+      {
+        keyId: 'ak_live',
+        accountId: 'acct-1',
+        secretEnc: cipher.encrypt(SECRET, 'ak_live'),
+        label: '',
+        createdAt: new Date(),
+        revokedAt: null,
+      },
     ],
   ]);
   const findActive = jest.fn((id: string) => Promise.resolve(rows.get(id) ?? null));
@@ -24,7 +31,12 @@ function setup() {
   const config = { SIGNATURE_WINDOW_MS: 5000, API_KEY_CACHE_TTL_MS: 30_000 } as ApiGatewayConfig;
   // The nonce store (Redis SET NX in production; the integration tests use the real one).
   const used = new Set<string>();
-  const redis = { redis: { status: 'ready', set: jest.fn((key: string) => Promise.resolve(used.has(key) ? null : (used.add(key), 'OK'))) } } as unknown as RedisService;
+  const redis = {
+    redis: {
+      status: 'ready',
+      set: jest.fn((key: string) => Promise.resolve(used.has(key) ? null : (used.add(key), 'OK'))),
+    },
+  } as unknown as RedisService;
   return { service: new ApiKeyAuthService(db, repo, cipher, config, redis), findActive, rows, used };
 }
 
@@ -54,30 +66,49 @@ async function codeOf(p: Promise<unknown>): Promise<ErrorCode> {
 describe('signed request authentication', () => {
   it('admits a correctly signed request and names its account', async () => {
     const { service } = setup();
-    await expect(service.authenticate(signed(), NOW + 1000)).resolves.toEqual({ accountId: 'acct-1', keyId: 'ak_live' });
+    await expect(service.authenticate(signed(), NOW + 1000)).resolves.toEqual({
+      accountId: 'acct-1',
+      keyId: 'ak_live',
+    });
   });
 
   it('refuses a signature over a different body, path or method', async () => {
     const { service } = setup();
-    expect(await codeOf(service.authenticate(signed({ body: '{"symbol":"ETH-USDT"}' }), NOW))).toBe(ErrorCode.BAD_SIGNATURE);
-    expect(await codeOf(service.authenticate(signed({ pathWithQuery: '/v1/orders' }), NOW))).toBe(ErrorCode.BAD_SIGNATURE);
-    expect(await codeOf(service.authenticate(signed({ method: 'DELETE' }), NOW))).toBe(ErrorCode.BAD_SIGNATURE);
-    expect(await codeOf(service.authenticate(signed({ signature: 'zz' }), NOW))).toBe(ErrorCode.BAD_SIGNATURE);
+    expect(await codeOf(service.authenticate(signed({ body: '{"symbol":"ETH-USDT"}' }), NOW))).toBe(
+      ErrorCode.BAD_SIGNATURE,
+    );
+    expect(await codeOf(service.authenticate(signed({ pathWithQuery: '/v1/orders' }), NOW))).toBe(
+      ErrorCode.BAD_SIGNATURE,
+    );
+    expect(await codeOf(service.authenticate(signed({ method: 'DELETE' }), NOW))).toBe(
+      ErrorCode.BAD_SIGNATURE,
+    );
+    expect(await codeOf(service.authenticate(signed({ signature: 'zz' }), NOW))).toBe(
+      ErrorCode.BAD_SIGNATURE,
+    );
   });
 
   it('refuses a timestamp outside the window on either side, before any lookup', async () => {
     const { service, findActive } = setup();
     expect(await codeOf(service.authenticate(signed({}, NOW - 5001), NOW))).toBe(ErrorCode.STALE_TIMESTAMP);
     expect(await codeOf(service.authenticate(signed({}, NOW + 5001), NOW))).toBe(ErrorCode.STALE_TIMESTAMP);
-    expect(await codeOf(service.authenticate(signed({ timestamp: 'yesterday' }), NOW))).toBe(ErrorCode.STALE_TIMESTAMP);
+    expect(await codeOf(service.authenticate(signed({ timestamp: 'yesterday' }), NOW))).toBe(
+      ErrorCode.STALE_TIMESTAMP,
+    );
     expect(findActive).not.toHaveBeenCalled();
   });
 
   it('refuses unknown keys and missing headers', async () => {
     const { service } = setup();
-    expect(await codeOf(service.authenticate(signed({ apiKey: 'ak_nope' }), NOW))).toBe(ErrorCode.INVALID_API_KEY);
-    expect(await codeOf(service.authenticate(signed({ apiKey: '../../etc' }), NOW))).toBe(ErrorCode.INVALID_API_KEY);
-    expect(await codeOf(service.authenticate(signed({ signature: undefined }), NOW))).toBe(ErrorCode.UNAUTHENTICATED);
+    expect(await codeOf(service.authenticate(signed({ apiKey: 'ak_nope' }), NOW))).toBe(
+      ErrorCode.INVALID_API_KEY,
+    );
+    expect(await codeOf(service.authenticate(signed({ apiKey: '../../etc' }), NOW))).toBe(
+      ErrorCode.INVALID_API_KEY,
+    );
+    expect(await codeOf(service.authenticate(signed({ signature: undefined }), NOW))).toBe(
+      ErrorCode.UNAUTHENTICATED,
+    );
   });
 
   it('serves the secret from memory within the TTL, then reloads (a revoked key stops working)', async () => {
@@ -95,6 +126,9 @@ describe('signed request authentication', () => {
     const { service } = setup();
     await service.authenticate(signed(), NOW);
     expect(await codeOf(service.authenticate(signed(), NOW + 10))).toBe(ErrorCode.REPLAYED_REQUEST);
-    await expect(service.authenticate(signed({}, NOW + 1), NOW + 10)).resolves.toEqual({ accountId: 'acct-1', keyId: 'ak_live' });
+    await expect(service.authenticate(signed({}, NOW + 1), NOW + 10)).resolves.toEqual({
+      accountId: 'acct-1',
+      keyId: 'ak_live',
+    });
   });
 });

@@ -22,7 +22,8 @@ export interface SignedRequest {
   body: string;
 }
 
-type CacheEntry = { expires: number; accountId: string; secret: string } | { expires: number; accountId: null };
+type CacheEntry =
+  { expires: number; accountId: string; secret: string } | { expires: number; accountId: null };
 
 // Unknown key ids are remembered briefly too, so random ids cannot hammer the database.
 const NEGATIVE_TTL_MS = 5000;
@@ -51,7 +52,10 @@ export class ApiKeyAuthService {
   async authenticate(req: SignedRequest, now = Date.now()): Promise<AuthenticatedAccount> {
     const { apiKey, timestamp, signature } = req;
     if (!apiKey || !timestamp || !signature) {
-      throw new GatewayException(ErrorCode.UNAUTHENTICATED, 'X-API-KEY, X-API-TIMESTAMP and X-API-SIGNATURE are required');
+      throw new GatewayException(
+        ErrorCode.UNAUTHENTICATED,
+        'X-API-KEY, X-API-TIMESTAMP and X-API-SIGNATURE are required',
+      );
     }
     // The cheap checks first: a stale request never costs a lookup.
     if (!timestampFresh(timestamp, now, this.config.SIGNATURE_WINDOW_MS)) {
@@ -61,7 +65,8 @@ export class ApiKeyAuthService {
       );
     }
     const entry = KEY_ID.test(apiKey) ? await this.lookup(apiKey, now) : null;
-    if (!entry || entry.accountId === null) throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
+    if (!entry || entry.accountId === null)
+      throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
     const canonical = canonicalRequest(timestamp, req.method, req.pathWithQuery, req.body);
     if (!signatureMatches(entry.secret, canonical, signature)) {
       throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
@@ -69,9 +74,16 @@ export class ApiKeyAuthService {
     // A signature is a nonce: the same signed request a second time (a replay) is refused while
     // its timestamp could still pass the window.
     const fresh = await redisCall(this.redis.redis, () =>
-      this.redis.redis.set(`sig:${apiKey}:${signature}`, '1', 'PX', this.config.SIGNATURE_WINDOW_MS * 2, 'NX'),
+      this.redis.redis.set(
+        `sig:${apiKey}:${signature}`,
+        '1',
+        'PX',
+        this.config.SIGNATURE_WINDOW_MS * 2,
+        'NX',
+      ),
     );
-    if (fresh !== 'OK') throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
+    if (fresh !== 'OK')
+      throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
     return { accountId: entry.accountId, keyId: apiKey };
   }
 

@@ -29,7 +29,12 @@ export class ApiKeyIssuer {
     for (const row of await this.repo.findActiveByAccount(accountId)) {
       if (row.label !== label) continue;
       try {
-        return { accountId, keyId: row.keyId, secret: this.cipher.decrypt(row.secretEnc, row.keyId), created: false };
+        return {
+          accountId,
+          keyId: row.keyId,
+          secret: this.cipher.decrypt(row.secretEnc, row.keyId),
+          created: false,
+        };
       } catch {
         await this.repo.revoke(row.keyId);
       }

@@ -20,7 +20,9 @@ describe('native encryption key default', () => {
 
   it('leaves an explicit configuration and non-checkouts alone', () => {
     const root = mkdtempSync(join(tmpdir(), 'gw-'));
-    expect(applyNativeEncryptionKeyDefault({ API_KEY_ENCRYPTION_KEY_FILE: '/run/secrets/k' }, root)).toBeNull();
+    expect(
+      applyNativeEncryptionKeyDefault({ API_KEY_ENCRYPTION_KEY_FILE: '/run/secrets/k' }, root),
+    ).toBeNull();
     const env: NodeJS.ProcessEnv = {};
     expect(applyNativeEncryptionKeyDefault(env, root)).toBeNull();
     expect(env.API_KEY_ENCRYPTION_KEY_FILE).toBeUndefined();

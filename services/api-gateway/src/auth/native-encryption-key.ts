@@ -21,7 +21,10 @@ export function nativeEncryptionKeyFile(root = repositoryRoot()): string {
  * keys). Compose and Swarm set API_KEY_ENCRYPTION_KEY_FILE themselves; this never runs there.
  * Returns the file it settled on, or null when the environment already said.
  */
-export function applyNativeEncryptionKeyDefault(env: NodeJS.ProcessEnv, root = repositoryRoot()): string | null {
+export function applyNativeEncryptionKeyDefault(
+  env: NodeJS.ProcessEnv,
+  root = repositoryRoot(),
+): string | null {
   if (env.API_KEY_ENCRYPTION_KEY || env.API_KEY_ENCRYPTION_KEY_FILE) return null;
   if (!existsSync(join(root, 'native'))) return null;
   const file = nativeEncryptionKeyFile(root);

@@ -23,12 +23,16 @@ export class SecretCipher {
 
   /** Throws when the blob was not made under this key for this key id. */
   decrypt(blob: Buffer, keyId: string): string {
-    if (blob.length < 1 + IV_BYTES + TAG_BYTES || blob[0] !== VERSION) throw new Error('unsupported secret format');
+    if (blob.length < 1 + IV_BYTES + TAG_BYTES || blob[0] !== VERSION)
+      throw new Error('unsupported secret format');
     const iv = blob.subarray(1, 1 + IV_BYTES);
     const tag = blob.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
     const decipher = createDecipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(keyId, 'utf8'));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(blob.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+    return Buffer.concat([
+      decipher.update(blob.subarray(1 + IV_BYTES + TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
   }
 }

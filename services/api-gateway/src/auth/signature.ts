@@ -2,8 +2,16 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalRequest } from '@trading/contracts';
 
 /** hex(HMAC-SHA256(secret, canonicalRequest(timestamp, method, path, body))). */
-export function signRequest(secret: string, timestamp: string | number, method: string, pathWithQuery: string, body: string): string {
-  return createHmac('sha256', secret).update(canonicalRequest(timestamp, method, pathWithQuery, body)).digest('hex');
+export function signRequest(
+  secret: string,
+  timestamp: string | number,
+  method: string,
+  pathWithQuery: string,
+  body: string,
+): string {
+  return createHmac('sha256', secret)
+    .update(canonicalRequest(timestamp, method, pathWithQuery, body))
+    .digest('hex');
 }
 
 /** Constant-time check of a hex signature; false for anything that is not 64 hex characters. */

@@ -14,7 +14,11 @@ export function decodeCursor(cursor: string, length: number): string[] {
   } catch {
     parsed = null;
   }
-  if (!Array.isArray(parsed) || parsed.length !== length || !parsed.every((p) => typeof p === 'string' && p.length <= 128)) {
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== length ||
+    !parsed.every((p) => typeof p === 'string' && p.length <= 128)
+  ) {
     throw new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
   }
   return parsed as string[];

@@ -21,9 +21,20 @@ export class GatewayMetrics {
 
   constructor(metrics: MetricsRegistry) {
     this.ordersReceived = metrics.counter('orders_received_total', 'Order placements received');
-    this.ordersAccepted = metrics.counter('orders_accepted_total', 'Order placements acknowledged by Kafka (202)');
-    this.ordersRejected = metrics.counter('orders_rejected_total', 'Order placements refused, by error code', ['reason']);
-    this.shed = metrics.counter('gateway_requests_shed_total', 'Requests refused by load shedding or rate limits', ['reason']);
+    this.ordersAccepted = metrics.counter(
+      'orders_accepted_total',
+      'Order placements acknowledged by Kafka (202)',
+    );
+    this.ordersRejected = metrics.counter(
+      'orders_rejected_total',
+      'Order placements refused, by error code',
+      ['reason'],
+    );
+    this.shed = metrics.counter(
+      'gateway_requests_shed_total',
+      'Requests refused by load shedding or rate limits',
+      ['reason'],
+    );
     this.orderAckDuration = metrics.histogram(
       'gateway_order_ack_duration_seconds',
       'Order receipt to Kafka acknowledgement of its command',

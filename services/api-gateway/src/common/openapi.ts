@@ -3,7 +3,10 @@ import { z } from 'zod';
 
 /** The zod schema the handler validates with, as the OpenAPI schema of the same body. */
 export function jsonSchema(schema: z.ZodType): SchemaObject {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
   return rest as SchemaObject;
 }
 

@@ -20,7 +20,11 @@ interface LimiterCommands {
 
 const EXEMPT = /^\/(health|metrics|docs)/;
 
-async function refuse(reply: FastifyReply, err: GatewayException, headers: Record<string, string> = {}): Promise<void> {
+async function refuse(
+  reply: FastifyReply,
+  err: GatewayException,
+  headers: Record<string, string> = {},
+): Promise<void> {
   if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
   await reply.code(err.status).headers(headers).send(err.toBody());
 }
@@ -41,27 +45,50 @@ export function installOverloadProtection(app: NestFastifyApplication, config: A
     if (EXEMPT.test(req.url)) return;
     if (inFlight >= config.MAX_IN_FLIGHT) {
       metrics.shed.inc({ reason: 'in_flight' });
-      return refuse(reply, new GatewayException(ErrorCode.SERVICE_UNAVAILABLE, 'gateway is at capacity, retry shortly', undefined, 1));
+      return refuse(
+        reply,
+        new GatewayException(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          'gateway is at capacity, retry shortly',
+          undefined,
+          1,
+        ),
+      );
     }
     inFlight++;
     (req as FastifyRequest & { counted?: boolean }).counted = true;
     const second = Math.floor(Date.now() / 1000);
     const apiKey = req.headers[SIGNATURE_HEADERS.apiKey];
-    const checks: [string, number, string][] = [[`rl:ip:${req.ip}:${second}`, config.RATE_LIMIT_PER_IP, 'ip']];
-    if (typeof apiKey === 'string' && apiKey.length <= 64) checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
+    const checks: [string, number, string][] = [
+      [`rl:ip:${req.ip}:${second}`, config.RATE_LIMIT_PER_IP, 'ip'],
+    ];
+    if (typeof apiKey === 'string' && apiKey.length <= 64)
+      checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
     if (redis.status !== 'ready') return; // the routes that need Redis answer 503 themselves
     try {
       for (const [key, limit, scope] of checks) {
         const used = await redis.rateWindow(key, 2000);
         if (used > limit) {
           metrics.shed.inc({ reason: `rate_${scope}` });
-          return refuse(reply, new GatewayException(ErrorCode.RATE_LIMITED, `rate limit of ${limit} requests per second per ${scope} exceeded`, undefined, 1), {
-            'x-ratelimit-limit': String(limit),
-            'x-ratelimit-remaining': '0',
-            'x-ratelimit-scope': scope,
-          });
+          return refuse(
+            reply,
+            new GatewayException(
+              ErrorCode.RATE_LIMITED,
+              `rate limit of ${limit} requests per second per ${scope} exceeded`,
+              undefined,
+              1,
+            ),
+            {
+              'x-ratelimit-limit': String(limit),
+              'x-ratelimit-remaining': '0',
+              'x-ratelimit-scope': scope,
+            },
+          );
         }
-        if (scope === 'key') void reply.header('x-ratelimit-limit', String(limit)).header('x-ratelimit-remaining', String(limit - used));
+        if (scope === 'key')
+          void reply
+            .header('x-ratelimit-limit', String(limit))
+            .header('x-ratelimit-remaining', String(limit - used));
       }
     } catch {
       // A Redis hiccup must not turn into refusals of good traffic.

@@ -13,7 +13,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 /** A zod error as the first issue's field and message. */
-export function fromZodError(err: ZodError, fallback: ErrorCode = ErrorCode.VALIDATION_FAILED): GatewayException {
+export function fromZodError(
+  err: ZodError,
+  fallback: ErrorCode = ErrorCode.VALIDATION_FAILED,
+): GatewayException {
   const issue = err.issues[0];
   if (!issue) return new GatewayException(fallback, 'invalid request');
   // Unknown keys of a strict object: name the first one.
@@ -23,7 +26,8 @@ export function fromZodError(err: ZodError, fallback: ErrorCode = ErrorCode.VALI
       : issue.path.length > 0
         ? issue.path.join('.')
         : undefined;
-  const message = issue.code === 'unrecognized_keys' ? `unknown field ${field}` : `${field ?? 'body'}: ${issue.message}`;
+  const message =
+    issue.code === 'unrecognized_keys' ? `unknown field ${field}` : `${field ?? 'body'}: ${issue.message}`;
   return new GatewayException(fallback, message, field);
 }
 
@@ -36,7 +40,8 @@ export function toGatewayException(err: unknown): GatewayException {
     if (status === 404) return new GatewayException(ErrorCode.NOT_FOUND, 'no such route');
     if (status === 405) return new GatewayException(ErrorCode.METHOD_NOT_ALLOWED, 'method not allowed');
     if (status === 413) return new GatewayException(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
-    if (status === 415) return new GatewayException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'unsupported content type');
+    if (status === 415)
+      return new GatewayException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'unsupported content type');
     if (status === 503) return GatewayException.unavailable('service');
     if (status >= 400 && status < 500) return new GatewayException(ErrorCode.VALIDATION_FAILED, err.message);
     return new GatewayException(ErrorCode.INTERNAL_ERROR, 'internal error');
@@ -56,7 +61,8 @@ export function toGatewayException(err: unknown): GatewayException {
   }
   // Fastify parse errors without one of the codes above (SyntaxError from JSON.parse).
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  if (err instanceof SyntaxError || status === 400) return new GatewayException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON');
+  if (err instanceof SyntaxError || status === 400)
+    return new GatewayException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON');
   if (status === 413) return new GatewayException(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
   return new GatewayException(ErrorCode.INTERNAL_ERROR, 'internal error');
 }

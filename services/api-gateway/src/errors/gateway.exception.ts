@@ -86,10 +86,17 @@ export class GatewayException extends Error {
   }
 
   toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+    return {
+      error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) },
+    };
   }
 
   static unavailable(dependency: string): GatewayException {
-    return new GatewayException(ErrorCode.SERVICE_UNAVAILABLE, `${dependency} is unavailable, retry shortly`, undefined, 1);
+    return new GatewayException(
+      ErrorCode.SERVICE_UNAVAILABLE,
+      `${dependency} is unavailable, retry shortly`,
+      undefined,
+      1,
+    );
   }
 }

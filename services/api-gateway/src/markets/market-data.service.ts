@@ -44,7 +44,12 @@ export interface CandleView {
   trades: number;
 }
 
-const BUCKET_MS: Record<keyof typeof CANDLE_INTERVALS, number> = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 };
+const BUCKET_MS: Record<keyof typeof CANDLE_INTERVALS, number> = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '1h': 3_600_000,
+  '1d': 86_400_000,
+};
 
 /** Public market data: snapshots market-data keeps in Redis, candles from PostgreSQL. */
 @Injectable()
@@ -88,7 +93,10 @@ export class MarketDataService {
     };
   }
 
-  async trades(symbol: string, query: unknown): Promise<{ symbol: string; seq: number; data: PublicTrade[] }> {
+  async trades(
+    symbol: string,
+    query: unknown,
+  ): Promise<{ symbol: string; seq: number; data: PublicTrade[] }> {
     const market = await this.market(symbol);
     const { limit } = parse(tradesQuerySchema, query);
     const snap = await this.snapshot(redisKeys.trades(market.symbol), z.array(publicTradeSchema));
@@ -102,13 +110,19 @@ export class MarketDataService {
     return { symbol: market.symbol, seq: snap?.seq ?? 0, data: snap?.data ?? null };
   }
 
-  async candles(symbol: string, query: unknown): Promise<{ symbol: string; interval: string; data: CandleView[] }> {
+  async candles(
+    symbol: string,
+    query: unknown,
+  ): Promise<{ symbol: string; interval: string; data: CandleView[] }> {
     const market = await this.market(symbol);
     const q = parse(candlesQuerySchema, query);
     const to = q.to ?? new Date();
     const from = q.from ?? new Date(to.getTime() - q.limit * BUCKET_MS[q.interval]);
-    if (from.getTime() >= to.getTime()) throw new GatewayException(ErrorCode.VALIDATION_FAILED, 'from must be before to', 'from');
-    const rows = await dbCall(this.db.dataSource, () => this.candlesRepo.find(market.symbol, q.interval, from, to, q.limit));
+    if (from.getTime() >= to.getTime())
+      throw new GatewayException(ErrorCode.VALIDATION_FAILED, 'from must be before to', 'from');
+    const rows = await dbCall(this.db.dataSource, () =>
+      this.candlesRepo.find(market.symbol, q.interval, from, to, q.limit),
+    );
     return {
       symbol: market.symbol,
       interval: q.interval,
@@ -126,7 +140,12 @@ export class MarketDataService {
 
   private async market(symbol: string): Promise<MarketSpec> {
     const market = await this.markets.find(symbol);
-    if (!market) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${JSON.stringify(symbol.slice(0, 32))}`, 'symbol');
+    if (!market)
+      throw new GatewayException(
+        ErrorCode.UNKNOWN_SYMBOL,
+        `unknown symbol ${JSON.stringify(symbol.slice(0, 32))}`,
+        'symbol',
+      );
     return market;
   }
 

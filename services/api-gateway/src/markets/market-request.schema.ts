@@ -14,8 +14,12 @@ const instant = z
     return new Date(ms);
   });
 
-export const depthQuerySchema = z.strictObject({ levels: z.coerce.number().int().min(1).max(100).default(20) });
-export const tradesQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) });
+export const depthQuerySchema = z.strictObject({
+  levels: z.coerce.number().int().min(1).max(100).default(20),
+});
+export const tradesQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
 export const candlesQuerySchema = z.strictObject({
   interval: z.enum(Object.keys(CANDLE_INTERVALS) as [CandleInterval, ...CandleInterval[]]).default('1m'),
   from: instant.optional(),

@@ -22,7 +22,10 @@ export class BalancesController {
 
   @Get('ledger')
   @ApiOperation({ summary: 'Own ledger entries, newest first (query: asset, limit, cursor)' })
-  ledger(@CurrentAccount() account: AuthenticatedAccount, @Query() query: unknown): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
+  ledger(
+    @CurrentAccount() account: AuthenticatedAccount,
+    @Query() query: unknown,
+  ): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
     return this.balances.ledger(account, query);
   }
 }

@@ -10,9 +10,15 @@ import { toDecimal, type BalanceView, type LedgerView } from './money.views';
 
 const ledgerQuerySchema = z
   .object({
-    asset: z.string().regex(/^[A-Z0-9]{2,12}$/).optional(),
+    asset: z
+      .string()
+      .regex(/^[A-Z0-9]{2,12}$/)
+      .optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
-    cursor: z.string().regex(/^[0-9]{1,19}$/, 'must be a cursor returned by this endpoint').optional(),
+    cursor: z
+      .string()
+      .regex(/^[0-9]{1,19}$/, 'must be a cursor returned by this endpoint')
+      .optional(),
   })
   .strict();
 
@@ -24,21 +30,34 @@ export class BalancesService {
   constructor(private readonly db: DatabaseService) {}
 
   async balances(account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
-    const rows = await dbCall(this.db.dataSource, () => new BalancesRepository(this.db.dataSource).forAccounts([account.accountId]));
+    const rows = await dbCall(this.db.dataSource, () =>
+      new BalancesRepository(this.db.dataSource).forAccounts([account.accountId]),
+    );
     const decimals = await this.assetDecimals();
     return {
       balances: rows
         .sort((a, b) => (a.asset < b.asset ? -1 : 1))
-        .map((r) => ({ asset: r.asset, available: toDecimal(r.available, decimals.get(r.asset) ?? 0), held: toDecimal(r.held, decimals.get(r.asset) ?? 0) })),
+        .map((r) => ({
+          asset: r.asset,
+          available: toDecimal(r.available, decimals.get(r.asset) ?? 0),
+          held: toDecimal(r.held, decimals.get(r.asset) ?? 0),
+        })),
     };
   }
 
-  async ledger(account: AuthenticatedAccount, query: unknown): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
+  async ledger(
+    account: AuthenticatedAccount,
+    query: unknown,
+  ): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
     const parsed = ledgerQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw fromZodError(parsed.error, ErrorCode.VALIDATION_FAILED);
     const { asset, limit, cursor } = parsed.data;
     const rows = await dbCall(this.db.dataSource, () =>
-      new BalancesRepository(this.db.dataSource).ledgerPage(account.accountId, { asset, beforeId: cursor ? BigInt(cursor) : undefined, limit }),
+      new BalancesRepository(this.db.dataSource).ledgerPage(account.accountId, {
+        asset,
+        beforeId: cursor ? BigInt(cursor) : undefined,
+        limit,
+      }),
     );
     const decimals = await this.assetDecimals();
     const items = rows.map((r) => {
@@ -59,7 +78,9 @@ export class BalancesService {
   /** Asset precision, loaded once and refreshed when an unknown asset shows up. */
   async assetDecimals(asset?: string): Promise<Map<string, number>> {
     if (this.decimals.size === 0 || (asset && !this.decimals.has(asset))) {
-      const assets = await dbCall(this.db.dataSource, () => new MarketsRepository(this.db.dataSource).findAssets());
+      const assets = await dbCall(this.db.dataSource, () =>
+        new MarketsRepository(this.db.dataSource).findAssets(),
+      );
       this.decimals = new Map(assets.map((a) => [a.code, a.decimals]));
     }
     return this.decimals;
@@ -67,7 +88,8 @@ export class BalancesService {
 
   async requireAsset(asset: string): Promise<number> {
     const d = (await this.assetDecimals(asset)).get(asset);
-    if (d === undefined) throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown asset ${asset}`, 'asset');
+    if (d === undefined)
+      throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown asset ${asset}`, 'asset');
     return d;
   }
 }

@@ -33,7 +33,10 @@ export class OperatorController {
 
   @Put('markets/:symbol/fees')
   @ApiOperation({ summary: 'Set maker/taker fees in basis points (applies to new orders)' })
-  setFees(@Param('symbol') symbol: string, @Body() body: unknown): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
+  setFees(
+    @Param('symbol') symbol: string,
+    @Body() body: unknown,
+  ): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
     return this.operator.setFees(symbol, body);
   }
 }

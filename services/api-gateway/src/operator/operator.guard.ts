@@ -19,7 +19,11 @@ export class OperatorGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.expected) throw new GatewayException(ErrorCode.UNAUTHENTICATED, 'the operator API is disabled (no OPERATOR_TOKEN configured)');
+    if (!this.expected)
+      throw new GatewayException(
+        ErrorCode.UNAUTHENTICATED,
+        'the operator API is disabled (no OPERATOR_TOKEN configured)',
+      );
     const token = context.switchToHttp().getRequest<FastifyRequest>().headers[OPERATOR_HEADER];
     if (typeof token !== 'string' || !timingSafeEqual(digest(token), this.expected)) {
       throw new GatewayException(ErrorCode.UNAUTHENTICATED, 'missing or wrong operator token');

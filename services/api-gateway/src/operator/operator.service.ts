@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { idSchema, orderCommandSchema, parseDecimal, symbolSchema, TOPICS, type DepositCommand, type WithdrawCommand } from '@trading/contracts';
+import {
+  idSchema,
+  orderCommandSchema,
+  parseDecimal,
+  symbolSchema,
+  TOPICS,
+  type DepositCommand,
+  type WithdrawCommand,
+} from '@trading/contracts';
 import { AccountsRepository, ApiKeysRepository, MarketsRepository } from '@trading/db';
 import { DatabaseService, ProducerService } from '@trading/nest-common';
 import { ApiKeyIssuer } from '../auth/api-key.issuer';
@@ -21,7 +29,9 @@ const moneySchema = z
   })
   .strict();
 const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
-const feesSchema = z.object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) }).strict();
+const feesSchema = z
+  .object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) })
+  .strict();
 
 /**
  * Operator actions. Deposits and withdrawals are commands on the account's stream, applied by
@@ -37,22 +47,44 @@ export class OperatorService {
     private readonly cipher: SecretCipher,
   ) {}
 
-  async move(kind: 'deposit' | 'withdraw', body: unknown): Promise<{ commandId: string; status: 'accepted' }> {
+  async move(
+    kind: 'deposit' | 'withdraw',
+    body: unknown,
+  ): Promise<{ commandId: string; status: 'accepted' }> {
     const parsed = moneySchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
     const { accountId, asset, amount } = parsed.data;
     const decimals = await this.balances.requireAsset(asset);
     const units = parseDecimal(amount, decimals);
     if (units === null || units <= 0n || units > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new GatewayException(ErrorCode.VALIDATION_FAILED, `amount must be positive with at most ${decimals} decimals`, 'amount');
+      throw new GatewayException(
+        ErrorCode.VALIDATION_FAILED,
+        `amount must be positive with at most ${decimals} decimals`,
+        'amount',
+      );
     }
-    const account = await dbCall(this.db.dataSource, () => new AccountsRepository(this.db.dataSource).findById(accountId));
-    if (!account) throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown account ${accountId}`, 'accountId');
+    const account = await dbCall(this.db.dataSource, () =>
+      new AccountsRepository(this.db.dataSource).findById(accountId),
+    );
+    if (!account)
+      throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown account ${accountId}`, 'accountId');
     const commandId = parsed.data.commandId ?? randomUUID();
-    const command: DepositCommand | WithdrawCommand = { kind, commandId, accountId, asset, amount: Number(units), receivedAt: Date.now() };
+    const command: DepositCommand | WithdrawCommand = {
+      kind,
+      commandId,
+      accountId,
+      asset,
+      amount: Number(units),
+      receivedAt: Date.now(),
+    };
     if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
     try {
-      await this.producer.producer.send({ topic: TOPICS.orderCommands.name, key: accountId, value: command, schema: orderCommandSchema });
+      await this.producer.producer.send({
+        topic: TOPICS.orderCommands.name,
+        key: accountId,
+        value: command,
+        schema: orderCommandSchema,
+      });
     } catch {
       throw GatewayException.unavailable('kafka');
     }
@@ -66,16 +98,29 @@ export class OperatorService {
     return dbCall(this.db.dataSource, async () => {
       await new AccountsRepository(this.db.dataSource).ensure(accountId, name);
       // The secret is shown here once and stored only encrypted.
-      const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(accountId, 'operator');
+      const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(
+        accountId,
+        'operator',
+      );
       return { accountId, apiKey: key.keyId, secret: key.secret };
     });
   }
 
-  async setFees(symbol: string, body: unknown): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
-    if (!symbolSchema.safeParse(symbol).success) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
+  async setFees(
+    symbol: string,
+    body: unknown,
+  ): Promise<{ symbol: string; makerFeeBps: number; takerFeeBps: number }> {
+    if (!symbolSchema.safeParse(symbol).success)
+      throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
     const parsed = feesSchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
-    const updated = await dbCall(this.db.dataSource, () => new MarketsRepository(this.db.dataSource).setFees(symbol, parsed.data.makerFeeBps, parsed.data.takerFeeBps));
+    const updated = await dbCall(this.db.dataSource, () =>
+      new MarketsRepository(this.db.dataSource).setFees(
+        symbol,
+        parsed.data.makerFeeBps,
+        parsed.data.takerFeeBps,
+      ),
+    );
     if (!updated) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
     return { symbol, ...parsed.data };
   }

@@ -12,7 +12,8 @@ import { toFillView, toOrderView, type FillView, type OrderView } from './order.
 
 // Cursor parts are checked before they reach SQL, so a forged cursor is a 400, never a 500.
 const MICROS = /^[0-9]{1,17}$/;
-const badCursor = () => new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
+const badCursor = () =>
+  new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
 
 export interface Page<T> {
   data: T[];
@@ -55,7 +56,10 @@ export class OrderQueriesService {
     const data: OrderView[] = [];
     for (const r of rows) data.push(toOrderView(r, await this.market(r.symbol)));
     const last = rows.at(-1);
-    return { data, nextCursor: last && rows.length === q.limit ? encodeCursor([last.createdAtKey, last.orderId]) : null };
+    return {
+      data,
+      nextCursor: last && rows.length === q.limit ? encodeCursor([last.createdAtKey, last.orderId]) : null,
+    };
   }
 
   async fills(account: AuthenticatedAccount, query: unknown): Promise<Page<FillView>> {
@@ -64,7 +68,11 @@ export class OrderQueriesService {
     const q = parsed.data;
     const page = await dbCall(this.db.dataSource, async () => {
       try {
-        return await this.trades.forAccount(account.accountId, { symbol: q.symbol, cursor: q.cursor, limit: q.limit });
+        return await this.trades.forAccount(account.accountId, {
+          symbol: q.symbol,
+          cursor: q.cursor,
+          limit: q.limit,
+        });
       } catch (err) {
         // TradesRepository refuses a cursor it did not issue with a RangeError.
         if (err instanceof RangeError) throw badCursor();

@@ -5,7 +5,15 @@ import { idSchema, orderTypeSchema, sideSchema, stpSchema, tifSchema } from '@tr
 // afterwards so each failure gets its own code. The length cap keeps hostile input cheap.
 const decimal = z.string().max(48, 'too long');
 
-export const ORDER_STATUSES = ['pending', 'new', 'partially_filled', 'filled', 'cancelled', 'rejected', 'expired'] as const;
+export const ORDER_STATUSES = [
+  'pending',
+  'new',
+  'partially_filled',
+  'filled',
+  'cancelled',
+  'rejected',
+  'expired',
+] as const;
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
 
 /** Body of POST /v1/orders. Strict: an unknown key is refused, naming it. */
@@ -29,7 +37,9 @@ export type PlaceOrderRequest = z.infer<typeof placeOrderRequestSchema>;
 /** Body of PATCH /v1/orders/:id. */
 export const amendOrderRequestSchema = z
   .strictObject({ price: decimal.optional(), quantity: decimal.optional() })
-  .refine((v) => v.price !== undefined || v.quantity !== undefined, { message: 'price or quantity is required' });
+  .refine((v) => v.price !== undefined || v.quantity !== undefined, {
+    message: 'price or quantity is required',
+  });
 export type AmendOrderRequest = z.infer<typeof amendOrderRequestSchema>;
 
 const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);

@@ -18,7 +18,13 @@ const btc: MarketSpec = toMarketSpec({
   status: 'trading',
 });
 
-const limit: PlaceOrderRequest = { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '100.25', quantity: '0.5' };
+const limit: PlaceOrderRequest = {
+  symbol: 'BTC-USDT',
+  side: 'buy',
+  type: 'limit',
+  price: '100.25',
+  quantity: '0.5',
+};
 
 function rejection(fn: () => unknown): { code: ErrorCode; field?: string } {
   try {
@@ -50,14 +56,33 @@ describe('order validation and conversion', () => {
   });
 
   it('converts a market buy with a quote budget in tick x lot units', () => {
-    const fields = validatePlaceOrder({ symbol: 'BTC-USDT', side: 'buy', type: 'market', quantity: '1', quoteBudget: '150.5', protectionPrice: '200' }, btc);
+    const fields = validatePlaceOrder(
+      {
+        symbol: 'BTC-USDT',
+        side: 'buy',
+        type: 'market',
+        quantity: '1',
+        quoteBudget: '150.5',
+        protectionPrice: '200',
+      },
+      btc,
+    );
     // 150.5 USDT / (0.01 x 0.0001) = 150 500 000 tick-lots
-    expect(fields).toMatchObject({ orderType: 'market', qty: 10000, quoteBudget: 150_500_000, protectionPrice: 20000, price: undefined });
+    expect(fields).toMatchObject({
+      orderType: 'market',
+      qty: 10000,
+      quoteBudget: 150_500_000,
+      protectionPrice: 20000,
+      price: undefined,
+    });
   });
 
   it('converts stop-limit icebergs', () => {
     expect(
-      validatePlaceOrder({ ...limit, type: 'stop-limit', stopPrice: '99', displayQuantity: '0.1', stpMode: 'cancel-both' }, btc),
+      validatePlaceOrder(
+        { ...limit, type: 'stop-limit', stopPrice: '99', displayQuantity: '0.1', stpMode: 'cancel-both' },
+        btc,
+      ),
     ).toMatchObject({ stopPrice: 9900, displayQty: 1000, stp: 'cancel-both' });
   });
 
@@ -82,26 +107,56 @@ describe('order validation and conversion', () => {
     [{ quoteBudget: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'quoteBudget'],
     [{ protectionPrice: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'protectionPrice'],
   ])('refuses %j with %s naming %s', (change, code, field) => {
-    expect(rejection(() => validatePlaceOrder({ ...limit, ...change } as PlaceOrderRequest, 'symbol' in change ? undefined : btc))).toEqual({ code, field });
+    expect(
+      rejection(() =>
+        validatePlaceOrder(
+          { ...limit, ...change } as PlaceOrderRequest,
+          'symbol' in change ? undefined : btc,
+        ),
+      ),
+    ).toEqual({ code, field });
   });
 
   it('refuses a market sell with a quote budget and a budget off the tick x lot grid', () => {
-    const sell = { symbol: 'BTC-USDT', side: 'sell', type: 'market', quantity: '1', quoteBudget: '10' } as const;
-    expect(rejection(() => validatePlaceOrder(sell, btc))).toEqual({ code: ErrorCode.INVALID_ORDER_OPTIONS, field: 'quoteBudget' });
-    expect(rejection(() => validatePlaceOrder({ ...sell, side: 'buy', quoteBudget: '0.0000001' }, btc))).toEqual({
+    const sell = {
+      symbol: 'BTC-USDT',
+      side: 'sell',
+      type: 'market',
+      quantity: '1',
+      quoteBudget: '10',
+    } as const;
+    expect(rejection(() => validatePlaceOrder(sell, btc))).toEqual({
+      code: ErrorCode.INVALID_ORDER_OPTIONS,
+      field: 'quoteBudget',
+    });
+    expect(
+      rejection(() => validatePlaceOrder({ ...sell, side: 'buy', quoteBudget: '0.0000001' }, btc)),
+    ).toEqual({
       code: ErrorCode.INVALID_QUOTE_BUDGET,
       field: 'quoteBudget',
     });
   });
 
   it('refuses orders on a halted market', () => {
-    expect(rejection(() => validatePlaceOrder(limit, { ...btc, status: 'halted' }))).toEqual({ code: ErrorCode.MARKET_HALTED, field: 'symbol' });
+    expect(rejection(() => validatePlaceOrder(limit, { ...btc, status: 'halted' }))).toEqual({
+      code: ErrorCode.MARKET_HALTED,
+      field: 'symbol',
+    });
   });
 
   it('amends price and quantity in ticks and lots, but no price on a market order', () => {
-    expect(validateAmend({ price: '101', quantity: '0.25' }, btc, { orderType: 'limit' })).toEqual({ price: 10100, qty: 2500 });
-    expect(rejection(() => validateAmend({ price: '101.001' }, btc, { orderType: 'limit' }))).toEqual({ code: ErrorCode.PRICE_OFF_TICK, field: 'price' });
-    expect(rejection(() => validateAmend({ price: '101' }, btc, { orderType: 'market' }))).toEqual({ code: ErrorCode.INVALID_ORDER_OPTIONS, field: 'price' });
+    expect(validateAmend({ price: '101', quantity: '0.25' }, btc, { orderType: 'limit' })).toEqual({
+      price: 10100,
+      qty: 2500,
+    });
+    expect(rejection(() => validateAmend({ price: '101.001' }, btc, { orderType: 'limit' }))).toEqual({
+      code: ErrorCode.PRICE_OFF_TICK,
+      field: 'price',
+    });
+    expect(rejection(() => validateAmend({ price: '101' }, btc, { orderType: 'market' }))).toEqual({
+      code: ErrorCode.INVALID_ORDER_OPTIONS,
+      field: 'price',
+    });
   });
 });
 

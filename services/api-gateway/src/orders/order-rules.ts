@@ -11,7 +11,10 @@ import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { AmendOrderRequest, PlaceOrderRequest } from './order-request.schema';
 
 /** What a valid order request becomes: the command minus ids and timestamps. */
-export type PlaceOrderFields = Omit<PlaceOrderCommand, 'commandId' | 'accountId' | 'orderId' | 'receivedAt' | 'kind'>;
+export type PlaceOrderFields = Omit<
+  PlaceOrderCommand,
+  'commandId' | 'accountId' | 'orderId' | 'receivedAt' | 'kind'
+>;
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -36,7 +39,11 @@ function describe(r: Exclude<StepResult, { ok: true }>, step: string, what: stri
 function priceTicks(value: string, market: MarketSpec, field: string, invalidCode: ErrorCode): number {
   const r = toSteps(value, market.tickSize);
   if (r.ok) return r.steps;
-  fail(r.reason === 'not_a_multiple' ? ErrorCode.PRICE_OFF_TICK : invalidCode, field, describe(r, market.tickSize, field));
+  fail(
+    r.reason === 'not_a_multiple' ? ErrorCode.PRICE_OFF_TICK : invalidCode,
+    field,
+    describe(r, market.tickSize, field),
+  );
 }
 
 function lots(value: string, market: MarketSpec, field: string, code: ErrorCode): number {
@@ -54,8 +61,10 @@ export function tickLotSize(market: MarketSpec): string {
 
 /** Market must exist and trade; returns it narrowed. */
 export function requireTradingMarket(symbol: string, market: MarketSpec | undefined): MarketSpec {
-  if (!market) fail(ErrorCode.UNKNOWN_SYMBOL, 'symbol', `unknown symbol ${JSON.stringify(symbol.slice(0, 32))}`);
-  if (market.status !== 'trading') throw new GatewayException(ErrorCode.MARKET_HALTED, `${market.symbol} is halted`, 'symbol');
+  if (!market)
+    fail(ErrorCode.UNKNOWN_SYMBOL, 'symbol', `unknown symbol ${JSON.stringify(symbol.slice(0, 32))}`);
+  if (market.status !== 'trading')
+    throw new GatewayException(ErrorCode.MARKET_HALTED, `${market.symbol} is halted`, 'symbol');
   return market;
 }
 
@@ -71,26 +80,38 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
 
   const qty = lots(req.quantity, market, 'quantity', ErrorCode.INVALID_QUANTITY);
   if (qty < market.minQtyLots) {
-    fail(ErrorCode.BELOW_MIN_QUANTITY, 'quantity', `quantity must be at least ${formatDecimal(BigInt(market.minQtyLots) * parseDecimal(market.lotSize, scaleOf(market.lotSize))!, scaleOf(market.lotSize))}`);
+    fail(
+      ErrorCode.BELOW_MIN_QUANTITY,
+      'quantity',
+      `quantity must be at least ${formatDecimal(BigInt(market.minQtyLots) * parseDecimal(market.lotSize, scaleOf(market.lotSize))!, scaleOf(market.lotSize))}`,
+    );
   }
 
   let price: number | undefined;
   if (priced) {
-    if (req.price === undefined) fail(ErrorCode.INVALID_PRICE, 'price', `price is required for ${req.type} orders`);
+    if (req.price === undefined)
+      fail(ErrorCode.INVALID_PRICE, 'price', `price is required for ${req.type} orders`);
     price = priceTicks(req.price, market, 'price', ErrorCode.INVALID_PRICE);
     const notional = BigInt(price) * BigInt(qty);
     if (notional > MAX_SAFE) fail(ErrorCode.INVALID_QUANTITY, 'quantity', 'price x quantity is too large');
     if (notional < BigInt(market.minNotionalTickLots)) {
-      fail(ErrorCode.BELOW_MIN_NOTIONAL, 'quantity', `price x quantity must be at least ${market.minNotional} ${market.quoteAsset}`);
+      fail(
+        ErrorCode.BELOW_MIN_NOTIONAL,
+        'quantity',
+        `price x quantity must be at least ${market.minNotional} ${market.quoteAsset}`,
+      );
     }
   } else {
-    if (req.price !== undefined) fail(ErrorCode.INVALID_ORDER_OPTIONS, 'price', `${req.type} orders take no price`);
-    if (req.displayQuantity !== undefined) fail(ErrorCode.INVALID_ORDER_OPTIONS, 'displayQuantity', `${req.type} orders cannot be icebergs`);
+    if (req.price !== undefined)
+      fail(ErrorCode.INVALID_ORDER_OPTIONS, 'price', `${req.type} orders take no price`);
+    if (req.displayQuantity !== undefined)
+      fail(ErrorCode.INVALID_ORDER_OPTIONS, 'displayQuantity', `${req.type} orders cannot be icebergs`);
   }
 
   let stopPrice: number | undefined;
   if (stop) {
-    if (req.stopPrice === undefined) fail(ErrorCode.INVALID_STOP_PRICE, 'stopPrice', `stopPrice is required for ${req.type} orders`);
+    if (req.stopPrice === undefined)
+      fail(ErrorCode.INVALID_STOP_PRICE, 'stopPrice', `stopPrice is required for ${req.type} orders`);
     stopPrice = priceTicks(req.stopPrice, market, 'stopPrice', ErrorCode.INVALID_STOP_PRICE);
   } else if (req.stopPrice !== undefined) {
     fail(ErrorCode.INVALID_ORDER_OPTIONS, 'stopPrice', `${req.type} orders take no stopPrice`);
@@ -103,20 +124,36 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
   let displayQty: number | undefined;
   if (req.displayQuantity !== undefined) {
     displayQty = lots(req.displayQuantity, market, 'displayQuantity', ErrorCode.INVALID_DISPLAY_QUANTITY);
-    if (tif !== 'GTC') fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'iceberg orders must be GTC');
-    if (displayQty > qty) fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'displayQuantity cannot exceed quantity');
+    if (tif !== 'GTC')
+      fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'iceberg orders must be GTC');
+    if (displayQty > qty)
+      fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'displayQuantity cannot exceed quantity');
   }
 
   let protectionPrice: number | undefined;
   if (req.protectionPrice !== undefined) {
-    if (priced) fail(ErrorCode.INVALID_ORDER_OPTIONS, 'protectionPrice', 'protectionPrice is only for market and stop-market orders');
-    protectionPrice = priceTicks(req.protectionPrice, market, 'protectionPrice', ErrorCode.INVALID_PROTECTION_PRICE);
+    if (priced)
+      fail(
+        ErrorCode.INVALID_ORDER_OPTIONS,
+        'protectionPrice',
+        'protectionPrice is only for market and stop-market orders',
+      );
+    protectionPrice = priceTicks(
+      req.protectionPrice,
+      market,
+      'protectionPrice',
+      ErrorCode.INVALID_PROTECTION_PRICE,
+    );
   }
 
   let quoteBudget: number | undefined;
   if (req.quoteBudget !== undefined) {
     if (priced || req.side !== 'buy') {
-      fail(ErrorCode.INVALID_ORDER_OPTIONS, 'quoteBudget', 'quoteBudget is only for market and stop-market buys');
+      fail(
+        ErrorCode.INVALID_ORDER_OPTIONS,
+        'quoteBudget',
+        'quoteBudget is only for market and stop-market buys',
+      );
     }
     const unit = tickLotSize(market);
     const r = toSteps(req.quoteBudget, unit);
@@ -150,12 +187,14 @@ export function validateAmend(
   const priced = order.orderType === 'limit' || order.orderType === 'stop-limit';
   const out: { price?: number; qty?: number } = {};
   if (req.price !== undefined) {
-    if (!priced) fail(ErrorCode.INVALID_ORDER_OPTIONS, 'price', `${order.orderType} orders have no price to amend`);
+    if (!priced)
+      fail(ErrorCode.INVALID_ORDER_OPTIONS, 'price', `${order.orderType} orders have no price to amend`);
     out.price = priceTicks(req.price, market, 'price', ErrorCode.INVALID_PRICE);
   }
   if (req.quantity !== undefined) {
     out.qty = lots(req.quantity, market, 'quantity', ErrorCode.INVALID_QUANTITY);
-    if (out.qty < market.minQtyLots) fail(ErrorCode.BELOW_MIN_QUANTITY, 'quantity', 'quantity is below the market minimum');
+    if (out.qty < market.minQtyLots)
+      fail(ErrorCode.BELOW_MIN_QUANTITY, 'quantity', 'quantity is below the market minimum');
   }
   return out;
 }

@@ -62,7 +62,10 @@ export function toOrderView(row: OrderRow, market: MarketSpec): OrderView {
     postOnly: row.postOnly,
     // A market order's row may carry price 0 (none).
     price: row.price === null || row.price === '0' ? null : fromSteps(BigInt(row.price), market.tickSize),
-    stopPrice: row.stopPrice === null || row.stopPrice === '0' ? null : fromSteps(BigInt(row.stopPrice), market.tickSize),
+    stopPrice:
+      row.stopPrice === null || row.stopPrice === '0'
+        ? null
+        : fromSteps(BigInt(row.stopPrice), market.tickSize),
     displayQuantity: orNull(row.displayQty, market.lotSize),
     quantity: fromSteps(BigInt(row.qty), market.lotSize),
     filledQuantity: fromSteps(BigInt(row.filledQty), market.lotSize),

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { ApiKeyGuard } from '../auth/api-key.guard';
@@ -11,8 +22,16 @@ import { OrdersService, type OrderAck } from './orders.service';
 
 @ApiTags('orders')
 @ApiSecurity(SIGNED)
-@ApiResponse({ status: 401, description: 'Missing, unknown or revoked key; stale timestamp; bad signature', schema: ERROR_SCHEMA })
-@ApiResponse({ status: 503, description: 'A dependency is down; retry after Retry-After seconds', schema: ERROR_SCHEMA })
+@ApiResponse({
+  status: 401,
+  description: 'Missing, unknown or revoked key; stale timestamp; bad signature',
+  schema: ERROR_SCHEMA,
+})
+@ApiResponse({
+  status: 503,
+  description: 'A dependency is down; retry after Retry-After seconds',
+  schema: ERROR_SCHEMA,
+})
 @UseGuards(ApiKeyGuard)
 @Controller('v1/orders')
 export class OrdersController {
@@ -43,7 +62,11 @@ export class OrdersController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Amend price and/or quantity of an own open order' })
   @ApiBody({ schema: jsonSchema(amendOrderRequestSchema) })
-  amend(@CurrentAccount() account: AuthenticatedAccount, @Param('id') id: string, @Body() body: unknown): Promise<OrderAck> {
+  amend(
+    @CurrentAccount() account: AuthenticatedAccount,
+    @Param('id') id: string,
+    @Body() body: unknown,
+  ): Promise<OrderAck> {
     return this.orders.amend(account, id, body);
   }
 

@@ -9,11 +9,28 @@ import type { MarketLookupService } from '../markets/market-lookup.service';
 import { OrdersService } from './orders.service';
 
 const market = toMarketSpec({
-  symbol: 'BTC-USDT', baseAsset: 'BTC', quoteAsset: 'USDT', baseDecimals: 8, quoteDecimals: 6,
-  tickSize: '0.01', lotSize: '0.0001', minQtyLots: 1, minNotional: '1', makerFeeBps: 10, takerFeeBps: 20, status: 'trading',
+  symbol: 'BTC-USDT',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDT',
+  baseDecimals: 8,
+  quoteDecimals: 6,
+  tickSize: '0.01',
+  lotSize: '0.0001',
+  minQtyLots: 1,
+  minNotional: '1',
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+  status: 'trading',
 });
 const account = { accountId: 'acct-1', keyId: 'ak_1' };
-const body = { symbol: 'BTC-USDT', side: 'buy', type: 'limit', price: '100', quantity: '1', clientOrderId: 'c-1' };
+const body = {
+  symbol: 'BTC-USDT',
+  side: 'buy',
+  type: 'limit',
+  price: '100',
+  quantity: '1',
+  clientOrderId: 'c-1',
+};
 
 function setup(opts: { send?: () => Promise<void>; redisStatus?: string; connected?: boolean } = {}) {
   const store = new Map<string, string>();
@@ -61,7 +78,14 @@ describe('OrdersService.place', () => {
     expect((send.mock.calls as unknown[][])[0]![0]).toMatchObject({
       topic: 'orders.commands.v1',
       key: 'acct-1',
-      value: { kind: 'place', orderId: ack.orderId, accountId: 'acct-1', price: 10000, qty: 10000, receivedAt: 1000 },
+      value: {
+        kind: 'place',
+        orderId: ack.orderId,
+        accountId: 'acct-1',
+        price: 10000,
+        qty: 10000,
+        receivedAt: 1000,
+      },
     });
   });
 
@@ -78,7 +102,9 @@ describe('OrdersService.place', () => {
     const err = await failure(service.place(account, body));
     expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.SERVICE_UNAVAILABLE, 503, 1]);
     expect(store.size).toBe(0);
-    expect((await metrics.ordersRejected.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'SERVICE_UNAVAILABLE' }, value: 1 })]);
+    expect((await metrics.ordersRejected.get()).values).toEqual([
+      expect.objectContaining({ labels: { reason: 'SERVICE_UNAVAILABLE' }, value: 1 }),
+    ]);
   });
 
   it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS', async () => {

@@ -18,7 +18,12 @@ import { GatewayMetrics } from '../common/gateway.metrics';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import { MarketLookupService } from '../markets/market-lookup.service';
-import { amendOrderRequestSchema, FINAL_STATUSES, orderIdParamSchema, placeOrderRequestSchema } from './order-request.schema';
+import {
+  amendOrderRequestSchema,
+  FINAL_STATUSES,
+  orderIdParamSchema,
+  placeOrderRequestSchema,
+} from './order-request.schema';
 import { requireTradingMarket, validateAmend, validatePlaceOrder } from './order-rules';
 
 export interface OrderAck {
@@ -70,7 +75,14 @@ export class OrdersService {
         }
       }
       try {
-        await this.produce({ ...fields, kind: 'place', commandId: randomUUID(), accountId: account.accountId, orderId, receivedAt });
+        await this.produce({
+          ...fields,
+          kind: 'place',
+          commandId: randomUUID(),
+          accountId: account.accountId,
+          orderId,
+          receivedAt,
+        });
       } catch (err) {
         // Nothing was accepted: free the clientOrderId so a retry can place the order.
         if (coidKey) await this.redis.redis.del(coidKey).catch(() => undefined);
@@ -98,7 +110,12 @@ export class OrdersService {
     return { orderId: order.orderId, clientOrderId: order.clientOrderId, status: 'cancel_requested' };
   }
 
-  async amend(account: AuthenticatedAccount, orderId: string, body: unknown, receivedAt = Date.now()): Promise<OrderAck> {
+  async amend(
+    account: AuthenticatedAccount,
+    orderId: string,
+    body: unknown,
+    receivedAt = Date.now(),
+  ): Promise<OrderAck> {
     const parsed = amendOrderRequestSchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
     const order = await this.openOrder(account, orderId);

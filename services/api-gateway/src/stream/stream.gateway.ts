@@ -31,12 +31,15 @@ export class StreamGateway implements OnGatewayConnection, OnGatewayDisconnect {
       auth: this.auth,
       markets: this.markets,
       maxSubscriptions: this.config.WS_MAX_SUBSCRIPTIONS,
-      onSubscriptionCount: (delta) => (delta >= 0 ? this.metrics.wsSubscriptions.inc(delta) : this.metrics.wsSubscriptions.dec(-delta)),
+      onSubscriptionCount: (delta) =>
+        delta >= 0 ? this.metrics.wsSubscriptions.inc(delta) : this.metrics.wsSubscriptions.dec(-delta),
     });
     this.sessions.set(client, session);
     this.metrics.wsConnections.inc();
     client.on('message', (data) => {
-      session.onMessage(data).catch((err: unknown) => this.logger.warn(`stream message failed: ${(err as Error).message}`));
+      session
+        .onMessage(data)
+        .catch((err: unknown) => this.logger.warn(`stream message failed: ${(err as Error).message}`));
     });
   }
 

@@ -46,7 +46,11 @@ export class StreamSession {
   ) {}
 
   async onMessage(data: Buffer | ArrayBuffer | Buffer[]): Promise<void> {
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -55,12 +59,16 @@ export class StreamSession {
     }
     const parsed = clientMessageSchema.safeParse(json);
     if (!parsed.success) {
-      return this.error(ErrorCode.VALIDATION_FAILED, 'expected {"op":"subscribe"|"unsubscribe"|"auth"|"ping", ...}');
+      return this.error(
+        ErrorCode.VALIDATION_FAILED,
+        'expected {"op":"subscribe"|"unsubscribe"|"auth"|"ping", ...}',
+      );
     }
     try {
       await this.handle(parsed.data);
     } catch (err) {
-      if (err instanceof GatewayException) this.error(err.code, err.message, 'channel' in parsed.data ? parsed.data.channel : undefined);
+      if (err instanceof GatewayException)
+        this.error(err.code, err.message, 'channel' in parsed.data ? parsed.data.channel : undefined);
       else this.error(ErrorCode.INTERNAL_ERROR, 'internal error');
     }
   }
@@ -109,19 +117,36 @@ export class StreamSession {
   private async subscribe(channel: string): Promise<void> {
     if (this.subs.has(channel)) return this.error('ALREADY_SUBSCRIBED', 'already subscribed', channel);
     if (this.subs.size >= this.deps.maxSubscriptions) {
-      return this.error('TOO_MANY_SUBSCRIPTIONS', `at most ${this.deps.maxSubscriptions} subscriptions per connection`, channel);
+      return this.error(
+        'TOO_MANY_SUBSCRIPTIONS',
+        `at most ${this.deps.maxSubscriptions} subscriptions per connection`,
+        channel,
+      );
     }
     const target = await this.resolve(channel);
     if (!target) return;
-    const sub: Subscription = { ...target, live: false, syncing: false, pending: [], lastSeq: 0, unsubscribe: null };
+    const sub: Subscription = {
+      ...target,
+      live: false,
+      syncing: false,
+      pending: [],
+      lastSeq: 0,
+      unsubscribe: null,
+    };
     this.subs.set(channel, sub);
     this.deps.onSubscriptionCount(1);
     try {
-      sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) => this.onUpdate(channel, sub, m));
+      sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) =>
+        this.onUpdate(channel, sub, m),
+      );
     } catch {
       this.subs.delete(channel);
       this.deps.onSubscriptionCount(-1);
-      return this.error(ErrorCode.SERVICE_UNAVAILABLE, 'stream temporarily unavailable, retry shortly', channel);
+      return this.error(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        'stream temporarily unavailable, retry shortly',
+        channel,
+      );
     }
     // Unsubscribed or closed while Redis confirmed.
     if (this.closed || this.subs.get(channel) !== sub) return sub.unsubscribe();
@@ -132,17 +157,26 @@ export class StreamSession {
   }
 
   /** Redis channel and snapshot key of a client channel; null (with an error sent) if invalid. */
-  private async resolve(channel: string): Promise<{ redisChannel: string; snapshotKey: string | null } | null> {
+  private async resolve(
+    channel: string,
+  ): Promise<{ redisChannel: string; snapshotKey: string | null } | null> {
     if (channel === 'orders') {
       if (!this.account) {
         this.error('UNAUTHENTICATED', 'send {"op":"auth",...} before subscribing to orders', channel);
         return null;
       }
-      return { redisChannel: redisKeys.pubsub(redisKeys.orderChannel(this.account.accountId)), snapshotKey: null };
+      return {
+        redisChannel: redisKeys.pubsub(redisKeys.orderChannel(this.account.accountId)),
+        snapshotKey: null,
+      };
     }
     const m = /^(depth|trades|ticker):(.{1,32})$/.exec(channel);
     if (!m) {
-      this.error('UNKNOWN_CHANNEL', 'channels are depth:<symbol>, trades:<symbol>, ticker:<symbol> and orders', channel);
+      this.error(
+        'UNKNOWN_CHANNEL',
+        'channels are depth:<symbol>, trades:<symbol>, ticker:<symbol> and orders',
+        channel,
+      );
       return null;
     }
     const kind = m[1] as 'depth' | 'trades' | 'ticker';
