@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { Kafka, type Producer } from 'kafkajs';
+import { AssignerProtocol, Kafka, type Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { databaseSchema, kafkaSchema, loadConfig } from '@trading/config';
 import {
@@ -28,7 +28,7 @@ const symbol = `C${run}-USDT`;
 const base = `C${run}`;
 const accounts = ['a', 'b', 'c'].map((x) => `chaos-${x}-${run}`);
 
-function startService(name: string, port: number, instance: string): ChildProcess {
+function startService(name: string, port: number, instance: string, clientId?: string): ChildProcess {
   return spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
     env: {
       ...process.env,
@@ -36,6 +36,7 @@ function startService(name: string, port: number, instance: string): ChildProces
       HTTP_PORT: String(port),
       INSTANCE_ID: instance,
       LOG_LEVEL: 'warn',
+      ...(clientId ? { KAFKA_CLIENT_ID: clientId } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -118,7 +119,9 @@ describe('crash recovery of matching workers and the order-router', () => {
         'matching workers of `npm run platform` are running: stop them first (npm run platform -- down)',
       );
     const router = startService('order-router', 18781, 'chaos-r');
-    const workers = [0, 1, 2].map((i) => startService('matching-worker', 18790 + i, `chaos-${i}`));
+    const workers = [0, 1, 2].map((i) =>
+      startService('matching-worker', 18790 + i, `chaos-${i}`, `chaos-w${i}`),
+    );
     const marketData = startService('market-data', 18782, 'chaos-md');
     children.push(router, ...workers, marketData);
     await Promise.all([ready(18781), ready(18790), ready(18791), ready(18792), ready(18782)]);
@@ -126,17 +129,38 @@ describe('crash recovery of matching workers and the order-router', () => {
     await new Promise((r) => setTimeout(r, 2500));
     // The worker to kill is the one that owns the symbol's partition.
     const partition = partitionFor(symbol, kafkaConfig.KAFKA_PARTITIONS);
+    // Found from the group itself: each test worker has its own Kafka client id.
     let victim = -1;
-    // The group settles after all three joined (a rebalance per join): wait up to a minute.
-    for (let i = 0; victim < 0 && i < 300; i++) {
-      for (const w of [0, 1, 2]) {
-        const text = await (await fetch(`http://127.0.0.1:${18790 + w}/metrics`)).text();
-        if (new RegExp(`matching_partition_owned\\{[^}]*partition="${partition}"[^}]*\\} 1`).test(text))
-          victim = w;
+    let members = '';
+    const admin = kafka.admin();
+    await admin.connect();
+    for (let i = 0; victim < 0 && i < 120; i++) {
+      const { groups } = await admin.describeGroups(['matching-worker']);
+      const group = groups[0];
+      members = JSON.stringify(
+        group.members.map((m) => ({
+          clientId: m.clientId,
+          assignment:
+            group.state === 'Stable' && m.memberAssignment.length
+              ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment
+              : null,
+        })),
+      );
+      if (group.state === 'Stable') {
+        for (const m of group.members) {
+          const owned = m.memberAssignment.length
+            ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[
+                TOPICS.ordersSequenced.name
+              ]
+            : undefined;
+          const w = /^chaos-w(\d)$/.exec(m.clientId);
+          if (w && owned?.includes(partition)) victim = Number(w[1]);
+        }
       }
-      if (victim < 0) await new Promise((r) => setTimeout(r, 200));
+      if (victim < 0) await new Promise((r) => setTimeout(r, 500));
     }
-    expect(victim).toBeGreaterThanOrEqual(0);
+    await admin.disconnect();
+    if (victim < 0) throw new Error(`no test worker owns partition ${partition}; group members: ${members}`);
 
     const now = Date.now();
     await send(
