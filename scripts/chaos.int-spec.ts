@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { createDataSource, MarketsRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { symbolConfig } from '../services/matching-worker/src/partition-book';
-import { nativeEnv } from './testing/native-services';
+import { nativeEnv, startService, stopProcess, waitReady } from './testing/native-services';
 
 // Crash recovery under a steady stream: three matching workers with one SIGKILLed mid-stream,
 // and the order-router SIGKILLed and restarted. Afterwards nothing is lost or duplicated: the
@@ -27,40 +27,6 @@ const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const symbol = `C${run}-USDT`;
 const base = `C${run}`;
 const accounts = ['a', 'b', 'c'].map((x) => `chaos-${x}-${run}`);
-
-function startService(name: string, port: number, instance: string, clientId?: string): ChildProcess {
-  return spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
-    env: {
-      ...process.env,
-      ...nativeEnv(),
-      HTTP_PORT: String(port),
-      INSTANCE_ID: instance,
-      LOG_LEVEL: 'warn',
-      ...(clientId ? { KAFKA_CLIENT_ID: clientId } : {}),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function ready(port: number, timeoutMs = 60_000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200) return;
-    } catch {
-      // starting
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`port ${port} not ready`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
 
 describe('crash recovery of matching workers and the order-router', () => {
   jest.setTimeout(240_000);
@@ -103,7 +69,7 @@ describe('crash recovery of matching workers and the order-router', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map(stopProcess));
     await producer?.disconnect();
     await db?.destroy();
   });
@@ -120,11 +86,15 @@ describe('crash recovery of matching workers and the order-router', () => {
       );
     const router = startService('order-router', 18781, 'chaos-r');
     const workers = [0, 1, 2].map((i) =>
-      startService('matching-worker', 18790 + i, `chaos-${i}`, `chaos-w${i}`),
+      startService('matching-worker', 18790 + i, `chaos-${i}`, { KAFKA_CLIENT_ID: `chaos-w${i}` }),
     );
     const marketData = startService('market-data', 18782, 'chaos-md');
     children.push(router, ...workers, marketData);
-    await Promise.all([ready(18781), ready(18790), ready(18791), ready(18792), ready(18782)]);
+    await Promise.all([
+      waitReady(18781, router),
+      ...workers.map((w, i) => waitReady(18790 + i, w)),
+      waitReady(18782, marketData),
+    ]);
     // Let the market catalogs see the new market.
     await new Promise((r) => setTimeout(r, 2500));
     // The worker to kill is the one that owns the symbol's partition.
@@ -218,7 +188,7 @@ describe('crash recovery of matching workers and the order-router', () => {
       }
       await new Promise((r) => setTimeout(r, 150));
     }
-    await ready(18781);
+    await waitReady(18781, restarted!);
 
     // Drain: no order of the run pending, and the trade count steady.
     let last = -1;

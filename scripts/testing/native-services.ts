@@ -39,10 +39,13 @@ export function secret(name: string): string {
   return readFileSync(join(root, 'native/.run/secrets', name), 'utf8').trim();
 }
 
-async function waitReady(port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+/** Resolves when the service on `port` reports ready; fails fast if its process exits. */
+export async function waitReady(port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const started = Date.now();
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`service on ${port} exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`service on ${port} exited with ${child.exitCode ?? child.signalCode}`);
+    }
     try {
       if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200) return;
     } catch {
@@ -54,6 +57,34 @@ async function waitReady(port: number, child: ChildProcess, timeoutMs = 60_000):
   }
 }
 
+/** Starts a built service with the native infrastructure's settings (stderr shown, stdout dropped). */
+export function startService(
+  name: string,
+  port: number,
+  instance: string,
+  extraEnv: Record<string, string> = {},
+): ChildProcess {
+  return spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
+    env: {
+      ...process.env,
+      ...nativeEnv(),
+      LOG_LEVEL: 'warn',
+      HTTP_PORT: String(port),
+      INSTANCE_ID: instance,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** SIGTERM, then wait for the exit; a process already gone is left alone. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
 export interface RunningServices {
   started: string[];
   stop(): Promise<void>;
@@ -62,13 +93,9 @@ export interface RunningServices {
 export async function ensureServices(): Promise<RunningServices> {
   const children: ChildProcess[] = [];
   const started: string[] = [];
-  const env = { ...process.env, ...nativeEnv(), LOG_LEVEL: 'warn' };
   for (const [name, port] of Object.entries(SERVICE_PORTS)) {
     if (await listening(port)) continue;
-    const child = spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
-      env: { ...env, HTTP_PORT: String(port), INSTANCE_ID: '0' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = startService(name, port, '0');
     children.push(child);
     started.push(name);
     await waitReady(port, child);
@@ -76,14 +103,7 @@ export async function ensureServices(): Promise<RunningServices> {
   return {
     started,
     async stop() {
-      await Promise.all(
-        children.map(async (c) => {
-          if (c.exitCode !== null) return;
-          const exited = once(c, 'exit');
-          c.kill('SIGTERM');
-          await exited;
-        }),
-      );
+      await Promise.all(children.map(stopProcess));
     },
   };
 }
