@@ -13,8 +13,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# shellcheck source=ports.env
-. native/ports.env
+# shellcheck source=lib/ports.sh
+. native/lib/ports.sh
 RUN="$ROOT/native/.run"
 PIDS="$RUN/pids"
 LOGS="$RUN/logs"

@@ -16,7 +16,14 @@ import { createDataSource, MarketsRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { symbolConfig } from '../services/matching-worker/src/partition-book';
-import { nativeEnv, startService, stopProcess, waitReady } from './testing/native-services';
+import {
+  nativeEnv,
+  SERVICE_PORTS,
+  startService,
+  stopProcess,
+  testPort,
+  waitReady,
+} from './testing/native-services';
 
 // Crash recovery under a steady stream: three matching workers with one SIGKILLed mid-stream,
 // and the order-router SIGKILLed and restarted. Afterwards nothing is lost or duplicated: the
@@ -76,7 +83,9 @@ describe('crash recovery of matching workers and the order-router', () => {
 
   it('loses and duplicates nothing when a worker and the router are killed mid-stream', async () => {
     // Its workers must be the whole matching group, or the victim may not own the symbol.
-    const platformWorker = await fetch('http://127.0.0.1:8090/health/live').then(
+    const platformWorker = await fetch(
+      `http://127.0.0.1:${SERVICE_PORTS['matching-worker']}/health/live`,
+    ).then(
       () => true,
       () => false,
     );
@@ -84,16 +93,16 @@ describe('crash recovery of matching workers and the order-router', () => {
       throw new Error(
         'matching workers of `npm run platform` are running: stop them first (npm run platform -- down)',
       );
-    const router = startService('order-router', 18781, 'chaos-r');
+    const router = startService('order-router', testPort(18781), 'chaos-r');
     const workers = [0, 1, 2].map((i) =>
-      startService('matching-worker', 18790 + i, `chaos-${i}`, { KAFKA_CLIENT_ID: `chaos-w${i}` }),
+      startService('matching-worker', testPort(18790 + i), `chaos-${i}`, { KAFKA_CLIENT_ID: `chaos-w${i}` }),
     );
-    const marketData = startService('market-data', 18782, 'chaos-md');
+    const marketData = startService('market-data', testPort(18782), 'chaos-md');
     children.push(router, ...workers, marketData);
     await Promise.all([
-      waitReady(18781, router),
-      ...workers.map((w, i) => waitReady(18790 + i, w)),
-      waitReady(18782, marketData),
+      waitReady(testPort(18781), router),
+      ...workers.map((w, i) => waitReady(testPort(18790 + i), w)),
+      waitReady(testPort(18782), marketData),
     ]);
     // Let the market catalogs see the new market.
     await new Promise((r) => setTimeout(r, 2500));
@@ -183,12 +192,12 @@ describe('crash recovery of matching workers and the order-router', () => {
       if (batch === 11) {
         router.kill('SIGKILL');
         await once(router, 'exit');
-        restarted = startService('order-router', 18781, 'chaos-r');
+        restarted = startService('order-router', testPort(18781), 'chaos-r');
         children.push(restarted);
       }
       await new Promise((r) => setTimeout(r, 150));
     }
-    await waitReady(18781, restarted!);
+    await waitReady(testPort(18781), restarted!);
 
     // Drain: no order of the run pending, and the trade count steady.
     let last = -1;

@@ -5,11 +5,11 @@ import type { DataSource } from 'typeorm';
 import { databaseSchema, loadConfig } from '@trading/config';
 import { createDataSource, MarketsRepository } from '@trading/db';
 import { ExchangeClient, type Credentials, type StreamClient } from './testing/exchange-client';
-import { ensureServices, secret, type RunningServices } from './testing/native-services';
+import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
 
 // The whole platform on the native stack: signed HTTP in, Kafka, matching, settlement,
 // PostgreSQL (through PgBouncer), Redis and the WebSocket out. Real processes, no mocks.
-const api = new ExchangeClient('http://127.0.0.1:8080');
+const api = new ExchangeClient(GATEWAY_URL);
 const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const symbol = `E${run}-USDT`;
 const base = `E${run}`;

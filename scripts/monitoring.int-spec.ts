@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { kafkaSchema, loadConfig } from '@trading/config';
 import { TOPICS } from '@trading/contracts';
 import { createKafka, partitionFor } from '@trading/kafka';
+import { GATEWAY_URL, SERVICE_PORTS } from './testing/native-services';
 
 // The monitoring overlay against live data: the native platform (started here when nothing
 // listens on its ports, as in CI) takes signed orders, Prometheus scrapes it with the rules of
@@ -17,15 +18,20 @@ import { createKafka, partitionFor } from '@trading/kafka';
 const root = join(__dirname, '..');
 const PROMETHEUS = process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:19090';
 const ALERTMANAGER = process.env.ALERTMANAGER_URL ?? 'http://127.0.0.1:19094';
-const GATEWAY = 'http://127.0.0.1:8080';
+const GATEWAY = GATEWAY_URL;
 const SYMBOL = 'BTC-USDT';
 
 // The native ports Prometheus scrapes (monitoring/prometheus/prometheus.native.yml).
 const SERVICES = [
-  { name: 'order-router', entry: 'order-router', port: 8081, instance: '0' },
-  { name: 'matching-worker-0', entry: 'matching-worker', port: 8090, instance: '0' },
-  { name: 'market-data', entry: 'market-data', port: 8082, instance: '0' },
-  { name: 'api-gateway', entry: 'api-gateway', port: 8080, instance: '0' },
+  { name: 'order-router', entry: 'order-router', port: SERVICE_PORTS['order-router'], instance: '0' },
+  {
+    name: 'matching-worker-0',
+    entry: 'matching-worker',
+    port: SERVICE_PORTS['matching-worker'],
+    instance: '0',
+  },
+  { name: 'market-data', entry: 'market-data', port: SERVICE_PORTS['market-data'], instance: '0' },
+  { name: 'api-gateway', entry: 'api-gateway', port: SERVICE_PORTS['api-gateway'], instance: '0' },
 ];
 
 interface Panel {

@@ -8,11 +8,11 @@ import { databaseSchema, loadConfig } from '@trading/config';
 import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { createDataSource } from '@trading/db';
 import { ExchangeClient, sign, type Credentials } from './testing/exchange-client';
-import { nativeEnv, secret } from './testing/native-services';
+import { nativeEnv, secret, testPort } from './testing/native-services';
 
 // A gateway of its own (low rate limit) against the real Kafka, PostgreSQL and Redis: replayed
 // signatures, rate limits, other people's orders, hostile bodies, and secrets kept out of logs.
-const PORT = 18780;
+const PORT = testPort(18780);
 const api = new ExchangeClient(`http://127.0.0.1:${PORT}`);
 const run = randomUUID().slice(0, 8);
 

@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const i = process.argv.indexOf('--run-id');
   const runId = i >= 0 ? process.argv[i + 1] : undefined;
   if (!runId || !/^[A-Za-z0-9_.-]{1,30}$/.test(runId)) throw new Error('usage: cleanup.ts --run-id <id>');
-  const baseUrl = (process.env.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+  const baseUrl = (
+    process.env.BASE_URL ?? `http://127.0.0.1:${8080 + Number(process.env.NATIVE_PORT_OFFSET ?? 0)}`
+  ).replace(/\/$/, '');
   loadPlatformEnv();
   const cfgLib = fromDist<{
     loadConfig(schema: unknown): Record<string, unknown>;

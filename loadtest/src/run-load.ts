@@ -68,7 +68,11 @@ function parseArgs(argv: string[]): Options {
     duration: get('duration') ?? (smoke ? '5s' : '30s'),
     accounts: Number(get('accounts') ?? (smoke ? 10 : 100)),
     symbols: (get('symbols') ?? 'BTC-USDT,ETH-USDT').split(',').filter(Boolean),
-    baseUrl: (get('base-url') ?? process.env.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
+    baseUrl: (
+      get('base-url') ??
+      process.env.BASE_URL ??
+      `http://127.0.0.1:${8080 + Number(process.env.NATIVE_PORT_OFFSET ?? 0)}`
+    ).replace(/\/$/, ''),
     runId: get('run-id') ?? `${stamp}-${Math.random().toString(36).slice(2, 6)}`,
     smoke,
     cleanup: !argv.includes('--no-cleanup'),

@@ -11,8 +11,8 @@ PID_DIR="$RUN_DIR/pids"
 SECRETS_DIR="$RUN_DIR/secrets"
 export NATIVE_DIR ROOT_DIR RUN_DIR CACHE_DIR LOG_DIR PID_DIR SECRETS_DIR
 
-# shellcheck source=../ports.env
-. "$NATIVE_DIR/ports.env"
+# shellcheck source=ports.sh
+. "$NATIVE_DIR/lib/ports.sh"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 warn() { printf '[infra] WARNING: %s\n' "$*" >&2; }

@@ -8,12 +8,22 @@ import { join } from 'node:path';
 // listens there (a developer's `npm run platform`), and stops only what it started.
 const root = join(__dirname, '../..');
 
+/** NATIVE_PORT_OFFSET of this checkout's native platform (native/lib/ports.sh), 0 by default. */
+export const PORT_OFFSET = Number(process.env.NATIVE_PORT_OFFSET ?? 0);
+
+/** A fixed test port moved by NATIVE_PORT_OFFSET, so two checkouts can test side by side. */
+export function testPort(port: number): number {
+  return port + PORT_OFFSET;
+}
+
 export const SERVICE_PORTS = {
-  'api-gateway': 8080,
-  'order-router': 8081,
-  'market-data': 8082,
-  'matching-worker': 8090,
+  'api-gateway': Number(process.env.API_GATEWAY_PORT ?? testPort(8080)),
+  'order-router': Number(process.env.ORDER_ROUTER_PORT ?? testPort(8081)),
+  'market-data': Number(process.env.MARKET_DATA_PORT ?? testPort(8082)),
+  'matching-worker': Number(process.env.MATCHING_WORKER_BASE_PORT ?? testPort(8090)),
 } as const;
+
+export const GATEWAY_URL = `http://127.0.0.1:${SERVICE_PORTS['api-gateway']}`;
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

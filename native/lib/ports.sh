@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# Loads native/ports.env and applies NATIVE_PORT_OFFSET (default 0) to every port, so a second
+# checkout (a git worktree, a CI clone next to a developer's platform) can run its own native
+# platform on the same machine: NATIVE_PORT_OFFSET=1000 bash native/infra.sh up. Sourced.
+
+# shellcheck source=../ports.env
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.env"
+
+NATIVE_PORT_OFFSET="${NATIVE_PORT_OFFSET:-0}"
+[[ "$NATIVE_PORT_OFFSET" =~ ^[0-9]{1,5}$ ]] || {
+  echo "NATIVE_PORT_OFFSET must be a number, got '$NATIVE_PORT_OFFSET'" >&2
+  exit 1
+}
+for _port_var in PG_PORT PGBOUNCER_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT PROMETHEUS_PORT \
+  ALERTMANAGER_PORT NODE_EXPORTER_PORT API_GATEWAY_PORT ORDER_ROUTER_PORT MARKET_DATA_PORT \
+  MATCHING_WORKER_BASE_PORT; do
+  printf -v "$_port_var" '%s' "$((${!_port_var} + NATIVE_PORT_OFFSET))"
+done
+unset _port_var
+export NATIVE_PORT_OFFSET
