@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Loads native/ports.env and applies NATIVE_PORT_OFFSET (default 0) to every port, so a second
 # checkout (a git worktree, a CI clone next to a developer's platform) can run its own native
-# platform on the same machine: NATIVE_PORT_OFFSET=1000 bash native/infra.sh up. Sourced.
+# platform on the same machine: NATIVE_PORT_OFFSET=3000 bash native/infra.sh up. Offsets 3000,
+# 5000 and 7000 do not overlap each other or the default. Sourced.
 
 # shellcheck source=../ports.env
 . "$(dirname "${BASH_SOURCE[0]}")/../ports.env"
@@ -17,4 +18,11 @@ for _port_var in PG_PORT PGBOUNCER_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_P
   printf -v "$_port_var" '%s' "$((${!_port_var} + NATIVE_PORT_OFFSET))"
 done
 unset _port_var
+# Browsers and Node's fetch refuse some ports outright (the Fetch standard's "bad ports").
+case " $API_GATEWAY_PORT $ORDER_ROUTER_PORT $MARKET_DATA_PORT $MATCHING_WORKER_BASE_PORT " in
+  *" 10080 "* | *" 6000 "* | *" 6665 "* | *" 6666 "* | *" 6667 "* | *" 6668 "* | *" 6669 "*)
+    echo "NATIVE_PORT_OFFSET=$NATIVE_PORT_OFFSET puts a service on a port fetch() refuses; pick another" >&2
+    exit 1
+    ;;
+esac
 export NATIVE_PORT_OFFSET
