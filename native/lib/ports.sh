@@ -7,6 +7,11 @@
 # shellcheck source=../ports.env
 . "$(dirname "${BASH_SOURCE[0]}")/../ports.env"
 
+# A checkout can keep its offset in native/ports.local.env (git-ignored): NATIVE_PORT_OFFSET=3000
+if [[ -z "${NATIVE_PORT_OFFSET:-}" && -f "$(dirname "${BASH_SOURCE[0]}")/../ports.local.env" ]]; then
+  # shellcheck source=/dev/null
+  . "$(dirname "${BASH_SOURCE[0]}")/../ports.local.env"
+fi
 NATIVE_PORT_OFFSET="${NATIVE_PORT_OFFSET:-0}"
 [[ "$NATIVE_PORT_OFFSET" =~ ^[0-9]{1,5}$ ]] || {
   echo "NATIVE_PORT_OFFSET must be a number, got '$NATIVE_PORT_OFFSET'" >&2
