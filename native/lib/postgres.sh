@@ -83,10 +83,12 @@ pg_init_cluster() {
 }
 
 pg_write_config() {
-  local sock preload=""
+  local sock preload
   sock="$(pg_socket_dir)"
+  # pg_stat_statements: where the database's time goes (docs/performance.md reads it).
+  preload="shared_preload_libraries = 'pg_stat_statements'"
   if [[ -f "$("$PG_BIN_DIR/pg_config" --pkglibdir 2>/dev/null)/timescaledb.so" ]]; then
-    preload="shared_preload_libraries = 'timescaledb'"
+    preload="shared_preload_libraries = 'timescaledb,pg_stat_statements'"
   fi
   cat >"$PG_DATA/native.conf.new" <<EOF
 # Written by native/lib/postgres.sh on every \`infra.sh up\`; edits are overwritten.
@@ -199,6 +201,10 @@ EOF
       -c 'CREATE EXTENSION IF NOT EXISTS timescaledb' >>"$PG_LOG" 2>&1 ||
       warn "timescaledb is available but CREATE EXTENSION failed; see $PG_LOG"
   fi
+  # Readable by the application role too (pg_read_all_stats), for docs/performance.md figures.
+  as_pg "$PG_BIN_DIR/psql" -X -q -h "$sock" -p "$PG_PORT" -U postgres -d "$PG_DATABASE" \
+    -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c "GRANT pg_read_all_stats TO \"$PG_USER\"" \
+    >>"$PG_LOG" 2>&1 || warn "pg_stat_statements is not available; see $PG_LOG"
 }
 
 pgbouncer_write_config() {

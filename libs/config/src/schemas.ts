@@ -29,6 +29,11 @@ export const kafkaSchema = z.object({
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   KAFKA_SSL: bool.default(false),
+  // Consumer fetches: the broker answers once KAFKA_FETCH_MIN_BYTES are there or after
+  // KAFKA_FETCH_MAX_WAIT_MS. Larger values mean fewer, fuller fetches (less broker and consumer
+  // CPU per record) for at most that much added latency per hop (docs/performance.md).
+  KAFKA_FETCH_MAX_WAIT_MS: positiveInt.default(100),
+  KAFKA_FETCH_MIN_BYTES: positiveInt.default(1),
 });
 
 export const databaseSchema = z.object({

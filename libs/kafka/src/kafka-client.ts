@@ -44,6 +44,16 @@ export function createKafka(config: KafkaConfig, clientId: string, log?: KafkaLo
   return new Kafka(options);
 }
 
+/** The fetch settings of every consumer of the platform (KAFKA_FETCH_MAX_WAIT_MS, _MIN_BYTES). */
+export function fetchOptions(
+  config: Pick<KafkaConfig, 'KAFKA_FETCH_MAX_WAIT_MS' | 'KAFKA_FETCH_MIN_BYTES'>,
+): {
+  maxWaitTimeInMs: number;
+  minBytes: number;
+} {
+  return { maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS, minBytes: config.KAFKA_FETCH_MIN_BYTES };
+}
+
 /** Resolves when the cluster answers within the timeout; readiness probes use it. */
 export async function pingKafka(kafka: Kafka, timeoutMs: number): Promise<void> {
   const admin = kafka.admin();

@@ -40,6 +40,8 @@ export interface ValidatedConsumerOptions<T> {
   metrics?: ConsumerMetrics;
   readUncommitted?: boolean;
   fromBeginning?: boolean;
+  /** Fetch settings (see fetchOptions); kafkajs-like defaults when absent. */
+  fetch?: { maxWaitTimeInMs: number; minBytes: number };
   onRebalance?: (event: 'assign' | 'revoke', assignment: Record<string, number[]>) => void;
 }
 
@@ -88,7 +90,8 @@ export class ValidatedConsumer<T> {
       sessionTimeout: 10000,
       heartbeatInterval: 1000,
       rebalanceTimeout: 15000,
-      maxWaitTimeInMs: 50,
+      maxWaitTimeInMs: options.fetch?.maxWaitTimeInMs ?? 50,
+      minBytes: options.fetch?.minBytes ?? 1,
       allowAutoTopicCreation: false,
     });
     if (options.onRebalance) {

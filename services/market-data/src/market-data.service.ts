@@ -14,7 +14,7 @@ import {
   type PublicTrade,
 } from '@trading/contracts';
 import { TradesRepository, type TradeInsert } from '@trading/db';
-import { DeadLetterPublisher, ValidatedConsumer, type ConsumedRecord } from '@trading/kafka';
+import { DeadLetterPublisher, fetchOptions, ValidatedConsumer, type ConsumedRecord } from '@trading/kafka';
 import { KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
 import type { MarketDataConfig } from './market-data.config';
 import { MarketDataMetrics } from './market-data.metrics';
@@ -22,6 +22,7 @@ import { MARKET_DATA_CONFIG } from './market-data.tokens';
 import { toDepthSnapshot, toPublicTrade, type TradeEvent } from './public-data.mapper';
 import { RedisStreamPublisher } from './redis-stream.publisher';
 import { TickerService } from './ticker.service';
+import type { TickerTrade } from './rolling-ticker';
 
 interface SymbolWork {
   trades: { event: TradeEvent; time: number }[];
@@ -56,10 +57,12 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       topics: [TOPICS.executions.name],
       schema: executionSchema,
       fromBeginning: config.MARKET_DATA_FROM_BEGINNING,
+      fetch: fetchOptions(config),
       deadLetters: new DeadLetterPublisher(producer.producer, config.MARKET_DATA_GROUP_ID),
       metrics,
       handle: (records) => this.handle(records),
       onRebalance: (_event, assignment) => {
+        this.ticker.forget();
         this.assigned = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);
       },
     });
@@ -122,7 +125,11 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
         w.depth = { value: e.depth, time: e.emittedAt };
     }
 
-    if (rows.length > 0) await this.persist(rows, receivedAt);
+    if (rows.length > 0) {
+      // The rolling ticker's seed must be read before these trades can be in the table.
+      for (const [symbol, w] of work) if (w.trades.length > 0) await this.ticker.ensureSeeded(symbol);
+      await this.persist(rows, receivedAt);
+    }
 
     for (const [symbol, w] of work) {
       if (w.trades.length === 0 && !w.depth) continue;
@@ -155,6 +162,14 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       const at = receivedAt.get(`${symbol}:${seq}`);
       if (at !== undefined) this.metrics.tradePersisted.observe(Math.max(0, now - at) / 1000);
     }
+    // The ticker takes every trade of the batch, in seq order; it skips the ones it has seen.
+    const bySymbol = new Map<string, TickerTrade[]>();
+    for (const r of rows) {
+      let list = bySymbol.get(r.symbol);
+      if (!list) bySymbol.set(r.symbol, (list = []));
+      list.push({ seq: r.seq, price: r.price, qty: r.qty, time: r.executedAt.getTime() });
+    }
+    for (const [symbol, trades] of bySymbol) this.ticker.record(symbol, trades);
   }
 
   private async publishSymbol(market: MarketSpec, w: SymbolWork): Promise<void> {

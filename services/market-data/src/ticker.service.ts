@@ -6,6 +6,7 @@ import type { MarketDataConfig } from './market-data.config';
 import { MarketDataMetrics } from './market-data.metrics';
 import { bestPrices, toTicker, type BestPrices } from './public-data.mapper';
 import { RedisStreamPublisher } from './redis-stream.publisher';
+import { RollingTicker, type TickerTrade } from './rolling-ticker';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -18,15 +19,18 @@ interface SymbolState {
 }
 
 /**
- * The 24 h ticker, recomputed from the trades table (so it is right after a restart) at most
- * once per throttle window per symbol; a request inside the window schedules one trailing run,
- * so the last change is always published.
+ * The 24 h ticker. Each symbol's rolling window (RollingTicker) is seeded once from the trades
+ * table, so it is right after a restart or a rebalance, and then follows the trades this instance
+ * consumes: no query per update. Published at most once per throttle window per symbol; a request
+ * inside the window schedules one trailing run, so the last change is always published.
  */
 @Injectable()
 export class TickerService implements OnModuleDestroy {
   private readonly logger = new Logger(TickerService.name);
   private readonly symbols = new Map<string, SymbolState>();
   private readonly best = new Map<string, BestPrices>();
+  private readonly rolling = new Map<string, RollingTicker>();
+  private readonly seeding = new Map<string, Promise<RollingTicker>>();
   private stopped = false;
 
   constructor(
@@ -39,6 +43,46 @@ export class TickerService implements OnModuleDestroy {
   /** Remembers the top of book the ticker reports (from the depth just published). */
   setBest(symbol: string, depth: Parameters<typeof bestPrices>[0]): void {
     this.best.set(symbol, bestPrices(depth));
+  }
+
+  /**
+   * Loads the symbol's window from the database unless it is loaded. Call before inserting new
+   * trades of the symbol, so a trade is counted by the seed or by `record`, never by both.
+   */
+  async ensureSeeded(symbol: string): Promise<RollingTicker> {
+    const known = this.rolling.get(symbol);
+    if (known) return known;
+    let pending = this.seeding.get(symbol);
+    if (!pending) {
+      pending = (async () => {
+        const end = this.metrics.dbQueryDuration.startTimer({ query: 'ticker_seed' });
+        try {
+          const seed = await this.trades.tickerSeed(symbol, new Date(Date.now() - DAY_MS));
+          end({ outcome: 'ok' });
+          const r = new RollingTicker(seed.buckets, seed.lastTrade, DAY_MS);
+          this.rolling.set(symbol, r);
+          return r;
+        } catch (err) {
+          end({ outcome: 'error' });
+          this.logger.warn(
+            `ticker seed of ${symbol} failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
+          throw err;
+        }
+      })().finally(() => this.seeding.delete(symbol));
+      this.seeding.set(symbol, pending);
+    }
+    return pending;
+  }
+
+  /** Adds a persisted batch's trades of the symbol (in seq order) to its window. */
+  record(symbol: string, trades: readonly TickerTrade[]): void {
+    this.rolling.get(symbol)?.add(trades);
+  }
+
+  /** Partitions moved: another instance may have inserted trades meanwhile; reload on next use. */
+  forget(): void {
+    this.rolling.clear();
   }
 
   /** Asks for a fresh ticker; resolves when it ran now, or at once when it was deferred. */
@@ -85,15 +129,7 @@ export class TickerService implements OnModuleDestroy {
   private async compute(market: MarketSpec): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
-    const end = this.metrics.dbQueryDuration.startTimer({ query: 'ticker' });
-    let stats;
-    try {
-      stats = await this.trades.ticker(market.symbol, new Date(now - DAY_MS));
-      end({ outcome: 'ok' });
-    } catch (err) {
-      end({ outcome: 'error' });
-      throw err;
-    }
+    const stats = (await this.ensureSeeded(market.symbol)).stats(now);
     const best = await this.bestFor(market.symbol);
     const seq = await this.publisher.ticker(toTicker(market, stats, best, now));
     this.metrics.redisUpdates.inc({ channel: 'ticker', outcome: seq > 0 ? 'ok' : 'duplicate' });

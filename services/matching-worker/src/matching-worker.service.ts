@@ -17,7 +17,13 @@ import {
   type OrderUpdate,
 } from '@trading/contracts';
 import { EngineSnapshotsRepository } from '@trading/db';
-import { deadLetterMessage, decodeMessage, PartitionTransactions, partitionFor } from '@trading/kafka';
+import {
+  deadLetterMessage,
+  decodeMessage,
+  fetchOptions,
+  PartitionTransactions,
+  partitionFor,
+} from '@trading/kafka';
 import type { EngineEvent } from '@trading/matching-engine';
 import {
   BATCH_SIZE_BUCKETS,
@@ -68,7 +74,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
       rebalanceTimeout: 20_000,
-      maxWaitTimeInMs: 20,
+      ...fetchOptions(config),
       allowAutoTopicCreation: false,
     });
     this.transactions = new PartitionTransactions(

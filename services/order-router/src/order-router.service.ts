@@ -26,6 +26,7 @@ import {
   CoPartitionAssigner,
   DeadLetterPublisher,
   decodeMessage,
+  fetchOptions,
   partitionFor,
   type OutgoingRecord,
 } from '@trading/kafka';
@@ -118,7 +119,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
       rebalanceTimeout: 20_000,
-      maxWaitTimeInMs: 20,
+      ...fetchOptions(config),
       allowAutoTopicCreation: false,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {

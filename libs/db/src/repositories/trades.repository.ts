@@ -21,6 +21,23 @@ export interface TradeRecord extends TradeInsert {
 }
 
 /** 24 h statistics of one symbol in ticks and lots (exact strings); null prices when no trade. */
+/** Per-minute trade aggregates (see TradesRepository.tickerSeed). */
+export interface TickerSeed {
+  buckets: {
+    minute: number;
+    openSeq: number;
+    open: bigint;
+    closeSeq: number;
+    close: bigint;
+    high: bigint;
+    low: bigint;
+    volume: bigint;
+    quoteVolume: bigint;
+    trades: number;
+  }[];
+  lastTrade: { seq: number; price: bigint } | null;
+}
+
 export interface TickerStats {
   open: string | null;
   high: string | null;
@@ -246,37 +263,53 @@ export class TradesRepository {
   }
 
   /**
-   * Rolling-window statistics for the ticker. Open and last come from index scans ordered by
-   * the engine's seq (the true order of trades within a symbol).
+   * Per-minute aggregates of one symbol's trades since `since`, and its last trade ever: the
+   * seed of market-data's rolling ticker. Open and close follow the engine's seq (the true order
+   * of trades within a symbol).
    */
-  async ticker(symbol: string, since: Date): Promise<TickerStats> {
-    const rows = (await this.db.query(
-      `SELECT (SELECT price::text FROM trades WHERE symbol = $1 AND executed_at >= $2 ORDER BY seq ASC LIMIT 1) AS open,
-              (SELECT price::text FROM trades WHERE symbol = $1 ORDER BY seq DESC LIMIT 1) AS last,
+  async tickerSeed(symbol: string, since: Date): Promise<TickerSeed> {
+    const buckets = (await this.db.query(
+      `SELECT (extract(epoch FROM date_trunc('minute', executed_at)) * 1000)::bigint::text AS minute,
+              min(seq)::text AS open_seq, max(seq)::text AS close_seq,
+              (array_agg(price ORDER BY seq ASC))[1]::text AS open,
+              (array_agg(price ORDER BY seq DESC))[1]::text AS close,
               max(price)::text AS high, min(price)::text AS low,
-              coalesce(sum(qty), 0)::text AS volume,
-              coalesce(sum(price::numeric * qty), 0)::text AS quote_volume,
+              sum(qty)::text AS volume, sum(price::numeric * qty)::text AS quote_volume,
               count(*)::text AS trades
-       FROM trades WHERE symbol = $1 AND executed_at >= $2`,
+       FROM trades WHERE symbol = $1 AND executed_at >= $2
+       GROUP BY 1`,
       [symbol, since.toISOString()],
-    )) as {
-      open: string | null;
-      last: string | null;
-      high: string | null;
-      low: string | null;
-      volume: string;
-      quote_volume: string;
-      trades: string;
-    }[];
-    const r = rows[0];
+    )) as Record<
+      | 'minute'
+      | 'open_seq'
+      | 'close_seq'
+      | 'open'
+      | 'close'
+      | 'high'
+      | 'low'
+      | 'volume'
+      | 'quote_volume'
+      | 'trades',
+      string
+    >[];
+    const last = (await this.db.query(
+      `SELECT seq::text AS seq, price::text AS price FROM trades WHERE symbol = $1 ORDER BY seq DESC LIMIT 1`,
+      [symbol],
+    )) as { seq: string; price: string }[];
     return {
-      open: r?.open ?? null,
-      high: r?.high ?? null,
-      low: r?.low ?? null,
-      last: r?.last ?? null,
-      volume: r?.volume ?? '0',
-      quoteVolume: r?.quote_volume ?? '0',
-      trades: safeInt(r?.trades ?? '0', 'trades'),
+      buckets: buckets.map((b) => ({
+        minute: safeInt(b.minute, 'minute'),
+        openSeq: safeInt(b.open_seq, 'open_seq'),
+        open: BigInt(b.open),
+        closeSeq: safeInt(b.close_seq, 'close_seq'),
+        close: BigInt(b.close),
+        high: BigInt(b.high),
+        low: BigInt(b.low),
+        volume: BigInt(b.volume),
+        quoteVolume: BigInt(b.quote_volume),
+        trades: safeInt(b.trades, 'trades'),
+      })),
+      lastTrade: last[0] ? { seq: safeInt(last[0].seq, 'seq'), price: BigInt(last[0].price) } : null,
     };
   }
 }
