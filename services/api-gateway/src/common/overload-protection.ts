@@ -8,14 +8,18 @@ import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { GatewayMetrics } from './gateway.metrics';
 
 // One fixed one-second window per key, counted atomically in Redis so every gateway replica
-// shares the limit.
+// shares the limit. Every key of a request (per IP, per API key) in one round trip.
 const WINDOW_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts`;
 
 interface LimiterCommands {
-  rateWindow(key: string, ttlMs: number): Promise<number>;
+  rateWindows(keys: number, ...args: (string | number)[]): Promise<number[]>;
 }
 
 const EXEMPT = /^\/(health|metrics|docs)/;
@@ -38,7 +42,7 @@ export function installOverloadProtection(app: NestFastifyApplication, config: A
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   const redis = app.get(RedisService).redis as Redis & LimiterCommands;
   const metrics = app.get(GatewayMetrics);
-  redis.defineCommand('rateWindow', { numberOfKeys: 1, lua: WINDOW_SCRIPT });
+  redis.defineCommand('rateWindows', { lua: WINDOW_SCRIPT });
   let inFlight = 0;
 
   fastify.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -66,8 +70,10 @@ export function installOverloadProtection(app: NestFastifyApplication, config: A
       checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
     if (redis.status !== 'ready') return; // the routes that need Redis answer 503 themselves
     try {
-      for (const [key, limit, scope] of checks) {
-        const used = await redis.rateWindow(key, 2000);
+      const counts = await redis.rateWindows(checks.length, ...checks.map((c) => c[0]), 2000);
+      for (let i = 0; i < checks.length; i++) {
+        const [, limit, scope] = checks[i];
+        const used = counts[i];
         if (used > limit) {
           metrics.shed.inc({ reason: `rate_${scope}` });
           return refuse(
