@@ -209,6 +209,43 @@ describe('order pipeline end to end', () => {
     expect(await balance(seller, base)).toEqual({ asset: base, available: '1.5', held: '0.3' });
   });
 
+  it('cancels an order the moment it was accepted, and only for its owner', async () => {
+    const before = await balance(buyer, 'USDT');
+    // The router paused: the order is accepted (on Kafka) but certainly not stored yet.
+    const router = services.pid('order-router');
+    process.kill(router, 'SIGSTOP');
+    let paused = true;
+    try {
+      const placed = await api.signed<Json>(buyer, 'POST', '/v1/orders', {
+        symbol,
+        side: 'buy',
+        type: 'limit',
+        price: '1.00',
+        quantity: '1',
+      });
+      expect(placed.status).toBe(202);
+      const orderId = String(placed.body.orderId);
+      // No waiting: the router may not have stored the order yet.
+      expect((await api.signed(seller, 'DELETE', `/v1/orders/${orderId}`)).status).toBe(404);
+      const cancel = await api.signed<Json>(buyer, 'DELETE', `/v1/orders/${orderId}`);
+      expect(cancel.status).toBe(202);
+      expect(cancel.body).toMatchObject({ orderId, status: 'cancel_requested' });
+      process.kill(router, 'SIGCONT');
+      paused = false;
+      const order = await api.until('the cancellation', async () => {
+        const r = await api.signed<Json>(buyer, 'GET', `/v1/orders/${orderId}`);
+        return r.status === 200 && r.body.status === 'cancelled' ? r.body : undefined;
+      });
+      expect(order).toMatchObject({ status: 'cancelled' });
+      await api.until('hold released', async () =>
+        (await balance(buyer, 'USDT'))?.held === before?.held ? true : undefined,
+      );
+      expect(await balance(buyer, 'USDT')).toEqual(before);
+    } finally {
+      if (paused) process.kill(router, 'SIGCONT');
+    }
+  });
+
   it('releases the hold on cancel, and the reconciliation passes', async () => {
     const open = await api.signed<{ data: Json[] }>(seller, 'GET', `/v1/orders?symbol=${symbol}`);
     const resting = open.body.data.find((o) => o.status === 'partially_filled')!;

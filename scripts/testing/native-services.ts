@@ -97,21 +97,35 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 
 export interface RunningServices {
   started: string[];
+  /** The pid of a service: the one started here, else the platform's (native/.run/pids). */
+  pid(name: keyof typeof SERVICE_PORTS): number;
   stop(): Promise<void>;
 }
 
 export async function ensureServices(): Promise<RunningServices> {
   const children: ChildProcess[] = [];
   const started: string[] = [];
+  const pids = new Map<string, number>();
   for (const [name, port] of Object.entries(SERVICE_PORTS)) {
     if (await listening(port)) continue;
     const child = startService(name, port, '0');
     children.push(child);
     started.push(name);
+    if (child.pid) pids.set(name, child.pid);
     await waitReady(port, child);
   }
   return {
     started,
+    pid(name) {
+      const own = pids.get(name);
+      if (own) return own;
+      const file = join(
+        root,
+        'native/.run/pids',
+        name === 'matching-worker' ? 'matching-worker-0.pid' : `${name}.pid`,
+      );
+      return Number(readFileSync(file, 'utf8').trim());
+    },
     async stop() {
       await Promise.all(children.map(stopProcess));
     },

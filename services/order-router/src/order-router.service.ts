@@ -432,7 +432,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           continue;
         }
         if (coidKey) takenCoids.set(coidKey, cmd.orderId);
-        newRows.push(toRow(cmd, reason, holdAsset, hold, market));
+        const row = toRow(cmd, reason, holdAsset, hold, market);
+        newRows.push(row);
+        // A cancel or amend right behind its placement (same account, same partition) may be in
+        // this very batch, before the order is in the database.
+        if (!reason) states.set(row.orderId, stateOfNew(row));
         if (reason) {
           this.m.rejected.inc({ reason });
           notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
@@ -682,5 +686,29 @@ function placeToEngine(cmd: PlaceOrderCommand): SequencedCommand['command'] {
     protectionPrice: cmd.protectionPrice,
     quoteBudget: cmd.quoteBudget,
     stp: cmd.stp,
+  };
+}
+
+/** The state of an order placed in the batch being processed, as findStates would read it. */
+function stateOfNew(row: NewOrderRow): OrderStateRow {
+  return {
+    orderId: row.orderId,
+    accountId: row.accountId,
+    symbol: row.symbol,
+    side: row.side,
+    orderType: row.orderType as OrderStateRow['orderType'],
+    price: row.price,
+    protectionPrice: row.protectionPrice,
+    quoteBudget: row.quoteBudget,
+    qty: row.qty,
+    filledQty: 0,
+    filledNotional: 0n,
+    status: row.status,
+    reason: row.reason,
+    lastSeq: 0,
+    holdAsset: row.holdAsset,
+    holdRemaining: row.holdRemaining,
+    makerFeeBps: row.makerFeeBps,
+    takerFeeBps: row.takerFeeBps,
   };
 }

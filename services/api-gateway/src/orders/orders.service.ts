@@ -33,6 +33,20 @@ export interface OrderAck {
 }
 
 const CLIENT_ORDER_ID_TTL_SECONDS = 24 * 3600;
+/**
+ * An accepted order is in the database once the router stored it, a few milliseconds to (under
+ * load) seconds after its 202. Until then the gateway answers cancels and amends of the caller's
+ * own order from this record, so a client never gets a 404 for an order id it was just given.
+ */
+const ACCEPTED_ORDER_TTL_SECONDS = 600;
+const acceptedKey = (orderId: string): string => `accepted:${orderId}`;
+
+interface AcceptedOrder {
+  accountId: string;
+  symbol: string;
+  orderType: string;
+  clientOrderId: string | null;
+}
 
 class AckTimeoutError extends Error {}
 
@@ -74,18 +88,35 @@ export class OrdersService {
           return { orderId: existing, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
         }
       }
+      const accepted: AcceptedOrder = {
+        accountId: account.accountId,
+        symbol: fields.symbol,
+        orderType: fields.orderType,
+        clientOrderId: fields.clientOrderId ?? null,
+      };
       try {
-        await this.produce({
-          ...fields,
-          kind: 'place',
-          commandId: randomUUID(),
-          accountId: account.accountId,
-          orderId,
-          receivedAt,
-        });
+        await Promise.all([
+          this.produce({
+            ...fields,
+            kind: 'place',
+            commandId: randomUUID(),
+            accountId: account.accountId,
+            orderId,
+            receivedAt,
+          }),
+          redisCall(this.redis.redis, () =>
+            this.redis.redis.set(
+              acceptedKey(orderId),
+              JSON.stringify(accepted),
+              'EX',
+              ACCEPTED_ORDER_TTL_SECONDS,
+            ),
+          ),
+        ]);
       } catch (err) {
         // Nothing was accepted: free the clientOrderId so a retry can place the order.
-        if (coidKey) await this.redis.redis.del(coidKey).catch(() => undefined);
+        const keys = coidKey ? [coidKey, acceptedKey(orderId)] : [acceptedKey(orderId)];
+        await this.redis.redis.del(...keys).catch(() => undefined);
         throw err;
       }
       this.metrics.ordersAccepted.inc();
@@ -134,10 +165,20 @@ export class OrdersService {
   }
 
   /** The caller's order while it can still change; someone else's is indistinguishable from none. */
-  private async openOrder(account: AuthenticatedAccount, orderId: string) {
+  private async openOrder(
+    account: AuthenticatedAccount,
+    orderId: string,
+  ): Promise<{ orderId: string; symbol: string; orderType: string; clientOrderId: string | null }> {
     if (!orderIdParamSchema.safeParse(orderId).success) throw notFound();
     const order = await dbCall(this.db.dataSource, () => this.queries.findOwn(account.accountId, orderId));
-    if (!order) throw notFound();
+    if (!order) {
+      // Accepted but not stored yet: the router sees this command after the placement (same
+      // account, same partition) and decides.
+      const raw = await redisCall(this.redis.redis, () => this.redis.redis.get(acceptedKey(orderId)));
+      const accepted = raw ? (JSON.parse(raw) as AcceptedOrder) : null;
+      if (!accepted || accepted.accountId !== account.accountId) throw notFound();
+      return { orderId, ...accepted };
+    }
     if (FINAL_STATUSES.has(order.status)) {
       throw new GatewayException(ErrorCode.ORDER_NOT_OPEN, `order is ${order.status}`);
     }
