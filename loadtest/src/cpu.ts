@@ -5,8 +5,8 @@ import { INFRA_NAMES, SERVICE_NAMES, pidOf } from './platform';
 
 const TICKS_PER_SECOND = 100; // CLK_TCK on Linux
 
-function readTicks(): Map<number, { comm: string; ticks: number }> {
-  const out = new Map<number, { comm: string; ticks: number }>();
+function readTicks(): Map<number, { comm: string; ticks: number; ppid: number }> {
+  const out = new Map<number, { comm: string; ticks: number; ppid: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -14,7 +14,11 @@ function readTicks(): Map<number, { comm: string; ticks: number }> {
       const close = stat.lastIndexOf(')');
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
-      out.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
+      out.set(Number(name), {
+        comm,
+        ticks: Number(fields[11]) + Number(fields[12]),
+        ppid: Number(fields[1]),
+      });
     } catch {
       // exited meanwhile
     }
@@ -44,6 +48,7 @@ export class CpuSampler {
   private firstTotal = totalCpu();
   private started = Date.now();
   private labels = new Map<number, string>();
+  private readonly postmaster: number | null;
 
   constructor(extra: Record<string, number> = {}) {
     for (const name of [...SERVICE_NAMES, ...INFRA_NAMES]) {
@@ -51,6 +56,8 @@ export class CpuSampler {
       if (pid) this.labels.set(pid, name);
     }
     for (const [name, pid] of Object.entries(extra)) this.labels.set(pid, name);
+    // PostgreSQL's backends are children of the postmaster: counted with it.
+    this.postmaster = pidOf('postgres');
   }
 
   label(pid: number, name: string): void {
@@ -73,8 +80,13 @@ export class CpuSampler {
       const d = cur.ticks - before;
       if (d <= 0) continue;
       let name = this.labels.get(pid) ?? cur.comm;
-      if (name === 'java') name = 'kafka';
-      if (name.startsWith('postgres') || name === 'postmaster') name = 'postgres';
+      // Another checkout's Kafka or PostgreSQL on the same machine is not this platform's.
+      if (name === 'java') name = 'java (not this platform)';
+      if (name.startsWith('postgres') || name === 'postmaster')
+        name =
+          this.postmaster !== null && cur.ppid === this.postmaster
+            ? 'postgres'
+            : 'postgres (not this platform)';
       sums.set(name, (sums.get(name) ?? 0) + d);
     }
     const byProcess = [...sums.entries()]
