@@ -1,4 +1,11 @@
-import { CompressionTypes, type Kafka, type Message, type Producer, type IHeaders } from 'kafkajs';
+import {
+  CompressionTypes,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  type Producer,
+  type RetryOptions,
+} from 'kafkajs';
 import type { z } from 'zod';
 import { partitionFor } from './murmur2';
 
@@ -15,8 +22,16 @@ export interface BatchingProducerOptions {
   partitions: (topic: string) => number;
   /** Transactional id: when set the producer is transactional (one per process instance). */
   transactionalId?: string;
+  /**
+   * kafkajs retries of one batch; bounded by default so a send during an outage fails within
+   * seconds instead of being delivered minutes later to a caller that was told it failed.
+   */
+  retry?: RetryOptions;
   metrics?: ProducerMetrics;
 }
+
+/** About 2 s of attempts (0.1, 0.2, 0.4, 0.8, 1 s apart) before a batch is reported failed. */
+export const DEFAULT_SEND_RETRY: RetryOptions = { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 };
 
 export interface OutgoingRecord<T> {
   topic: string;
@@ -26,13 +41,27 @@ export interface OutgoingRecord<T> {
   headers?: IHeaders;
   /** Explicit partition; defaults to murmur2(key) like the Java client. */
   partition?: number;
+  /**
+   * Epoch ms after which the record is dropped instead of handed to kafkajs (its caller has
+   * given up and answered "failed"; sending it later would make that answer a lie).
+   */
+  deadline?: number;
 }
 
 interface Pending {
   topic: string;
   message: Message;
+  deadline?: number;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+/** The record waited past its deadline (behind a slow or failing batch) and was never sent. */
+export class SendExpiredError extends Error {
+  constructor(readonly topic: string) {
+    super(`record for ${topic} expired before it could be sent`);
+    this.name = 'SendExpiredError';
+  }
 }
 
 /** Thrown when a record does not satisfy its contract: nothing invalid is ever produced. */
@@ -52,7 +81,9 @@ export class ContractViolationError extends Error {
  * when its batch is acknowledged, so the gateway can answer 202 only after Kafka has the command.
  */
 export class BatchingProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
+  // After a failed batch the producer id is replaced before the next send (see renew()).
+  private stale = false;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
@@ -61,17 +92,36 @@ export class BatchingProducer {
   private connected = false;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly options: BatchingProducerOptions,
   ) {
     this.lingerMs = options.lingerMs ?? 2;
     this.maxBatch = options.maxBatch ?? 500;
-    this.producer = kafka.producer({
+    this.producer = this.create();
+  }
+
+  private create(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      transactionalId: options.transactionalId,
+      transactionalId: this.options.transactionalId,
+      retry: this.options.retry ?? DEFAULT_SEND_RETRY,
     });
+  }
+
+  /**
+   * A batch that failed after its retries may still have been written (the broker appended it,
+   * the answer was lost). kafkajs then rewinds the sequence numbers, and the next batch of the
+   * same size would be taken by the broker for a duplicate of it and silently dropped. A fresh
+   * producer (a new producer id) cannot collide with what the old one wrote.
+   */
+  private async renew(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.create();
+    void old.disconnect().catch(() => undefined);
+    await this.producer.connect();
+    this.stale = false;
   }
 
   async connect(): Promise<void> {
@@ -85,13 +135,13 @@ export class BatchingProducer {
 
   /** Validates and enqueues a record; resolves once Kafka acknowledged it (acks=all). */
   send<T>(record: OutgoingRecord<T>): Promise<void> {
-    return this.sendEncoded(record.topic, this.encode(record));
+    return this.sendEncoded(record.topic, this.encode(record), record.deadline);
   }
 
   /** Sends a record encoded earlier by {@link encode} (e.g. kept in an outbox). */
-  sendEncoded(topic: string, message: Message): Promise<void> {
+  sendEncoded(topic: string, message: Message, deadline?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, message, resolve, reject });
+      this.queue.push({ topic, message, deadline, resolve, reject });
       this.flushSoon(this.queue.length >= this.maxBatch ? 0 : this.lingerMs);
     });
   }
@@ -149,28 +199,41 @@ export class BatchingProducer {
   private drain(): void {
     // One sendBatch at a time keeps the idempotent producer's ordering guarantee.
     if (this.queue.length === 0 || this.inFlight.size > 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const taken = this.queue.splice(0, this.maxBatch);
+    const batch: Pending[] = [];
     const byTopic = new Map<string, Message[]>();
-    for (const p of batch) {
-      const list = byTopic.get(p.topic);
-      if (list) list.push(p.message);
-      else byTopic.set(p.topic, [p.message]);
-    }
     const started = process.hrtime.bigint();
-    const send = this.producer
-      .sendBatch({
+    const send = (async () => {
+      if (this.stale && !this.options.transactionalId) await this.renew();
+      // Checked last thing before kafkajs gets them: an expired record is never sent.
+      const now = Date.now();
+      for (const p of taken) {
+        if (p.deadline !== undefined && p.deadline <= now) {
+          p.reject(new SendExpiredError(p.topic));
+          continue;
+        }
+        batch.push(p);
+        const list = byTopic.get(p.topic);
+        if (list) list.push(p.message);
+        else byTopic.set(p.topic, [p.message]);
+      }
+      if (batch.length === 0) return;
+      await this.producer.sendBatch({
         acks: -1,
         compression: CompressionTypes.None,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      })
+      });
+    })()
       .then(
         () => {
           this.observe(byTopic, started, true);
           for (const p of batch) p.resolve();
         },
         (err: unknown) => {
+          this.stale = true;
           this.observe(byTopic, started, false);
-          for (const p of batch) p.reject(err);
+          // Before the split (renewal failed) nothing was sent: every record fails.
+          for (const p of batch.length > 0 ? batch : taken) p.reject(err);
         },
       )
       .finally(() => {

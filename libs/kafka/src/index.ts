@@ -5,3 +5,4 @@ export * from './murmur2';
 export * from './validated-consumer';
 export * from './partition-transactions';
 export * from './co-partition-assigner';
+export * from './batch-retry';

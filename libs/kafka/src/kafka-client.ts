@@ -1,4 +1,10 @@
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type KafkaConfig as KafkaJsConfig,
+  type LogEntry,
+  type RetryOptions,
+} from 'kafkajs';
 import type { KafkaConfig } from '@trading/config';
 
 export type KafkaLogSink = (
@@ -17,15 +23,23 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 // Partitions are pinned explicitly (murmur2 in ./murmur2), so the v2 partitioner notice is noise.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
+/** Client-wide retries (connects, metadata, group calls) unless a caller bounds them tighter. */
+export const DEFAULT_CLIENT_RETRY: RetryOptions = { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 };
+
 /** Builds the kafkajs client; every Kafka use in the platform goes through this lib. */
-export function createKafka(config: KafkaConfig, clientId: string, log?: KafkaLogSink): Kafka {
+export function createKafka(
+  config: KafkaConfig,
+  clientId: string,
+  log?: KafkaLogSink,
+  retry: RetryOptions = DEFAULT_CLIENT_RETRY,
+): Kafka {
   const options: KafkaJsConfig = {
     clientId: config.KAFKA_CLIENT_ID ?? clientId,
     brokers: config.KAFKA_BROKERS,
     ssl: config.KAFKA_SSL,
     connectionTimeout: 3000,
     requestTimeout: 10000,
-    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+    retry,
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -56,7 +70,8 @@ export function fetchOptions(
 
 /** Resolves when the cluster answers within the timeout; readiness probes use it. */
 export async function pingKafka(kafka: Kafka, timeoutMs: number): Promise<void> {
-  const admin = kafka.admin();
+  // One attempt: a broker that refuses connections fails the check at once instead of at the timeout.
+  const admin = kafka.admin({ retry: { retries: 0 } });
   const timer = new Promise<never>((_, reject) => {
     setTimeout(() => reject(new Error(`kafka did not answer within ${timeoutMs} ms`)), timeoutMs).unref();
   });

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { z } from 'zod';
+import { type BackoffOptions, retryBatch } from './batch-retry';
 
 export interface ConsumedRecord<T> {
   topic: string;
@@ -14,6 +15,8 @@ export interface ConsumedRecord<T> {
 export interface ConsumerMetrics {
   observeBatch(topic: string, partition: number, size: number, lag: number): void;
   deadLettered(topic: string, reason: string): void;
+  /** A batch failed and is retried after a backoff. */
+  retried?(topic: string): void;
 }
 
 export interface DeadLetterSink {
@@ -31,7 +34,10 @@ export interface ValidatedConsumerOptions<T> {
   groupId: string;
   topics: string[];
   schema: z.ZodType<T>;
-  /** Handles the valid records of one partition batch, in offset order. Throwing retries the batch. */
+  /**
+   * Handles the valid records of one partition batch, in offset order. Throwing retries the
+   * batch after a backoff; the offset never moves past a record that was not handled.
+   */
   handle: (
     records: ConsumedRecord<T>[],
     ctx: { partition: number; topic: string; heartbeat: () => Promise<void> },
@@ -42,6 +48,9 @@ export interface ValidatedConsumerOptions<T> {
   fromBeginning?: boolean;
   /** Fetch settings (see fetchOptions); kafkajs-like defaults when absent. */
   fetch?: { maxWaitTimeInMs: number; minBytes: number };
+  backoff?: BackoffOptions;
+  /** Told about each failed attempt (after the metric is counted), e.g. to log it. */
+  onRetry?: (topic: string, partition: number, attempt: number, delayMs: number, err: unknown) => void;
   onRebalance?: (event: 'assign' | 'revoke', assignment: Record<string, number[]>) => void;
 }
 
@@ -74,7 +83,8 @@ export function decodeMessage<T>(
  * A consumer-group member that validates every record against its contract. Invalid records go
  * to the dead-letter topic with the reason and their offset is committed: they never stall a
  * partition. Valid records reach `handle` in per-partition batches; offsets are committed only
- * after `handle` resolves, so a crash re-delivers (handlers are idempotent).
+ * after `handle` resolves, so a crash re-delivers (handlers are idempotent). A failing `handle`
+ * is retried with a bounded exponential backoff until it succeeds (the partition waits).
  */
 export class ValidatedConsumer<T> {
   private readonly consumer: Consumer;
@@ -134,6 +144,7 @@ export class ValidatedConsumer<T> {
     resolveOffset,
     heartbeat,
     commitOffsetsIfNecessary,
+    uncommittedOffsets,
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> {
@@ -166,11 +177,22 @@ export class ValidatedConsumer<T> {
       }
     }
     if (valid.length > 0) {
-      await this.options.handle(valid, { partition: batch.partition, topic: batch.topic, heartbeat });
+      await retryBatch(
+        () => this.options.handle(valid, { partition: batch.partition, topic: batch.topic, heartbeat }),
+        { isRunning, isStale, heartbeat },
+        {
+          backoff: this.options.backoff,
+          onRetry: (attempt, delay, err) => {
+            this.options.metrics?.retried?.(batch.topic);
+            this.options.onRetry?.(batch.topic, batch.partition, attempt, delay, err);
+          },
+        },
+      );
     }
     // Only what was looked at is resolved: a stop mid-batch re-delivers the rest.
     if (lastSeen !== undefined) resolveOffset(lastSeen);
-    await commitOffsetsIfNecessary();
+    // With autoCommit off, the no-argument form never commits: pass the resolved offsets.
+    await commitOffsetsIfNecessary(uncommittedOffsets());
     await heartbeat();
     this.options.metrics?.observeBatch(
       batch.topic,

@@ -6,7 +6,7 @@ import {
   type OnModuleInit,
   type Provider,
 } from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, RetryOptions } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import type Redis from 'ioredis';
 import { type DatabaseConfig, type KafkaConfig, type RedisConfig } from '@trading/config';
@@ -43,7 +43,11 @@ export async function retryUntilConnected(
   }
 }
 
-export function kafkaProviders(config: KafkaConfig, clientId: string): Provider[] {
+/**
+ * `retry` bounds the client's own retries (connects, metadata): a request-serving process (the
+ * gateway) wants a short bound so a send during an outage fails in seconds.
+ */
+export function kafkaProviders(config: KafkaConfig, clientId: string, retry?: RetryOptions): Provider[] {
   const logger = new Logger('kafka');
   return [
     { provide: 'KAFKA_PARTITIONS', useValue: config.KAFKA_PARTITIONS },
@@ -51,12 +55,17 @@ export function kafkaProviders(config: KafkaConfig, clientId: string): Provider[
     {
       provide: KAFKA,
       useFactory: () =>
-        createKafka(config, clientId, (level, message, extra) => {
-          const line = `${message} ${JSON.stringify(extra)}`;
-          if (level === 'error') logger.error(line);
-          else if (level === 'warn') logger.warn(line);
-          else logger.debug(line);
-        }),
+        createKafka(
+          config,
+          clientId,
+          (level, message, extra) => {
+            const line = `${message} ${JSON.stringify(extra)}`;
+            if (level === 'error') logger.error(line);
+            else if (level === 'warn') logger.warn(line);
+            else logger.debug(line);
+          },
+          retry,
+        ),
     },
     {
       provide: KAFKA_READY,

@@ -17,6 +17,8 @@ export function createRedis(config: RedisConfig, name: string): Redis {
 
 /** Resolves when Redis answers PING within the timeout. */
 export async function pingRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  // A client that is reconnecting would queue the PING until the timeout: say so at once.
+  if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

@@ -33,6 +33,10 @@ import { OperatorController } from './operator/operator.controller';
 import { OperatorGuard } from './operator/operator.guard';
 import { OperatorService } from './operator/operator.service';
 
+// Connects and metadata refreshes give up within ~1.5 s when the broker refuses: an order during
+// a Kafka outage gets its 503 fast, and nothing queued is delivered after the client was told no.
+const GATEWAY_KAFKA_RETRY = { initialRetryTime: 100, retries: 3, maxRetryTime: 1000 };
+
 @Module({})
 export class AppModule {
   static forRoot(config: ApiGatewayConfig): DynamicModule {
@@ -44,7 +48,7 @@ export class AppModule {
           instance: config.INSTANCE_ID,
           logLevel: config.LOG_LEVEL,
           infra: [
-            ...kafkaProviders(config, 'api-gateway'),
+            ...kafkaProviders(config, 'api-gateway', GATEWAY_KAFKA_RETRY),
             ...databaseProviders(config),
             ...redisProviders(config),
           ],

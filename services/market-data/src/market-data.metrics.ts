@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import {
   BATCH_SIZE_BUCKETS,
+  consumerRetriesCounter,
   DB_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
   PIPELINE_DURATION_BUCKETS_SECONDS,
@@ -23,6 +24,7 @@ export class MarketDataMetrics implements ConsumerMetrics {
   private readonly consumedBatch: Histogram<'topic'>;
   private readonly consumerLag: Gauge<'topic' | 'partition'>;
   private readonly deadLetters: Counter<'topic' | 'reason'>;
+  private readonly retries: Counter<'topic'>;
 
   constructor(registry: MetricsRegistry) {
     this.tradesPersisted = registry.counter(
@@ -84,6 +86,11 @@ export class MarketDataMetrics implements ConsumerMetrics {
       'Records sent to the dead-letter topic',
       ['topic', 'reason'],
     );
+    this.retries = consumerRetriesCounter(registry);
+  }
+
+  retried(topic: string): void {
+    this.retries.inc({ topic });
   }
 
   observeBatch(topic: string, partition: number, size: number, lag: number): void {

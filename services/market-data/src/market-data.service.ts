@@ -61,6 +61,10 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       deadLetters: new DeadLetterPublisher(producer.producer, config.MARKET_DATA_GROUP_ID),
       metrics,
       handle: (records) => this.handle(records),
+      onRetry: (topic, partition, attempt, delay, err) =>
+        this.logger.warn(
+          `${topic}[${partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
+        ),
       onRebalance: (_event, assignment) => {
         this.ticker.forget();
         this.assigned = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);

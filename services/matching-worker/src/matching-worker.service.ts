@@ -23,10 +23,12 @@ import {
   fetchOptions,
   PartitionTransactions,
   partitionFor,
+  retryBatch,
 } from '@trading/kafka';
 import type { EngineEvent } from '@trading/matching-engine';
 import {
   BATCH_SIZE_BUCKETS,
+  consumerRetriesCounter,
   ENGINE_DURATION_BUCKETS_SECONDS,
   KAFKA_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
@@ -125,6 +127,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         'partition',
       ]),
       restores: metrics.counter('matching_restores_total', 'Partition restores', ['source']),
+      retries: consumerRetriesCounter(metrics),
       duplicates: metrics.counter(
         'matching_duplicate_commands_total',
         'Router re-sends dropped by (partition, offset)',
@@ -146,7 +149,17 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: 3,
-          eachBatch: (payload) => this.onBatch(payload),
+          // A failing batch (transaction or database down) is retried in place with a backoff:
+          // the partition waits and resumes by itself when the dependency is back.
+          eachBatch: (payload) =>
+            retryBatch(() => this.onBatch(payload), payload, {
+              onRetry: (attempt, delay, err) => {
+                this.m.retries.inc({ topic: payload.batch.topic });
+                this.logger.warn(
+                  `${INPUT}[${payload.batch.partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
+                );
+              },
+            }),
         });
         this.running = true;
       },

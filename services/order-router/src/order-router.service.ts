@@ -28,10 +28,12 @@ import {
   decodeMessage,
   fetchOptions,
   partitionFor,
+  retryBatch,
   type OutgoingRecord,
 } from '@trading/kafka';
 import {
   BATCH_SIZE_BUCKETS,
+  consumerRetriesCounter,
   DB_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
   PIPELINE_DURATION_BUCKETS_SECONDS,
@@ -164,6 +166,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         PIPELINE_DURATION_BUCKETS_SECONDS,
       ),
       dead: metrics.counter('kafka_dead_lettered_total', 'Records sent to the dead-letter topic', ['topic']),
+      retries: consumerRetriesCounter(metrics),
+      resent: metrics.counter(
+        'router_resent_orders_total',
+        'Place commands dropped as re-sends of an order already placed (same clientOrderId and order id)',
+      ),
     };
   }
 
@@ -177,7 +184,19 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: 4,
-          eachBatch: (payload) => this.withPartition(payload.batch.partition, () => this.onBatch(payload)),
+          // A failing batch (database or Redis down) is retried in place with a backoff: the
+          // partition waits, its offset stays, and it resumes by itself when the dependency is back.
+          eachBatch: (payload) =>
+            this.withPartition(payload.batch.partition, () =>
+              retryBatch(() => this.onBatch(payload), payload, {
+                onRetry: (attempt, delay, err) => {
+                  this.m.retries.inc({ topic: payload.batch.topic });
+                  this.logger.warn(
+                    `${payload.batch.topic}[${payload.batch.partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
+                  );
+                },
+              }),
+            ),
         });
       },
       this.logger,
@@ -403,6 +422,12 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
         let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
         const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
+        if (coidKey && takenCoids.get(coidKey) === cmd.orderId) {
+          // The gateway re-sent an order whose first send it could not confirm, and that one did
+          // arrive: the same order, already handled. Nothing to do, nothing to tell.
+          this.m.resent.inc();
+          continue;
+        }
         if (!reason && coidKey && takenCoids.has(coidKey)) reason = 'DUPLICATE_CLIENT_ORDER_ID';
         let hold = 0n;
         let holdAsset: string | null = null;

@@ -1,36 +1,30 @@
-import { QueryFailedError } from 'typeorm';
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { isDatabaseOutage, isRedisOutage } from '../errors/dependency-errors';
 import { GatewayException } from '../errors/gateway.exception';
 
-// SQLSTATE classes that mean "the database is not there" rather than "the query is wrong":
-// 08 connection exception, 53 insufficient resources, 57P admin shutdown / cannot connect now.
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/;
-
-/** Runs a database call; an outage becomes 503, a query bug stays an error (500). */
+/** Runs a database call; an outage becomes 503 DEPENDENCY_UNAVAILABLE, a query bug stays a 500. */
 export async function dbCall<T>(db: DataSource, fn: () => Promise<T>): Promise<T> {
-  if (!db.isInitialized) throw GatewayException.unavailable('database');
+  if (!db.isInitialized) throw GatewayException.dependencyUnavailable('database');
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof QueryFailedError) {
-      const code = (err.driverError as { code?: string } | undefined)?.code ?? '';
-      if (UNAVAILABLE_SQLSTATE.test(code)) throw GatewayException.unavailable('database');
-      throw err;
-    }
     if (err instanceof GatewayException) throw err;
-    // Connection refused, timeouts, pool exhaustion: not the caller's fault, retryable.
-    throw GatewayException.unavailable('database');
+    if (err instanceof Error && err.name === 'QueryFailedError' && !isDatabaseOutage(err)) throw err;
+    // Connection refused, timeouts, pool exhaustion, PgBouncer refusals: retryable.
+    throw GatewayException.dependencyUnavailable('database');
   }
 }
 
 /** Runs a Redis call; a disconnected client fails fast with 503 instead of queueing. */
 export async function redisCall<T>(redis: Redis, fn: () => Promise<T>): Promise<T> {
-  if (redis.status !== 'ready') throw GatewayException.unavailable('redis');
+  if (redis.status !== 'ready') throw GatewayException.dependencyUnavailable('redis');
   try {
     return await fn();
   } catch (err) {
     if (err instanceof GatewayException) throw err;
-    throw GatewayException.unavailable('redis');
+    // A wrong command (ReplyError that is not LOADING/BUSY/...) is our bug, not an outage.
+    if (err instanceof Error && err.name === 'ReplyError' && !isRedisOutage(err)) throw err;
+    throw GatewayException.dependencyUnavailable('redis');
   }
 }

@@ -1,7 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import { ErrorCode, GatewayException } from './gateway.exception';
+import { dependencyOf, isNetworkError } from './dependency-errors';
+import { ErrorCode, GatewayException, RETRY_AFTER_SECONDS } from './gateway.exception';
 
 // Fastify's own errors (body parsing, limits) carry these codes.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -64,10 +65,24 @@ export function toGatewayException(err: unknown): GatewayException {
   if (err instanceof SyntaxError || status === 400)
     return new GatewayException(ErrorCode.MALFORMED_JSON, 'request body is not valid JSON');
   if (status === 413) return new GatewayException(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
+  // A client library error that escaped a dependency-aware call site is still an outage, not a 500.
+  const dependency = dependencyOf(err);
+  if (dependency) return GatewayException.dependencyUnavailable(dependency);
+  if (isNetworkError(err)) return GatewayException.unavailable('a dependency');
   return new GatewayException(ErrorCode.INTERNAL_ERROR, 'internal error');
 }
 
-/** Every error body is `{ error: { code, message, field? } }`; bad input is never a 500. */
+/** /health/ready's own 503: its body (terminus) names each failing dependency; keep it. */
+function readinessFailure(err: unknown, url: string): object | null {
+  if (!url.startsWith('/health') || !(err instanceof HttpException) || err.getStatus() !== 503) return null;
+  const body = err.getResponse();
+  return typeof body === 'object' ? body : null;
+}
+
+/**
+ * Every error body is `{ error: { code, message, field?, dependency? } }`; bad input is never a
+ * 500, a dependency outage is 503 DEPENDENCY_UNAVAILABLE with Retry-After.
+ */
 @Catch()
 export class GatewayExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('errors');
@@ -75,6 +90,11 @@ export class GatewayExceptionFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const readiness = readinessFailure(err, host.switchToHttp().getRequest<FastifyRequest>().url ?? '');
+    if (readiness) {
+      void reply.header('Retry-After', String(RETRY_AFTER_SECONDS)).status(503).send(readiness);
+      return;
+    }
     const ex = toGatewayException(err);
     if (ex.code === ErrorCode.INTERNAL_ERROR) {
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));

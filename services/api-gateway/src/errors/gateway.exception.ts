@@ -28,6 +28,7 @@ export enum ErrorCode {
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  DEPENDENCY_UNAVAILABLE = 'DEPENDENCY_UNAVAILABLE',
   INTERNAL_ERROR = 'INTERNAL_ERROR',
 }
 
@@ -61,11 +62,18 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.DEPENDENCY_UNAVAILABLE]: 503,
   [ErrorCode.INTERNAL_ERROR]: 500,
 };
 
+/** What a request may wait on; named in DEPENDENCY_UNAVAILABLE bodies and in /health/ready. */
+export type Dependency = 'kafka' | 'database' | 'redis';
+
+/** Seconds a client should wait before retrying after a 503. */
+export const RETRY_AFTER_SECONDS = 1;
+
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string };
+  error: { code: ErrorCode; message: string; field?: string; dependency?: Dependency };
 }
 
 /** The gateway's one exception: a code, a message safe to show, and the offending field. */
@@ -91,12 +99,36 @@ export class GatewayException extends Error {
     };
   }
 
-  static unavailable(dependency: string): GatewayException {
+  /** 503 for the gateway itself (shutting down, at capacity); a dependency has its own code. */
+  static unavailable(what: string): GatewayException {
     return new GatewayException(
       ErrorCode.SERVICE_UNAVAILABLE,
+      `${what} is unavailable, retry shortly`,
+      undefined,
+      RETRY_AFTER_SECONDS,
+    );
+  }
+
+  /** 503 + Retry-After naming the dependency that is down: nothing of the request was accepted. */
+  static dependencyUnavailable(dependency: Dependency): DependencyUnavailableError {
+    return new DependencyUnavailableError(dependency);
+  }
+}
+
+/** A dependency (Kafka, the database, Redis) is down or too slow: retryable, never a 500. */
+export class DependencyUnavailableError extends GatewayException {
+  constructor(readonly dependency: Dependency) {
+    super(
+      ErrorCode.DEPENDENCY_UNAVAILABLE,
       `${dependency} is unavailable, retry shortly`,
       undefined,
-      1,
+      RETRY_AFTER_SECONDS,
     );
+    this.name = 'DependencyUnavailableError';
+  }
+
+  override toBody(): ErrorBody {
+    const body = super.toBody();
+    return { error: { ...body.error, dependency: this.dependency } };
   }
 }

@@ -77,7 +77,7 @@ export class OperatorService {
       amount: Number(units),
       receivedAt: Date.now(),
     };
-    if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
+    if (!this.producer.producer.isConnected) throw GatewayException.dependencyUnavailable('kafka');
     try {
       await this.producer.producer.send({
         topic: TOPICS.orderCommands.name,
@@ -86,7 +86,7 @@ export class OperatorService {
         schema: orderCommandSchema,
       });
     } catch {
-      throw GatewayException.unavailable('kafka');
+      throw GatewayException.dependencyUnavailable('kafka');
     }
     return { commandId, status: 'accepted' };
   }

@@ -87,7 +87,7 @@ export class OrderQueriesService {
   private async market(symbol: string) {
     const market = await this.markets.find(symbol);
     // Markets are never deleted; a row for an unknown one means the catalog is not loaded yet.
-    if (!market) throw GatewayException.unavailable('market catalog');
+    if (!market) throw GatewayException.dependencyUnavailable('database');
     return market;
   }
 }

@@ -36,8 +36,8 @@ function setup(opts: { send?: () => Promise<void>; redisStatus?: string; connect
   const store = new Map<string, string>();
   const redis = {
     status: opts.redisStatus ?? 'ready',
-    set: jest.fn((k: string, v: string) => {
-      if (store.has(k)) return Promise.resolve(null);
+    set: jest.fn((k: string, v: string, _ex: string, _ttl: number, mode: 'NX' | 'XX') => {
+      if (mode === 'NX' ? store.has(k) : !store.has(k)) return Promise.resolve(null);
       store.set(k, v);
       return Promise.resolve('OK');
     }),
@@ -97,19 +97,48 @@ describe('OrdersService.place', () => {
     expect(send).toHaveBeenCalledTimes(1);
   });
 
-  it('turns a Kafka failure into 503 Retry-After 1 and frees the clientOrderId', async () => {
-    const { service, store, metrics } = setup({ send: () => Promise.reject(new Error('broker down')) });
+  it('turns a Kafka failure into 503 DEPENDENCY_UNAVAILABLE with Retry-After 1', async () => {
+    const { service, metrics } = setup({ send: () => Promise.reject(new Error('broker down')) });
     const err = await failure(service.place(account, body));
-    expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.SERVICE_UNAVAILABLE, 503, 1]);
-    expect(store.size).toBe(0);
+    expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.DEPENDENCY_UNAVAILABLE, 503, 1]);
+    expect(err.toBody().error).toMatchObject({ dependency: 'kafka' });
     expect((await metrics.ordersRejected.get()).values).toEqual([
-      expect.objectContaining({ labels: { reason: 'SERVICE_UNAVAILABLE' }, value: 1 }),
+      expect.objectContaining({ labels: { reason: 'DEPENDENCY_UNAVAILABLE' }, value: 1 }),
     ]);
   });
 
-  it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS', async () => {
-    const { service } = setup({ send: () => new Promise<void>(() => undefined) });
-    expect((await failure(service.place(account, body))).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+  it('re-sends the same order id when a clientOrderId retry follows a failed attempt', async () => {
+    let down = true;
+    const { service, send, store } = setup({
+      send: () => (down ? Promise.reject(new Error('broker down')) : Promise.resolve()),
+    });
+    await failure(service.place(account, body));
+    // The failed attempt's order id stays reserved, marked unconfirmed: never a phantom ack.
+    const [pending] = [...store.values()];
+    expect(pending).toMatch(/^\?[0-9a-f-]{36}$/);
+    await failure(service.place(account, body));
+    down = false;
+    const ack = await service.place(account, body);
+    expect(ack.orderId).toBe(pending!.slice(1));
+    const orderIds = (send.mock.calls as unknown as [{ value: { orderId: string } }][]).map(
+      ([r]) => r.value.orderId,
+    );
+    expect(new Set(orderIds)).toEqual(new Set([ack.orderId]));
+    expect(send).toHaveBeenCalledTimes(3);
+    // Acknowledged now: a further retry answers without a command.
+    await new Promise((r) => setImmediate(r));
+    expect(store.get('coid:acct-1:c-1')).toBe(ack.orderId);
+    expect((await service.place(account, body)).orderId).toBe(ack.orderId);
+    expect(send).toHaveBeenCalledTimes(3);
+  });
+
+  it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS and drops it from the queue', async () => {
+    const { service, send } = setup({ send: () => new Promise<void>(() => undefined) });
+    const before = Date.now();
+    expect((await failure(service.place(account, body))).code).toBe(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    const { deadline } = (send.mock.calls as unknown as [{ deadline: number }][])[0]![0];
+    expect(deadline).toBeGreaterThanOrEqual(before + 200);
+    expect(deadline).toBeLessThanOrEqual(Date.now());
   });
 
   it('answers 503 without producing when Redis or the producer is down', async () => {

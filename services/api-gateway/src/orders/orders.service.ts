@@ -47,6 +47,10 @@ interface AcceptedOrder {
   orderType: string;
   clientOrderId: string | null;
 }
+// A clientOrderId reservation reads `?<orderId>` until Kafka acknowledged the command, then
+// `<orderId>`. A reservation left pending by a failed attempt is not a phantom: the next attempt
+// re-sends that order id, and the router drops the copy if the first one did arrive after all.
+const PENDING = '?';
 
 class AckTimeoutError extends Error {}
 
@@ -76,17 +80,20 @@ export class OrdersService {
       if (!parsed.success) throw fromZodError(parsed.error);
       const fields = validatePlaceOrder(parsed.data, await this.markets.find(parsed.data.symbol));
       // Fail fast rather than queue behind a producer that is not connected.
-      if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
+      if (!this.producer.producer.isConnected) throw GatewayException.dependencyUnavailable('kafka');
 
-      const orderId = randomUUID();
+      let orderId: string = randomUUID();
       const coidKey = fields.clientOrderId ? `coid:${account.accountId}:${fields.clientOrderId}` : null;
       if (coidKey) {
-        const existing = await this.claimClientOrderId(coidKey, orderId);
-        // A retry: same order, no second command.
-        if (existing) {
+        const claim = await this.claimClientOrderId(coidKey, orderId);
+        // A retry of an acknowledged order: same order, no second command.
+        if (claim.acknowledged) {
           this.metrics.ordersAccepted.inc();
-          return { orderId: existing, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
+          return { orderId: claim.orderId, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
         }
+        // Ours, or an earlier attempt whose fate is unknown (503 after a timeout): the command
+        // goes out (again) with that attempt's order id; the router keeps one per clientOrderId.
+        orderId = claim.orderId;
       }
       const accepted: AcceptedOrder = {
         accountId: account.accountId,
@@ -114,11 +121,12 @@ export class OrdersService {
           ),
         ]);
       } catch (err) {
-        // Nothing was accepted: free the clientOrderId so a retry can place the order.
-        const keys = coidKey ? [coidKey, acceptedKey(orderId)] : [acceptedKey(orderId)];
-        await this.redis.redis.del(...keys).catch(() => undefined);
+        // Not acknowledged: no cancel/amend record (the clientOrderId reservation stays pending,
+        // so a retry re-sends this order id).
+        await this.redis.redis.del(acceptedKey(orderId)).catch(() => undefined);
         throw err;
       }
+      if (coidKey) this.acknowledgeClientOrderId(coidKey, orderId);
       this.metrics.ordersAccepted.inc();
       this.metrics.orderAckDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { orderId, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
@@ -185,23 +193,36 @@ export class OrdersService {
     return order;
   }
 
-  /** SET NX of the clientOrderId; returns the order id of an earlier placement, if any. */
-  private async claimClientOrderId(key: string, orderId: string): Promise<string | null> {
+  /** SET NX of the clientOrderId; an earlier attempt's order id wins, with whether Kafka has it. */
+  private async claimClientOrderId(
+    key: string,
+    orderId: string,
+  ): Promise<{ orderId: string; acknowledged: boolean }> {
     const redis = this.redis.redis;
     return redisCall(redis, async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
-        const set = await redis.set(key, orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'NX');
-        if (set === 'OK') return null;
+        const set = await redis.set(key, PENDING + orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'NX');
+        if (set === 'OK') return { orderId, acknowledged: false };
         const existing = await redis.get(key);
         // Expired between the two calls: claim again.
-        if (existing) return existing;
+        if (existing?.startsWith(PENDING)) return { orderId: existing.slice(1), acknowledged: false };
+        if (existing) return { orderId: existing, acknowledged: true };
       }
-      throw GatewayException.unavailable('redis');
+      throw GatewayException.dependencyUnavailable('redis');
     });
   }
 
+  /** Best effort: if it is lost, a retry re-sends the order and the router drops the copy. */
+  private acknowledgeClientOrderId(key: string, orderId: string): void {
+    void this.redis.redis.set(key, orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'XX').catch(() => undefined);
+  }
+
+  /**
+   * Produces the command and waits for acks=all, at most ORDER_ACK_TIMEOUT_MS. A command still
+   * queued at that deadline is dropped by the producer, never sent after the 503.
+   */
   private async produce(command: PlaceOrderCommand | CancelOrderCommand | AmendOrderCommand): Promise<void> {
-    if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
+    if (!this.producer.producer.isConnected) throw GatewayException.dependencyUnavailable('kafka');
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -210,6 +231,7 @@ export class OrdersService {
           key: command.accountId,
           value: command as OrderCommand,
           schema: orderCommandSchema,
+          deadline: Date.now() + this.config.ORDER_ACK_TIMEOUT_MS,
         }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new AckTimeoutError()), this.config.ORDER_ACK_TIMEOUT_MS);
@@ -221,7 +243,7 @@ export class OrdersService {
       this.logger.warn(
         `command ${command.kind} ${command.orderId} not acknowledged: ${err instanceof AckTimeoutError ? 'timeout' : (err as Error).message}`,
       );
-      throw GatewayException.unavailable('kafka');
+      throw GatewayException.dependencyUnavailable('kafka');
     } finally {
       if (timer) clearTimeout(timer);
     }
