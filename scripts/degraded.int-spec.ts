@@ -306,9 +306,17 @@ describe('degraded dependencies', () => {
       async () => ((await orderStatus(buyer, String(cross.body.orderId))) === 'filled' ? true : undefined),
       RECOVERY_TIMEOUT_MS,
     );
-    const trades = (await db.query(`SELECT price::text, qty::text FROM trades WHERE symbol = $1`, [
-      symbol,
-    ])) as Json[];
+    // market-data writes the trade from executions.v1 on its own schedule.
+    const trades = await api.until(
+      'the trade persisted',
+      async () => {
+        const rows = (await db.query(`SELECT price::text, qty::text FROM trades WHERE symbol = $1`, [
+          symbol,
+        ])) as Json[];
+        return rows.length > 0 ? rows : undefined;
+      },
+      RECOVERY_TIMEOUT_MS,
+    );
     expect(trades).toEqual([{ price: '10000', qty: '5000' }]);
     await api.until('seller settled', async () => {
       const res = await api.signed<{ balances: { asset: string; available: string }[] }>(
