@@ -10,6 +10,10 @@
 #   bash native/infra.sh status    one line per component (exit 0 all up, 3 otherwise)
 #   bash native/infra.sh down      stop everything it started (data kept)
 #   bash native/infra.sh down --purge | reset   stop and delete native/.run data
+#
+# KAFKA_NODES=3 bash native/infra.sh up   runs Kafka as three KRaft nodes (replication 3, min ISR
+#                                  2) instead of one; later runs follow the data on disk. Switching
+#                                  between 1 and 3 nodes needs a reset (see native/lib/kafka.sh).
 set -euo pipefail
 
 # shellcheck source=lib/common.sh
@@ -32,7 +36,12 @@ COMPONENTS=(
   "postgres:$PG_PORT"
   "pgbouncer:$PGBOUNCER_PORT"
   "redis:$REDIS_PORT"
-  "kafka:$KAFKA_PORT"
+)
+for ((_i = 0; _i < KAFKA_NODES; _i++)); do
+  COMPONENTS+=("$(kafka_node_name "$_i"):$(kafka_node_port "$_i")")
+done
+unset _i
+COMPONENTS+=(
   "alertmanager:$ALERTMANAGER_PORT"
   "node-exporter:$NODE_EXPORTER_PORT"
   "prometheus:$PROMETHEUS_PORT"
@@ -50,9 +59,10 @@ write_env_file() {
   fi
   cat >"$tmp" <<EOF
 # Written by native/infra.sh up. Connection settings of the native infrastructure.
-KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+KAFKA_BROKERS=$KAFKA_BROKERS
+KAFKA_NODES=$KAFKA_NODES
 KAFKA_PARTITIONS=${KAFKA_PARTITIONS:-12}
-KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+KAFKA_REPLICATION_FACTOR=$KAFKA_RF
 DATABASE_HOST=127.0.0.1
 DATABASE_PORT=$PGBOUNCER_PORT
 DATABASE_DIRECT_PORT=$PG_PORT
@@ -77,6 +87,7 @@ EOF
 cmd_up() {
   local t0=$SECONDS
   ensure_run_dirs
+  kafka_check_layout
   install_missing_packages
   command -v node >/dev/null 2>&1 || die "node is required (Kafka readiness and topic creation)"
   [[ -d "$ROOT_DIR/node_modules/kafkajs" && -d "$ROOT_DIR/node_modules/@swc-node/register" ]] ||
@@ -94,7 +105,7 @@ cmd_up() {
   prometheus_start
   write_env_file
   check_default_ports
-  log "up: all ready in $((SECONDS - t0))s (Kafka $(kafka_version)); connection settings in $ENV_FILE"
+  log "up: all ready in $((SECONDS - t0))s (Kafka $(kafka_version), $KAFKA_NODES node(s)); connection settings in $ENV_FILE"
 }
 
 cmd_wait() {
@@ -105,7 +116,7 @@ cmd_wait() {
   wait_for postgres 60 "$PG_LOG" pg_ready
   wait_for pgbouncer 30 "$PGBOUNCER_LOG" pgbouncer_ready
   wait_for redis 30 "$REDIS_LOG" redis_ready
-  wait_for kafka 120 "$KAFKA_LOG" kafka_ready
+  wait_for "$(kafka_node_name 0)" 120 "$KAFKA_LOG" kafka_ready
   wait_for alertmanager 30 "$ALERTMANAGER_LOG" alertmanager_ready
   wait_for node-exporter 30 "$NODE_EXPORTER_LOG" node_exporter_ready
   wait_for prometheus 60 "$PROMETHEUS_LOG" prometheus_ready
@@ -153,7 +164,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {

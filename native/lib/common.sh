@@ -42,7 +42,7 @@ running_pid() {
   [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]] || return 1
   local want cmdline
   case "$1" in
-    kafka) want=kafka.Kafka ;;
+    kafka | kafka-[0-9]) want=kafka.Kafka ;;
     redis) want=redis-server ;;
     alertmanager) want=alertmanager ;;
     *) want="$1" ;;

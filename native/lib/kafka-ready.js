@@ -8,6 +8,8 @@ const { Kafka, logLevel } = require('kafkajs');
 const brokers = (process.env.KAFKA_BROKERS || '127.0.0.1:19092').split(',');
 const topic = '_platform.readiness';
 const timeoutMs = Number(process.env.KAFKA_READY_TIMEOUT_MS || 30000);
+// The number of nodes (native/lib/kafka.sh): a three-node cluster is ready once all three take replicas.
+const replicationFactor = Number(process.env.KAFKA_READY_REPLICATION || 1);
 
 async function main() {
   const kafka = new Kafka({
@@ -29,7 +31,7 @@ async function main() {
           {
             topic,
             numPartitions: 1,
-            replicationFactor: 1,
+            replicationFactor,
             configEntries: [{ name: 'retention.ms', value: '3600000' }],
           },
         ],

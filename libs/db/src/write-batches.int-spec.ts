@@ -1,0 +1,201 @@
+import type { DataSource } from 'typeorm';
+import { databaseSchema, loadConfig } from '@trading/config';
+import { BalancesRepository, type LedgerRow } from './repositories/balances.repository';
+import { ConsumerOffsetsRepository } from './repositories/consumer-offsets.repository';
+import { OrdersRepository, type NewOrderRow, type OrderEventRow } from './repositories/orders.repository';
+import { ReconciliationRepository } from './repositories/reconciliation.repository';
+import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
+import { MIGRATIONS } from './schema';
+import { createScratchDatabase, tableChecksum, type ScratchDatabase } from './testing/scratch-database';
+
+// Kafka delivers at least once: after a crash a consumer gets the same records again, possibly
+// after a batch was half written. The batch writers must make that harmless. On a scratch
+// database: the order-router's batch (orders, ledger + balances, order events, its consumer
+// offset, in one transaction) and market-data's trade batch, each written twice, once after a
+// crash in the middle of the transaction, and mixed with new records.
+const config = loadConfig(databaseSchema);
+
+const order = (n: number): NewOrderRow => ({
+  orderId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  accountId: `acct-${n % 2}`,
+  symbol: 'BTC-USDT',
+  clientOrderId: `c-${n}`,
+  side: n % 2 ? 'sell' : 'buy',
+  orderType: 'limit',
+  tif: 'GTC',
+  postOnly: false,
+  price: 3_000_000,
+  stopPrice: null,
+  displayQty: null,
+  qty: 5,
+  status: 'new',
+  reason: null,
+  receivedAt: Date.UTC(2025, 0, 1) + n,
+  protectionPrice: null,
+  quoteBudget: null,
+  holdAsset: n % 2 ? 'BTC' : 'USDT',
+  holdRemaining: n % 2 ? 50_000n : 15_030_000n,
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+});
+
+interface RouterBatch {
+  orders: NewOrderRow[];
+  ledger: LedgerRow[];
+  events: OrderEventRow[];
+  nextOffset: number;
+}
+
+function routerBatch(from: number, to: number): RouterBatch {
+  const orders: NewOrderRow[] = [];
+  const ledger: LedgerRow[] = [];
+  const events: OrderEventRow[] = [];
+  for (let n = from; n < to; n++) {
+    const o = order(n);
+    orders.push(o);
+    ledger.push({
+      key: `BTC-USDT:${n}:${o.orderId}:hold`,
+      accountId: o.accountId,
+      asset: o.holdAsset!,
+      availableDelta: -o.holdRemaining,
+      heldDelta: o.holdRemaining,
+      kind: 'hold',
+      ref: `BTC-USDT:${n}`,
+    });
+    events.push({
+      symbol: 'BTC-USDT',
+      seq: n,
+      orderId: o.orderId,
+      accountId: o.accountId,
+      type: 'accepted',
+      payload: { type: 'accepted', seq: n },
+      emittedAt: Date.UTC(2025, 0, 1) + n,
+    });
+  }
+  return { orders, ledger, events, nextOffset: to };
+}
+
+describe('write batches under redelivery', () => {
+  jest.setTimeout(60_000);
+  let scratch: ScratchDatabase;
+  let ds: DataSource;
+  let orders: OrdersRepository;
+  let balances: BalancesRepository;
+  let offsets: ConsumerOffsetsRepository;
+
+  /** The router's write of one consumed batch: all or nothing, offset included. */
+  const write = async (b: RouterBatch, crashAfterLedger = false): Promise<number> =>
+    ds.transaction(async (tx) => {
+      await orders.insertNew(b.orders, tx);
+      const moved = await balances.post(b.ledger, tx);
+      if (crashAfterLedger) throw new Error('crash in the middle of the batch');
+      await orders.insertEvents(b.events, tx);
+      await offsets.save('order-router', 'orders.commands.v1', 0, b.nextOffset, tx);
+      return moved;
+    });
+
+  const state = async () => ({
+    orders: await tableChecksum(ds, 'orders', ['order_id', 'status', 'hold_remaining']),
+    ledger: await tableChecksum(ds, 'ledger', ['entry_key', 'available_delta', 'held_delta']),
+    balances: await tableChecksum(ds, 'balances', ['account_id', 'asset', 'available', 'held']),
+    events: await tableChecksum(ds, 'order_events', ['symbol', 'seq', 'order_id']),
+    offset: await offsets.load('order-router', 'orders.commands.v1', 0),
+  });
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(config, 'batchtest');
+    ds = scratch.dataSource('batchtest', MIGRATIONS);
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    await ds.query(`INSERT INTO assets (code, decimals) VALUES ('USDT', 6), ('BTC', 8)`);
+    orders = new OrdersRepository(ds);
+    balances = new BalancesRepository(ds);
+    offsets = new ConsumerOffsetsRepository(ds);
+    // Funds for the holds.
+    const deposits: LedgerRow[] = ['acct-0', 'acct-1'].flatMap((a) => [
+      {
+        key: `dep:${a}:USDT`,
+        accountId: a,
+        asset: 'USDT',
+        availableDelta: 10n ** 12n,
+        heldDelta: 0n,
+        kind: 'deposit',
+        ref: a,
+      },
+      {
+        key: `dep:${a}:BTC`,
+        accountId: a,
+        asset: 'BTC',
+        availableDelta: 10n ** 9n,
+        heldDelta: 0n,
+        kind: 'deposit',
+        ref: a,
+      },
+    ]);
+    expect(await balances.post(deposits)).toBe(4);
+  });
+
+  afterAll(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+    await scratch?.drop();
+  });
+
+  it('writes a router batch once however often it is delivered, and a crash mid-batch leaves nothing', async () => {
+    const first = routerBatch(1, 21);
+    const empty = await state();
+    // Crash after the ledger: the transaction rolls back, the offset does not move.
+    await expect(write(first, true)).rejects.toThrow('crash');
+    expect(await state()).toEqual(empty);
+
+    expect(await write(first)).toBe(20);
+    const once = await state();
+    expect(once.orders.rows).toBe(20);
+    expect(once.ledger.rows).toBe(4 + 20);
+    expect(once.events.rows).toBe(20);
+    expect(once.offset).toBe(21);
+
+    // Redelivered as is: nothing new, no money moved twice.
+    expect(await write(first)).toBe(0);
+    expect(await state()).toEqual(once);
+
+    // Redelivered together with new records (the consumer re-read from an older offset).
+    const overlapping = routerBatch(11, 31);
+    expect(await write(overlapping)).toBe(10);
+    const after = await state();
+    expect(after.orders.rows).toBe(30);
+    expect(after.ledger.rows).toBe(4 + 30);
+    expect(after.events.rows).toBe(30);
+    expect(await new ReconciliationRepository(ds).ledgerReplay()).toEqual([]);
+    expect(await new ReconciliationRepository(ds).conservation()).toEqual([]);
+    // Each order's hold counted once in its account's held balance.
+    const [{ held }] = (await ds.query(
+      `SELECT sum(held)::text AS held FROM balances WHERE account_id = 'acct-0' AND asset = 'USDT'`,
+    )) as { held: string }[];
+    expect(BigInt(held)).toBe(15n * 15_030_000n);
+  });
+
+  it('stores a market-data trade batch once when the same executions arrive again', async () => {
+    const trades = new TradesRepository(ds);
+    const batch: TradeInsert[] = Array.from({ length: 10 }, (_, i) => ({
+      symbol: 'BTC-USDT',
+      seq: 100 + i,
+      price: 3_000_000 + i,
+      qty: 1 + i,
+      makerOrderId: order(2 * i).orderId,
+      takerOrderId: order(2 * i + 1).orderId,
+      makerAccountId: 'acct-0',
+      takerAccountId: 'acct-1',
+      takerSide: 'sell',
+      receivedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i)),
+      executedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i, 5)),
+    }));
+    expect(await trades.insertBatch(batch)).toHaveLength(10);
+    const once = await tableChecksum(ds, 'trades');
+    expect(await trades.insertBatch(batch)).toEqual([]);
+    expect(await trades.insertBatch([...batch.slice(5), { ...batch[0], seq: 200 }])).toEqual([
+      { symbol: 'BTC-USDT', seq: 200 },
+    ]);
+    const after = await tableChecksum(ds, 'trades');
+    expect(after.rows).toBe(once.rows + 1);
+  });
+});

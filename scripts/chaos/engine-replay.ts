@@ -1,0 +1,130 @@
+import type { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import { sequencedCommandSchema, toMarketSpec, TOPICS } from '@trading/contracts';
+import { MarketsRepository } from '@trading/db';
+import type { EngineEvent } from '@trading/matching-engine';
+import { PartitionBook } from '../../services/matching-worker/src/partition-book';
+
+// What matching was asked to do, replayed through the engine alone: the trades the platform
+// must have stored. The matching workers' own dedupe (PartitionBook.firstSeen: a router re-send
+// after a crash carries an already-applied source offset) is applied the same way, per input
+// partition, over every command of the partition; only the given symbols' engines are built.
+// Meant for fresh symbols (their books start empty at `from`).
+
+/** Offsets per partition (high watermarks, as strings). */
+export type PartitionOffsets = Record<number, string>;
+
+export async function topicEnds(kafka: Kafka, topic: string): Promise<PartitionOffsets> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const out: PartitionOffsets = {};
+    for (const p of await admin.fetchTopicOffsets(topic)) out[p.partition] = p.high;
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** One trade as a comparable key: seq:price:qty:maker:taker. */
+export type TradeKey = string;
+
+/** Replays orders.sequenced.v1 between `from` and `to` (read_committed) through fresh engines. */
+export async function replayTrades(
+  kafka: Kafka,
+  db: DataSource,
+  symbols: string[],
+  from: PartitionOffsets,
+  to: PartitionOffsets,
+  idleMs = 5000,
+): Promise<{ trades: Map<string, TradeKey[]>; commands: number; duplicates: number }> {
+  const specs = new Map(
+    (await new MarketsRepository(db).findRows())
+      .filter((r) => symbols.includes(r.symbol))
+      .map((r) => [r.symbol, toMarketSpec(r)]),
+  );
+  for (const s of symbols) if (!specs.has(s)) throw new Error(`market ${s} not in the database`);
+  const topic = TOPICS.ordersSequenced.name;
+  const pending = new Set(
+    Object.keys(to)
+      .map(Number)
+      .filter((p) => BigInt(to[p]) > BigInt(from[p] ?? '0')),
+  );
+  // Partition by partition, in offset order: Kafka keeps the order within a partition.
+  const messages = new Map<number, { offset: bigint; value: Buffer }[]>([...pending].map((p) => [p, []]));
+  if (pending.size > 0) {
+    const consumer = kafka.consumer({
+      groupId: `replay-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+      readUncommitted: false,
+      maxWaitTimeInMs: 200,
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: false });
+      let lastProgress = Date.now();
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          const p = batch.partition;
+          const end = BigInt(to[p] ?? '0');
+          for (const m of batch.messages) {
+            const off = BigInt(m.offset);
+            if (off < BigInt(from[p] ?? '0') || off >= end || !m.value) continue;
+            messages.get(p)?.push({ offset: off, value: m.value });
+            lastProgress = Date.now();
+          }
+          // Transaction markers take offsets too: done once a batch reaches the end.
+          if (batch.messages.length && BigInt(batch.lastOffset()) >= end - 1n) pending.delete(p);
+          if (pending.size === 0) done();
+        },
+      });
+      for (const p of Object.keys(to).map(Number))
+        consumer.seek({ topic, partition: p, offset: from[p] ?? '0' });
+      const idle = setInterval(() => {
+        if (Date.now() - lastProgress > idleMs) done(); // only markers left in range
+      }, 250);
+      await finished;
+      clearInterval(idle);
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  const trades = new Map<string, TradeKey[]>(symbols.map((s) => [s, []]));
+  let commands = 0;
+  let duplicates = 0;
+  const out: EngineEvent[] = [];
+  for (const [p, list] of messages) {
+    const seen = new Set<bigint>();
+    const book = new PartitionBook(p);
+    for (const m of list.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))) {
+      if (seen.has(m.offset)) continue; // a batch fetched twice
+      seen.add(m.offset);
+      const cmd = sequencedCommandSchema.parse(JSON.parse(m.value.toString()));
+      if (!book.firstSeen(cmd.source)) {
+        if (specs.has(cmd.symbol)) duplicates++;
+        continue;
+      }
+      if (!specs.has(cmd.symbol)) continue;
+      const engine = book.engineFor(cmd.symbol, () => specs.get(cmd.symbol))!;
+      commands++;
+      out.length = 0;
+      engine.process({ ...cmd.command, inputOffset: Number(m.offset) }, out);
+      for (const e of out)
+        if (e.type === 'trade')
+          trades.get(cmd.symbol)!.push(`${e.seq}:${e.price}:${e.qty}:${e.makerOrderId}:${e.takerOrderId}`);
+    }
+  }
+  return { trades, commands, duplicates };
+}
+
+/** The trades the database holds for a symbol, as replay keys, in seq order. */
+export async function storedTrades(db: DataSource, symbol: string): Promise<TradeKey[]> {
+  const rows = (await db.query(
+    `SELECT seq, price, qty, maker_order_id, taker_order_id FROM trades WHERE symbol = $1 ORDER BY seq`,
+    [symbol],
+  )) as { seq: string; price: string; qty: string; maker_order_id: string; taker_order_id: string }[];
+  return rows.map((t) => `${t.seq}:${t.price}:${t.qty}:${t.maker_order_id}:${t.taker_order_id}`);
+}
