@@ -131,6 +131,10 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', [
         'reason',
       ]),
+      retried: metrics.counter(
+        'router_place_retries_total',
+        'Placements dropped as retries of an existing order (same clientOrderId and order id)',
+      ),
       money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', [
         'kind',
         'outcome',
@@ -399,9 +403,14 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       if (cmd.kind === 'place') {
+        const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
+        // A retry of an order that exists (same clientOrderId, same order id): already handled.
+        if (coidKey && takenCoids.get(coidKey) === cmd.orderId) {
+          this.m.retried.inc();
+          continue;
+        }
         const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
         let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
-        const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
         if (!reason && coidKey && takenCoids.has(coidKey)) reason = 'DUPLICATE_CLIENT_ORDER_ID';
         let hold = 0n;
         let holdAsset: string | null = null;

@@ -1,12 +1,12 @@
 import { toMarketSpec } from '@trading/contracts';
 import type { OrderQueriesRepository } from '@trading/db';
 import { MetricsRegistry } from '@trading/metrics';
-import type { DatabaseService, ProducerService, RedisService } from '@trading/nest-common';
+import type { DatabaseService, ProducerService } from '@trading/nest-common';
 import type { ApiGatewayConfig } from '../api-gateway.config';
 import { GatewayMetrics } from '../common/gateway.metrics';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { MarketLookupService } from '../markets/market-lookup.service';
-import { OrdersService } from './orders.service';
+import { clientOrderIdToOrderId, OrdersService } from './orders.service';
 
 const market = toMarketSpec({
   symbol: 'BTC-USDT',
@@ -32,31 +32,19 @@ const body = {
   clientOrderId: 'c-1',
 };
 
-function setup(opts: { send?: () => Promise<void>; redisStatus?: string; connected?: boolean } = {}) {
-  const store = new Map<string, string>();
-  const redis = {
-    status: opts.redisStatus ?? 'ready',
-    set: jest.fn((k: string, v: string) => {
-      if (store.has(k)) return Promise.resolve(null);
-      store.set(k, v);
-      return Promise.resolve('OK');
-    }),
-    get: jest.fn((k: string) => Promise.resolve(store.get(k) ?? null)),
-    del: jest.fn((k: string) => Promise.resolve(store.delete(k) ? 1 : 0)),
-  };
+function setup(opts: { send?: () => Promise<void>; connected?: boolean } = {}) {
   const send = jest.fn(opts.send ?? (() => Promise.resolve()));
   const producer = { producer: { isConnected: opts.connected ?? true, send } } as unknown as ProducerService;
   const metrics = new GatewayMetrics(new MetricsRegistry('test', '0'));
   const service = new OrdersService(
     producer,
-    { redis } as unknown as RedisService,
     { dataSource: { isInitialized: true } } as unknown as DatabaseService,
     {} as OrderQueriesRepository,
     { find: () => Promise.resolve(market) } as unknown as MarketLookupService,
     metrics,
     { ORDER_ACK_TIMEOUT_MS: 200 } as ApiGatewayConfig,
   );
-  return { service, send, redis, store, metrics };
+  return { service, send, metrics };
 }
 
 async function failure(p: Promise<unknown>): Promise<GatewayException> {
@@ -89,22 +77,41 @@ describe('OrdersService.place', () => {
     });
   });
 
-  it('answers a clientOrderId retry with the first order id and no second command', async () => {
+  it('sends a clientOrderId retry again under the same order id, for the router to keep one', async () => {
     const { service, send } = setup();
     const first = await service.place(account, body);
     const second = await service.place(account, body);
     expect(second.orderId).toBe(first.orderId);
-    expect(send).toHaveBeenCalledTimes(1);
+    expect(first.orderId).toBe(clientOrderIdToOrderId('acct-1', 'c-1'));
+    const sent = (send.mock.calls as unknown[][]).map((c) => (c[0] as { value: { orderId: string } }).value);
+    expect(sent.map((v) => v.orderId)).toEqual([first.orderId, first.orderId]);
   });
 
-  it('turns a Kafka failure into 503 Retry-After 1 and frees the clientOrderId', async () => {
-    const { service, store, metrics } = setup({ send: () => Promise.reject(new Error('broker down')) });
+  it('derives distinct UUID-shaped order ids per account and clientOrderId', () => {
+    const ids = [
+      clientOrderIdToOrderId('acct-1', 'c-1'),
+      clientOrderIdToOrderId('acct-2', 'c-1'),
+      clientOrderIdToOrderId('acct-1', 'c-2'),
+    ];
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('turns a Kafka failure into 503 Retry-After 1; the retry is the same order', async () => {
+    let fail = true;
+    const { service, send, metrics } = setup({
+      send: () => (fail ? Promise.reject(new Error('broker down')) : Promise.resolve()),
+    });
     const err = await failure(service.place(account, body));
     expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.SERVICE_UNAVAILABLE, 503, 1]);
-    expect(store.size).toBe(0);
     expect((await metrics.ordersRejected.get()).values).toEqual([
       expect.objectContaining({ labels: { reason: 'SERVICE_UNAVAILABLE' }, value: 1 }),
     ]);
+    fail = false;
+    const retry = await service.place(account, body);
+    const sent = (send.mock.calls as unknown[][]).map((c) => (c[0] as { value: { orderId: string } }).value);
+    expect(sent.map((v) => v.orderId)).toEqual([retry.orderId, retry.orderId]);
   });
 
   it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS', async () => {
@@ -112,12 +119,9 @@ describe('OrdersService.place', () => {
     expect((await failure(service.place(account, body))).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
   });
 
-  it('answers 503 without producing when Redis or the producer is down', async () => {
-    const noRedis = setup({ redisStatus: 'reconnecting' });
-    expect((await failure(noRedis.service.place(account, body))).status).toBe(503);
-    expect(noRedis.send).not.toHaveBeenCalled();
+  it('answers 503 without producing when the producer is down', async () => {
     const noKafka = setup({ connected: false });
     expect((await failure(noKafka.service.place(account, body))).status).toBe(503);
-    expect(noKafka.redis.set).not.toHaveBeenCalled();
+    expect(noKafka.send).not.toHaveBeenCalled();
   });
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   orderCommandSchema,
@@ -10,10 +10,10 @@ import {
 } from '@trading/contracts';
 import { OrderQueriesRepository } from '@trading/db';
 import { ContractViolationError } from '@trading/kafka';
-import { DatabaseService, ProducerService, RedisService } from '@trading/nest-common';
+import { DatabaseService, ProducerService } from '@trading/nest-common';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
-import { dbCall, redisCall } from '../common/dependency-call';
+import { dbCall } from '../common/dependency-call';
 import { GatewayMetrics } from '../common/gateway.metrics';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
@@ -32,7 +32,17 @@ export interface OrderAck {
   status: 'pending' | 'cancel_requested' | 'amend_requested';
 }
 
-const CLIENT_ORDER_ID_TTL_SECONDS = 24 * 3600;
+/**
+ * The order id of an account's clientOrderId: the same on every retry, whichever gateway answers
+ * and whatever it remembers, so a retry after a lost answer, a gateway crash or a Kafka timeout
+ * sends the same order again and the router keeps one (the first with that clientOrderId).
+ * SHA-256 of both, in UUID layout (version 8, RFC 9562 variant).
+ */
+export function clientOrderIdToOrderId(accountId: string, clientOrderId: string): string {
+  const h = createHash('sha256').update(`${accountId}\u0000${clientOrderId}`).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 class AckTimeoutError extends Error {}
 
@@ -46,7 +56,6 @@ export class OrdersService {
 
   constructor(
     private readonly producer: ProducerService,
-    private readonly redis: RedisService,
     private readonly db: DatabaseService,
     private readonly queries: OrderQueriesRepository,
     private readonly markets: MarketLookupService,
@@ -64,30 +73,19 @@ export class OrdersService {
       // Fail fast rather than queue behind a producer that is not connected.
       if (!this.producer.producer.isConnected) throw GatewayException.unavailable('kafka');
 
-      const orderId = randomUUID();
-      const coidKey = fields.clientOrderId ? `coid:${account.accountId}:${fields.clientOrderId}` : null;
-      if (coidKey) {
-        const existing = await this.claimClientOrderId(coidKey, orderId);
-        // A retry: same order, no second command.
-        if (existing) {
-          this.metrics.ordersAccepted.inc();
-          return { orderId: existing, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
-        }
-      }
-      try {
-        await this.produce({
-          ...fields,
-          kind: 'place',
-          commandId: randomUUID(),
-          accountId: account.accountId,
-          orderId,
-          receivedAt,
-        });
-      } catch (err) {
-        // Nothing was accepted: free the clientOrderId so a retry can place the order.
-        if (coidKey) await this.redis.redis.del(coidKey).catch(() => undefined);
-        throw err;
-      }
+      // With a clientOrderId every attempt is the same order: an answer lost to a crash or a
+      // timeout is retried safely (the router drops the copies), no matter what Redis remembers.
+      const orderId = fields.clientOrderId
+        ? clientOrderIdToOrderId(account.accountId, fields.clientOrderId)
+        : randomUUID();
+      await this.produce({
+        ...fields,
+        kind: 'place',
+        commandId: randomUUID(),
+        accountId: account.accountId,
+        orderId,
+        receivedAt,
+      });
       this.metrics.ordersAccepted.inc();
       this.metrics.orderAckDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { orderId, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
@@ -142,21 +140,6 @@ export class OrdersService {
       throw new GatewayException(ErrorCode.ORDER_NOT_OPEN, `order is ${order.status}`);
     }
     return order;
-  }
-
-  /** SET NX of the clientOrderId; returns the order id of an earlier placement, if any. */
-  private async claimClientOrderId(key: string, orderId: string): Promise<string | null> {
-    const redis = this.redis.redis;
-    return redisCall(redis, async () => {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const set = await redis.set(key, orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'NX');
-        if (set === 'OK') return null;
-        const existing = await redis.get(key);
-        // Expired between the two calls: claim again.
-        if (existing) return existing;
-      }
-      throw GatewayException.unavailable('redis');
-    });
   }
 
   private async produce(command: PlaceOrderCommand | CancelOrderCommand | AmendOrderCommand): Promise<void> {
