@@ -252,6 +252,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await db.initialize();
   const logFd = openSync(logFile, 'a');
   const fleet = new Fleet(logFd);
+  let load: ChaosLoad | undefined;
   try {
     // Fresh markets: the replay starts from an empty book.
     const markets = new MarketsRepository(db);
@@ -342,7 +343,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // The worker to kill owns the first symbol's partition: found in the group by client id.
     const matchingGroup = process.env.MATCHING_GROUP_ID ?? 'matching-worker';
-    const load = new ChaosLoad(
+    load = new ChaosLoad(
       gatewayUrl,
       accounts,
       symbols.map((symbol) => ({ symbol, midTicks: 10_000 })),
@@ -460,6 +461,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       logs: logFile,
     };
   } finally {
+    // After a failure mid-run: stop issuing, let the requests in flight give up.
+    await load?.stop(0);
     await fleet.stop();
     closeSync(logFd);
     await db.destroy().catch(() => undefined);
