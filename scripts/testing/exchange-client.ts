@@ -44,6 +44,7 @@ export class ExchangeClient {
     method: string,
     path: string,
     payload?: unknown,
+    init: { signal?: AbortSignal } = {},
   ): Promise<ApiResponse<T>> {
     const body = payload === undefined ? '' : JSON.stringify(payload);
     const ts = String(Date.now());
@@ -56,6 +57,7 @@ export class ExchangeClient {
         [SIGNATURE_HEADERS.signature]: sign(creds.secret, ts, method, path, body),
       },
       body: body || undefined,
+      signal: init.signal,
     });
     return { status: res.status, body: (await res.json()) as T, headers: res.headers };
   }

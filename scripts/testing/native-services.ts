@@ -67,12 +67,16 @@ export async function waitReady(port: number, child: ChildProcess, timeoutMs = 6
   }
 }
 
-/** Starts a built service with the native infrastructure's settings (stderr shown, stdout dropped). */
+/**
+ * Starts a built service with the native infrastructure's settings: stdout dropped and stderr
+ * shown, or both appended to the open file `logFd`.
+ */
 export function startService(
   name: string,
   port: number,
   instance: string,
   extraEnv: Record<string, string> = {},
+  logFd?: number,
 ): ChildProcess {
   return spawn(process.execPath, [join(root, `dist/services/${name}/src/main.js`)], {
     env: {
@@ -83,7 +87,7 @@ export function startService(
       INSTANCE_ID: instance,
       ...extraEnv,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'inherit'],
   });
 }
 

@@ -134,6 +134,10 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', [
         'reason',
       ]),
+      retried: metrics.counter(
+        'router_place_retries_total',
+        'Placements dropped as retries of an existing order (same clientOrderId and order id)',
+      ),
       money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', [
         'kind',
         'outcome',
@@ -167,10 +171,6 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       ),
       dead: metrics.counter('kafka_dead_lettered_total', 'Records sent to the dead-letter topic', ['topic']),
       retries: consumerRetriesCounter(metrics),
-      resent: metrics.counter(
-        'router_resent_orders_total',
-        'Place commands dropped as re-sends of an order already placed (same clientOrderId and order id)',
-      ),
     };
   }
 
@@ -419,15 +419,14 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       if (cmd.kind === 'place') {
-        const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
-        let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
         const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
+        // A retry of an order that exists (same clientOrderId, same order id): already handled.
         if (coidKey && takenCoids.get(coidKey) === cmd.orderId) {
-          // The gateway re-sent an order whose first send it could not confirm, and that one did
-          // arrive: the same order, already handled. Nothing to do, nothing to tell.
-          this.m.resent.inc();
+          this.m.retried.inc();
           continue;
         }
+        const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
+        let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
         if (!reason && coidKey && takenCoids.has(coidKey)) reason = 'DUPLICATE_CLIENT_ORDER_ID';
         let hold = 0n;
         let holdAsset: string | null = null;

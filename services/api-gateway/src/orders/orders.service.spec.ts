@@ -6,7 +6,7 @@ import type { ApiGatewayConfig } from '../api-gateway.config';
 import { GatewayMetrics } from '../common/gateway.metrics';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { MarketLookupService } from '../markets/market-lookup.service';
-import { OrdersService } from './orders.service';
+import { clientOrderIdToOrderId, OrdersService } from './orders.service';
 
 const market = toMarketSpec({
   symbol: 'BTC-USDT',
@@ -32,12 +32,11 @@ const body = {
   clientOrderId: 'c-1',
 };
 
-function setup(opts: { send?: () => Promise<void>; redisStatus?: string; connected?: boolean } = {}) {
+function setup(opts: { send?: () => Promise<void>; connected?: boolean } = {}) {
+  // Redis holds only the best-effort record for early cancels.
   const store = new Map<string, string>();
   const redis = {
-    status: opts.redisStatus ?? 'ready',
-    set: jest.fn((k: string, v: string, _ex: string, _ttl: number, mode: 'NX' | 'XX') => {
-      if (mode === 'NX' ? store.has(k) : !store.has(k)) return Promise.resolve(null);
+    set: jest.fn((k: string, v: string) => {
       store.set(k, v);
       return Promise.resolve('OK');
     }),
@@ -56,7 +55,7 @@ function setup(opts: { send?: () => Promise<void>; redisStatus?: string; connect
     metrics,
     { ORDER_ACK_TIMEOUT_MS: 200 } as ApiGatewayConfig,
   );
-  return { service, send, redis, store, metrics };
+  return { service, send, metrics, store };
 }
 
 async function failure(p: Promise<unknown>): Promise<GatewayException> {
@@ -89,47 +88,60 @@ describe('OrdersService.place', () => {
     });
   });
 
-  it('answers a clientOrderId retry with the first order id and no second command', async () => {
+  it('sends a clientOrderId retry again under the same order id, for the router to keep one', async () => {
     const { service, send } = setup();
     const first = await service.place(account, body);
     const second = await service.place(account, body);
     expect(second.orderId).toBe(first.orderId);
-    expect(send).toHaveBeenCalledTimes(1);
+    expect(first.orderId).toBe(clientOrderIdToOrderId('acct-1', 'c-1'));
+    const sent = (send.mock.calls as unknown[][]).map((c) => (c[0] as { value: { orderId: string } }).value);
+    expect(sent.map((v) => v.orderId)).toEqual([first.orderId, first.orderId]);
   });
 
-  it('turns a Kafka failure into 503 DEPENDENCY_UNAVAILABLE with Retry-After 1', async () => {
-    const { service, metrics } = setup({ send: () => Promise.reject(new Error('broker down')) });
+  it('derives distinct UUID-shaped order ids per account and clientOrderId', () => {
+    const ids = [
+      clientOrderIdToOrderId('acct-1', 'c-1'),
+      clientOrderIdToOrderId('acct-2', 'c-1'),
+      clientOrderIdToOrderId('acct-1', 'c-2'),
+    ];
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('turns a Kafka failure into 503 Retry-After 1; the retry is the same order', async () => {
+    let fail = true;
+    const { service, send, metrics } = setup({
+      send: () => (fail ? Promise.reject(new Error('broker down')) : Promise.resolve()),
+    });
     const err = await failure(service.place(account, body));
     expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.DEPENDENCY_UNAVAILABLE, 503, 1]);
     expect(err.toBody().error).toMatchObject({ dependency: 'kafka' });
     expect((await metrics.ordersRejected.get()).values).toEqual([
       expect.objectContaining({ labels: { reason: 'DEPENDENCY_UNAVAILABLE' }, value: 1 }),
     ]);
+    fail = false;
+    const retry = await service.place(account, body);
+    const sent = (send.mock.calls as unknown[][]).map((c) => (c[0] as { value: { orderId: string } }).value);
+    expect(sent.map((v) => v.orderId)).toEqual([retry.orderId, retry.orderId]);
   });
 
-  it('re-sends the same order id when a clientOrderId retry follows a failed attempt', async () => {
-    let down = true;
-    const { service, send, store } = setup({
+  it('remembers an accepted order for an early cancel, and forgets a refused one', async () => {
+    let down = false;
+    const { service, store } = setup({
       send: () => (down ? Promise.reject(new Error('broker down')) : Promise.resolve()),
     });
-    await failure(service.place(account, body));
-    // The failed attempt's order id stays reserved, marked unconfirmed: never a phantom ack.
-    const [pending] = [...store.values()];
-    expect(pending).toMatch(/^\?[0-9a-f-]{36}$/);
-    await failure(service.place(account, body));
-    down = false;
     const ack = await service.place(account, body);
-    expect(ack.orderId).toBe(pending!.slice(1));
-    const orderIds = (send.mock.calls as unknown as [{ value: { orderId: string } }][]).map(
-      ([r]) => r.value.orderId,
-    );
-    expect(new Set(orderIds)).toEqual(new Set([ack.orderId]));
-    expect(send).toHaveBeenCalledTimes(3);
-    // Acknowledged now: a further retry answers without a command.
+    expect(JSON.parse(store.get(`accepted:${ack.orderId}`)!)).toEqual({
+      accountId: 'acct-1',
+      symbol: 'BTC-USDT',
+      orderType: 'limit',
+      clientOrderId: 'c-1',
+    });
+    down = true;
+    await failure(service.place(account, { ...body, clientOrderId: 'c-2' }));
     await new Promise((r) => setImmediate(r));
-    expect(store.get('coid:acct-1:c-1')).toBe(ack.orderId);
-    expect((await service.place(account, body)).orderId).toBe(ack.orderId);
-    expect(send).toHaveBeenCalledTimes(3);
+    expect(store.has(`accepted:${clientOrderIdToOrderId('acct-1', 'c-2')}`)).toBe(false);
   });
 
   it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS and drops it from the queue', async () => {
@@ -141,12 +153,9 @@ describe('OrdersService.place', () => {
     expect(deadline).toBeLessThanOrEqual(Date.now());
   });
 
-  it('answers 503 without producing when Redis or the producer is down', async () => {
-    const noRedis = setup({ redisStatus: 'reconnecting' });
-    expect((await failure(noRedis.service.place(account, body))).status).toBe(503);
-    expect(noRedis.send).not.toHaveBeenCalled();
+  it('answers 503 without producing when the producer is down', async () => {
     const noKafka = setup({ connected: false });
     expect((await failure(noKafka.service.place(account, body))).status).toBe(503);
-    expect(noKafka.redis.set).not.toHaveBeenCalled();
+    expect(noKafka.send).not.toHaveBeenCalled();
   });
 });

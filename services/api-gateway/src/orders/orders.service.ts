@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   orderCommandSchema,
@@ -32,7 +32,6 @@ export interface OrderAck {
   status: 'pending' | 'cancel_requested' | 'amend_requested';
 }
 
-const CLIENT_ORDER_ID_TTL_SECONDS = 24 * 3600;
 /**
  * An accepted order is in the database once the router stored it, a few milliseconds to (under
  * load) seconds after its 202. Until then the gateway answers cancels and amends of the caller's
@@ -47,10 +46,17 @@ interface AcceptedOrder {
   orderType: string;
   clientOrderId: string | null;
 }
-// A clientOrderId reservation reads `?<orderId>` until Kafka acknowledged the command, then
-// `<orderId>`. A reservation left pending by a failed attempt is not a phantom: the next attempt
-// re-sends that order id, and the router drops the copy if the first one did arrive after all.
-const PENDING = '?';
+/**
+ * The order id of an account's clientOrderId: the same on every retry, whichever gateway answers
+ * and whatever it remembers, so a retry after a lost answer, a gateway crash or a Kafka timeout
+ * sends the same order again and the router keeps one (the first with that clientOrderId).
+ * SHA-256 of both, in UUID layout (version 8, RFC 9562 variant).
+ */
+export function clientOrderIdToOrderId(accountId: string, clientOrderId: string): string {
+  const h = createHash('sha256').update(`${accountId}\u0000${clientOrderId}`).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
 
 class AckTimeoutError extends Error {}
 
@@ -82,51 +88,35 @@ export class OrdersService {
       // Fail fast rather than queue behind a producer that is not connected.
       if (!this.producer.producer.isConnected) throw GatewayException.dependencyUnavailable('kafka');
 
-      let orderId: string = randomUUID();
-      const coidKey = fields.clientOrderId ? `coid:${account.accountId}:${fields.clientOrderId}` : null;
-      if (coidKey) {
-        const claim = await this.claimClientOrderId(coidKey, orderId);
-        // A retry of an acknowledged order: same order, no second command.
-        if (claim.acknowledged) {
-          this.metrics.ordersAccepted.inc();
-          return { orderId: claim.orderId, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
-        }
-        // Ours, or an earlier attempt whose fate is unknown (503 after a timeout): the command
-        // goes out (again) with that attempt's order id; the router keeps one per clientOrderId.
-        orderId = claim.orderId;
-      }
+      // With a clientOrderId every attempt is the same order: an answer lost to a crash or a
+      // timeout is retried safely (the router drops the copies), no matter what Redis remembers.
+      const orderId = fields.clientOrderId
+        ? clientOrderIdToOrderId(account.accountId, fields.clientOrderId)
+        : randomUUID();
       const accepted: AcceptedOrder = {
         accountId: account.accountId,
         symbol: fields.symbol,
         orderType: fields.orderType,
         clientOrderId: fields.clientOrderId ?? null,
       };
+      // The record for an early cancel is best effort: accepting the order needs Kafka only.
+      const remembered = this.redis.redis
+        .set(acceptedKey(orderId), JSON.stringify(accepted), 'EX', ACCEPTED_ORDER_TTL_SECONDS)
+        .catch(() => undefined);
       try {
-        await Promise.all([
-          this.produce({
-            ...fields,
-            kind: 'place',
-            commandId: randomUUID(),
-            accountId: account.accountId,
-            orderId,
-            receivedAt,
-          }),
-          redisCall(this.redis.redis, () =>
-            this.redis.redis.set(
-              acceptedKey(orderId),
-              JSON.stringify(accepted),
-              'EX',
-              ACCEPTED_ORDER_TTL_SECONDS,
-            ),
-          ),
-        ]);
+        await this.produce({
+          ...fields,
+          kind: 'place',
+          commandId: randomUUID(),
+          accountId: account.accountId,
+          orderId,
+          receivedAt,
+        });
       } catch (err) {
-        // Not acknowledged: no cancel/amend record (the clientOrderId reservation stays pending,
-        // so a retry re-sends this order id).
-        await this.redis.redis.del(acceptedKey(orderId)).catch(() => undefined);
+        void remembered.then(() => this.redis.redis.del(acceptedKey(orderId))).catch(() => undefined);
         throw err;
       }
-      if (coidKey) this.acknowledgeClientOrderId(coidKey, orderId);
+      await remembered;
       this.metrics.ordersAccepted.inc();
       this.metrics.orderAckDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return { orderId, clientOrderId: fields.clientOrderId ?? null, status: 'pending' };
@@ -191,30 +181,6 @@ export class OrdersService {
       throw new GatewayException(ErrorCode.ORDER_NOT_OPEN, `order is ${order.status}`);
     }
     return order;
-  }
-
-  /** SET NX of the clientOrderId; an earlier attempt's order id wins, with whether Kafka has it. */
-  private async claimClientOrderId(
-    key: string,
-    orderId: string,
-  ): Promise<{ orderId: string; acknowledged: boolean }> {
-    const redis = this.redis.redis;
-    return redisCall(redis, async () => {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const set = await redis.set(key, PENDING + orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'NX');
-        if (set === 'OK') return { orderId, acknowledged: false };
-        const existing = await redis.get(key);
-        // Expired between the two calls: claim again.
-        if (existing?.startsWith(PENDING)) return { orderId: existing.slice(1), acknowledged: false };
-        if (existing) return { orderId: existing, acknowledged: true };
-      }
-      throw GatewayException.dependencyUnavailable('redis');
-    });
-  }
-
-  /** Best effort: if it is lost, a retry re-sends the order and the router drops the copy. */
-  private acknowledgeClientOrderId(key: string, orderId: string): void {
-    void this.redis.redis.set(key, orderId, 'EX', CLIENT_ORDER_ID_TTL_SECONDS, 'XX').catch(() => undefined);
   }
 
   /**

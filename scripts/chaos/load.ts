@@ -1,0 +1,218 @@
+import { ExchangeClient, type Credentials } from '../testing/exchange-client';
+
+// The steady load of a chaos run: signed placements (and some cancels) through the real gateway
+// at a fixed rate. A request that fails with 5xx, 429, a timeout or a refused connection is sent
+// again with the same clientOrderId until it is answered; an order counts as acknowledged once,
+// on its 202. Nothing here knows which fault is in progress.
+
+export interface LoadAccount extends Credentials {
+  accountId: string;
+}
+
+export interface LoadMarket {
+  symbol: string;
+  /** Reference price in ticks (tick 0.01). */
+  midTicks: number;
+}
+
+export interface AckedOrder {
+  orderId: string;
+  clientOrderId: string;
+  accountId: string;
+  symbol: string;
+  ackedAt: number;
+}
+
+export interface LoadStats {
+  /** Distinct placements started (each with its own clientOrderId). */
+  placements: number;
+  /** Placements answered 202. */
+  acknowledged: number;
+  /** Placements refused with a 4xx other than 429 (not retried, not acknowledged). */
+  refused: number;
+  /** Refusals by status and error code. */
+  refusedBy: Record<string, number>;
+  /** Placements still unanswered when the run gave up on them. */
+  abandoned: number;
+  /** Attempts after the first (503, 5xx, 429, timeouts, connection errors). */
+  retries: number;
+  /** Cancels answered 202, and refused as no longer open (404/409). */
+  cancelsAcknowledged: number;
+  cancelsRefused: number;
+  /** The same clientOrderId acknowledged with two different order ids (must stay 0). */
+  conflictingAcks: number;
+  /** Failed attempts by cause (status code or error name). */
+  failures: Record<string, number>;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function formatTicks(ticks: number): string {
+  const s = String(ticks).padStart(3, '0');
+  return `${s.slice(0, -2)}.${s.slice(-2)}`;
+}
+
+function formatLots(lots: number): string {
+  const s = String(lots).padStart(4, '0');
+  return `${s.slice(0, -3)}.${s.slice(-3)}`;
+}
+
+/** Worth sending again: an outage, shedding, or a request that waited past the signature window. */
+function retryable(status: number, body: Record<string, unknown>): boolean {
+  const code = (body.error as { code?: string } | undefined)?.code;
+  return status >= 500 || status === 429 || code === 'STALE_TIMESTAMP';
+}
+
+export class ChaosLoad {
+  readonly acked = new Map<string, AckedOrder>();
+  readonly stats: LoadStats = {
+    placements: 0,
+    acknowledged: 0,
+    refused: 0,
+    refusedBy: {},
+    abandoned: 0,
+    retries: 0,
+    cancelsAcknowledged: 0,
+    cancelsRefused: 0,
+    conflictingAcks: 0,
+    failures: {},
+  };
+  private readonly api: ExchangeClient;
+  private readonly open: AckedOrder[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private ticker: NodeJS.Timeout | null = null;
+  private started = 0;
+  private issued = 0;
+  private seq = 0;
+  /** After this time, unanswered requests stop retrying. */
+  private giveUpAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    baseUrl: string,
+    private readonly accounts: LoadAccount[],
+    private readonly markets: LoadMarket[],
+    private readonly rate: number,
+    private readonly runTag: string,
+  ) {
+    this.api = new ExchangeClient(baseUrl);
+  }
+
+  start(): void {
+    this.started = Date.now();
+    this.ticker = setInterval(() => {
+      const due = Math.floor(((Date.now() - this.started) / 1000) * this.rate);
+      for (; this.issued < due; this.issued++) this.track(this.next());
+    }, 50);
+  }
+
+  /** Stops issuing; waits for every request in flight to be answered or for `graceMs` to pass. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    this.giveUpAt = Date.now() + graceMs;
+    while (this.inFlight.size > 0) await Promise.race([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private random(n: number): number {
+    return Math.floor(Math.random() * n);
+  }
+
+  private next(): Promise<void> {
+    // One in eight requests cancels an own order acknowledged a second ago or more.
+    if (this.random(8) === 0 && this.open.length > 0 && this.open[0].ackedAt < Date.now() - 1000) {
+      const target = this.open.splice(this.random(Math.min(this.open.length, 50)), 1)[0];
+      if (target.ackedAt < Date.now() - 1000) return this.cancel(target);
+      this.open.push(target);
+    }
+    return this.place();
+  }
+
+  private async place(): Promise<void> {
+    const market = this.markets[this.random(this.markets.length)];
+    const account = this.accounts[this.random(this.accounts.length)];
+    const side = this.random(2) === 0 ? 'buy' : 'sell';
+    const dir = side === 'buy' ? -1 : 1;
+    const ioc = this.random(6) === 0;
+    // Mostly passive within a few ticks of the mid, a fifth priced through it: books form and trade.
+    const offset = this.random(5) === 0 ? -this.random(4) - 1 : this.random(6);
+    const clientOrderId = `${this.runTag}-${(++this.seq).toString(36)}`;
+    const body = {
+      symbol: market.symbol,
+      side,
+      type: 'limit',
+      price: formatTicks(market.midTicks + dir * (ioc ? -3 : offset)),
+      quantity: formatLots(1 + this.random(5)),
+      ...(ioc ? { timeInForce: 'IOC' } : {}),
+      clientOrderId,
+    };
+    this.stats.placements++;
+    const res = await this.send(account, 'POST', '/v1/orders', body);
+    if (!res) {
+      this.stats.abandoned++;
+      return;
+    }
+    if (res.status !== 202) {
+      this.stats.refused++;
+      const why = `${res.status} ${(res.body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
+      this.stats.refusedBy[why] = (this.stats.refusedBy[why] ?? 0) + 1;
+      return;
+    }
+    const orderId = String(res.body.orderId);
+    const prior = this.acked.get(clientOrderId);
+    if (prior) {
+      if (prior.orderId !== orderId) this.stats.conflictingAcks++;
+      return;
+    }
+    const ack: AckedOrder = {
+      orderId,
+      clientOrderId,
+      accountId: account.accountId,
+      symbol: market.symbol,
+      ackedAt: Date.now(),
+    };
+    this.acked.set(clientOrderId, ack);
+    this.stats.acknowledged++;
+    if (!ioc) this.open.push(ack);
+  }
+
+  private async cancel(target: AckedOrder): Promise<void> {
+    const account = this.accounts.find((a) => a.accountId === target.accountId)!;
+    const res = await this.send(account, 'DELETE', `/v1/orders/${target.orderId}`);
+    if (res?.status === 202) this.stats.cancelsAcknowledged++;
+    else if (res) this.stats.cancelsRefused++;
+  }
+
+  /** Sends until answered with a non-retryable status; null when the run gave up first. */
+  private async send(
+    account: LoadAccount,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> } | null> {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) {
+        this.stats.retries++;
+        await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)));
+      }
+      if (Date.now() > this.giveUpAt) return null;
+      let cause: string;
+      try {
+        const res = await this.api.signed(account, method, path, body, {
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        if (!retryable(res.status, res.body)) return res;
+        cause = `${res.status} ${(res.body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } };
+        cause = e.cause?.code ?? e.name;
+      }
+      this.stats.failures[cause] = (this.stats.failures[cause] ?? 0) + 1;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// First: native/.run/env into process.env, before the helpers read ports and offsets from it.
+import '../jest/load-native-env';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  FAULT_KINDS,
+  parseFaults,
+  runChaos,
+  summarize,
+  type ChaosOptions,
+  type ChaosReport,
+} from './scenario';
+
+// `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|kafka,redis,...] [--brokers 1|3]`:
+// the longer crash-recovery run (scripts/chaos/scenario.ts). Prints a summary and exits 1 when
+// the reconciliation finds anything off. Needs `bash native/infra.sh up` and a build (dist/).
+const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults all|${FAULT_KINDS.join(',')}]
+                      [--accounts 6] [--symbols 2] [--downtime 2s] [--brokers 1|3]`;
+
+/** "120s", "2m", "1m30s", "500ms" or plain seconds, in milliseconds. */
+export function parseDuration(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m)/g;
+  let total = 0;
+  let matched = '';
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    matched += m[0];
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+  }
+  if (matched !== text || total <= 0) throw new Error(`bad duration ${JSON.stringify(text)} (like 120s, 2m)`);
+  return total;
+}
+
+/**
+ * The hook of the 3-broker scenario: scripts/chaos/broker-loss.ts, when present, exports
+ * `brokerLossScenario(options)` resolving to a ChaosReport (same summary, same exit code).
+ */
+interface BrokerLossModule {
+  brokerLossScenario(options: ChaosOptions): Promise<ChaosReport>;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '120s' },
+      rate: { type: 'string', default: '60' },
+      faults: { type: 'string', default: 'all' },
+      accounts: { type: 'string', default: '6' },
+      symbols: { type: 'string', default: '2' },
+      downtime: { type: 'string', default: '2s' },
+      brokers: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const options: ChaosOptions = {
+    durationMs: parseDuration(values.duration),
+    rate: Number(values.rate),
+    faults: parseFaults(values.faults),
+    accounts: Number(values.accounts),
+    symbols: Number(values.symbols),
+    downtimeMs: parseDuration(values.downtime),
+    log: (m) => process.stdout.write(`[chaos] ${m}\n`),
+  };
+  if (!(options.rate > 0)) throw new Error(`--rate must be a positive number\n${USAGE}`);
+  let report: ChaosReport;
+  if (values.brokers === '3') {
+    const hook = join(__dirname, 'broker-loss.ts');
+    if (!existsSync(hook))
+      throw new Error(
+        `--brokers 3 needs scripts/chaos/broker-loss.ts (the 3-broker native Kafka and its broker-loss scenario), which this checkout does not have`,
+      );
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(hook) as BrokerLossModule;
+    report = await mod.brokerLossScenario(options);
+  } else if (values.brokers === '1') {
+    report = await runChaos(options);
+  } else throw new Error(`--brokers must be 1 or 3\n${USAGE}`);
+  process.stdout.write(`${summarize(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`chaos: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);
