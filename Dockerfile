@@ -13,6 +13,8 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# patches/ is applied by the postinstall script (patch-package): a kafkajs fix, see the patch.
+COPY patches patches
 # `npm ci` refuses this lock: the registry it was made against serves no other-platform optional
 # binaries (swc, unrs), so the lock lacks their entries. `npm install` with the lock present
 # installs exactly the locked versions all the same and does not touch the lock's pins.
@@ -31,6 +33,8 @@ RUN node scripts/build.mjs
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# patches/ is applied by the postinstall script (patch-package): a kafkajs fix, see the patch.
+COPY patches patches
 # Same reason as above for `install` over `ci`; --omit=dev leaves swc, jest, nx, eslint out.
 RUN --mount=type=cache,target=/root/.npm \
     npm install --omit=dev --no-audit --no-fund --loglevel=error

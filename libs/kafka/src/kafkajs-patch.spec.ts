@@ -1,0 +1,114 @@
+// patches/kafkajs+2.2.4.patch (applied by `npm install`'s postinstall): kafkajs's sendMessages
+// skipped, on a retry, every broker that had answered before. When a dead broker's partitions
+// moved to such a broker, their messages were dropped and the send resolved (tulios/kafkajs#1303;
+// seen in the 3-broker drill, scripts/chaos/broker-loss.ts, as a lost fill update). This drives
+// the real sendMessages with a scripted cluster to prove the patched behaviour.
+import { createRequire } from 'node:module';
+
+type Produce = (req: {
+  topicData: { topic: string; partitions: { partition: number | string; messages: unknown[] }[] }[];
+}) => Promise<unknown>;
+type SendMessages = (
+  options: Record<string, unknown>,
+) => (args: Record<string, unknown>) => Promise<unknown[]>;
+
+const sendMessages = createRequire(__filename)('kafkajs/src/producer/sendMessages') as SendMessages;
+
+function scenario() {
+  // Partition 0 led by broker 1 (about to die), partition 1 by broker 2; after the failure the
+  // metadata refresh moves partition 0 to broker 2.
+  const leaders: Record<string, number> = { '0': 1, '1': 2 };
+  const received: Record<number, string[]> = { 1: [], 2: [] };
+  const produce =
+    (nodeId: number): Produce =>
+    (req) => {
+      if (nodeId === 1 && leaders['0'] === 1) {
+        const err = new Error('Connection error: connect ECONNREFUSED');
+        err.name = 'KafkaJSConnectionError';
+        return Promise.reject(err);
+      }
+      for (const t of req.topicData)
+        for (const p of t.partitions) received[nodeId].push(`${t.topic}/${String(p.partition)}`);
+      return Promise.resolve({
+        topics: req.topicData.map((t) => ({
+          topicName: t.topic,
+          partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: '0' })),
+        })),
+      });
+    };
+  const brokers: Record<number, { nodeId: number; produce: Produce }> = {
+    1: { nodeId: 1, produce: produce(1) },
+    2: { nodeId: 2, produce: produce(2) },
+  };
+  const cluster = {
+    targetTopics: new Set<string>(),
+    refreshMetadataIfNecessary: () => Promise.resolve(),
+    refreshMetadata: () => {
+      leaders['0'] = 2;
+      return Promise.resolve();
+    },
+    addMultipleTargetTopics: () => Promise.resolve(),
+    isConnected: () => true,
+    removeBroker: () => undefined,
+    findTopicPartitionMetadata: () =>
+      Object.keys(leaders).map((p) => ({ partitionId: Number(p), leader: leaders[p] })),
+    findLeaderForPartitions: (_topic: string, partitions: string[]) => {
+      const out: Record<number, string[]> = {};
+      for (const p of partitions) (out[leaders[p]] ??= []).push(p);
+      return out;
+    },
+    findBroker: ({ nodeId }: { nodeId: string | number }) => Promise.resolve(brokers[Number(nodeId)]),
+  };
+  const eosManager = {
+    acquireBrokerLock: () => Promise.resolve(),
+    releaseBrokerLock: () => Promise.resolve(),
+    isTransactional: () => false,
+    getSequence: () => 0,
+    updateSequence: () => undefined,
+    getTransactionalId: () => undefined,
+    getProducerId: () => -1,
+    getProducerEpoch: () => 0,
+  };
+  const retrier = async (fn: (bail: (e: unknown) => never, n: number, t: number) => Promise<unknown>) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(
+          (e) => {
+            throw e;
+          },
+          attempt,
+          0,
+        );
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
+  };
+  const logger = { debug: () => undefined, error: () => undefined };
+  const partitioner = ({ message }: { message: { partition: number } }) => message.partition;
+  const send = sendMessages({ logger, cluster, partitioner, eosManager, retrier });
+  return { send, received };
+}
+
+describe('kafkajs sendMessages (patched)', () => {
+  it('re-sends the messages of a dead leader to the new leader even when it answered before', async () => {
+    const { send, received } = scenario();
+    const responses = await send({
+      acks: -1,
+      timeout: 1000,
+      topicMessages: [
+        {
+          topic: 't',
+          messages: [
+            { partition: 0, value: 'a' },
+            { partition: 1, value: 'b' },
+          ],
+        },
+      ],
+    });
+    // Broker 2 got partition 1 in the first round and partition 0 after the leader moved.
+    expect(received[2].sort()).toEqual(['t/0', 't/1']);
+    expect(received[1]).toEqual([]);
+    expect(responses.map((r) => String((r as { partition: number }).partition)).sort()).toEqual(['0', '1']);
+  });
+});
