@@ -483,7 +483,7 @@ export async function brokerLossScenario(opts: BrokerLossOptions): Promise<Broke
   }
 }
 
-function summary(r: BrokerLossResult): string {
+export function summary(r: BrokerLossResult): string {
   const ph = (name: string, p: PhaseStats) =>
     `  ${name.padEnd(7)} ${String(p.requests).padStart(6)} requests  ${String(p.accepted).padStart(6)} × 202  ` +
     `${String(p.unavailable).padStart(5)} × 503  other ${JSON.stringify(p.other)}  p50 ${p.p50Ms} ms  p99 ${p.p99Ms} ms  max ${p.maxMs} ms`;

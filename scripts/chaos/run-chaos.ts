@@ -1,8 +1,7 @@
 // First: native/.run/env into process.env, before the helpers read ports and offsets from it.
 import '../jest/load-native-env';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { brokerLossScenario, summary as brokerLossSummary } from './broker-loss';
 import {
   FAULT_KINDS,
   parseFaults,
@@ -32,14 +31,6 @@ export function parseDuration(text: string): number {
   return total;
 }
 
-/**
- * The hook of the 3-broker scenario: scripts/chaos/broker-loss.ts, when present, exports
- * `brokerLossScenario(options)` resolving to a ChaosReport (same summary, same exit code).
- */
-interface BrokerLossModule {
-  brokerLossScenario(options: ChaosOptions): Promise<ChaosReport>;
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -67,19 +58,18 @@ async function main(): Promise<number> {
     log: (m) => process.stdout.write(`[chaos] ${m}\n`),
   };
   if (!(options.rate > 0)) throw new Error(`--rate must be a positive number\n${USAGE}`);
-  let report: ChaosReport;
   if (values.brokers === '3') {
-    const hook = join(__dirname, 'broker-loss.ts');
-    if (!existsSync(hook))
-      throw new Error(
-        `--brokers 3 needs scripts/chaos/broker-loss.ts (the 3-broker native Kafka and its broker-loss scenario), which this checkout does not have`,
-      );
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(hook) as BrokerLossModule;
-    report = await mod.brokerLossScenario(options);
-  } else if (values.brokers === '1') {
-    report = await runChaos(options);
-  } else throw new Error(`--brokers must be 1 or 3\n${USAGE}`);
+    // The 3-broker drill (KAFKA_NODES=3 bash native/infra.sh up): one broker SIGKILLed under load.
+    const result = await brokerLossScenario({
+      durationSec: options.durationMs / 1000,
+      rate: options.rate,
+      log: options.log,
+    });
+    process.stdout.write(`${brokerLossSummary(result)}\n`);
+    return result.ok ? 0 : 1;
+  }
+  if (values.brokers !== '1') throw new Error(`--brokers must be 1 or 3\n${USAGE}`);
+  const report: ChaosReport = await runChaos(options);
   process.stdout.write(`${summarize(report)}\n`);
   return report.ok ? 0 : 1;
 }
