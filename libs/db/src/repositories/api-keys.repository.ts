@@ -54,7 +54,9 @@ export class ApiKeysRepository {
 
   /** The key whether revoked or not. */
   async find(keyId: string): Promise<ApiKeyRow | null> {
-    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1`, [keyId])) as RawKey[];
+    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1`, [
+      keyId,
+    ])) as RawKey[];
     return rows[0] ? toRow(rows[0]) : null;
   }
 
