@@ -8,7 +8,16 @@ import { createDataSource, MarketsRepository } from '@trading/db';
 import { createKafka } from '@trading/kafka';
 import { topicEnds } from './chaos/engine-replay';
 import { ExchangeClient, sign, type Credentials, type StreamClient } from './testing/exchange-client';
-import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
+import {
+  ensureServices,
+  GATEWAY_URL,
+  secret,
+  startService,
+  stopProcess,
+  testPort,
+  waitReady,
+  type RunningServices,
+} from './testing/native-services';
 
 // Hostile input on every HTTP endpoint and on the WebSocket, stream authorization between two
 // accounts, and API key revocation, against the platform on the native stack (real Kafka,
@@ -517,9 +526,13 @@ describe('gateway under hostile input', () => {
       await streams[who].waitFor((m) => m.type === 'subscribed' && m.channel === 'orders');
     }
     // Another account's channel cannot be named.
-    for (const channel of [`orders:${ids.b}`, `orders:${ids.a}`, `ticker:orders:${ids.b}`]) {
+    for (const [channel, code] of [
+      [`orders:${ids.b}`, 'UNKNOWN_CHANNEL'],
+      [`orders:${ids.a}`, 'UNKNOWN_CHANNEL'],
+      [`ticker:orders:${ids.b}`, 'UNKNOWN_SYMBOL'],
+    ]) {
       await streams.a.send({ op: 'subscribe', channel });
-      await streams.a.waitFor((m) => m.type === 'error' && m.channel === channel);
+      await streams.a.waitFor((m) => m.type === 'error' && m.channel === channel && m.code === code);
     }
     const order = { symbol, side: 'buy', type: 'limit', price: '1.00', quantity: '1' };
     const placedB = await api.signed<Json>(creds.b, 'POST', '/v1/orders', order);
@@ -608,5 +621,27 @@ describe('gateway under hostile input', () => {
     expect(other.status).toBe(200);
     expect(other.body.balances.find((b) => b.asset === 'USDT')?.available).toBe('100');
     expect(await account()).toEqual(before);
+  });
+
+  it('sheds requests beyond MAX_IN_FLIGHT with 503 and Retry-After, and serves again after', async () => {
+    const port = testPort(18781);
+    const small = startService('api-gateway', port, 'shedding', { MAX_IN_FLIGHT: '2' });
+    try {
+      await waitReady(port, small);
+      // Candles read PostgreSQL: many requests wait on it at once.
+      const url = `http://127.0.0.1:${port}/v1/markets/${symbol}/candles?interval=1m`;
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, () =>
+          fetch(url).then((r) => ({ status: r.status, retry: r.headers.get('retry-after') })),
+        ),
+      );
+      const shed = answers.filter((a) => a.status === 503);
+      expect(shed.length).toBeGreaterThan(0);
+      expect(shed.every((a) => a.retry === '1')).toBe(true);
+      expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      await stopProcess(small);
+    }
   });
 });
