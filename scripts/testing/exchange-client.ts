@@ -8,9 +8,10 @@ const WebSocketImpl = require('ws') as new (url: string) => WsLike;
 
 interface WsLike {
   on(event: 'message', cb: (data: Buffer) => void): void;
-  on(event: 'open' | 'close', cb: () => void): void;
+  on(event: 'open', cb: () => void): void;
+  on(event: 'close', cb: (code: number) => void): void;
   on(event: 'error', cb: (err: Error) => void): void;
-  send(data: string): void;
+  send(data: string | Buffer): void;
   close(): void;
 }
 
@@ -103,12 +104,15 @@ export interface StreamMessage {
 /** A WebSocket subscriber that records every message for assertions. */
 export class StreamClient {
   readonly messages: StreamMessage[] = [];
+  /** The close code once the socket closed (either side), else null. */
+  closeCode: number | null = null;
   private readonly ws: WsLike;
   private readonly opened: Promise<void>;
 
   constructor(url: string) {
     this.ws = new WebSocketImpl(url);
     this.ws.on('message', (d) => this.messages.push(JSON.parse(d.toString()) as StreamMessage));
+    this.ws.on('close', (code) => (this.closeCode = code));
     this.opened = new Promise((resolve, reject) => {
       this.ws.on('open', () => resolve());
       this.ws.on('error', reject);
@@ -118,6 +122,12 @@ export class StreamClient {
   async send(msg: Record<string, unknown>): Promise<void> {
     await this.opened;
     this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Sends a frame as is: text, or binary for a Buffer (for hostile-input tests). */
+  async sendRaw(data: string | Buffer): Promise<void> {
+    await this.opened;
+    this.ws.send(data);
   }
 
   async auth(creds: Credentials): Promise<void> {

@@ -52,6 +52,14 @@ export class ApiKeysRepository {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
+  /** The key whether revoked or not. */
+  async find(keyId: string): Promise<ApiKeyRow | null> {
+    const rows = (await this.db.query(`SELECT ${COLUMNS} FROM api_keys WHERE key_id = $1`, [
+      keyId,
+    ])) as RawKey[];
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
   /** Active keys of an account, oldest first. */
   async findActiveByAccount(accountId: string): Promise<ApiKeyRow[]> {
     const rows = (await this.db.query(

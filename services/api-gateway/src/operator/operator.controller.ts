@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OPERATOR_HEADER, OperatorGuard } from './operator.guard';
 import { OperatorService } from './operator.service';
@@ -29,6 +29,17 @@ export class OperatorController {
   @ApiOperation({ summary: 'Create an account and its first API key (the secret is shown once)' })
   createAccount(@Body() body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
     return this.operator.createAccount(body);
+  }
+
+  @Delete('api-keys/:keyId')
+  @HttpCode(204)
+  @ApiOperation({
+    summary:
+      'Revoke an API key: 204 (also when already revoked), 404 for an unknown key. Refused at once by this ' +
+      'gateway instance, by the others within API_KEY_CACHE_TTL_MS',
+  })
+  revokeApiKey(@Param('keyId') keyId: string): Promise<void> {
+    return this.operator.revokeApiKey(keyId);
   }
 
   @Put('markets/:symbol/fees')

@@ -12,6 +12,7 @@ import {
 } from '@trading/contracts';
 import { AccountsRepository, ApiKeysRepository, MarketsRepository } from '@trading/db';
 import { DatabaseService, ProducerService } from '@trading/nest-common';
+import { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import { ApiKeyIssuer } from '../auth/api-key.issuer';
 import { SecretCipher } from '../auth/secret.cipher';
 import { dbCall } from '../common/dependency-call';
@@ -45,6 +46,7 @@ export class OperatorService {
     private readonly db: DatabaseService,
     private readonly balances: BalancesService,
     private readonly cipher: SecretCipher,
+    private readonly auth: ApiKeyAuthService,
   ) {}
 
   async move(
@@ -104,6 +106,22 @@ export class OperatorService {
       );
       return { accountId, apiKey: key.keyId, secret: key.secret };
     });
+  }
+
+  /**
+   * Marks the key revoked (idempotent) and drops it from this instance's auth cache, so the next
+   * signed request with it gets 401 INVALID_API_KEY here. Other gateway instances keep their
+   * cached secret until it expires: they refuse the key within API_KEY_CACHE_TTL_MS.
+   */
+  async revokeApiKey(keyId: string): Promise<void> {
+    if (!idSchema.safeParse(keyId).success)
+      throw new GatewayException(ErrorCode.API_KEY_NOT_FOUND, 'unknown API key', 'keyId');
+    const known = await dbCall(this.db.dataSource, async () => {
+      const repo = new ApiKeysRepository(this.db.dataSource);
+      return (await repo.revoke(keyId)) || (await repo.find(keyId)) !== null;
+    });
+    this.auth.invalidate(keyId);
+    if (!known) throw new GatewayException(ErrorCode.API_KEY_NOT_FOUND, 'unknown API key', 'keyId');
   }
 
   async setFees(
