@@ -43,24 +43,10 @@ export class BalancesRepository {
    */
   async post(entries: LedgerRow[], tx: Executor = this.db): Promise<number> {
     if (entries.length === 0) return 0;
-    const params: unknown[] = [];
-    const tuples = entries.map((e) => {
-      params.push(
-        e.key,
-        e.accountId,
-        e.asset,
-        e.availableDelta.toString(),
-        e.heldDelta.toString(),
-        e.kind,
-        e.ref,
-      );
-      const n = params.length;
-      return `($${n - 6}::text, $${n - 5}::text, $${n - 4}::text, $${n - 3}::bigint, $${n - 2}::bigint, $${n - 1}::text, $${n}::text)`;
-    });
     const rows = (await tx.query(
       `WITH ins AS (
          INSERT INTO ledger (entry_key, account_id, asset, available_delta, held_delta, kind, ref)
-         SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(entry_key, account_id, asset, available_delta, held_delta, kind, ref)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
          ON CONFLICT (entry_key) DO NOTHING
          RETURNING account_id, asset, available_delta, held_delta
        ), d AS (
@@ -80,7 +66,16 @@ export class BalancesRepository {
          RETURNING 1
        )
        SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM created)::int AS moved`,
-      params,
+      // One array per column (unnest): the same statement whatever the batch size.
+      [
+        entries.map((e) => e.key),
+        entries.map((e) => e.accountId),
+        entries.map((e) => e.asset),
+        entries.map((e) => e.availableDelta.toString()),
+        entries.map((e) => e.heldDelta.toString()),
+        entries.map((e) => e.kind),
+        entries.map((e) => e.ref),
+      ],
     )) as { inserted: number }[];
     return rows[0]?.inserted ?? 0;
   }

@@ -62,19 +62,12 @@ export interface OrderEventRow {
 
 type Executor = DataSource | EntityManager;
 
-// Column lists for multi-row statements: one round trip per batch, whatever its size.
+// Multi-row statements as `unnest` of one array per column: one round trip per batch, and the
+// same short statement text whatever the batch size (a VALUES list of N rows is a new statement
+// of N x columns parameters that PostgreSQL parses and plans every time; docs/performance.md).
 function values(rows: unknown[][], casts: string[]): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const tuples = rows.map(
-    (row) =>
-      `(${row
-        .map((v, i) => {
-          params.push(v);
-          return `$${params.length}${casts[i] ? `::${casts[i]}` : ''}`;
-        })
-        .join(', ')})`,
-  );
-  return { sql: tuples.join(', '), params };
+  const params = casts.map((_, i) => rows.map((row) => row[i]));
+  return { sql: `SELECT * FROM unnest(${casts.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`, params };
 }
 
 /** Orders and order events: written by the order-router in batches, idempotent on replay. */
@@ -137,7 +130,7 @@ export class OrdersRepository {
                            protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
        SELECT v.order_id, v.account_id, v.symbol, v.client_order_id, v.side, v.order_type, v.tif, v.post_only, v.price, v.stop_price, v.display_qty, v.qty, v.status, v.reason,
               to_timestamp(v.received_at / 1000.0), v.protection_price, v.quote_budget, v.hold_asset, v.hold_remaining, v.maker_fee_bps, v.taker_fee_bps
-       FROM (VALUES ${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
+       FROM (${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
                                  protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
        ON CONFLICT DO NOTHING
        RETURNING order_id`,
@@ -204,7 +197,7 @@ export class OrdersRepository {
     await tx.query(
       `UPDATE orders o SET price = v.price, qty = v.qty, filled_qty = v.filled_qty, filled_notional = v.filled_notional,
               status = v.status, reason = v.reason, last_seq = v.last_seq, hold_remaining = v.hold_remaining, updated_at = now()
-       FROM (VALUES ${sql}) AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq, hold_remaining)
+       FROM (${sql}) AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq, hold_remaining)
        WHERE o.order_id = v.order_id AND o.last_seq <= v.last_seq`,
       params,
     );
@@ -227,7 +220,7 @@ export class OrdersRepository {
     await tx.query(
       `INSERT INTO order_events (symbol, seq, order_id, account_id, type, payload, emitted_at)
        SELECT v.symbol, v.seq, v.order_id, v.account_id, v.type, v.payload, to_timestamp(v.emitted_at / 1000.0)
-       FROM (VALUES ${sql}) AS v(symbol, seq, order_id, account_id, type, payload, emitted_at)
+       FROM (${sql}) AS v(symbol, seq, order_id, account_id, type, payload, emitted_at)
        ON CONFLICT DO NOTHING`,
       params,
     );

@@ -16,16 +16,17 @@ export class RouterOutboxRepository {
 
   async add(rows: OutboxRow[], tx: Executor): Promise<void> {
     if (rows.length === 0) return;
-    const params: unknown[] = [];
-    const tuples = rows.map((r) => {
-      params.push(r.partition, r.offset, r.topic, r.key, r.payload);
-      const n = params.length;
-      return `($${n - 4}::int, $${n - 3}::bigint, $${n - 2}::text, $${n - 1}::text, $${n}::text)`;
-    });
     await tx.query(
-      `INSERT INTO router_outbox (input_partition, input_offset, topic, message_key, payload) VALUES ${tuples.join(', ')}
+      `INSERT INTO router_outbox (input_partition, input_offset, topic, message_key, payload)
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[])
        ON CONFLICT DO NOTHING`,
-      params,
+      [
+        rows.map((r) => r.partition),
+        rows.map((r) => r.offset),
+        rows.map((r) => r.topic),
+        rows.map((r) => r.key),
+        rows.map((r) => r.payload),
+      ],
     );
   }
 
