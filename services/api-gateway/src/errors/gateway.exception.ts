@@ -75,7 +75,14 @@ export type Dependency = 'kafka' | 'database' | 'redis';
 export const RETRY_AFTER_SECONDS = 1;
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string; dependency?: Dependency };
+  error: {
+    code: ErrorCode;
+    message: string;
+    field?: string;
+    dependency?: Dependency;
+    /** A placement whose outcome is unknown (sent, not confirmed): look it up by this id. */
+    orderId?: string;
+  };
 }
 
 /** The gateway's one exception: a code, a message safe to show, and the offending field. */
@@ -119,18 +126,39 @@ export class GatewayException extends Error {
 
 /** A dependency (Kafka, the database, Redis) is down or too slow: retryable, never a 500. */
 export class DependencyUnavailableError extends GatewayException {
-  constructor(readonly dependency: Dependency) {
+  constructor(
+    readonly dependency: Dependency,
+    /**
+     * Set when the command may have reached Kafka although no acknowledgement came (a timeout or
+     * an error after sending): the request was not confirmed, but it may still take effect.
+     */
+    readonly outcomeUnknown = false,
+    readonly orderId?: string,
+  ) {
     super(
       ErrorCode.DEPENDENCY_UNAVAILABLE,
-      `${dependency} is unavailable, retry shortly`,
+      orderId
+        ? `${dependency} did not confirm the order in time; its outcome is unknown: look it up with GET /v1/orders/${orderId}, or retry with the same clientOrderId`
+        : `${dependency} is unavailable, retry shortly`,
       undefined,
       RETRY_AFTER_SECONDS,
     );
     this.name = 'DependencyUnavailableError';
   }
 
+  /** The same refusal, naming the order whose placement may still take effect. */
+  forOrder(orderId: string): DependencyUnavailableError {
+    return this.outcomeUnknown ? new DependencyUnavailableError(this.dependency, true, orderId) : this;
+  }
+
   override toBody(): ErrorBody {
     const body = super.toBody();
-    return { error: { ...body.error, dependency: this.dependency } };
+    return {
+      error: {
+        ...body.error,
+        dependency: this.dependency,
+        ...(this.orderId ? { orderId: this.orderId } : {}),
+      },
+    };
   }
 }

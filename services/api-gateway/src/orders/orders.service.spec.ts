@@ -116,7 +116,11 @@ describe('OrdersService.place', () => {
     });
     const err = await failure(service.place(account, body));
     expect([err.code, err.status, err.retryAfterSeconds]).toEqual([ErrorCode.DEPENDENCY_UNAVAILABLE, 503, 1]);
-    expect(err.toBody().error).toMatchObject({ dependency: 'kafka' });
+    // Sent but not confirmed: the body names the order to look up (or to retry).
+    expect(err.toBody().error).toMatchObject({
+      dependency: 'kafka',
+      orderId: clientOrderIdToOrderId('acct-1', 'c-1'),
+    });
     expect((await metrics.ordersRejected.get()).values).toEqual([
       expect.objectContaining({ labels: { reason: 'DEPENDENCY_UNAVAILABLE' }, value: 1 }),
     ]);
@@ -155,7 +159,10 @@ describe('OrdersService.place', () => {
 
   it('answers 503 without producing when the producer is down', async () => {
     const noKafka = setup({ connected: false });
-    expect((await failure(noKafka.service.place(account, body))).status).toBe(503);
+    const err = await failure(noKafka.service.place(account, body));
+    expect(err.status).toBe(503);
+    // Never sent: nothing to look up.
+    expect(err.toBody().error.orderId).toBeUndefined();
     expect(noKafka.send).not.toHaveBeenCalled();
   });
 });

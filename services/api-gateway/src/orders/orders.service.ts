@@ -15,7 +15,7 @@ import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { dbCall, redisCall } from '../common/dependency-call';
 import { GatewayMetrics } from '../common/gateway.metrics';
-import { ErrorCode, GatewayException } from '../errors/gateway.exception';
+import { DependencyUnavailableError, ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import { MarketLookupService } from '../markets/market-lookup.service';
 import {
@@ -114,7 +114,8 @@ export class OrdersService {
         });
       } catch (err) {
         void remembered.then(() => this.redis.redis.del(acceptedKey(orderId))).catch(() => undefined);
-        throw err;
+        // Sent but not confirmed: the client learns which order to look up (or to retry).
+        throw err instanceof DependencyUnavailableError ? err.forOrder(orderId) : err;
       }
       await remembered;
       this.metrics.ordersAccepted.inc();
@@ -209,7 +210,7 @@ export class OrdersService {
       this.logger.warn(
         `command ${command.kind} ${command.orderId} not acknowledged: ${err instanceof AckTimeoutError ? 'timeout' : (err as Error).message}`,
       );
-      throw GatewayException.dependencyUnavailable('kafka');
+      throw new DependencyUnavailableError('kafka', true);
     } finally {
       if (timer) clearTimeout(timer);
     }
