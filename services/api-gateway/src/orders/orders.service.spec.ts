@@ -130,7 +130,7 @@ describe('OrdersService.place', () => {
     expect(sent.map((v) => v.orderId)).toEqual([retry.orderId, retry.orderId]);
   });
 
-  it('remembers an accepted order for an early cancel, and forgets a refused one', async () => {
+  it('remembers an accepted or unconfirmed order for an early cancel, and forgets one never sent', async () => {
     let down = false;
     const { service, store } = setup({
       send: () => (down ? Promise.reject(new Error('broker down')) : Promise.resolve()),
@@ -142,10 +142,11 @@ describe('OrdersService.place', () => {
       orderType: 'limit',
       clientOrderId: 'c-1',
     });
+    // Sent but not confirmed: it may stand, so it stays cancellable.
     down = true;
     await failure(service.place(account, { ...body, clientOrderId: 'c-2' }));
     await new Promise((r) => setImmediate(r));
-    expect(store.has(`accepted:${clientOrderIdToOrderId('acct-1', 'c-2')}`)).toBe(false);
+    expect(store.has(`accepted:${clientOrderIdToOrderId('acct-1', 'c-2')}`)).toBe(true);
   });
 
   it('gives up waiting for an acknowledgement after ORDER_ACK_TIMEOUT_MS and drops it from the queue', async () => {
@@ -161,8 +162,10 @@ describe('OrdersService.place', () => {
     const noKafka = setup({ connected: false });
     const err = await failure(noKafka.service.place(account, body));
     expect(err.status).toBe(503);
-    // Never sent: nothing to look up.
+    // Never sent: nothing to look up, nothing to cancel.
     expect(err.toBody().error.orderId).toBeUndefined();
     expect(noKafka.send).not.toHaveBeenCalled();
+    await new Promise((r) => setImmediate(r));
+    expect(noKafka.store.size).toBe(0);
   });
 });

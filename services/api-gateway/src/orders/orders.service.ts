@@ -113,9 +113,11 @@ export class OrdersService {
           receivedAt,
         });
       } catch (err) {
+        // Sent but not confirmed: the order may still stand, so it stays cancellable and the client
+        // learns which order to look up (or to retry). Never sent: no record.
+        if (err instanceof DependencyUnavailableError && err.outcomeUnknown) throw err.forOrder(orderId);
         void remembered.then(() => this.redis.redis.del(acceptedKey(orderId))).catch(() => undefined);
-        // Sent but not confirmed: the client learns which order to look up (or to retry).
-        throw err instanceof DependencyUnavailableError ? err.forOrder(orderId) : err;
+        throw err;
       }
       await remembered;
       this.metrics.ordersAccepted.inc();
