@@ -154,9 +154,11 @@ kafka_format() {
   local i="$1" dir cid_file="$KAFKA_HOME/cluster.id" cid
   dir="$(kafka_node_dir "$i")"
   [[ -f "$dir/data/meta.properties" ]] && return 0
-  if [[ ! -s "$cid_file" ]]; then
-    # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (22 characters).
-    node -e "process.stdout.write(require('crypto').randomBytes(16).toString('base64url'))" >"$cid_file"
+  # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding (22 characters). Like Kafka's
+  # own Uuid.randomUuid, never one that starts with '-': the storage tool would read it as an
+  # option (1 run in 64 failed that way). A stored one from before is replaced while unused.
+  if [[ ! -s "$cid_file" || "$(head -c1 "$cid_file")" == - ]]; then
+    node -e "const c=require('crypto');let id;do id=c.randomBytes(16).toString('base64url');while(id[0]==='-');process.stdout.write(id)" >"$cid_file"
   fi
   cid="$(cat "$cid_file")"
   log "formatting Kafka KRaft storage of $(kafka_node_name "$i") (cluster id $cid)"
