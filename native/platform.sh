@@ -102,7 +102,7 @@ cmd_up() {
   done < <(service_list)
   if [[ "${PLATFORM_DEMO:-1}" == 1 ]]; then
     say "demo: two fresh accounts, a crossing pair on BTC-USDT"
-    node -r @swc-node/register scripts/demo.ts || die "the demo trade did not happen; see $LOGS/"
+    API_GATEWAY_PORT="$API_GATEWAY_PORT" node -r @swc-node/register scripts/demo.ts || die "the demo trade did not happen; see $LOGS/"
   fi
   say "API           http://127.0.0.1:$API_GATEWAY_PORT  (OpenAPI: /docs, /docs/openapi.json)"
   say "Prometheus    http://127.0.0.1:$PROMETHEUS_PORT/targets"
