@@ -31,6 +31,8 @@ export class TickerService implements OnModuleDestroy {
   private readonly best = new Map<string, BestPrices>();
   private readonly rolling = new Map<string, RollingTicker>();
   private readonly seeding = new Map<string, Promise<RollingTicker>>();
+  /** Bumped by forget(): a seed read before a rebalance is not kept after it. */
+  private generation = 0;
   private stopped = false;
 
   constructor(
@@ -54,13 +56,14 @@ export class TickerService implements OnModuleDestroy {
     if (known) return known;
     let pending = this.seeding.get(symbol);
     if (!pending) {
+      const generation = this.generation;
       pending = (async () => {
         const end = this.metrics.dbQueryDuration.startTimer({ query: 'ticker_seed' });
         try {
           const seed = await this.trades.tickerSeed(symbol, new Date(Date.now() - DAY_MS));
           end({ outcome: 'ok' });
           const r = new RollingTicker(seed.buckets, seed.lastTrade, DAY_MS);
-          this.rolling.set(symbol, r);
+          if (generation === this.generation) this.rolling.set(symbol, r);
           return r;
         } catch (err) {
           end({ outcome: 'error' });
@@ -69,7 +72,9 @@ export class TickerService implements OnModuleDestroy {
           );
           throw err;
         }
-      })().finally(() => this.seeding.delete(symbol));
+      })().finally(() => {
+        if (this.seeding.get(symbol) === pending) this.seeding.delete(symbol);
+      });
       this.seeding.set(symbol, pending);
     }
     return pending;
@@ -82,7 +87,9 @@ export class TickerService implements OnModuleDestroy {
 
   /** Partitions moved: another instance may have inserted trades meanwhile; reload on next use. */
   forget(): void {
+    this.generation++;
     this.rolling.clear();
+    this.seeding.clear();
   }
 
   /** Asks for a fresh ticker; resolves when it ran now, or at once when it was deferred. */
