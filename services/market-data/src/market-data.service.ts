@@ -22,7 +22,6 @@ import { MARKET_DATA_CONFIG } from './market-data.tokens';
 import { toDepthSnapshot, toPublicTrade, type TradeEvent } from './public-data.mapper';
 import { RedisStreamPublisher } from './redis-stream.publisher';
 import { TickerService } from './ticker.service';
-import type { TickerTrade } from './rolling-ticker';
 
 interface SymbolWork {
   trades: { event: TradeEvent; time: number }[];
@@ -133,6 +132,14 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       // The rolling ticker's seed must be read before these trades can be in the table.
       for (const [symbol, w] of work) if (w.trades.length > 0) await this.ticker.ensureSeeded(symbol);
       await this.persist(rows, receivedAt);
+      // The ticker takes every trade of the batch, in seq order; it skips the ones it has seen.
+      for (const [symbol, w] of work) {
+        if (w.trades.length === 0) continue;
+        this.ticker.record(
+          symbol,
+          w.trades.map((t) => ({ seq: t.event.seq, price: t.event.price, qty: t.event.qty, time: t.time })),
+        );
+      }
     }
 
     for (const [symbol, w] of work) {
@@ -166,14 +173,6 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       const at = receivedAt.get(`${symbol}:${seq}`);
       if (at !== undefined) this.metrics.tradePersisted.observe(Math.max(0, now - at) / 1000);
     }
-    // The ticker takes every trade of the batch, in seq order; it skips the ones it has seen.
-    const bySymbol = new Map<string, TickerTrade[]>();
-    for (const r of rows) {
-      let list = bySymbol.get(r.symbol);
-      if (!list) bySymbol.set(r.symbol, (list = []));
-      list.push({ seq: r.seq, price: r.price, qty: r.qty, time: r.executedAt.getTime() });
-    }
-    for (const [symbol, trades] of bySymbol) this.ticker.record(symbol, trades);
   }
 
   private async publishSymbol(market: MarketSpec, w: SymbolWork): Promise<void> {

@@ -1,23 +1,8 @@
-import type { TickerStats } from '@trading/db';
+import type { MinuteBucket, TickerStats } from '@trading/db';
+
+export type { MinuteBucket } from '@trading/db';
 
 const MINUTE_MS = 60_000;
-
-/** One minute of one symbol's trades, as the database aggregates it and as trades add to it. */
-export interface MinuteBucket {
-  /** Start of the minute, epoch ms. */
-  minute: number;
-  openSeq: number;
-  open: bigint;
-  closeSeq: number;
-  close: bigint;
-  high: bigint;
-  low: bigint;
-  /** Lots. */
-  volume: bigint;
-  /** Ticks x lots. */
-  quoteVolume: bigint;
-  trades: number;
-}
 
 export interface TickerTrade {
   seq: number;

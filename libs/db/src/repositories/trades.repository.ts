@@ -20,24 +20,30 @@ export interface TradeRecord extends TradeInsert {
   tradeId: string;
 }
 
-/** 24 h statistics of one symbol in ticks and lots (exact strings); null prices when no trade. */
-/** Per-minute trade aggregates (see TradesRepository.tickerSeed). */
+/** One minute of one symbol's trades (ticks, lots), as the database aggregates it. */
+export interface MinuteBucket {
+  /** Start of the minute, epoch ms. */
+  minute: number;
+  openSeq: number;
+  open: bigint;
+  closeSeq: number;
+  close: bigint;
+  high: bigint;
+  low: bigint;
+  /** Lots. */
+  volume: bigint;
+  /** Ticks x lots. */
+  quoteVolume: bigint;
+  trades: number;
+}
+
+/** Per-minute trade aggregates and the last trade (see TradesRepository.tickerSeed). */
 export interface TickerSeed {
-  buckets: {
-    minute: number;
-    openSeq: number;
-    open: bigint;
-    closeSeq: number;
-    close: bigint;
-    high: bigint;
-    low: bigint;
-    volume: bigint;
-    quoteVolume: bigint;
-    trades: number;
-  }[];
+  buckets: MinuteBucket[];
   lastTrade: { seq: number; price: bigint } | null;
 }
 
+/** 24 h statistics of one symbol in ticks and lots (exact strings); null prices when no trade. */
 export interface TickerStats {
   open: string | null;
   high: string | null;
