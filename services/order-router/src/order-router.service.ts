@@ -324,10 +324,12 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       st.book,
       commands.map((c) => c.value.accountId),
     );
-    const targets = commands
-      .filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend')
-      .map((c) => (c.value as { orderId: string }).orderId);
-    const states = await this.orders.findStates(targets);
+    const targets = new Set(
+      commands
+        .filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend')
+        .map((c) => (c.value as { orderId: string }).orderId),
+    );
+    const states = await this.orders.findStates([...targets]);
     const coids = commands.flatMap((c) =>
       c.value.kind === 'place' && c.value.clientOrderId
         ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }]
@@ -460,7 +462,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         newRows.push(row);
         // A cancel or amend right behind its placement (same account, same partition) may be in
         // this very batch, before the order is in the database.
-        if (!reason) states.set(row.orderId, stateOfNew(row));
+        if (!reason && targets.has(row.orderId)) states.set(row.orderId, stateOfNew(row));
         if (reason) {
           this.m.rejected.inc({ reason });
           notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
