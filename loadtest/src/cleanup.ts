@@ -1,17 +1,15 @@
 // Cancels what an interrupted run left resting: `node -r @swc-node/register
 // loadtest/src/cleanup.ts --run-id <id>`. The run's secrets are gone with its process, so each
 // account gets a fresh key (label loadtest-cleanup) from the platform's own issuer (dist/).
-import { dbPool, fromDist, loadPlatformEnv, type DistApiKeys } from './platform';
+import { dbPool, fromDist, gatewayUrl, loadPlatformEnv, type DistApiKeys } from './platform';
 import { cancelResting, drainResting } from './run-load';
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--run-id');
   const runId = i >= 0 ? process.argv[i + 1] : undefined;
   if (!runId || !/^[A-Za-z0-9_.-]{1,30}$/.test(runId)) throw new Error('usage: cleanup.ts --run-id <id>');
-  const baseUrl = (
-    process.env.BASE_URL ?? `http://127.0.0.1:${8080 + Number(process.env.NATIVE_PORT_OFFSET ?? 0)}`
-  ).replace(/\/$/, '');
   loadPlatformEnv();
+  const baseUrl = gatewayUrl();
   const cfgLib = fromDist<{
     loadConfig(schema: unknown): Record<string, unknown>;
     databaseSchema: { extend(shape: unknown): unknown };

@@ -46,6 +46,21 @@ export function kafkaBrokers(): string[] {
     .filter(Boolean);
 }
 
+/**
+ * The gateway of this checkout's platform: BASE_URL, else API_GATEWAY_PORT (native/.run/env),
+ * else 8080 + NATIVE_PORT_OFFSET (environment or native/ports.local.env), usable before the
+ * platform is up.
+ */
+export function gatewayUrl(): string {
+  if (process.env.BASE_URL) return process.env.BASE_URL.replace(/\/$/, '');
+  if (process.env.API_GATEWAY_PORT) return `http://127.0.0.1:${process.env.API_GATEWAY_PORT}`;
+  let offset = process.env.NATIVE_PORT_OFFSET;
+  const local = join(ROOT, 'native/ports.local.env');
+  if (offset === undefined && existsSync(local))
+    offset = /^NATIVE_PORT_OFFSET=(\d+)/m.exec(readFileSync(local, 'utf8'))?.[1];
+  return `http://127.0.0.1:${8080 + Number(offset ?? 0)}`;
+}
+
 export function prometheusUrl(): string {
   return process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:19090';
 }

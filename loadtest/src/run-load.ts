@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
 import { CpuSampler, type CpuReport } from './cpu';
-import { ROOT, dbPool, loadPlatformEnv, prometheusUrl } from './platform';
+import { ROOT, dbPool, gatewayUrl, loadPlatformEnv, prometheusUrl } from './platform';
 import {
   checkAcknowledged,
   checkBoughtSold,
@@ -68,11 +68,7 @@ function parseArgs(argv: string[]): Options {
     duration: get('duration') ?? (smoke ? '5s' : '30s'),
     accounts: Number(get('accounts') ?? (smoke ? 10 : 100)),
     symbols: (get('symbols') ?? 'BTC-USDT,ETH-USDT').split(',').filter(Boolean),
-    baseUrl: (
-      get('base-url') ??
-      process.env.BASE_URL ??
-      `http://127.0.0.1:${8080 + Number(process.env.NATIVE_PORT_OFFSET ?? 0)}`
-    ).replace(/\/$/, ''),
+    baseUrl: (get('base-url') ?? gatewayUrl()).replace(/\/$/, ''),
     runId: get('run-id') ?? `${stamp}-${Math.random().toString(36).slice(2, 6)}`,
     smoke,
     cleanup: !argv.includes('--no-cleanup'),
