@@ -44,12 +44,6 @@ kafka_node_port() { echo $((KAFKA_PORT + $1 * KAFKA_NODE_PORT_STEP)); }
 kafka_controller_port() { echo $((KAFKA_CONTROLLER_PORT + $1 * KAFKA_NODE_PORT_STEP)); }
 kafka_node_log() { echo "$LOG_DIR/$(kafka_node_name "$1").log"; }
 
-# Every node's name, for infra.sh's status and wait.
-kafka_node_names() {
-  local i
-  for ((i = 0; i < KAFKA_NODES; i++)); do kafka_node_name "$i"; done
-}
-
 KAFKA_LOG="$(kafka_node_log 0)"
 KAFKA_BROKERS=""
 KAFKA_VOTERS=""
@@ -164,11 +158,6 @@ kafka_format() {
   log "formatting Kafka KRaft storage of $(kafka_node_name "$i") (cluster id $cid)"
   kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$dir/server.properties" \
     >>"$(kafka_node_log "$i")" 2>&1 || die "Kafka storage format failed; see $(kafka_node_log "$i")"
-}
-
-kafka_listening() {
-  local i
-  for ((i = 0; i < KAFKA_NODES; i++)); do port_listening "$(kafka_node_port "$i")" || return 1; done
 }
 
 # Transactional produce + read-committed consume on _platform.readiness (node + kafkajs); with

@@ -2,14 +2,6 @@
 # Prometheus (PROMETHEUS_PORT) and Alertmanager (ALERTMANAGER_PORT), configs under monitoring/.
 
 PROMETHEUS_CONFIG="$ROOT_DIR/monitoring/prometheus/prometheus.native.yml"
-# With NATIVE_PORT_OFFSET the scrape targets move too: a copy with every 127.0.0.1 port shifted,
-# next to the original so that its relative rule paths still resolve.
-if ((NATIVE_PORT_OFFSET)); then
-  _shifted="$ROOT_DIR/monitoring/prometheus/.prometheus.native.offset-$NATIVE_PORT_OFFSET.yml"
-  perl -pe 's/127\.0\.0\.1:(\d+)/"127.0.0.1:".($1+'"$NATIVE_PORT_OFFSET"')/ge' "$PROMETHEUS_CONFIG" >"$_shifted"
-  PROMETHEUS_CONFIG="$_shifted"
-  unset _shifted
-fi
 ALERTMANAGER_CONFIG="$ROOT_DIR/monitoring/alertmanager/alertmanager.yml"
 PROMETHEUS_LOG="$LOG_DIR/prometheus.log"
 ALERTMANAGER_LOG="$LOG_DIR/alertmanager.log"
@@ -37,6 +29,14 @@ alertmanager_start() {
 }
 
 prometheus_start() {
+  # With NATIVE_PORT_OFFSET the scrape targets move too: a copy with every 127.0.0.1 port shifted,
+  # next to the original so that its relative rule paths still resolve.
+  if ((NATIVE_PORT_OFFSET)); then
+    local shifted="$ROOT_DIR/monitoring/prometheus/.prometheus.native.offset-$NATIVE_PORT_OFFSET.yml"
+    perl -pe 's/127\.0\.0\.1:(\d+)/"127.0.0.1:".($1+'"$NATIVE_PORT_OFFSET"')/ge' \
+      "$ROOT_DIR/monitoring/prometheus/prometheus.native.yml" >"$shifted"
+    PROMETHEUS_CONFIG="$shifted"
+  fi
   [[ -f "$PROMETHEUS_CONFIG" ]] || die "missing $PROMETHEUS_CONFIG"
   promtool check config "$PROMETHEUS_CONFIG" >>"$PROMETHEUS_LOG" 2>&1 ||
     die "promtool check config $PROMETHEUS_CONFIG failed; see $PROMETHEUS_LOG"
