@@ -62,11 +62,15 @@ async function main(): Promise<void> {
     );
     return r.body.status === 'filled' ? r.body : undefined;
   });
-  const fills = await api.signed<{ data: unknown[] }>(
-    accounts.taker,
-    'GET',
-    '/v1/fills?symbol=BTC-USDT&limit=1',
-  );
+  // Fills come from the trades table, which market-data writes a moment after the router.
+  const fills = await api.until('the fill', async () => {
+    const r = await api.signed<{ data: unknown[] }>(
+      accounts.taker,
+      'GET',
+      '/v1/fills?symbol=BTC-USDT&limit=1',
+    );
+    return r.body.data.length > 0 ? r : undefined;
+  });
   const trades = await api.public<{ data: unknown[] }>('/v1/markets/BTC-USDT/trades?limit=1');
   process.stdout.write(
     `[demo] buy order ${order.status}: ${order.filledQuantity} BTC at ${order.averagePrice}\n`,
