@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { returnedRows } from './returned-rows';
 
 export interface ApiKeyRow {
   keyId: string;
@@ -71,12 +72,10 @@ export class ApiKeysRepository {
 
   /** Revokes the key; true when it was active. */
   async revoke(keyId: string): Promise<boolean> {
-    const rows = (await this.db.query(
+    const result: unknown = await this.db.query(
       `UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL RETURNING key_id`,
       [keyId],
-    )) as [unknown[], number] | unknown[];
-    // pg returns [rows, rowCount] for UPDATE ... RETURNING through TypeORM.
-    const list = Array.isArray(rows[0]) ? (rows[0] as unknown[]) : (rows as unknown[]);
-    return list.length > 0;
+    );
+    return returnedRows(result).length > 0;
   }
 }

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { MarketRow } from '@trading/contracts';
 import { AssetEntity } from '../entities/asset.entity';
 import { MarketEntity } from '../entities/market.entity';
+import { returnedRows } from './returned-rows';
 
 export interface MarketSeed {
   symbol: string;
@@ -49,11 +50,12 @@ export class MarketsRepository {
 
   /** Returns false when the market does not exist. */
   async setFees(symbol: string, makerFeeBps: number, takerFeeBps: number): Promise<boolean> {
-    const rows = (await this.db.query(
+    const result: unknown = await this.db.query(
       `UPDATE markets SET maker_fee_bps = $2, taker_fee_bps = $3, updated_at = now() WHERE symbol = $1 RETURNING symbol`,
       [symbol, makerFeeBps, takerFeeBps],
-    )) as unknown[];
-    return rows.length > 0;
+    );
+    // An unknown symbol updates nothing: the operator API answers 404 (the fuzz test found 200).
+    return returnedRows(result).length > 0;
   }
 
   async findAll(): Promise<MarketEntity[]> {
