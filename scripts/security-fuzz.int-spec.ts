@@ -384,6 +384,14 @@ describe('gateway under hostile input', () => {
         ),
         { numRuns: 150 },
       );
+      // A well-formed fee update of a market that does not exist changes nothing (was a 200).
+      const unknownFees = await fetch(`${GATEWAY_URL}/v1/operator/markets/Z${run}-USDT/fees`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-operator-token': operator },
+        body: JSON.stringify({ makerFeeBps: 1, takerFeeBps: 2 }),
+      });
+      expect(unknownFees.status).toBe(400);
+      expect(await unknownFees.json()).toMatchObject({ error: { code: 'UNKNOWN_SYMBOL', field: 'symbol' } });
       // Requests that would succeed with the token are refused without it or with a wrong one.
       const wouldSucceed: [string, string, Json | undefined][] = [
         ['POST', '/v1/operator/accounts', { accountId: `nobody-${run}`, name: 'x' }],
