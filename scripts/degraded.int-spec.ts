@@ -3,8 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { databaseSchema, loadConfig } from '@trading/config';
-import { createDataSource, MarketsRepository } from '@trading/db';
 import { ExchangeClient, type ApiResponse, type Credentials } from './testing/exchange-client';
 import {
   ensureServices,
@@ -13,6 +11,7 @@ import {
   SERVICE_PORTS,
   type RunningServices,
 } from './testing/native-services';
+import { openTestMarket } from './testing/test-market';
 
 // Degraded dependencies on the native stack: Redis, PgBouncer and Kafka are SIGKILLed in turn
 // under a running platform. While one is down the gateway answers 503 + Retry-After naming it
@@ -137,21 +136,7 @@ describe('degraded dependencies', () => {
   beforeAll(async () => {
     services = await ensureServices();
     operator = secret('operator_token');
-    db = createDataSource(loadConfig(databaseSchema), { applicationName: 'degraded' });
-    await db.initialize();
-    const markets = new MarketsRepository(db);
-    await markets.upsertAsset('USDT', 6);
-    await markets.upsertAsset(base, 8);
-    await markets.upsertMarket({
-      symbol,
-      baseAsset: base,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minNotional: '1',
-      makerFeeBps: 10,
-      takerFeeBps: 20,
-    });
+    db = await openTestMarket('degraded', symbol, base);
     seller = await newKey(`deg-seller-${run}`);
     buyer = await newKey(`deg-buyer-${run}`);
     for (const [accountId, asset, amount] of [

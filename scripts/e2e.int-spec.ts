@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { databaseSchema, loadConfig } from '@trading/config';
-import { createDataSource, MarketsRepository } from '@trading/db';
 import { ExchangeClient, type Credentials, type StreamClient } from './testing/exchange-client';
 import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
+import { openTestMarket } from './testing/test-market';
 
 // The whole platform on the native stack: signed HTTP in, Kafka, matching, settlement,
 // PostgreSQL (through PgBouncer), Redis and the WebSocket out. Real processes, no mocks.
@@ -42,21 +41,7 @@ describe('order pipeline end to end', () => {
   beforeAll(async () => {
     services = await ensureServices();
     operator = secret('operator_token');
-    db = createDataSource(loadConfig(databaseSchema), { applicationName: 'e2e' });
-    await db.initialize();
-    const markets = new MarketsRepository(db);
-    await markets.upsertAsset('USDT', 6);
-    await markets.upsertAsset(base, 8);
-    await markets.upsertMarket({
-      symbol,
-      baseAsset: base,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minNotional: '1',
-      makerFeeBps: 10,
-      takerFeeBps: 20,
-    });
+    db = await openTestMarket('e2e', symbol, base);
     const accounts: Credentials[] = [];
     for (const role of ['seller', 'buyer']) {
       const res = await api.operator<{ accountId: string; apiKey: string; secret: string }>(

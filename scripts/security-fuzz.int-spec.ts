@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
-import { databaseSchema, kafkaSchema, loadConfig } from '@trading/config';
+import { kafkaSchema, loadConfig } from '@trading/config';
 import { SIGNATURE_HEADERS, TOPICS } from '@trading/contracts';
-import { createDataSource, MarketsRepository } from '@trading/db';
 import { createKafka } from '@trading/kafka';
 import { topicEnds } from './chaos/engine-replay';
 import { ExchangeClient, sign, type Credentials, type StreamClient } from './testing/exchange-client';
@@ -18,6 +17,7 @@ import {
   waitReady,
   type RunningServices,
 } from './testing/native-services';
+import { openTestMarket } from './testing/test-market';
 
 // Hostile input on every HTTP endpoint and on the WebSocket, stream authorization between two
 // accounts, and API key revocation, against the platform on the native stack (real Kafka,
@@ -201,21 +201,7 @@ describe('gateway under hostile input', () => {
   beforeAll(async () => {
     services = await ensureServices();
     operator = secret('operator_token');
-    db = createDataSource(loadConfig(databaseSchema), { applicationName: 'security-fuzz' });
-    await db.initialize();
-    const markets = new MarketsRepository(db);
-    await markets.upsertAsset('USDT', 6);
-    await markets.upsertAsset(base, 8);
-    await markets.upsertMarket({
-      symbol,
-      baseAsset: base,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minNotional: '1',
-      makerFeeBps: 10,
-      takerFeeBps: 20,
-    });
+    db = await openTestMarket('security-fuzz', symbol, base);
     for (const who of Object.keys(ids) as (keyof typeof ids)[]) {
       const res = await api.operator<Credentials>(operator, 'POST', '/v1/operator/accounts', {
         accountId: ids[who],
