@@ -9,6 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Pool } from 'pg';
 import { ASSET_DECIMALS, MARKETS } from './scenario';
 import { ROOT, kafkaBrokers } from './platform';
+import { readTopicRange } from './kafka-range';
 
 export const EXECUTIONS_TOPIC = 'executions.v1';
 const RESTING = ['new', 'partially_filled'];
@@ -139,7 +140,6 @@ export async function readExecutions(
   from: Offsets,
   to: Offsets,
   symbols: string[],
-  runId: string,
 ): Promise<{
   trades: Map<string, Map<number, TradeEvent>>;
   seqRange: Map<string, [number, number]>;
@@ -147,58 +147,22 @@ export async function readExecutions(
 }> {
   const trades = new Map<string, Map<number, TradeEvent>>(symbols.map((s) => [s, new Map()]));
   const seqRange = new Map<string, [number, number]>();
-  const remaining = new Set(
-    Object.keys(to)
-      .map(Number)
-      .filter((p) => BigInt(to[p]) > BigInt(from[p] ?? '0')),
-  );
   let records = 0;
-  if (remaining.size === 0) return { trades, seqRange, records };
-  const consumer = kafka.consumer({
-    groupId: `loadtest-recon-${runId}-${Date.now()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: EXECUTIONS_TOPIC, fromBeginning: false });
-  let lastProgress = Date.now();
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const p = batch.partition;
-      const end = BigInt(to[p] ?? '0');
-      for (const m of batch.messages) {
-        const off = BigInt(m.offset);
-        if (off < BigInt(from[p] ?? '0') || off >= end) continue;
-        records++;
-        lastProgress = Date.now();
-        const e = JSON.parse(m.value!.toString()) as {
-          symbol: string;
-          events: ({ type: string; seq: number } & Partial<TradeEvent>)[];
-        };
-        if (!trades.has(e.symbol)) continue;
-        for (const ev of e.events) {
-          const r = seqRange.get(e.symbol);
-          seqRange.set(e.symbol, r ? [Math.min(r[0], ev.seq), Math.max(r[1], ev.seq)] : [ev.seq, ev.seq]);
-          if (ev.type === 'trade') trades.get(e.symbol)!.set(ev.seq, ev as unknown as TradeEvent);
-        }
+  for (const list of (await readTopicRange(kafka, EXECUTIONS_TOPIC, from, to, 3000)).values()) {
+    for (const m of list) {
+      records++;
+      const e = JSON.parse(m.value.toString()) as {
+        symbol: string;
+        events: ({ type: string; seq: number } & Partial<TradeEvent>)[];
+      };
+      if (!trades.has(e.symbol)) continue;
+      for (const ev of e.events) {
+        const r = seqRange.get(e.symbol);
+        seqRange.set(e.symbol, r ? [Math.min(r[0], ev.seq), Math.max(r[1], ev.seq)] : [ev.seq, ev.seq]);
+        if (ev.type === 'trade') trades.get(e.symbol)!.set(ev.seq, ev as unknown as TradeEvent);
       }
-      // Done with a partition once past the end (transaction markers occupy offsets too).
-      const last = batch.messages.length ? BigInt(batch.lastOffset()) : -1n;
-      if (last >= end - 1n) remaining.delete(p);
-      if (remaining.size === 0) done();
-    },
-  });
-  for (const p of Object.keys(to).map(Number))
-    consumer.seek({ topic: EXECUTIONS_TOPIC, partition: p, offset: from[p] ?? '0' });
-  const idle = setInterval(() => {
-    if (Date.now() - lastProgress > 3000) done(); // nothing more in range (transaction markers only)
-  }, 500);
-  await finished;
-  clearInterval(idle);
-  await consumer.disconnect();
+    }
+  }
   return { trades, seqRange, records };
 }
 

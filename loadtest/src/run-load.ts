@@ -372,12 +372,12 @@ async function main(): Promise<void> {
   }
 
   const toOffsets = await executionOffsets(kafka);
-  let exec = await readExecutions(kafka, fromOffsets, toOffsets, opts.symbols, opts.runId);
+  let exec = await readExecutions(kafka, fromOffsets, toOffsets, opts.symbols);
   let tradesCheck = await checkTrades(pool, exec);
   // Trades persist after the orders settle; give the writer a little time before calling it.
   for (let i = 0; i < 20 && !tradesCheck.ok; i++) {
     await new Promise((r) => setTimeout(r, 1000));
-    exec = await readExecutions(kafka, fromOffsets, toOffsets, opts.symbols, opts.runId);
+    exec = await readExecutions(kafka, fromOffsets, toOffsets, opts.symbols);
     tradesCheck = await checkTrades(pool, exec);
   }
   log(

@@ -4,6 +4,7 @@ import { sequencedCommandSchema, toMarketSpec, TOPICS } from '@trading/contracts
 import { MarketsRepository } from '@trading/db';
 import type { EngineEvent } from '@trading/matching-engine';
 import { PartitionBook } from '../../services/matching-worker/src/partition-book';
+import { readTopicRange } from '../../loadtest/src/kafka-range';
 
 // What matching was asked to do, replayed through the engine alone: the trades the platform
 // must have stored. The matching workers' own dedupe (PartitionBook.firstSeen: a router re-send
@@ -45,63 +46,15 @@ export async function replayTrades(
   );
   for (const s of symbols) if (!specs.has(s)) throw new Error(`market ${s} not in the database`);
   const topic = TOPICS.ordersSequenced.name;
-  const pending = new Set(
-    Object.keys(to)
-      .map(Number)
-      .filter((p) => BigInt(to[p]) > BigInt(from[p] ?? '0')),
-  );
-  // Partition by partition, in offset order: Kafka keeps the order within a partition.
-  const messages = new Map<number, { offset: bigint; value: Buffer }[]>([...pending].map((p) => [p, []]));
-  if (pending.size > 0) {
-    const consumer = kafka.consumer({
-      groupId: `replay-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 200,
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: false });
-      let lastProgress = Date.now();
-      let done!: () => void;
-      const finished = new Promise<void>((r) => (done = r));
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          const p = batch.partition;
-          const end = BigInt(to[p] ?? '0');
-          for (const m of batch.messages) {
-            const off = BigInt(m.offset);
-            if (off < BigInt(from[p] ?? '0') || off >= end || !m.value) continue;
-            messages.get(p)?.push({ offset: off, value: m.value });
-            lastProgress = Date.now();
-          }
-          // Transaction markers take offsets too: done once a batch reaches the end.
-          if (batch.messages.length && BigInt(batch.lastOffset()) >= end - 1n) pending.delete(p);
-          if (pending.size === 0) done();
-        },
-      });
-      for (const p of Object.keys(to).map(Number))
-        consumer.seek({ topic, partition: p, offset: from[p] ?? '0' });
-      const idle = setInterval(() => {
-        if (Date.now() - lastProgress > idleMs) done(); // only markers left in range
-      }, 250);
-      await finished;
-      clearInterval(idle);
-    } finally {
-      await consumer.disconnect();
-    }
-  }
+  const messages = await readTopicRange(kafka, topic, from, to, idleMs);
 
   const trades = new Map<string, TradeKey[]>(symbols.map((s) => [s, []]));
   let commands = 0;
   let duplicates = 0;
   const out: EngineEvent[] = [];
   for (const [p, list] of messages) {
-    const seen = new Set<bigint>();
     const book = new PartitionBook(p);
-    for (const m of list.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))) {
-      if (seen.has(m.offset)) continue; // a batch fetched twice
-      seen.add(m.offset);
+    for (const m of list) {
       const cmd = sequencedCommandSchema.parse(JSON.parse(m.value.toString()));
       if (!book.firstSeen(cmd.source)) {
         if (specs.has(cmd.symbol)) duplicates++;
