@@ -90,4 +90,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/health/ready',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--enable-source-maps", "main.js"]
+# --max-semi-space-size: a 32 MB young generation, fewer scavenges of per-order garbage.
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "main.js"]
