@@ -101,3 +101,44 @@ export class CpuSampler {
     return { seconds, machineBusyPct: all > 0 ? Math.round((busy / all) * 1000) / 10 : 0, cores, byProcess };
   }
 }
+
+export interface CostModel {
+  /** CPU milliseconds per successful request, per process of this platform, highest first. */
+  byProcess: { name: string; msPerRequest: number }[];
+  /** Sum over this platform's processes (and the load driver). */
+  totalMsPerRequest: number;
+  /** What the run's cores could take if every process scaled linearly: cores × 1000 / total. */
+  capacityPerSecond: number;
+  /** Cores the same cost would need at the run's target rate. */
+  coresForTarget: number;
+}
+
+/**
+ * The run's CPU turned into a cost per request: which process spends what on one order, the
+ * rate the machine's cores could carry at that cost, and the cores the target would need.
+ * Other checkouts' processes (and anything not labelled as this platform's) are left out.
+ */
+export function costModel(
+  cpu: CpuReport,
+  successPerSecond: number,
+  targetRate: number,
+  platformNames: Iterable<string>,
+): CostModel | null {
+  if (successPerSecond <= 0) return null;
+  const ours = new Set(platformNames);
+  const byProcess = cpu.byProcess
+    .filter((p) => ours.has(p.name))
+    .map((p) => ({ name: p.name, msPerRequest: round3((p.cpuPct * 10) / successPerSecond) }));
+  const totalMsPerRequest = round3(byProcess.reduce((sum, p) => sum + p.msPerRequest, 0));
+  if (totalMsPerRequest <= 0) return null;
+  return {
+    byProcess,
+    totalMsPerRequest,
+    capacityPerSecond: Math.round((cpu.cores * 1000) / totalMsPerRequest),
+    coresForTarget: Math.round(((targetRate * totalMsPerRequest) / 1000) * 10) / 10,
+  };
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -21,8 +21,16 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
-import { CpuSampler, type CpuReport } from './cpu';
-import { ROOT, dbPool, gatewayUrl, loadPlatformEnv, prometheusUrl } from './platform';
+import { CpuSampler, costModel, type CpuReport } from './cpu';
+import {
+  INFRA_NAMES,
+  ROOT,
+  SERVICE_NAMES,
+  dbPool,
+  gatewayUrl,
+  loadPlatformEnv,
+  prometheusUrl,
+} from './platform';
 import {
   checkAcknowledged,
   checkBoughtSold,
@@ -398,6 +406,13 @@ async function main(): Promise<void> {
   const reconciliationOk =
     ackCheck.ok && tradesCheck.ok && boughtSold.ok && platform.ok && drained.pending === 0;
   const errorRate = report.requests ? (failed - expectedFailures) / report.requests : 0;
+  const cost = costModel(cpuReport, report.throughput, opts.rate, [
+    ...SERVICE_NAMES,
+    ...INFRA_NAMES,
+    'load-driver',
+    'vegeta',
+    'vegeta-encode',
+  ]);
   const summary = {
     runId: opts.runId,
     command: `npm run load -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -436,6 +451,7 @@ async function main(): Promise<void> {
       drainSeconds: drained.waitedMs / 1000,
     },
     cpu: cpuReport,
+    cost,
     reconciliation: {
       ok: reconciliationOk,
       acknowledged: ackCheck,
@@ -461,6 +477,13 @@ async function main(): Promise<void> {
         .slice(0, 12)
         .map((p) => `${p.name} ${p.cpuPct}`)
         .join(', ')}`,
+      cost
+        ? `cpu ms per successful request: ${cost.byProcess
+            .map((p) => `${p.name} ${p.msPerRequest}`)
+            .join(
+              ', ',
+            )}; total ${cost.totalMsPerRequest} ms -> ~${cost.capacityPerSecond}/s on ${cpuReport.cores} cores; ${opts.rate}/s would need ~${cost.coresForTarget} cores`
+        : 'cpu ms per successful request: n/a',
       `reconciliation: ${reconciliationOk ? 'OK' : 'FAILED'}  (a) ${ackCheck.ok ? 'ok' : 'FAILED'} (b) ${tradesCheck.ok ? 'ok' : 'FAILED'} (c) ${boughtSold.ok ? 'ok' : 'FAILED'} (d) ${platform.ok ? 'ok' : 'FAILED'}`,
       `report: ${join(reportDir, 'index.html')} (latency over time: plot.html)`,
       '',
