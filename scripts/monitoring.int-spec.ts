@@ -273,7 +273,7 @@ describe('monitoring overlay against the live native platform', () => {
     const wanted = [
       'Orders through each stage',
       'Order acknowledged (Kafka acks=all)',
-      'Execution emitted (matching-worker)',
+      'Routed (order-router) and execution emitted (matching-worker)',
       'Order state persisted (order-router)',
       'Trade persisted (market-data)',
       'Lag by consumer and topic',

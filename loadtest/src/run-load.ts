@@ -44,6 +44,19 @@ import {
 import { setupAccounts } from './setup';
 import { TargetFeeder, nodeHmac } from './vegeta-targets';
 
+/** Pipeline histograms, each from the gateway's receipt of the command, in pipeline order. */
+const PIPELINE_STAGES: [string, string][] = [
+  ['acknowledged', 'gateway_order_ack_duration_seconds'],
+  ['routed', 'pipeline_command_routed_seconds'],
+  ['matched', 'pipeline_execution_emitted_seconds'],
+  ['trade persisted', 'pipeline_trade_persisted_seconds'],
+  ['order state persisted', 'pipeline_order_state_persisted_seconds'],
+];
+
+function fmtSeconds(x: number | null): string {
+  return x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3);
+}
+
 const VEGETA_MODULE = 'github.com/tsenart/vegeta/v12@v12.13.0';
 
 interface Options {
@@ -368,6 +381,16 @@ async function main(): Promise<void> {
     `histogram_quantile(0.99, sum(increase(gateway_order_ack_duration_seconds_bucket[${runWindow}])) by (le))`,
     Date.now(),
   );
+  // Where the latency accrues: each stage measured from the gateway's receipt of the command.
+  const stages: Record<string, { p50: number | null; p99: number | null }> = {};
+  for (const [stage, metric] of PIPELINE_STAGES) {
+    const q = (p: number) =>
+      promQuery(
+        `histogram_quantile(${p}, sum(increase(${metric}_bucket[${runWindow}])) by (le))`,
+        Date.now(),
+      );
+    stages[stage] = { p50: await q(0.5), p99: await q(0.99) };
+  }
 
   const ackCheck = await checkAcknowledged(pool, prefix, acked);
   log(`(a) acknowledged orders: ${ackCheck.ok ? 'ok' : 'FAILED'} ${JSON.stringify(ackCheck)}`);
@@ -448,6 +471,7 @@ async function main(): Promise<void> {
       p99TradePersistedSeconds1m: p99TradePersisted,
       p99TradePersistedSecondsRun: p99TradePersistedRun,
       p99GatewayAckSecondsRun: p99AckGateway,
+      stagesSecondsFromReceipt: stages,
       drainSeconds: drained.waitedMs / 1000,
     },
     cpu: cpuReport,
@@ -473,6 +497,9 @@ async function main(): Promise<void> {
       `status: ${JSON.stringify(report.status_codes)}  by kind: ${JSON.stringify(statusByKind)}`,
       `failed: ${failed} (of which ${expectedFailures} are 409 cancel/amend races on orders that just filled)`,
       `p99 receipt->trade persisted: ${p99TradePersistedRun ?? 'n/a'} s over the run (${p99TradePersisted ?? 'n/a'} s last 1m)`,
+      `pipeline from gateway receipt, p50/p99 s: ${Object.entries(stages)
+        .map(([k, v]) => `${k} ${fmtSeconds(v.p50)}/${fmtSeconds(v.p99)}`)
+        .join(', ')}`,
       `cpu (% of one core, ${cpuReport.cores} cores, machine busy ${cpuReport.machineBusyPct}%): ${cpuReport.byProcess
         .slice(0, 12)
         .map((p) => `${p.name} ${p.cpuPct}`)

@@ -164,6 +164,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         'partition',
         'group',
       ]),
+      routedLatency: metrics.histogram(
+        'pipeline_command_routed_seconds',
+        'Gateway receipt to the command stored and acknowledged on orders.sequenced.v1',
+        PIPELINE_DURATION_BUCKETS_SECONDS,
+      ),
       persisted: metrics.histogram(
         'pipeline_order_state_persisted_seconds',
         'Gateway receipt to order state persisted',
@@ -352,6 +357,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       ledger.push(...entries);
     };
     const routedAt = Date.now();
+    const routedReceivedAt: number[] = [];
     const route = (
       c: { offset: number; value: OrderCommand },
       symbol: string,
@@ -379,6 +385,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         payload: message.value as string,
       });
       this.m.routed.inc({ kind: c.value.kind });
+      routedReceivedAt.push(c.value.receivedAt);
     };
 
     for (const c of commands) {
@@ -525,6 +532,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       { orders: newRows.length, ledger: ledger.length },
     );
     await this.send(routed);
+    const sentAt = Date.now();
+    for (const at of routedReceivedAt) this.m.routedLatency.observe((sentAt - at) / 1000);
     return { ledger, stream };
   }
 
