@@ -96,6 +96,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   private readonly deadLetters: DeadLetterPublisher;
   private readonly group: string;
   private readonly partitions: number;
+  private readonly concurrency: number;
   private stopping = false;
   private readonly m;
 
@@ -110,6 +111,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.group = config.ORDER_ROUTER_GROUP_ID;
     this.partitions = config.KAFKA_PARTITIONS;
+    this.concurrency = config.ORDER_ROUTER_CONCURRENCY;
     this.orders = new OrdersRepository(db.dataSource);
     this.balances = new BalancesRepository(db.dataSource);
     this.offsets = new ConsumerOffsetsRepository(db.dataSource);
@@ -188,7 +190,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         await this.consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 4,
+          partitionsConsumedConcurrently: this.concurrency,
           // A failing batch (database or Redis down) is retried in place with a backoff: the
           // partition waits, its offset stays, and it resumes by itself when the dependency is back.
           eachBatch: (payload) =>
