@@ -6,7 +6,11 @@ import { signedRequestOf, type AuthenticatedRequest } from '../auth/api-key.guar
 import { replyWithError } from '../errors/gateway-exception.filter';
 import { OrdersService, type OrderAck } from './orders.service';
 
-type OrderWrite = (orders: OrdersService, account: AuthenticatedAccount, req: FastifyRequest) => Promise<OrderAck>;
+type OrderWrite = (
+  orders: OrdersService,
+  account: AuthenticatedAccount,
+  req: FastifyRequest,
+) => Promise<OrderAck>;
 const idOf = (req: FastifyRequest): string => (req.params as { id: string }).id;
 
 /** The order writes, by the method and route template OrdersController declares them with. */
@@ -54,6 +58,8 @@ export function installDirectOrderRoutes(app: NestFastifyApplication): void {
   });
   fastify.addHook('onReady', (done: (err?: Error) => void) => {
     const missing = Object.keys(DIRECT_ORDER_ROUTES).filter((k) => !replaced.has(k));
-    done(missing.length ? new Error(`order routes not registered by Nest: ${missing.join(', ')}`) : undefined);
+    done(
+      missing.length ? new Error(`order routes not registered by Nest: ${missing.join(', ')}`) : undefined,
+    );
   });
 }
