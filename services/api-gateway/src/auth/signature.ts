@@ -18,7 +18,11 @@ export function signRequest(
  * Constant-time check of a hex signature; false for anything that is not 64 hex characters. The
  * secret may be a KeyObject made once (createSecretKey) instead of the string per request.
  */
-export function signatureMatches(secret: string | KeyObject, canonical: string, signatureHex: string): boolean {
+export function signatureMatches(
+  secret: string | KeyObject,
+  canonical: string,
+  signatureHex: string,
+): boolean {
   if (!/^[0-9a-fA-F]{64}$/.test(signatureHex)) return false;
   const expected = createHmac('sha256', secret).update(canonical).digest();
   return timingSafeEqual(expected, Buffer.from(signatureHex, 'hex'));
