@@ -90,15 +90,11 @@ async function main(): Promise<void> {
   const setup = new ExchangeClient(targets[0].url);
   const accounts: LoadAccount[] = [];
   for (let i = 0; i < 8; i++) {
-    const res = await setup.operator<{ apiKey: string; secret: string }>(
-      operator,
-      'POST',
-      '/v1/operator/accounts',
-      {
-        accountId: `cpu-${randomUUID().slice(0, 8)}`,
-        name: 'gateway-cpu',
-      },
-    );
+    const accountId = `cpu-${randomUUID().slice(0, 8)}`;
+    const res = await setup.operator<{ apiKey: string; secret: string }>(operator, '/v1/operator/accounts', {
+      accountId,
+      name: 'gateway-cpu',
+    });
     if (res.status !== 201) throw new Error(`account creation: ${res.status} ${JSON.stringify(res.body)}`);
     accounts.push({ accountId, keyId: res.body.apiKey, secret: res.body.secret });
   }
