@@ -1,6 +1,7 @@
 // CPU profile of a running service without restarting it: SIGUSR1 opens its inspector on
 // 127.0.0.1:9229, then the DevTools protocol records a profile for N seconds.
 //   node -r @swc-node/register loadtest/src/profile-gateway.ts [--service api-gateway] [--seconds 20] [--out file]
+//        [--inspect-port 9229]  (the port the service was started with: NODE_OPTIONS=--inspect-port=N)
 // Writes a .cpuprofile (open in Chrome DevTools) and prints the top functions by self time.
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,11 +30,12 @@ async function main(): Promise<void> {
   const service = arg('service', 'api-gateway');
   const seconds = Number(arg('seconds', '20'));
   const out = arg('out', `${service}-${Date.now()}.cpuprofile`);
+  const inspectPort = Number(arg('inspect-port', '9229'));
   const pid = pidOf(service);
   if (!pid) throw new Error(`${service} is not running`);
   process.kill(pid, 'SIGUSR1');
   await new Promise((r) => setTimeout(r, 1000));
-  const list = (await (await fetch('http://127.0.0.1:9229/json/list')).json()) as {
+  const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as {
     webSocketDebuggerUrl: string;
   }[];
   const ws = new WebSocket(list[0].webSocketDebuggerUrl);

@@ -2,8 +2,10 @@ import 'reflect-metadata';
 import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import type { FastifyInstance } from 'fastify';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { MetricsRegistry } from '@trading/metrics';
+import { correlationIdOf, installRequestLogging } from './request-logging';
 
 export interface BootstrapOptions {
   host: string;
@@ -15,14 +17,19 @@ export interface BootstrapOptions {
 }
 
 /**
- * Starts a service on Fastify with JSON logs, HTTP metrics by route template and graceful
+ * Starts a service on Fastify with JSON logs (a line per failed request), HTTP metrics by route template and graceful
  * shutdown: on SIGTERM/SIGINT readiness turns false, consumers stop, producers flush, then exit.
  */
 export async function bootstrapService(
   module: Type<unknown> | DynamicModule,
   options: BootstrapOptions,
 ): Promise<INestApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes ?? 64 * 1024, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
+    trustProxy: true,
+    // The request id is the correlation id (the caller's when sane), echoed by installRequestLogging.
+    genReqId: correlationIdOf,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
   const logger = app.get(Logger);
   app.useLogger(logger);
@@ -30,6 +37,8 @@ export async function bootstrapService(
 
   const metrics = app.get(MetricsRegistry);
   const fastify = app.getHttpAdapter().getInstance();
+  // The root pino logger (no request store exists: PlatformModule mounts no pino-http middleware).
+  installRequestLogging(fastify as unknown as FastifyInstance, (await app.resolve(PinoLogger)).logger);
   fastify.addHook('onResponse', (request, reply, done) => {
     // The route template keeps label cardinality bounded; unmatched URLs share one label.
     const route = request.routeOptions.url ?? 'unmatched';

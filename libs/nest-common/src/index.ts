@@ -7,3 +7,4 @@ export * from './shutdown-state';
 export * from './infra.providers';
 export * from './market-catalog.service';
 export * from './readiness.service';
+export * from './request-logging';

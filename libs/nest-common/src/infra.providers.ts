@@ -14,7 +14,7 @@ import { topicPlan } from '@trading/contracts';
 import { createDataSource, ENTITIES, MIGRATIONS, pingDatabase } from '@trading/db';
 import { BatchingProducer, createKafka, pingKafka } from '@trading/kafka';
 import { MetricsRegistry, KAFKA_DURATION_BUCKETS_SECONDS, BATCH_SIZE_BUCKETS } from '@trading/metrics';
-import { createRedis, pingRedis } from '@trading/redis';
+import { createRedis, pingRedis, type RedisClientOptions } from '@trading/redis';
 import type { ReadinessCheck } from './readiness';
 
 export const KAFKA = Symbol('KAFKA');
@@ -174,8 +174,12 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
 export class RedisService implements OnApplicationShutdown {
   readonly redis: Redis;
 
-  constructor(@Inject('REDIS_CONFIG') config: RedisConfig, @Inject('APPLICATION_NAME') name: string) {
-    this.redis = createRedis(config, name);
+  constructor(
+    @Inject('REDIS_CONFIG') config: RedisConfig,
+    @Inject('APPLICATION_NAME') name: string,
+    @Inject('REDIS_CLIENT_OPTIONS') options: RedisClientOptions,
+  ) {
+    this.redis = createRedis(config, name, options);
     this.redis.on('error', () => undefined);
     this.redis.connect().catch(() => undefined);
   }
@@ -204,9 +208,10 @@ export function databaseProviders(config: DatabaseConfig): Provider[] {
   ];
 }
 
-export function redisProviders(config: RedisConfig): Provider[] {
+export function redisProviders(config: RedisConfig, options: RedisClientOptions = {}): Provider[] {
   return [
     { provide: 'REDIS_CONFIG', useValue: config },
+    { provide: 'REDIS_CLIENT_OPTIONS', useValue: options },
     RedisService,
     {
       provide: REDIS_READY,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -19,10 +18,8 @@ export interface PlatformModuleOptions {
   readiness: symbol[];
 }
 
-export const CORRELATION_HEADER = 'x-correlation-id';
-
 /**
- * What every service shares: JSON logs with a correlation id, /health/live, /health/ready,
+ * What every service shares: JSON logs (request lines with a correlation id: bootstrap.ts), /health/live, /health/ready,
  * /metrics and the shutdown state. Global so feature modules can inject the registry.
  */
 @Module({})
@@ -42,38 +39,16 @@ export class PlatformModule {
       global: true,
       imports: [
         TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
+        // The logger only: no pino-http middleware and no per-request AsyncLocalStorage store (they
+        // were a tenth of the gateway's CPU per order). Request lines and the correlation id come
+        // from Fastify hooks (installRequestLogging in bootstrap.ts).
         LoggerModule.forRoot({
           pinoHttp: {
             level: options.logLevel,
             base: { service: options.service, instance: options.instance },
             messageKey: 'msg',
-            genReqId: (req, res) => {
-              const incoming = req.headers[CORRELATION_HEADER] ?? req.headers['x-request-id'];
-              const id =
-                typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-              res.setHeader(CORRELATION_HEADER, id);
-              return id;
-            },
-            customAttributeKeys: { reqId: 'correlationId' },
-            // Secrets and signatures never reach a log line.
-            redact: {
-              paths: [
-                'req.headers.authorization',
-                'req.headers["x-api-key"]',
-                'req.headers["x-api-signature"]',
-                'req.headers["x-operator-token"]',
-                'req.headers.cookie',
-              ],
-              censor: '[redacted]',
-            },
-            autoLogging: {
-              ignore: (req) => req.url === '/metrics' || (req.url?.startsWith('/health') ?? false),
-            },
-            // A log line per successful request costs more CPU than the request at load: those
-            // go out at debug; client errors at warn, server errors at error.
-            customLogLevel: (_req, res, err) =>
-              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
           },
+          forRoutes: [],
         }),
       ],
       controllers: [HealthController, MetricsController],

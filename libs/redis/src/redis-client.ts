@@ -1,14 +1,23 @@
 import Redis from 'ioredis';
 import type { RedisConfig } from '@trading/config';
 
+export interface RedisClientOptions {
+  /**
+   * ioredis auto-pipelining (default on): commands of one event-loop tick share a write. A
+   * request-serving process whose commands rarely share a tick (the gateway: one per request
+   * step) pays for a Pipeline per command instead; measured ~8 % less gateway CPU without.
+   */
+  autoPipelining?: boolean;
+}
+
 /** One ioredis connection; TCP keepalive stays below Swarm's 900 s idle cut. */
-export function createRedis(config: RedisConfig, name: string): Redis {
+export function createRedis(config: RedisConfig, name: string, options: RedisClientOptions = {}): Redis {
   return new Redis(config.REDIS_URL, {
     password: config.REDIS_PASSWORD,
     connectionName: name,
     keepAlive: 60_000,
     lazyConnect: true,
-    enableAutoPipelining: true,
+    enableAutoPipelining: options.autoPipelining ?? true,
     maxRetriesPerRequest: 2,
     // Reconnect forever with capped backoff: a Redis restart must heal by itself.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),

@@ -50,7 +50,8 @@ export class AppModule {
           infra: [
             ...kafkaProviders(config, 'api-gateway', GATEWAY_KAFKA_RETRY),
             ...databaseProviders(config),
-            ...redisProviders(config),
+            // Per request step one command: auto-pipelining costs more than it saves here.
+            ...redisProviders(config, { autoPipelining: false }),
           ],
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),

@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
 import { SIGNED } from './common/openapi';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
+import { installDirectOrderRoutes } from './orders/direct-order-routes';
 
 // Deeper JSON than this is refused before parsing (hostile nesting costs stack and CPU).
 const MAX_JSON_DEPTH = 16;
@@ -28,10 +29,12 @@ export function jsonTooDeep(text: string, max: number): boolean {
 
 /**
  * Fastify wiring the gateway needs before listen: a JSON parser that keeps the raw body (what
- * the signature covers), the WebSocket adapter on the same HTTP server, and OpenAPI at /docs.
+ * the signature covers), the WebSocket adapter on the same HTTP server, OpenAPI at /docs, and the
+ * direct handlers of the order writes.
  */
 export function configureGateway(app: NestFastifyApplication, config: ApiGatewayConfig): void {
   const fastify = app.getHttpAdapter().getInstance();
+  installDirectOrderRoutes(app);
   // Fastify's own parser, so __proto__/constructor poisoning is refused as before.
   // (Typed loosely: @nestjs/platform-fastify carries its own fastify copy's types.)
   const parseJson = fastify.getDefaultJsonParser('error', 'error') as unknown as (

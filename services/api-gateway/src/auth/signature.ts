@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { canonicalRequest } from '@trading/contracts';
 
 /** hex(HMAC-SHA256(secret, canonicalRequest(timestamp, method, path, body))). */
@@ -14,8 +14,15 @@ export function signRequest(
     .digest('hex');
 }
 
-/** Constant-time check of a hex signature; false for anything that is not 64 hex characters. */
-export function signatureMatches(secret: string, canonical: string, signatureHex: string): boolean {
+/**
+ * Constant-time check of a hex signature; false for anything that is not 64 hex characters. The
+ * secret may be a KeyObject made once (createSecretKey) instead of the string per request.
+ */
+export function signatureMatches(
+  secret: string | KeyObject,
+  canonical: string,
+  signatureHex: string,
+): boolean {
   if (!/^[0-9a-fA-F]{64}$/.test(signatureHex)) return false;
   const expected = createHmac('sha256', secret).update(canonical).digest();
   return timingSafeEqual(expected, Buffer.from(signatureHex, 'hex'));

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
+import type { LoggedRequest } from '@trading/nest-common';
 import { dependencyOf, isNetworkError } from './dependency-errors';
 import { ErrorCode, GatewayException, RETRY_AFTER_SECONDS } from './gateway.exception';
 
@@ -80,6 +81,21 @@ function readinessFailure(err: unknown, url: string): object | null {
 }
 
 /**
+ * Answers a request with the error body of anything thrown while handling it; an INTERNAL_ERROR
+ * is logged with its stack. The exception filter and the direct order routes both answer here.
+ */
+export function replyWithError(reply: FastifyReply, err: unknown, logger: Pick<Logger, 'error'>): void {
+  const ex = toGatewayException(err);
+  if (ex.code === ErrorCode.INTERNAL_ERROR) {
+    logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  }
+  // The request line (installRequestLogging) names the code.
+  (reply.request as FastifyRequest & LoggedRequest).errorCode = ex.code;
+  if (ex.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(ex.retryAfterSeconds));
+  void reply.status(ex.status).send(ex.toBody());
+}
+
+/**
  * Every error body is `{ error: { code, message, field?, dependency? } }`; bad input is never a
  * 500, a dependency outage is 503 DEPENDENCY_UNAVAILABLE with Retry-After.
  */
@@ -95,11 +111,6 @@ export class GatewayExceptionFilter implements ExceptionFilter {
       void reply.header('Retry-After', String(RETRY_AFTER_SECONDS)).status(503).send(readiness);
       return;
     }
-    const ex = toGatewayException(err);
-    if (ex.code === ErrorCode.INTERNAL_ERROR) {
-      this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    }
-    if (ex.retryAfterSeconds !== undefined) void reply.header('Retry-After', String(ex.retryAfterSeconds));
-    void reply.status(ex.status).send(ex.toBody());
+    replyWithError(reply, err, this.logger);
   }
 }
