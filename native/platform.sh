@@ -93,6 +93,8 @@ cmd_up() {
     . "$RUN/env"
     set +a
     node dist/libs/db/src/migrate.main.js
+    # Assets, the BTC-USDT and ETH-USDT markets, the fee account and demo keys (idempotent).
+    node dist/services/api-gateway/src/seed.main.js >/dev/null
   )
   local entry name port svc instance
   while IFS=: read -r name port svc instance; do
