@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { QueryRunner } from 'typeorm';
-import { InitialSchema1732406400000 } from './migrations/1732406400000-initial-schema.migration';
-import { OrderPipeline1732406500000 } from './migrations/1732406500000-order-pipeline.migration';
 import { CandlesRepository, type SqlQueryable } from './repositories/candles.repository';
+import { MIGRATIONS } from './schema';
 
 // Proof against a real TimescaleDB engine (PGlite's WASM build with the extension): the real
 // migrations create hypertables, continuous aggregates and policies, and the candles they give
@@ -75,9 +74,9 @@ function queryable(pg: Pg): SqlQueryable {
 }
 
 async function migrate(pg: Pg): Promise<void> {
+  // Every migration, in order: each must run on TimescaleDB (hypertables) as on plain PostgreSQL.
   const q = queryRunner(pg);
-  await new InitialSchema1732406400000().up(q);
-  await new OrderPipeline1732406500000().up(q);
+  for (const M of MIGRATIONS) await new M().up(q);
 }
 
 // Minute 10:00 has three trades (open 100 at seq 1, close 103 at seq 3), 10:01 two, 10:07 one.
