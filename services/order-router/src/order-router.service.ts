@@ -267,7 +267,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       st.next.set(topic, last + 1);
       resolveOffset(String(last));
       await heartbeat();
-      for (const [account, updates] of outcome.stream) await this.stream.publish(account, updates);
+      await this.stream.publish(outcome.stream);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
       // The in-memory balances may be ahead of the database: reload them from it next time.
