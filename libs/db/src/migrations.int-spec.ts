@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { databaseSchema, loadConfig } from '@trading/config';
 import { ReconciliationRepository } from './repositories/reconciliation.repository';
+import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { MIGRATIONS } from './schema';
 import {
   createScratchDatabase,
@@ -66,6 +67,32 @@ const DATA_CHECKS: Record<string, (ds: DataSource) => Promise<void>> = {
       await ds.query(`SELECT qty::text AS qty FROM orders WHERE order_id = $1`, [order.order_id]),
     ).toEqual([{ qty: order.qty }]);
     expect(await new ReconciliationRepository(ds).all()).toEqual([]);
+    // A command routed before the migration (one row per command) is still sent, before the
+    // batches written after it, and pruned with them.
+    const outbox = new RouterOutboxRepository(ds);
+    const legacy = await outbox.pending(3);
+    expect(legacy).toEqual([
+      {
+        partition: 3,
+        offset: 1021,
+        topic: 'orders.sequenced.v1',
+        key: 'BTC-USDT',
+        payload: '{"sample":true}',
+      },
+    ]);
+    const routed = [1030, 1031].map((offset) => ({
+      partition: 3,
+      offset,
+      topic: 'orders.sequenced.v1',
+      key: 'ETH-USDT',
+      payload: `{"o":${offset}}`,
+    }));
+    await outbox.add(routed, ds);
+    expect(await outbox.pending(3)).toEqual([...legacy, ...routed]);
+    await outbox.prune(3, 1030, ds);
+    expect(await outbox.pending(3)).toEqual(routed);
+    await outbox.prune(3, 1032, ds);
+    expect(await outbox.pending(3)).toEqual([]);
   },
   OrderFeeRates1732406700000: async (ds) => {
     // Orders placed before the fee columns existed get 0/0 (the column default), not the market's

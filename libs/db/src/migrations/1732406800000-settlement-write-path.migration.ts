@@ -9,6 +9,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 //   (no query uses it; its predicate on `status` also made every order update non-HOT, so each
 //   fill rewrote all of the orders indexes).
 // - fillfactor on the hot-updated orders and balances: room on the page for HOT updates.
+// - The router's outbox as one row per consumed batch (router_outbox_batches: the batch's routed
+//   commands as one JSON array) instead of one row per command, inserted and deleted again a
+//   batch later. Rows already in router_outbox stay and are still sent and pruned.
 // - The batch writes as PL/pgSQL functions: a function's statements are planned once per server
 //   connection and reused, where the same statement sent as text is parsed and planned on every
 //   batch (PgBouncer in transaction mode rules out protocol-level prepared statements).
@@ -21,6 +24,16 @@ export class SettlementWritePath1732406800000 implements MigrationInterface {
     await q.query(`DROP INDEX IF EXISTS orders_open_idx`);
     await q.query(`ALTER TABLE orders SET (fillfactor = 85)`);
     await q.query(`ALTER TABLE balances SET (fillfactor = 50)`);
+    await q.query(`
+      CREATE TABLE router_outbox_batches (
+        input_partition  integer NOT NULL,
+        -- offset of the batch's first routed command
+        input_offset     bigint NOT NULL,
+        -- JSON array of [offset, topic, key, value], in send order
+        records          text NOT NULL,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (input_partition, input_offset)
+      )`);
 
     // Ledger rows plus the balance moves of exactly the rows that were new (a replayed key inserts
     // nothing and moves nothing). Existing balances move by the delta; a CHECK on an INSERT
