@@ -2,7 +2,7 @@
 //   node -r @swc-node/register libs/db/bench/bench-settlement-writes.ts [--baseline-rev REV] [--batches N] [--orders N] [--rounds N]
 // Two scratch databases on the direct port: "baseline" (the migrations and the repository code
 // of REV, default the commit before the third pass) and "current" (this checkout). Each gets the
-// same synthetic router traffic (a commands batch: orders + holds + outbox + offset; an updates
+// same synthetic router traffic (as the router writes it: one statement per batch for current; a commands batch: orders + holds + outbox + offset; an updates
 // batch: accepted + trade events, order updates, trade legs + fees + releases + offset; each in
 // one transaction) over one connection; the CPU of that connection's server process
 // (/proc/<pid>/stat, needs to run on the database host) is the measure, alternating rounds.
@@ -15,6 +15,7 @@ import { ConsumerOffsetsRepository } from '../src/repositories/consumer-offsets.
 import * as currentBalances from '../src/repositories/balances.repository';
 import * as currentOrders from '../src/repositories/orders.repository';
 import * as currentOutbox from '../src/repositories/router-outbox.repository';
+import { RouterBatchRepository } from '../src/repositories/router-batch.repository';
 import { MIGRATIONS } from '../src/schema';
 import { createScratchDatabase, type ScratchDatabase } from '../src/testing/scratch-database';
 
@@ -74,9 +75,11 @@ interface Variant {
   offset: number;
   cpu: number;
   orders: number;
+  /** The batch as one statement (RouterBatchRepository), as the router writes it now. */
+  single: boolean;
 }
 
-async function setup(name: string, repos: Repos, migrations: number): Promise<Variant> {
+async function setup(name: string, repos: Repos, migrations: number, single = false): Promise<Variant> {
   const config = loadConfig(databaseSchema);
   const scratch = await createScratchDatabase(config, `bench_${name}`);
   const ds = scratch.dataSource(`bench-${name}`, MIGRATIONS.slice(0, migrations));
@@ -97,7 +100,7 @@ async function setup(name: string, repos: Repos, migrations: number): Promise<Va
         ref: 'bench',
       });
   await b.post(deposits);
-  return { name, scratch, ds, repos, pid: 0, nextOrder: 0, offset: 0, cpu: 0, orders: 0 };
+  return { name, scratch, ds, repos, pid: 0, nextOrder: 0, offset: 0, cpu: 0, orders: 0, single };
 }
 
 /** One commands batch and one updates batch of ORDERS orders, each fully filled in one trade. */
@@ -156,13 +159,26 @@ async function batchPair(v: Variant, tx: EntityManager): Promise<void> {
       payload: JSON.stringify({ symbol: 'BTC-USDT', orderId, n, pad: 'x'.repeat(300) }),
     });
   }
-  await tx.transaction(async (t) => {
-    await orders.insertNew(rows, t);
-    await balances.post(holds, t);
-    await outbox.prune(0, first, t);
-    await outbox.add(routed, t);
-    await offsets.save('bench', 'orders.commands.v1', 0, v.nextOrder, t);
-  });
+  const single = v.single ? new RouterBatchRepository(v.ds) : null;
+  if (single)
+    await single.commitCommands(
+      {
+        orders: rows,
+        states: [],
+        ledger: holds,
+        outbox: { partition: 0, pruneBefore: first, rows: routed },
+        offset: { groupId: 'bench', topic: 'orders.commands.v1', partition: 0, nextOffset: v.nextOrder },
+      },
+      tx,
+    );
+  else
+    await tx.transaction(async (t) => {
+      await orders.insertNew(rows, t);
+      await balances.post(holds, t);
+      await outbox.prune(0, first, t);
+      await outbox.add(routed, t);
+      await offsets.save('bench', 'orders.commands.v1', 0, v.nextOrder, t);
+    });
 
   const events: currentOrders.OrderEventRow[] = [];
   const states: currentOrders.OrderStateRow[] = [];
@@ -243,12 +259,23 @@ async function batchPair(v: Variant, tx: EntityManager): Promise<void> {
         ref,
       });
   }
-  await tx.transaction(async (t) => {
-    await orders.insertEvents(events, t);
-    await orders.updateStates(states, t);
-    await balances.post(ledger, t);
-    await offsets.save('bench', 'orders.updates.v1', 0, v.offset, t);
-  });
+  if (single)
+    await single.commitUpdates(
+      {
+        events,
+        states,
+        ledger,
+        offset: { groupId: 'bench', topic: 'orders.updates.v1', partition: 0, nextOffset: v.offset },
+      },
+      tx,
+    );
+  else
+    await tx.transaction(async (t) => {
+      await orders.insertEvents(events, t);
+      await orders.updateStates(states, t);
+      await balances.post(ledger, t);
+      await offsets.save('bench', 'orders.updates.v1', 0, v.offset, t);
+    });
   v.orders += rows.length;
 }
 
@@ -271,11 +298,15 @@ async function main(): Promise<void> {
   const current = { orders: currentOrders, balances: currentBalances, outbox: currentOutbox };
   const variants = [
     await setup('baseline', base.repos, base.migrations),
-    await setup('current', current, MIGRATIONS.length),
+    await setup('current', current, MIGRATIONS.length, true),
   ];
-  // --matrix: also the baseline statements on the current schema (what the schema alone does).
+  // --matrix: also the baseline statements on the current schema (what the schema alone does) and
+  // the current repositories' separate statements in a transaction (what the single call adds).
   if (process.argv.includes('--matrix'))
-    variants.push(await setup('oldsql_newschema', base.repos, MIGRATIONS.length));
+    variants.push(
+      await setup('oldsql_newschema', base.repos, MIGRATIONS.length),
+      await setup('current_multi', current, MIGRATIONS.length),
+    );
   try {
     for (let r = 0; r < ROUNDS; r++)
       for (const v of r % 2 ? [...variants].reverse() : variants) await round(v);

@@ -15,6 +15,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // - The batch writes as PL/pgSQL functions: a function's statements are planned once per server
 //   connection and reused, where the same statement sent as text is parsed and planned on every
 //   batch (PgBouncer in transaction mode rules out protocol-level prepared statements).
+// - A whole consumed batch (orders, ledger and balances, order events, outbox, consumer offset) as
+//   one call of router_commit_commands / router_commit_updates: one statement, atomic by itself,
+//   instead of BEGIN, five to seven statements and COMMIT, each a round trip through PgBouncer.
 export class SettlementWritePath1732406800000 implements MigrationInterface {
   name = 'SettlementWritePath1732406800000';
 
@@ -124,6 +127,60 @@ export class SettlementWritePath1732406800000 implements MigrationInterface {
         FROM unnest(order_ids, prices, qtys, filled_qtys, filled_notionals, statuses, reasons, last_seqs, hold_remainings)
           AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq, hold_remaining)
         WHERE o.order_id = v.order_id AND o.last_seq <= v.last_seq;
+      END
+      $fn$`);
+    await this.commitFunctions(q);
+  }
+
+  private async commitFunctions(q: QueryRunner): Promise<void> {
+    const orders = `o_ids text[], o_accounts text[], o_symbols text[], o_coids text[], o_sides text[], o_types text[],
+      o_tifs text[], o_post_onlys boolean[], o_prices bigint[], o_stop_prices bigint[], o_display_qtys bigint[], o_qtys bigint[],
+      o_statuses text[], o_reasons text[], o_received_ms bigint[], o_protection_prices bigint[], o_quote_budgets bigint[],
+      o_hold_assets text[], o_hold_remainings bigint[], o_maker_bps integer[], o_taker_bps integer[]`;
+    const states = `s_ids text[], s_prices bigint[], s_qtys bigint[], s_filled bigint[], s_notionals bigint[], s_statuses text[],
+      s_reasons text[], s_last_seqs bigint[], s_holds bigint[]`;
+    const ledger = `l_keys text[], l_accounts text[], l_assets text[], l_available bigint[], l_held bigint[], l_kinds text[], l_refs text[]`;
+    const offset = `c_group text, c_topic text, c_partition integer, c_next_offset bigint`;
+    const saveOffset = `
+        INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES (c_group, c_topic, c_partition, c_next_offset)
+        ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now();`;
+    const postLedger = `
+        IF cardinality(l_keys) > 0 THEN
+          PERFORM post_ledger(l_keys, l_accounts, l_assets, l_available, l_held, l_kinds, l_refs);
+        END IF;`;
+    const updateStates = `
+        IF cardinality(s_ids) > 0 THEN
+          PERFORM update_order_states(s_ids, s_prices, s_qtys, s_filled, s_notionals, s_statuses, s_reasons, s_last_seqs, s_holds);
+        END IF;`;
+    // A commands batch: new orders, hold changes of amends, holds, the outbox (older batches'
+    // rows go: they were sent before this batch started) and the offset.
+    await q.query(`
+      CREATE FUNCTION router_commit_commands(${orders}, ${states}, ${ledger},
+                                             x_partition integer, x_prune_before bigint, x_offset bigint, x_records text, ${offset})
+      RETURNS void LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF cardinality(o_ids) > 0 THEN
+          PERFORM insert_orders(o_ids, o_accounts, o_symbols, o_coids, o_sides, o_types, o_tifs, o_post_onlys, o_prices, o_stop_prices,
+                                o_display_qtys, o_qtys, o_statuses, o_reasons, o_received_ms, o_protection_prices, o_quote_budgets,
+                                o_hold_assets, o_hold_remainings, o_maker_bps, o_taker_bps);
+        END IF;${updateStates}${postLedger}
+        DELETE FROM router_outbox WHERE input_partition = x_partition AND input_offset < x_prune_before;
+        DELETE FROM router_outbox_batches WHERE input_partition = x_partition AND input_offset < x_prune_before;
+        IF x_records IS NOT NULL THEN
+          INSERT INTO router_outbox_batches (input_partition, input_offset, records) VALUES (x_partition, x_offset, x_records)
+          ON CONFLICT DO NOTHING;
+        END IF;${saveOffset}
+      END
+      $fn$`);
+    // An updates batch: order events, order states, settlement and the offset.
+    await q.query(`
+      CREATE FUNCTION router_commit_updates(e_symbols text[], e_seqs bigint[], e_order_ids text[], e_accounts text[], e_types text[],
+                                            e_payloads jsonb[], e_emitted_ms bigint[], ${states}, ${ledger}, ${offset})
+      RETURNS void LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF cardinality(e_symbols) > 0 THEN
+          PERFORM insert_order_events(e_symbols, e_seqs, e_order_ids, e_accounts, e_types, e_payloads, e_emitted_ms);
+        END IF;${updateStates}${postLedger}${saveOffset}
       END
       $fn$`);
   }

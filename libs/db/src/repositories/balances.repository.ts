@@ -19,6 +19,21 @@ export interface BalanceRow {
 
 type Executor = DataSource | EntityManager;
 
+export const LEDGER_CASTS = ['text', 'text', 'text', 'bigint', 'bigint', 'text', 'text'];
+
+/** Ledger rows as post_ledger's column arrays (one per column). */
+export function ledgerColumns(entries: LedgerRow[]): unknown[][] {
+  return [
+    entries.map((e) => e.key),
+    entries.map((e) => e.accountId),
+    entries.map((e) => e.asset),
+    entries.map((e) => e.availableDelta.toString()),
+    entries.map((e) => e.heldDelta.toString()),
+    entries.map((e) => e.kind),
+    entries.map((e) => e.ref),
+  ];
+}
+
 /** Balances and the ledger; the only place that writes money. */
 export class BalancesRepository {
   constructor(private readonly db: DataSource) {}
@@ -47,15 +62,7 @@ export class BalancesRepository {
     // server connection, not on every batch.
     const rows = (await tx.query(
       `SELECT post_ledger($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS inserted`,
-      [
-        entries.map((e) => e.key),
-        entries.map((e) => e.accountId),
-        entries.map((e) => e.asset),
-        entries.map((e) => e.availableDelta.toString()),
-        entries.map((e) => e.heldDelta.toString()),
-        entries.map((e) => e.kind),
-        entries.map((e) => e.ref),
-      ],
+      ledgerColumns(entries),
     )) as { inserted: number }[];
     return rows[0]?.inserted ?? 0;
   }

@@ -65,7 +65,7 @@ type Executor = DataSource | EntityManager;
 // Multi-row writes pass one array per column to a PL/pgSQL function (migration
 // SettlementWritePath) that inserts or updates from their `unnest`: one round trip per batch, a
 // statement planned once per server connection instead of on every batch (docs/performance.md).
-const CASTS = {
+export const ORDER_CASTS = {
   insertOrders: [
     'text',
     'text',
@@ -105,6 +105,70 @@ function call(fn: string, casts: string[]): string {
   return `SELECT ${fn}(${casts.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`;
 }
 
+/** NewOrderRow rows as the function's column arrays. */
+export function newOrderColumns(rows: NewOrderRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.orderId,
+      r.accountId,
+      r.symbol,
+      r.clientOrderId,
+      r.side,
+      r.orderType,
+      r.tif,
+      r.postOnly,
+      r.price,
+      r.stopPrice,
+      r.displayQty,
+      r.qty,
+      r.status,
+      r.reason,
+      r.receivedAt,
+      r.protectionPrice,
+      r.quoteBudget,
+      r.holdAsset,
+      r.holdRemaining.toString(),
+      r.makerFeeBps,
+      r.takerFeeBps,
+    ]),
+    ORDER_CASTS.insertOrders.length,
+  );
+}
+
+/** OrderStateRow rows as the function's column arrays. */
+export function orderStateColumns(rows: OrderStateRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.orderId,
+      r.price,
+      r.qty,
+      r.filledQty,
+      r.filledNotional.toString(),
+      r.status,
+      r.reason,
+      r.lastSeq,
+      r.holdRemaining.toString(),
+    ]),
+    ORDER_CASTS.updateStates.length,
+  );
+}
+
+/** OrderEventRow rows as the function's column arrays. */
+export function orderEventColumns(rows: OrderEventRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.symbol,
+      r.seq,
+      r.orderId,
+      r.accountId,
+      r.type,
+      JSON.stringify(r.payload),
+      r.emittedAt,
+    ]),
+    ORDER_CASTS.insertEvents.length,
+  );
+}
+
 /** Orders and order events: written by the order-router in batches, idempotent on replay. */
 export class OrdersRepository {
   constructor(private readonly db: DataSource) {}
@@ -112,33 +176,11 @@ export class OrdersRepository {
   /** Inserts new orders; returns the ids that were not there yet. Existing ids are left alone. */
   async insertNew(rows: NewOrderRow[], tx: Executor = this.db): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
-    const params = columns(
-      rows.map((r) => [
-        r.orderId,
-        r.accountId,
-        r.symbol,
-        r.clientOrderId,
-        r.side,
-        r.orderType,
-        r.tif,
-        r.postOnly,
-        r.price,
-        r.stopPrice,
-        r.displayQty,
-        r.qty,
-        r.status,
-        r.reason,
-        r.receivedAt,
-        r.protectionPrice,
-        r.quoteBudget,
-        r.holdAsset,
-        r.holdRemaining.toString(),
-        r.makerFeeBps,
-        r.takerFeeBps,
-      ]),
-      CASTS.insertOrders.length,
-    );
-    const inserted = (await tx.query(`${call('insert_orders', CASTS.insertOrders)} AS order_id`, params)) as {
+    const params = newOrderColumns(rows);
+    const inserted = (await tx.query(
+      `${call('insert_orders', ORDER_CASTS.insertOrders)} AS order_id`,
+      params,
+    )) as {
       order_id: string;
     }[];
     return new Set(inserted.map((r) => r.order_id));
@@ -184,39 +226,15 @@ export class OrdersRepository {
   /** Writes new states; a row only moves forward (`last_seq` guard), so a replay is a no-op. */
   async updateStates(rows: OrderStateRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
-    const params = columns(
-      rows.map((r) => [
-        r.orderId,
-        r.price,
-        r.qty,
-        r.filledQty,
-        r.filledNotional.toString(),
-        r.status,
-        r.reason,
-        r.lastSeq,
-        r.holdRemaining.toString(),
-      ]),
-      CASTS.updateStates.length,
-    );
+    const params = orderStateColumns(rows);
     // The guard (`last_seq <=`) is in the function (migration SettlementWritePath).
-    await tx.query(call('update_order_states', CASTS.updateStates), params);
+    await tx.query(call('update_order_states', ORDER_CASTS.updateStates), params);
   }
 
   async insertEvents(rows: OrderEventRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
-    const params = columns(
-      rows.map((r) => [
-        r.symbol,
-        r.seq,
-        r.orderId,
-        r.accountId,
-        r.type,
-        JSON.stringify(r.payload),
-        r.emittedAt,
-      ]),
-      CASTS.insertEvents.length,
-    );
-    await tx.query(call('insert_order_events', CASTS.insertEvents), params);
+    const params = orderEventColumns(rows);
+    await tx.query(call('insert_order_events', ORDER_CASTS.insertEvents), params);
   }
 
   /** Order ids already holding these (account, clientOrderId) pairs. */

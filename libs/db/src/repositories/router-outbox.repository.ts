@@ -12,6 +12,12 @@ type Executor = DataSource | EntityManager;
 
 type OutboxRecord = [offset: number, topic: string, key: string, value: string];
 
+/** One batch's routed commands as router_outbox_batches.records. */
+export function outboxRecords(rows: OutboxRow[]): string {
+  const records: OutboxRecord[] = rows.map((r) => [r.offset, r.topic, r.key, r.payload]);
+  return JSON.stringify(records);
+}
+
 /**
  * The order-router's outbox: routed commands committed with their decision, sent after. One row
  * per consumed batch (router_outbox_batches, keyed by the batch's first routed offset), holding
@@ -24,11 +30,10 @@ export class RouterOutboxRepository {
   /** The routed commands of one batch (all of one partition, in offset order). */
   async add(rows: OutboxRow[], tx: Executor): Promise<void> {
     if (rows.length === 0) return;
-    const records: OutboxRecord[] = rows.map((r) => [r.offset, r.topic, r.key, r.payload]);
     await tx.query(
       `INSERT INTO router_outbox_batches (input_partition, input_offset, records) VALUES ($1, $2, $3)
        ON CONFLICT DO NOTHING`,
-      [rows[0].partition, rows[0].offset, JSON.stringify(records)],
+      [rows[0].partition, rows[0].offset, outboxRecords(rows)],
     );
   }
 
