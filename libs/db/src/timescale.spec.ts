@@ -132,6 +132,23 @@ describe('TimescaleDB migrations (PGlite + timescaledb)', () => {
     expect(rows.map((r) => r.hypertable_name)).toEqual(['order_events', 'trades']);
   });
 
+  it('writes a router updates batch into the order_events hypertable with one call, idempotently', async () => {
+    const call = `SELECT router_commit_updates(
+        ARRAY['BTC-USDT'], ARRAY[9]::bigint[], ARRAY['o-1'], ARRAY['a-1'], ARRAY['accepted'], ARRAY['{"type":"accepted"}']::jsonb[],
+        ARRAY[${T0}]::bigint[], '{}'::text[], '{}'::bigint[], '{}'::bigint[], '{}'::bigint[], '{}'::bigint[], '{}'::text[],
+        '{}'::text[], '{}'::bigint[], '{}'::bigint[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[], '{}'::bigint[],
+        '{}'::text[], '{}'::text[], 'order-router', 'orders.updates.v1', 0, 10)`;
+    for (const pg of [ts, plain]) {
+      await pg.query(call);
+      await pg.query(call);
+      const { rows } = await pg.query<{ n: number; next: string }>(
+        `SELECT (SELECT count(*)::int FROM order_events WHERE order_id = 'o-1') AS n,
+                (SELECT next_offset::text FROM consumer_offsets WHERE group_id = 'order-router') AS next`,
+      );
+      expect(rows).toEqual([{ n: 1, next: '10' }]);
+    }
+  });
+
   it('creates the candles as hierarchical continuous aggregates with real-time aggregation', async () => {
     const { rows } = await ts.query<{ view_name: string; materialized_only: boolean; source: string }>(
       `SELECT view_name, materialized_only, hypertable_name AS source
