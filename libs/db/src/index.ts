@@ -15,3 +15,4 @@ export * from './repositories/balances.repository';
 export * from './repositories/consumer-offsets.repository';
 export * from './repositories/router-outbox.repository';
 export * from './repositories/reconciliation.repository';
+export * from './repositories/router-batch.repository';

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { databaseSchema, loadConfig } from '@trading/config';
 import { ReconciliationRepository } from './repositories/reconciliation.repository';
+import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { MIGRATIONS } from './schema';
 import {
   createScratchDatabase,
@@ -29,6 +30,70 @@ const root = join(__dirname, '../../..');
  * entry: adding a migration means saying here what it does to data already in production.
  */
 const DATA_CHECKS: Record<string, (ds: DataSource) => Promise<void>> = {
+  SettlementWritePath1732406800000: async (ds) => {
+    // Only indexes no query reads are gone; the natural keys that make replays no-ops stay.
+    const indexes = (
+      (await ds.query(
+        `SELECT indexname FROM pg_indexes WHERE tablename IN ('ledger', 'order_events', 'orders') ORDER BY 1`,
+      )) as { indexname: string }[]
+    ).map((r) => r.indexname);
+    expect(indexes).not.toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^(ledger_entry_id_uq|order_events_order_idx|orders_open_idx)$/),
+      ]),
+    );
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        'ledger_pkey',
+        'ledger_account_idx',
+        'order_events_pkey',
+        'orders_client_order_id_uq',
+      ]),
+    );
+    // The functions write old rows' tables like the statements they replace: a replayed ledger key
+    // moves nothing, a stale order state does not overwrite a newer one.
+    const [order] = (await ds.query(
+      `SELECT order_id, account_id, last_seq::int AS last_seq, qty::text AS qty FROM orders WHERE last_seq > 0 LIMIT 1`,
+    )) as { order_id: string; account_id: string; last_seq: number; qty: string }[];
+    const post = `SELECT post_ledger(ARRAY['migtest:deposit'], ARRAY[$1], ARRAY['USDT'], ARRAY[5]::bigint[], ARRAY[0]::bigint[], ARRAY['deposit'], ARRAY['migtest']) AS n`;
+    expect(await ds.query(post, [order.account_id])).toEqual([{ n: 1 }]);
+    expect(await ds.query(post, [order.account_id])).toEqual([{ n: 0 }]);
+    await ds.query(
+      `SELECT update_order_states(ARRAY[$1], ARRAY[NULL]::bigint[], ARRAY[1]::bigint[], ARRAY[0]::bigint[], ARRAY[0]::bigint[],
+                                  ARRAY['cancelled'], ARRAY[NULL], ARRAY[$2 - 1]::bigint[], ARRAY[0]::bigint[])`,
+      [order.order_id, order.last_seq],
+    );
+    expect(
+      await ds.query(`SELECT qty::text AS qty FROM orders WHERE order_id = $1`, [order.order_id]),
+    ).toEqual([{ qty: order.qty }]);
+    expect(await new ReconciliationRepository(ds).all()).toEqual([]);
+    // A command routed before the migration (one row per command) is still sent, before the
+    // batches written after it, and pruned with them.
+    const outbox = new RouterOutboxRepository(ds);
+    const legacy = await outbox.pending(3);
+    expect(legacy).toEqual([
+      {
+        partition: 3,
+        offset: 1021,
+        topic: 'orders.sequenced.v1',
+        key: 'BTC-USDT',
+        payload: '{"sample":true}',
+      },
+    ]);
+    const routed = [1030, 1031].map((offset) => ({
+      partition: 3,
+      offset,
+      topic: 'orders.sequenced.v1',
+      key: 'ETH-USDT',
+      payload: `{"o":${offset}}`,
+    }));
+    await outbox.add(routed, ds);
+    expect(await outbox.pending(3)).toEqual([...legacy, ...routed]);
+    await outbox.prune(3, 1030, ds);
+    expect(await outbox.pending(3)).toEqual(routed);
+    await outbox.prune(3, 1032, ds);
+    expect(await outbox.pending(3)).toEqual([]);
+  },
   OrderFeeRates1732406700000: async (ds) => {
     // Orders placed before the fee columns existed get 0/0 (the column default), not the market's
     // rates: an order still open across this migration trades without fees.

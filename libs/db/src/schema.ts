@@ -4,6 +4,7 @@ import { InitialSchema1732406400000 } from './migrations/1732406400000-initial-s
 import { OrderPipeline1732406500000 } from './migrations/1732406500000-order-pipeline.migration';
 import { BalancesLedger1732406600000 } from './migrations/1732406600000-balances-ledger.migration';
 import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee-rates.migration';
+import { SettlementWritePath1732406800000 } from './migrations/1732406800000-settlement-write-path.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
@@ -12,4 +13,5 @@ export const MIGRATIONS = [
   OrderPipeline1732406500000,
   BalancesLedger1732406600000,
   OrderFeeRates1732406700000,
+  SettlementWritePath1732406800000,
 ];

@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { QueryRunner } from 'typeorm';
-import { InitialSchema1732406400000 } from './migrations/1732406400000-initial-schema.migration';
-import { OrderPipeline1732406500000 } from './migrations/1732406500000-order-pipeline.migration';
 import { CandlesRepository, type SqlQueryable } from './repositories/candles.repository';
+import { MIGRATIONS } from './schema';
 
 // Proof against a real TimescaleDB engine (PGlite's WASM build with the extension): the real
 // migrations create hypertables, continuous aggregates and policies, and the candles they give
@@ -75,9 +74,9 @@ function queryable(pg: Pg): SqlQueryable {
 }
 
 async function migrate(pg: Pg): Promise<void> {
+  // Every migration, in order: each must run on TimescaleDB (hypertables) as on plain PostgreSQL.
   const q = queryRunner(pg);
-  await new InitialSchema1732406400000().up(q);
-  await new OrderPipeline1732406500000().up(q);
+  for (const M of MIGRATIONS) await new M().up(q);
 }
 
 // Minute 10:00 has three trades (open 100 at seq 1, close 103 at seq 3), 10:01 two, 10:07 one.
@@ -131,6 +130,23 @@ describe('TimescaleDB migrations (PGlite + timescaledb)', () => {
       `SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1`,
     );
     expect(rows.map((r) => r.hypertable_name)).toEqual(['order_events', 'trades']);
+  });
+
+  it('writes a router updates batch into the order_events hypertable with one call, idempotently', async () => {
+    const call = `SELECT router_commit_updates(
+        ARRAY['BTC-USDT'], ARRAY[9]::bigint[], ARRAY['o-1'], ARRAY['a-1'], ARRAY['accepted'], ARRAY['{"type":"accepted"}']::jsonb[],
+        ARRAY[${T0}]::bigint[], '{}'::text[], '{}'::bigint[], '{}'::bigint[], '{}'::bigint[], '{}'::bigint[], '{}'::text[],
+        '{}'::text[], '{}'::bigint[], '{}'::bigint[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bigint[], '{}'::bigint[],
+        '{}'::text[], '{}'::text[], 'order-router', 'orders.updates.v1', 0, 10)`;
+    for (const pg of [ts, plain]) {
+      await pg.query(call);
+      await pg.query(call);
+      const { rows } = await pg.query<{ n: number; next: string }>(
+        `SELECT (SELECT count(*)::int FROM order_events WHERE order_id = 'o-1') AS n,
+                (SELECT next_offset::text FROM consumer_offsets WHERE group_id = 'order-router') AS next`,
+      );
+      expect(rows).toEqual([{ n: 1, next: '10' }]);
+    }
   });
 
   it('creates the candles as hierarchical continuous aggregates with real-time aggregation', async () => {

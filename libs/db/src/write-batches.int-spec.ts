@@ -4,6 +4,8 @@ import { BalancesRepository, type LedgerRow } from './repositories/balances.repo
 import { ConsumerOffsetsRepository } from './repositories/consumer-offsets.repository';
 import { OrdersRepository, type NewOrderRow, type OrderEventRow } from './repositories/orders.repository';
 import { ReconciliationRepository } from './repositories/reconciliation.repository';
+import { RouterBatchRepository, type CommandsBatch } from './repositories/router-batch.repository';
+import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
 import { MIGRATIONS } from './schema';
 import { createScratchDatabase, tableChecksum, type ScratchDatabase } from './testing/scratch-database';
@@ -172,6 +174,96 @@ describe('write batches under redelivery', () => {
       `SELECT sum(held)::text AS held FROM balances WHERE account_id = 'acct-0' AND asset = 'USDT'`,
     )) as { held: string }[];
     expect(BigInt(held)).toBe(15n * 15_030_000n);
+  });
+
+  it('commits a router batch as one statement: all or nothing, and once however often it is delivered', async () => {
+    const batches = new RouterBatchRepository(ds);
+    const outbox = new RouterOutboxRepository(ds);
+    const group = 'order-router-single';
+    const commands = (b: RouterBatch, ledger = b.ledger): CommandsBatch => ({
+      orders: b.orders,
+      states: [],
+      ledger,
+      outbox: {
+        partition: 1,
+        pruneBefore: b.nextOffset - b.orders.length,
+        rows: b.orders.map((o, i) => ({
+          partition: 1,
+          offset: b.nextOffset - b.orders.length + i,
+          topic: 'orders.sequenced.v1',
+          key: o.symbol,
+          payload: JSON.stringify({ orderId: o.orderId }),
+        })),
+      },
+      offset: { groupId: group, topic: 'orders.commands.v1', partition: 1, nextOffset: b.nextOffset },
+    });
+    const offset = () => new ConsumerOffsetsRepository(ds).load(group, 'orders.commands.v1', 1);
+    const first = routerBatch(101, 111);
+    const empty = await state();
+
+    // A hold larger than the account has fails the balance CHECK: nothing of the batch stays.
+    const overdrawn = first.ledger.map((l, i) =>
+      i === 5 ? { ...l, availableDelta: -(10n ** 13n), heldDelta: 10n ** 13n } : l,
+    );
+    await expect(batches.commitCommands(commands(first, overdrawn))).rejects.toThrow(/check constraint/);
+    expect(await state()).toEqual(empty);
+    expect(await offset()).toBeNull();
+    expect(await outbox.pending(1)).toEqual([]);
+
+    await batches.commitCommands(commands(first));
+    const once = await state();
+    expect(once.orders.rows).toBe(empty.orders.rows + 10);
+    expect(once.ledger.rows).toBe(empty.ledger.rows + 10);
+    expect(await offset()).toBe(111);
+    expect((await outbox.pending(1)).map((r) => r.offset)).toEqual([
+      101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+    ]);
+
+    // Redelivered: no order, ledger row or balance move twice.
+    await batches.commitCommands(commands(first));
+    expect(await state()).toEqual(once);
+
+    // The next batch prunes the outbox rows of this one (they were sent before it started).
+    const second = routerBatch(111, 116);
+    await batches.commitCommands(commands(second));
+    expect((await outbox.pending(1)).map((r) => r.offset)).toEqual([111, 112, 113, 114, 115]);
+
+    // An updates batch: events once, a state only moving forward, settlement once, the offset.
+    const filled = {
+      ...first.orders[0],
+      filledQty: 5,
+      filledNotional: 15_000_000n,
+      lastSeq: 7,
+      holdRemaining: 0n,
+    };
+    const release = {
+      key: `BTC-USDT:7:${filled.orderId}:release`,
+      accountId: filled.accountId,
+      asset: filled.holdAsset!,
+      availableDelta: first.orders[0].holdRemaining,
+      heldDelta: -first.orders[0].holdRemaining,
+      kind: 'release',
+      ref: 'BTC-USDT:7',
+    };
+    const updates = {
+      events: [{ ...first.events[0], seq: 7, type: 'cancelled', payload: { type: 'cancelled', seq: 7 } }],
+      states: [{ ...filled, orderType: 'limit' as const, status: 'cancelled' as const }],
+      ledger: [release],
+      offset: { groupId: group, topic: 'orders.updates.v1', partition: 1, nextOffset: 8 },
+    };
+    await batches.commitUpdates(updates);
+    const settled = await state();
+    expect(settled.events.rows).toBe(once.events.rows + 1);
+    expect(settled.ledger.rows).toBe(once.ledger.rows + 5 + 1);
+    await batches.commitUpdates(updates);
+    expect(await state()).toEqual(settled);
+    expect(await new ReconciliationRepository(ds).ledgerReplay()).toEqual([]);
+    expect(await new ReconciliationRepository(ds).conservation()).toEqual([]);
+    expect(
+      await ds.query(`SELECT status, hold_remaining::text AS held FROM orders WHERE order_id = $1`, [
+        filled.orderId,
+      ]),
+    ).toEqual([{ status: 'cancelled', held: '0' }]);
   });
 
   it('stores a market-data trade batch once when the same executions arrive again', async () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig, redisSchema } from '@trading/config';
 import { createRedis, pingRedis } from './redis-client';
+import { StreamPublisher } from './stream-publisher';
+import { redisKeys } from '@trading/contracts';
 
 describe('redis', () => {
   const config = loadConfig(redisSchema);
@@ -29,5 +31,29 @@ describe('redis', () => {
     await b.subscribe(channel);
     await a.publish(channel, 'update-2');
     await expect(got).resolves.toBe('update-2');
+  });
+
+  it('publishes many messages in one pipeline, in order and gap-free per channel', async () => {
+    const one = `orders:${randomUUID()}`;
+    const two = `orders:${randomUUID()}`;
+    const got: { channel: string; seq: number; data: unknown }[] = [];
+    const all = new Promise<void>((resolve) =>
+      b.on('message', (_c: string, m: string) => {
+        got.push(JSON.parse(m) as { channel: string; seq: number; data: unknown });
+        if (got.length === 3) resolve();
+      }),
+    );
+    await b.subscribe(redisKeys.pubsub(one), redisKeys.pubsub(two));
+    await new StreamPublisher(a).publishMany([
+      { channel: one, data: { n: 1 } },
+      { channel: two, data: { n: 2 } },
+      { channel: one, data: { n: 3 } },
+    ]);
+    await all;
+    expect(got).toEqual([
+      { channel: one, seq: 1, data: { n: 1 } },
+      { channel: two, seq: 1, data: { n: 2 } },
+      { channel: one, seq: 2, data: { n: 3 } },
+    ]);
   });
 });

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { EntityManager } from 'typeorm';
 import {
   orderCommandSchema,
   orderUpdateSchema,
@@ -16,7 +15,9 @@ import {
   BalancesRepository,
   ConsumerOffsetsRepository,
   OrdersRepository,
+  RouterBatchRepository,
   RouterOutboxRepository,
+  type BatchOffset,
   type OutboxRow,
   type NewOrderRow,
   type OrderEventRow,
@@ -93,6 +94,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   private readonly balances: BalancesRepository;
   private readonly offsets: ConsumerOffsetsRepository;
   private readonly outbox: RouterOutboxRepository;
+  private readonly batches: RouterBatchRepository;
   private readonly deadLetters: DeadLetterPublisher;
   private readonly group: string;
   private readonly partitions: number;
@@ -103,7 +105,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(KAFKA) kafka: Kafka,
     @Inject(ROUTER_CONFIG) config: OrderRouterConfig,
-    private readonly db: DatabaseService,
+    db: DatabaseService,
     private readonly markets: MarketCatalogService,
     private readonly stream: OrderStreamPublisher,
     private readonly producer: ProducerService,
@@ -116,6 +118,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     this.balances = new BalancesRepository(db.dataSource);
     this.offsets = new ConsumerOffsetsRepository(db.dataSource);
     this.outbox = new RouterOutboxRepository(db.dataSource);
+    this.batches = new RouterBatchRepository(db.dataSource);
     this.deadLetters = new DeadLetterPublisher(producer.producer, this.group);
     this.consumer = kafka.consumer({
       groupId: this.group,
@@ -274,7 +277,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       st.next.set(topic, last + 1);
       resolveOffset(String(last));
       await heartbeat();
-      for (const [account, updates] of outcome.stream) await this.stream.publish(account, updates);
+      await this.stream.publish(outcome.stream);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
       // The in-memory balances may be ahead of the database: reload them from it next time.
@@ -522,15 +525,16 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     // so an execution update can never arrive before its order. Earlier batches were sent already.
     await this.commitBatch(
       COMMANDS,
+      (offset) =>
+        this.batches.commitCommands({
+          orders: newRows,
+          states: holdChanges,
+          ledger,
+          outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
+          offset,
+        }),
       p,
       messages,
-      async (tx) => {
-        await this.orders.insertNew(newRows, tx);
-        await this.orders.updateStates(holdChanges, tx);
-        await this.balances.post(ledger, tx);
-        await this.outbox.prune(p, Number(messages[0].offset), tx);
-        await this.outbox.add(routed, tx);
-      },
       { orders: newRows.length, ledger: ledger.length },
     );
     await this.send(routed);
@@ -594,13 +598,9 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     }
     await this.commitBatch(
       UPDATES,
+      (offset) => this.batches.commitUpdates({ events, states: [...changed.values()], ledger, offset }),
       p,
       messages,
-      async (tx) => {
-        await this.orders.insertEvents(events, tx);
-        await this.orders.updateStates([...changed.values()], tx);
-        await this.balances.post(ledger, tx);
-      },
       { order_events: events.length, ledger: ledger.length },
     );
     const now = Date.now();
@@ -635,21 +635,18 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  /** Everything the batch changed, plus the position after it, in one database transaction. */
+  /** Everything the batch changed, plus the position after it, in one statement (atomic). */
   private async commitBatch(
     topic: string,
+    commit: (offset: BatchOffset) => Promise<void>,
     p: number,
     messages: EachBatchPayload['batch']['messages'],
-    write: (tx: EntityManager) => Promise<void>,
     rows: Record<string, number>,
   ): Promise<void> {
     const last = Number(messages[messages.length - 1].offset);
     const started = process.hrtime.bigint();
     try {
-      await this.db.dataSource.transaction(async (tx) => {
-        await write(tx);
-        await this.offsets.save(this.group, topic, p, last + 1, tx);
-      });
+      await commit({ groupId: this.group, topic, partition: p, nextOffset: last + 1 });
     } catch (err) {
       this.m.dbErrors.inc({ table: topic === COMMANDS ? 'orders' : 'order_events' });
       throw err;

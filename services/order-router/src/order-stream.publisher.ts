@@ -34,10 +34,19 @@ export class OrderStreamPublisher {
     this.publisher = new StreamPublisher(redis.redis);
   }
 
-  /** Best effort: the database is the record; a Redis outage must not stall order state. */
-  async publish(accountId: string, updates: OrderStreamUpdate[]): Promise<void> {
+  /**
+   * Every update of a batch, all accounts, in one Redis pipeline (one write instead of one round
+   * trip per update). Best effort: the database is the record; a Redis outage must not stall
+   * order state.
+   */
+  async publish(byAccount: ReadonlyMap<string, OrderStreamUpdate[]>): Promise<void> {
+    const messages: { channel: string; data: OrderStreamUpdate }[] = [];
+    for (const [accountId, updates] of byAccount) {
+      const channel = redisKeys.orderChannel(accountId);
+      for (const u of updates) messages.push({ channel, data: u });
+    }
     try {
-      await Promise.all(updates.map((u) => this.publisher.publish(redisKeys.orderChannel(accountId), u)));
+      await this.publisher.publishMany(messages);
     } catch (err) {
       this.logger.warn(`order stream publish failed: ${(err as Error).message}`);
     }

@@ -19,6 +19,21 @@ export interface BalanceRow {
 
 type Executor = DataSource | EntityManager;
 
+export const LEDGER_CASTS = ['text', 'text', 'text', 'bigint', 'bigint', 'text', 'text'];
+
+/** Ledger rows as post_ledger's column arrays (one per column). */
+export function ledgerColumns(entries: LedgerRow[]): unknown[][] {
+  return [
+    entries.map((e) => e.key),
+    entries.map((e) => e.accountId),
+    entries.map((e) => e.asset),
+    entries.map((e) => e.availableDelta.toString()),
+    entries.map((e) => e.heldDelta.toString()),
+    entries.map((e) => e.kind),
+    entries.map((e) => e.ref),
+  ];
+}
+
 /** Balances and the ledger; the only place that writes money. */
 export class BalancesRepository {
   constructor(private readonly db: DataSource) {}
@@ -43,39 +58,11 @@ export class BalancesRepository {
    */
   async post(entries: LedgerRow[], tx: Executor = this.db): Promise<number> {
     if (entries.length === 0) return 0;
+    // One array per column; the function (migration SettlementWritePath) is planned once per
+    // server connection, not on every batch.
     const rows = (await tx.query(
-      `WITH ins AS (
-         INSERT INTO ledger (entry_key, account_id, asset, available_delta, held_delta, kind, ref)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-         ON CONFLICT (entry_key) DO NOTHING
-         RETURNING account_id, asset, available_delta, held_delta
-       ), d AS (
-         SELECT account_id, asset, sum(available_delta)::bigint AS ad, sum(held_delta)::bigint AS hd FROM ins GROUP BY account_id, asset
-       ), upd AS (
-         -- Existing rows move by the delta (a CHECK on an INSERT candidate row would see the
-         -- bare delta, so deltas never go through INSERT ... ON CONFLICT on existing rows).
-         UPDATE balances b SET available = b.available + d.ad, held = b.held + d.hd, updated_at = now()
-         FROM d WHERE b.account_id = d.account_id AND b.asset = d.asset
-         RETURNING b.account_id, b.asset
-       ), created AS (
-         INSERT INTO balances AS b (account_id, asset, available, held)
-         SELECT d.account_id, d.asset, d.ad, d.hd FROM d
-         WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.account_id = d.account_id AND upd.asset = d.asset)
-         ON CONFLICT (account_id, asset) DO UPDATE
-           SET available = b.available + EXCLUDED.available, held = b.held + EXCLUDED.held, updated_at = now()
-         RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM created)::int AS moved`,
-      // One array per column (unnest): the same statement whatever the batch size.
-      [
-        entries.map((e) => e.key),
-        entries.map((e) => e.accountId),
-        entries.map((e) => e.asset),
-        entries.map((e) => e.availableDelta.toString()),
-        entries.map((e) => e.heldDelta.toString()),
-        entries.map((e) => e.kind),
-        entries.map((e) => e.ref),
-      ],
+      `SELECT post_ledger($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS inserted`,
+      ledgerColumns(entries),
     )) as { inserted: number }[];
     return rows[0]?.inserted ?? 0;
   }

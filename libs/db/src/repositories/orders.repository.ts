@@ -62,12 +62,111 @@ export interface OrderEventRow {
 
 type Executor = DataSource | EntityManager;
 
-// Multi-row statements as `unnest` of one array per column: one round trip per batch, and the
-// same short statement text whatever the batch size (a VALUES list of N rows is a new statement
-// of N x columns parameters that PostgreSQL parses and plans every time; docs/performance.md).
-function values(rows: unknown[][], casts: string[]): { sql: string; params: unknown[] } {
-  const params = casts.map((_, i) => rows.map((row) => row[i]));
-  return { sql: `SELECT * FROM unnest(${casts.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`, params };
+// Multi-row writes pass one array per column to a PL/pgSQL function (migration
+// SettlementWritePath) that inserts or updates from their `unnest`: one round trip per batch, a
+// statement planned once per server connection instead of on every batch (docs/performance.md).
+export const ORDER_CASTS = {
+  insertOrders: [
+    'text',
+    'text',
+    'text',
+    'text',
+    'text',
+    'text',
+    'text',
+    'boolean',
+    'bigint',
+    'bigint',
+    'bigint',
+    'bigint',
+    'text',
+    'text',
+    'bigint',
+    'bigint',
+    'bigint',
+    'text',
+    'bigint',
+    'int',
+    'int',
+  ],
+  updateStates: ['text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint'],
+  insertEvents: ['text', 'bigint', 'text', 'text', 'text', 'jsonb', 'bigint'],
+};
+
+/** `rows` (one array per row) as one array per column. */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  const out: unknown[][] = [];
+  for (let i = 0; i < width; i++) out.push(rows.map((row) => row[i]));
+  return out;
+}
+
+/** `SELECT fn($1::t1[], $2::t2[], ...)`. */
+function call(fn: string, casts: string[]): string {
+  return `SELECT ${fn}(${casts.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`;
+}
+
+/** NewOrderRow rows as the function's column arrays. */
+export function newOrderColumns(rows: NewOrderRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.orderId,
+      r.accountId,
+      r.symbol,
+      r.clientOrderId,
+      r.side,
+      r.orderType,
+      r.tif,
+      r.postOnly,
+      r.price,
+      r.stopPrice,
+      r.displayQty,
+      r.qty,
+      r.status,
+      r.reason,
+      r.receivedAt,
+      r.protectionPrice,
+      r.quoteBudget,
+      r.holdAsset,
+      r.holdRemaining.toString(),
+      r.makerFeeBps,
+      r.takerFeeBps,
+    ]),
+    ORDER_CASTS.insertOrders.length,
+  );
+}
+
+/** OrderStateRow rows as the function's column arrays. */
+export function orderStateColumns(rows: OrderStateRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.orderId,
+      r.price,
+      r.qty,
+      r.filledQty,
+      r.filledNotional.toString(),
+      r.status,
+      r.reason,
+      r.lastSeq,
+      r.holdRemaining.toString(),
+    ]),
+    ORDER_CASTS.updateStates.length,
+  );
+}
+
+/** OrderEventRow rows as the function's column arrays. */
+export function orderEventColumns(rows: OrderEventRow[]): unknown[][] {
+  return columns(
+    rows.map((r) => [
+      r.symbol,
+      r.seq,
+      r.orderId,
+      r.accountId,
+      r.type,
+      JSON.stringify(r.payload),
+      r.emittedAt,
+    ]),
+    ORDER_CASTS.insertEvents.length,
+  );
 }
 
 /** Orders and order events: written by the order-router in batches, idempotent on replay. */
@@ -77,65 +176,13 @@ export class OrdersRepository {
   /** Inserts new orders; returns the ids that were not there yet. Existing ids are left alone. */
   async insertNew(rows: NewOrderRow[], tx: Executor = this.db): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
-    const { sql, params } = values(
-      rows.map((r) => [
-        r.orderId,
-        r.accountId,
-        r.symbol,
-        r.clientOrderId,
-        r.side,
-        r.orderType,
-        r.tif,
-        r.postOnly,
-        r.price,
-        r.stopPrice,
-        r.displayQty,
-        r.qty,
-        r.status,
-        r.reason,
-        r.receivedAt,
-        r.protectionPrice,
-        r.quoteBudget,
-        r.holdAsset,
-        r.holdRemaining.toString(),
-        r.makerFeeBps,
-        r.takerFeeBps,
-      ]),
-      [
-        'text',
-        'text',
-        'text',
-        'text',
-        'text',
-        'text',
-        'text',
-        'boolean',
-        'bigint',
-        'bigint',
-        'bigint',
-        'bigint',
-        'text',
-        'text',
-        'bigint',
-        'bigint',
-        'bigint',
-        'text',
-        'bigint',
-        'int',
-        'int',
-      ],
-    );
+    const params = newOrderColumns(rows);
     const inserted = (await tx.query(
-      `INSERT INTO orders (order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
-                           protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
-       SELECT v.order_id, v.account_id, v.symbol, v.client_order_id, v.side, v.order_type, v.tif, v.post_only, v.price, v.stop_price, v.display_qty, v.qty, v.status, v.reason,
-              to_timestamp(v.received_at / 1000.0), v.protection_price, v.quote_budget, v.hold_asset, v.hold_remaining, v.maker_fee_bps, v.taker_fee_bps
-       FROM (${sql}) AS v(order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only, price, stop_price, display_qty, qty, status, reason, received_at,
-                                 protection_price, quote_budget, hold_asset, hold_remaining, maker_fee_bps, taker_fee_bps)
-       ON CONFLICT DO NOTHING
-       RETURNING order_id`,
+      `${call('insert_orders', ORDER_CASTS.insertOrders)} AS order_id`,
       params,
-    )) as { order_id: string }[];
+    )) as {
+      order_id: string;
+    }[];
     return new Set(inserted.map((r) => r.order_id));
   }
 
@@ -179,51 +226,15 @@ export class OrdersRepository {
   /** Writes new states; a row only moves forward (`last_seq` guard), so a replay is a no-op. */
   async updateStates(rows: OrderStateRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
-    const { sql, params } = values(
-      rows.map((r) => [
-        r.orderId,
-        r.price,
-        r.qty,
-        r.filledQty,
-        r.filledNotional.toString(),
-        r.status,
-        r.reason,
-        r.lastSeq,
-        r.holdRemaining.toString(),
-      ]),
-      ['text', 'bigint', 'bigint', 'bigint', 'bigint', 'text', 'text', 'bigint', 'bigint'],
-    );
-    // `<=`: a hold change from an amend arrives without a new engine event.
-    await tx.query(
-      `UPDATE orders o SET price = v.price, qty = v.qty, filled_qty = v.filled_qty, filled_notional = v.filled_notional,
-              status = v.status, reason = v.reason, last_seq = v.last_seq, hold_remaining = v.hold_remaining, updated_at = now()
-       FROM (${sql}) AS v(order_id, price, qty, filled_qty, filled_notional, status, reason, last_seq, hold_remaining)
-       WHERE o.order_id = v.order_id AND o.last_seq <= v.last_seq`,
-      params,
-    );
+    const params = orderStateColumns(rows);
+    // The guard (`last_seq <=`) is in the function (migration SettlementWritePath).
+    await tx.query(call('update_order_states', ORDER_CASTS.updateStates), params);
   }
 
   async insertEvents(rows: OrderEventRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;
-    const { sql, params } = values(
-      rows.map((r) => [
-        r.symbol,
-        r.seq,
-        r.orderId,
-        r.accountId,
-        r.type,
-        JSON.stringify(r.payload),
-        r.emittedAt,
-      ]),
-      ['text', 'bigint', 'text', 'text', 'text', 'jsonb', 'bigint'],
-    );
-    await tx.query(
-      `INSERT INTO order_events (symbol, seq, order_id, account_id, type, payload, emitted_at)
-       SELECT v.symbol, v.seq, v.order_id, v.account_id, v.type, v.payload, to_timestamp(v.emitted_at / 1000.0)
-       FROM (${sql}) AS v(symbol, seq, order_id, account_id, type, payload, emitted_at)
-       ON CONFLICT DO NOTHING`,
-      params,
-    );
+    const params = orderEventColumns(rows);
+    await tx.query(call('insert_order_events', ORDER_CASTS.insertEvents), params);
   }
 
   /** Order ids already holding these (account, clientOrderId) pairs. */
