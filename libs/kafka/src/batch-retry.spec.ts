@@ -1,4 +1,4 @@
-import { backoffDelay, retryBatch, type BatchRetryContext } from './batch-retry';
+import { backoffDelay, describeBatchRetry, retryBatch, type BatchRetryContext } from './batch-retry';
 
 function context(overrides: Partial<BatchRetryContext> = {}): BatchRetryContext & { beats: number } {
   const ctx = {
@@ -65,5 +65,16 @@ describe('batch retry', () => {
 
     const stale = retryBatch(failing, context({ isStale: () => true }));
     await expect(stale).rejects.toThrow('database down');
+  });
+});
+
+describe('describeBatchRetry', () => {
+  it('names the partition, the attempt (from 1), the cause and the wait', () => {
+    expect(describeBatchRetry('orders.updates.v1', 3, 0, 200, new Error('database down'))).toBe(
+      'orders.updates.v1[3] batch failed (attempt 1): database down; retrying in 200 ms',
+    );
+    expect(describeBatchRetry('executions.v1', 0, 4, 5000, 'ECONNREFUSED')).toBe(
+      'executions.v1[0] batch failed (attempt 5): ECONNREFUSED; retrying in 5000 ms',
+    );
   });
 });

@@ -68,3 +68,15 @@ export async function retryBatch<T>(
     }
   }
 }
+
+/** The warning every consumer logs before a batch retry: where, which attempt, why, how long. */
+export function describeBatchRetry(
+  topic: string,
+  partition: number,
+  attempt: number,
+  delayMs: number,
+  err: unknown,
+): string {
+  const reason = err instanceof Error ? err.message : String(err);
+  return `${topic}[${partition}] batch failed (attempt ${attempt + 1}): ${reason}; retrying in ${delayMs} ms`;
+}

@@ -14,7 +14,13 @@ import {
   type PublicTrade,
 } from '@trading/contracts';
 import { TradesRepository, type TradeInsert } from '@trading/db';
-import { DeadLetterPublisher, fetchOptions, ValidatedConsumer, type ConsumedRecord } from '@trading/kafka';
+import {
+  DeadLetterPublisher,
+  describeBatchRetry,
+  fetchOptions,
+  ValidatedConsumer,
+  type ConsumedRecord,
+} from '@trading/kafka';
 import { KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
 import type { MarketDataConfig } from './market-data.config';
 import { MarketDataMetrics } from './market-data.metrics';
@@ -61,9 +67,7 @@ export class MarketDataService implements OnApplicationBootstrap, OnModuleDestro
       metrics,
       handle: (records) => this.handle(records),
       onRetry: (topic, partition, attempt, delay, err) =>
-        this.logger.warn(
-          `${topic}[${partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
-        ),
+        this.logger.warn(describeBatchRetry(topic, partition, attempt, delay, err)),
       onRebalance: (_event, assignment) => {
         this.ticker.forget();
         this.assigned = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);

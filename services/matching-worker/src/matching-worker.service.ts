@@ -18,6 +18,7 @@ import {
 } from '@trading/contracts';
 import { EngineSnapshotsRepository } from '@trading/db';
 import {
+  describeBatchRetry,
   deadLetterMessage,
   decodeMessage,
   fetchOptions,
@@ -155,9 +156,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
             retryBatch(() => this.onBatch(payload), payload, {
               onRetry: (attempt, delay, err) => {
                 this.m.retries.inc({ topic: payload.batch.topic });
-                this.logger.warn(
-                  `${INPUT}[${payload.batch.partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
-                );
+                this.logger.warn(describeBatchRetry(INPUT, payload.batch.partition, attempt, delay, err));
               },
             }),
         });

@@ -24,6 +24,7 @@ import {
   type OrderStateRow,
 } from '@trading/db';
 import {
+  describeBatchRetry,
   CoPartitionAssigner,
   DeadLetterPublisher,
   decodeMessage,
@@ -202,7 +203,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
                 onRetry: (attempt, delay, err) => {
                   this.m.retries.inc({ topic: payload.batch.topic });
                   this.logger.warn(
-                    `${payload.batch.topic}[${payload.batch.partition}] batch failed (attempt ${attempt + 1}): ${(err as Error).message}; retrying in ${delay} ms`,
+                    describeBatchRetry(payload.batch.topic, payload.batch.partition, attempt, delay, err),
                   );
                 },
               }),
