@@ -13,6 +13,7 @@ import { MarketsRepository, ReconciliationRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { symbolConfig } from '../../services/matching-worker/src/partition-book';
+import { readTopicRange } from '../../loadtest/src/kafka-range';
 import { ExchangeClient } from '../testing/exchange-client';
 import type { AckedOrder } from './load';
 
@@ -63,58 +64,23 @@ async function readSequenced(
   symbols: Set<string>,
   from: Map<number, bigint>,
   to: Map<number, bigint>,
-  runTag: string,
 ): Promise<SequencedCommand[]> {
-  const out = new Map<number, SequencedCommand[]>();
-  const remaining = new Set([...to].filter(([p, end]) => end > (from.get(p) ?? 0n)).map(([p]) => p));
-  if (remaining.size === 0) return [];
+  const offsets = (m: Map<number, bigint>) => Object.fromEntries([...m].map(([p, o]) => [p, String(o)]));
+  const records = await readTopicRange(kafka, TOPICS.ordersSequenced.name, offsets(from), offsets(to));
   const seen = new Set<string>();
-  const consumer = kafka.consumer({
-    groupId: `chaos-replay-${runTag}-${Date.now()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPICS.ordersSequenced.name, fromBeginning: false });
-  let lastProgress = Date.now();
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const p = batch.partition;
-      const end = to.get(p);
-      if (end === undefined) return;
-      lastProgress = Date.now();
-      for (const m of batch.messages) {
-        const off = BigInt(m.offset);
-        if (off < (from.get(p) ?? 0n) || off >= end) continue;
-        const v = sequencedCommandSchema.parse(JSON.parse(m.value!.toString()));
-        if (!symbols.has(v.symbol)) continue;
-        // A router re-sends its outbox after a crash; the workers drop what they applied.
-        const id = `${v.source.partition}:${v.source.offset}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const list = out.get(p) ?? [];
-        list.push(v);
-        out.set(p, list);
-      }
-      // Transaction markers take offsets too: done once the batch reaches the end.
-      if (batch.messages.length && BigInt(batch.lastOffset()) >= end - 1n) remaining.delete(p);
-      if (remaining.size === 0) done();
-    },
-  });
-  for (const [p, offset] of from)
-    if (remaining.has(p))
-      consumer.seek({ topic: TOPICS.ordersSequenced.name, partition: p, offset: String(offset) });
-  const idle = setInterval(() => {
-    // Only markers are left past the last record: nothing more in range.
-    if (Date.now() - lastProgress > 5000) done();
-  }, 500);
-  await finished;
-  clearInterval(idle);
-  await consumer.disconnect();
-  return [...out.values()].flat();
+  const out: SequencedCommand[] = [];
+  for (const list of records.values()) {
+    for (const { value } of list) {
+      const v = sequencedCommandSchema.parse(JSON.parse(value.toString()));
+      if (!symbols.has(v.symbol)) continue;
+      // A router re-sends its outbox after a crash; the workers drop what they applied.
+      const id = `${v.source.partition}:${v.source.offset}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(v);
+    }
+  }
+  return out;
 }
 
 interface ReplayedOrder {
@@ -166,7 +132,6 @@ export interface ReconcileInput {
   /** End offsets of the symbols' orders.sequenced.v1 partitions before the run. */
   sequencedFrom: Map<number, bigint>;
   gatewayUrl: string;
-  runTag: string;
   runStartedAt: number;
   log: (m: string) => void;
 }
@@ -206,7 +171,7 @@ export async function reconcile(input: ReconcileInput): Promise<Reconciliation> 
   const specs = new Map(rows.map((r) => [r.symbol, toMarketSpec(r)]));
   const partitions = [...new Set(symbols.map((s) => partitionFor(s, input.partitions)))];
   const to = await sequencedEnds(input.kafka, partitions);
-  const commands = await readSequenced(input.kafka, new Set(symbols), input.sequencedFrom, to, input.runTag);
+  const commands = await readSequenced(input.kafka, new Set(symbols), input.sequencedFrom, to);
   const replays = new Map<string, Replay>();
   for (const s of symbols)
     replays.set(

@@ -438,7 +438,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       acked: load.acked,
       sequencedFrom,
       gatewayUrl,
-      runTag,
       runStartedAt,
       log,
     });
