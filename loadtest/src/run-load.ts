@@ -20,6 +20,7 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
 import { CpuSampler, costModel, type CpuReport } from './cpu';
 import {
@@ -330,9 +331,12 @@ async function main(): Promise<void> {
     }
   });
   const encodeDone = new Promise<void>((r) => rl.on('close', () => r()));
+  // vegeta report reads results.bin: its last results must be on disk first.
+  const resultsWritten = finished(resultsOut);
   const attackExit = await new Promise<number | null>((r) => attack.on('exit', (code) => r(code)));
   feeder.stop();
   await encodeDone;
+  await resultsWritten;
   clearInterval(progress);
   const attackEnd = Date.now();
   const cpuReport: CpuReport = cpu.stop(cpus().length);
