@@ -14,6 +14,7 @@ import {
 // `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|kafka,redis,...] [--brokers 1|3]`:
 // the longer crash-recovery run (scripts/chaos/scenario.ts). Prints a summary and exits 1 when
 // the reconciliation finds anything off. Needs `bash native/infra.sh up` and a build (dist/).
+// The services log at warn; SERVICE_LOG_LEVEL=info keeps their assignments and replays too.
 const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults all|${FAULT_KINDS.join(',')}]
                       [--accounts 6] [--symbols 2] [--downtime 2s] [--brokers 1|3]`;
 

@@ -82,7 +82,7 @@ export function startService(
     env: {
       ...process.env,
       ...nativeEnv(),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.SERVICE_LOG_LEVEL ?? 'warn',
       HTTP_PORT: String(port),
       INSTANCE_ID: instance,
       ...extraEnv,

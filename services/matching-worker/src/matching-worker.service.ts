@@ -37,7 +37,7 @@ import {
 } from '@trading/metrics';
 import { DatabaseService, KAFKA, MarketCatalogService, retryUntilConnected } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
-import { PartitionBook, type PartitionState } from './partition-book';
+import { PartitionBook, resumePosition, type PartitionState } from './partition-book';
 
 export const MATCHING_CONFIG = Symbol('MATCHING_CONFIG');
 const INPUT = TOPICS.ordersSequenced.name;
@@ -57,6 +57,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
   private readonly books = new Map<number, PartitionBook>();
   // Offsets below this are replayed silently after a restore (their output is already committed).
   private readonly replayUntil = new Map<number, number>();
+  // Where a partition was last sought back to; a batch that still starts beyond it is a real gap.
+  private readonly gapSeeks = new Map<number, number>();
   private readonly transactions: PartitionTransactions;
   private readonly snapshots: EngineSnapshotsRepository;
   private stopping = false;
@@ -186,6 +188,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         this.replayUntil.delete(p);
       }
     }
+    // A rejoin moves every position back to the committed offset: earlier seeks no longer hold.
+    this.gapSeeks.clear();
     this.transactions.retain(owned);
     this.m.partitions.set(owned.size);
     this.m.owned.reset();
@@ -215,23 +219,33 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
   }: EachBatchPayload): Promise<void> {
     const p = batch.partition;
     if (batch.messages.length === 0) return;
-    if (!this.markets.isLoaded) await this.markets.refresh();
+    await this.markets.ensureLoaded();
+    // After an assignment or a rejoin the consumer starts at the committed offset; everything
+    // below it has its output committed already.
+    const first = Number(batch.messages[0].offset);
     let book = this.books.get(p);
     if (!book) {
-      const committed = Number(batch.messages[0].offset);
       book = await this.restore(p);
       this.books.set(p, book);
-      if (book.lastOffset >= committed)
-        throw new Error(`snapshot of partition ${p} is ahead of its committed offset`);
-      if (book.lastOffset + 1 < committed) {
-        // Rebuild the state the committed output already reflects, then continue live.
-        this.replayUntil.set(p, committed);
-        this.logger.log(
-          `partition ${p}: replaying offsets ${book.lastOffset + 1}..${committed - 1} silently`,
+      if (book.lastOffset >= first)
+        // The committed offset lags a transaction still being completed (snapshots are taken
+        // after commit only): what the snapshot holds is skipped below, not applied twice.
+        this.logger.warn(
+          `partition ${p}: snapshot at ${book.lastOffset} is ahead of the committed offset ${first}`,
         );
-        this.consumer.seek({ topic: INPUT, partition: p, offset: String(book.lastOffset + 1) });
-        return;
-      }
+    }
+    const resume = resumePosition(book.lastOffset, first, this.replayUntil.get(p), this.gapSeeks.get(p));
+    if (resume) {
+      // The book is behind the consumer's position: a restore from a snapshot, or a rejoin while
+      // a silent replay was under way (the position went back to the committed offset, past the
+      // replay). Rebuild the state the committed output reflects, without output, then go on live.
+      this.replayUntil.set(p, resume.replayUntil);
+      this.gapSeeks.set(p, resume.seekTo);
+      this.logger.log(
+        `partition ${p}: replaying offsets ${resume.seekTo}..${resume.replayUntil - 1} silently`,
+      );
+      this.consumer.seek({ topic: INPUT, partition: p, offset: String(resume.seekTo) });
+      return;
     }
     const replayUntil = this.replayUntil.get(p) ?? -1;
     const emittedAt = Date.now();
@@ -265,6 +279,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       }
       let engine = book.engineFor(cmd.symbol, () => this.markets.get(cmd.symbol));
       if (!engine) {
+        // Throws when the catalog cannot be read: the batch is retried, the command is never
+        // dropped for a market that exists (the router accepted it against the same catalog).
         await this.markets.refresh();
         engine = book.engineFor(cmd.symbol, () => this.markets.get(cmd.symbol));
       }
@@ -367,6 +383,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       // The engines already moved past what was aborted: rebuild from snapshot + replay.
       this.books.delete(p);
       this.replayUntil.delete(p);
+      this.gapSeeks.delete(p);
       throw err;
     }
   }

@@ -79,3 +79,29 @@ export class PartitionBook {
     return h;
   }
 }
+
+/** Where to seek so a partition's book catches up silently before it goes live again. */
+export interface Resume {
+  seekTo: number;
+  /** Offsets below this are replayed without output (it was committed already). */
+  replayUntil: number;
+}
+
+/**
+ * Decides, for a batch starting at `first`, whether the book (last applied offset `lastOffset`)
+ * must first catch up. Offsets below `first` have committed output (after an assignment or a
+ * rejoin the consumer starts at the committed offset), so a book behind it seeks back to its
+ * next offset and replays up to `first` silently; a replay already under way keeps its own end
+ * when that is further. If the partition was sought back to exactly that offset and the batch
+ * still starts beyond it, the offsets in between do not exist (retention): go on (null).
+ */
+export function resumePosition(
+  lastOffset: number,
+  first: number,
+  replayUntil: number | undefined,
+  soughtTo: number | undefined,
+): Resume | null {
+  const next = lastOffset + 1;
+  if (first <= next || soughtTo === next) return null;
+  return { seekTo: next, replayUntil: Math.max(replayUntil ?? -1, first) };
+}
