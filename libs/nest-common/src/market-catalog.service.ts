@@ -22,7 +22,8 @@ export class MarketCatalogService implements OnModuleInit, OnApplicationShutdown
   onModuleInit(): void {
     this.timer = setInterval(() => void this.reload(), RELOAD_MS);
     this.timer.unref();
-    void this.reload();
+    // The database connects in the background: the first timer tick loads the catalog.
+    if (this.db.dataSource.isInitialized) void this.reload();
   }
 
   onApplicationShutdown(): void {
@@ -41,28 +42,52 @@ export class MarketCatalogService implements OnModuleInit, OnApplicationShutdown
     return [...this.markets.values()];
   }
 
-  /** Reloads now; returns the market when it exists after the reload (for an unknown symbol). */
+  /**
+   * Reloads now and returns the market when it exists after the reload (for an unknown symbol).
+   * Throws when the catalog cannot be read: "unknown" is only ever an answer from a fresh read,
+   * never from a catalog that failed to load (a consumer retries its batch instead of
+   * rejecting, dropping or skipping the settlement of what it could not look up).
+   */
   async refresh(symbol?: string): Promise<MarketSpec | undefined> {
-    await this.reload();
+    await this.load();
     return symbol ? this.markets.get(symbol) : undefined;
   }
 
+  /** Loads the catalog if it never was; throws when it cannot be read. */
+  async ensureLoaded(): Promise<void> {
+    if (!this.loadedOnce) await this.load();
+  }
+
+  /**
+   * The market for a symbol that must exist (an order already accepted for it): reloads once on
+   * a miss, then throws, so the caller's batch is retried instead of acting without the market.
+   */
+  async require(symbol: string): Promise<MarketSpec> {
+    const market = this.markets.get(symbol) ?? (await this.refresh(symbol));
+    if (!market) throw new Error(`market ${symbol} is not in the catalog`);
+    return market;
+  }
+
   private async reload(): Promise<void> {
-    if (!this.db.dataSource.isInitialized) return;
     try {
-      const rows = await new MarketsRepository(this.db.dataSource).findRows();
-      const next = new Map<string, MarketSpec>();
-      for (const row of rows) {
-        try {
-          next.set(row.symbol, toMarketSpec(row));
-        } catch (err) {
-          this.logger.error(`market ${row.symbol} skipped: ${(err as Error).message}`);
-        }
-      }
-      this.markets = next;
-      this.loadedOnce = true;
+      await this.load();
     } catch (err) {
       this.logger.warn(`market reload failed: ${(err as Error).message}`);
     }
+  }
+
+  private async load(): Promise<void> {
+    if (!this.db.dataSource.isInitialized) throw new Error('market catalog: database not connected yet');
+    const rows = await new MarketsRepository(this.db.dataSource).findRows();
+    const next = new Map<string, MarketSpec>();
+    for (const row of rows) {
+      try {
+        next.set(row.symbol, toMarketSpec(row));
+      } catch (err) {
+        this.logger.error(`market ${row.symbol} skipped: ${(err as Error).message}`);
+      }
+    }
+    this.markets = next;
+    this.loadedOnce = true;
   }
 }

@@ -271,7 +271,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       return;
     }
     const last = Number(messages[messages.length - 1].offset);
-    if (!this.markets.isLoaded) await this.markets.refresh();
+    await this.markets.ensureLoaded();
     try {
       const outcome =
         topic === COMMANDS ? await this.onCommands(p, st, messages) : await this.onUpdates(p, st, messages);
@@ -496,8 +496,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       // Amend: hold more first if the new price or size can cost more; excess is released on the Amended event.
-      const market = this.markets.get(order.symbol);
-      if (market && order.holdAsset) {
+      const market = this.markets.get(order.symbol) ?? (await this.markets.require(order.symbol));
+      if (order.holdAsset) {
         const remaining = (cmd.qty ?? order.qty) - order.filledQty;
         const need = requiredHold({ ...order, price: cmd.price ?? order.price }, remaining, market) ?? 0n;
         const extra = need - order.holdRemaining;
@@ -588,8 +588,9 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         takerFeeBps: order.takerFeeBps,
       };
       if (!applyOrderEvent(order, u.orderId, u.event)) continue;
-      const market = this.markets.get(u.symbol);
-      if (market && order.holdAsset) {
+      // Never settle without the market: an unreadable catalog fails the batch, which is retried.
+      const market = this.markets.get(u.symbol) ?? (await this.markets.require(u.symbol));
+      if (order.holdAsset) {
         const entries = settleEvent(money, u.event, u.symbol, market);
         st.book.apply(entries);
         ledger.push(...entries);

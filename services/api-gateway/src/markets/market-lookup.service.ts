@@ -25,7 +25,11 @@ export class MarketLookupService {
     const now = Date.now();
     if (!this.reloading && now - this.lastMissReload >= MISS_RELOAD_INTERVAL_MS) {
       this.lastMissReload = now;
-      this.reloading = this.catalog.refresh().finally(() => (this.reloading = null));
+      // A failed reload answers from the catalog as it is (already logged by the timer).
+      this.reloading = this.catalog
+        .refresh()
+        .catch(() => undefined)
+        .finally(() => (this.reloading = null));
     }
     if (this.reloading) await this.reloading;
     return this.catalog.get(symbol);
