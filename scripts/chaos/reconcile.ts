@@ -1,19 +1,11 @@
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import {
-  fromSteps,
-  toSteps,
-  sequencedCommandSchema,
-  toMarketSpec,
-  TOPICS,
-  type MarketSpec,
-  type SequencedCommand,
-} from '@trading/contracts';
+import { fromSteps, toSteps, toMarketSpec, TOPICS, type MarketSpec } from '@trading/contracts';
 import { MarketsRepository, ReconciliationRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { symbolConfig } from '../../services/matching-worker/src/partition-book';
-import { readTopicRange } from '../../loadtest/src/kafka-range';
+import { readAppliedCommands, type AppliedCommand } from './engine-replay';
 import { ExchangeClient } from '../testing/exchange-client';
 import type { AckedOrder } from './load';
 
@@ -58,29 +50,15 @@ export async function sequencedEnds(kafka: Kafka, partitions: number[]): Promise
   }
 }
 
-/** Sequenced commands of `symbols` between two offset maps, each router command once (read_committed). */
+/** Sequenced commands of `symbols` between two offset maps, as the workers apply them. */
 async function readSequenced(
   kafka: Kafka,
   symbols: Set<string>,
   from: Map<number, bigint>,
   to: Map<number, bigint>,
-): Promise<SequencedCommand[]> {
+): Promise<AppliedCommand[]> {
   const offsets = (m: Map<number, bigint>) => Object.fromEntries([...m].map(([p, o]) => [p, String(o)]));
-  const records = await readTopicRange(kafka, TOPICS.ordersSequenced.name, offsets(from), offsets(to));
-  const seen = new Set<string>();
-  const out: SequencedCommand[] = [];
-  for (const list of records.values()) {
-    for (const { value } of list) {
-      const v = sequencedCommandSchema.parse(JSON.parse(value.toString()));
-      if (!symbols.has(v.symbol)) continue;
-      // A router re-sends its outbox after a crash; the workers drop what they applied.
-      const id = `${v.source.partition}:${v.source.offset}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      out.push(v);
-    }
-  }
-  return out;
+  return (await readAppliedCommands(kafka, symbols, offsets(from), offsets(to))).commands;
 }
 
 interface ReplayedOrder {
@@ -97,7 +75,7 @@ interface Replay {
   commands: number;
 }
 
-function replay(spec: MarketSpec, commands: SequencedCommand[]): Replay {
+function replay(spec: MarketSpec, commands: AppliedCommand[]): Replay {
   const engine = new MatchingEngine(symbolConfig(spec));
   const r: Replay = { spec, engine, trades: [], tradeQty: 0n, orders: new Map(), commands: commands.length };
   const out: EngineEvent[] = [];
@@ -106,10 +84,10 @@ function replay(spec: MarketSpec, commands: SequencedCommand[]): Replay {
     if (!o) r.orders.set(id, (o = { filled: 0, resting: false }));
     return o;
   };
-  for (const c of commands) {
+  for (const { offset, value: c } of commands) {
     if (c.command.type === 'new') order(c.command.orderId);
     out.length = 0;
-    engine.process(c.command, out);
+    engine.process({ ...c.command, inputOffset: offset }, out);
     for (const e of out)
       if (e.type === 'trade') {
         r.trades.push(`${e.seq}:${e.price}:${e.qty}:${e.makerOrderId}:${e.takerOrderId}`);
@@ -178,7 +156,7 @@ export async function reconcile(input: ReconcileInput): Promise<Reconciliation> 
       s,
       replay(
         specs.get(s)!,
-        commands.filter((c) => c.symbol === s),
+        commands.filter((c) => c.value.symbol === s),
       ),
     );
 
