@@ -112,3 +112,105 @@ describe('kafkajs sendMessages (patched)', () => {
     expect(responses.map((r) => String((r as { partition: number }).partition)).sort()).toEqual(['0', '1']);
   });
 });
+
+// Second part of the patch: the transactional producer's eosManager looked up the transaction
+// coordinator (and the consumer group's coordinator) with a FindCoordinator request before every
+// transaction request, four per consume-process-produce transaction (JMX: FindCoordinator 0.20
+// requests per order, a quarter of all broker requests). It now keeps them while their broker is
+// connected and forgets one after any error from it.
+type EosManager = {
+  initProducerId(): Promise<void>;
+  beginTransaction(): void;
+  addPartitionsToTransaction(
+    topicData: { topic: string; partitions: { partition: number }[] }[],
+  ): Promise<void>;
+  sendOffsets(args: {
+    consumerGroupId: string;
+    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+  }): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+};
+const createEosManager = createRequire(__filename)('kafkajs/src/producer/eosManager') as (
+  options: Record<string, unknown>,
+) => EosManager;
+
+function coordinatorScenario() {
+  const lookups: string[] = [];
+  const calls: string[] = [];
+  let failNext: string | null = null;
+  let connected = true;
+  const request = (name: string) => () => {
+    calls.push(name);
+    if (failNext === name) {
+      failNext = null;
+      const err = new Error('This is not the correct coordinator.') as Error & { type: string };
+      err.type = 'NOT_COORDINATOR';
+      return Promise.reject(err);
+    }
+    return Promise.resolve(name === 'initProducerId' ? { producerId: 7, producerEpoch: 0 } : {});
+  };
+  const broker = {
+    nodeId: 1,
+    isConnected: () => connected,
+    initProducerId: request('initProducerId'),
+    addPartitionsToTxn: request('addPartitionsToTxn'),
+    addOffsetsToTxn: request('addOffsetsToTxn'),
+    txnOffsetCommit: request('txnOffsetCommit'),
+    endTxn: request('endTxn'),
+  };
+  const cluster = {
+    retry: { retries: 0 },
+    refreshMetadataIfNecessary: () => Promise.resolve(),
+    findGroupCoordinator: ({ groupId }: { groupId: string }) => {
+      lookups.push(groupId);
+      return Promise.resolve(broker);
+    },
+  };
+  const logger = { debug: () => undefined, error: () => undefined, warn: () => undefined };
+  const eos = createEosManager({ logger, cluster, transactional: true, transactionalId: 'txn-1' });
+  const transaction = async () => {
+    eos.beginTransaction();
+    await eos.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 0 }] }]);
+    await eos.sendOffsets({
+      consumerGroupId: 'group-1',
+      topics: [{ topic: 'in', partitions: [{ partition: 0, offset: '1' }] }],
+    });
+    await eos.commit();
+  };
+  return {
+    eos,
+    lookups,
+    calls,
+    transaction,
+    fail: (name: string) => (failNext = name),
+    disconnect: () => (connected = false),
+  };
+}
+
+describe('kafkajs eosManager coordinators (patched)', () => {
+  it('looks each coordinator up once for any number of transactions', async () => {
+    const s = coordinatorScenario();
+    await s.eos.initProducerId();
+    for (let i = 0; i < 5; i++) await s.transaction();
+    expect(s.lookups).toEqual(['txn-1', 'group-1']);
+    expect(s.calls.filter((c) => c === 'endTxn')).toHaveLength(5);
+  });
+
+  it('looks the coordinator up again after an error from it, and when its connection is gone', async () => {
+    const s = coordinatorScenario();
+    await s.eos.initProducerId();
+    await s.transaction();
+    s.fail('addPartitionsToTxn');
+    s.eos.beginTransaction();
+    await expect(
+      s.eos.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 0 }] }]),
+    ).rejects.toThrow(/not the correct coordinator/);
+    await s.eos.abort();
+    await s.transaction();
+    expect(s.lookups).toEqual(['txn-1', 'group-1', 'txn-1']);
+    s.disconnect();
+    await s.transaction();
+    expect(s.lookups.slice(3).sort()).toEqual(['group-1', 'txn-1', 'txn-1', 'txn-1']);
+  });
+});
