@@ -108,8 +108,9 @@ export const executionSchema = z.object({
 });
 export type Execution = z.infer<typeof executionSchema>;
 
-// orders.updates.v1, keyed by accountId: one record per order side of each event, so the router
-// that owns the account's commands also owns its order state and settlement.
+// One order side of one engine event (a trade gives one for the maker and one for the taker).
+// Carried in batches on orders.updates.v2 (below), partitioned by accountId, so the router that
+// owns the account's commands also owns its order state and settlement.
 export const orderUpdateSchema = z.object({
   accountId: idSchema,
   orderId: idSchema,
@@ -121,3 +122,12 @@ export const orderUpdateSchema = z.object({
   event: engineEventSchema,
 });
 export type OrderUpdate = z.infer<typeof orderUpdateSchema>;
+
+// orders.updates.v2: the updates of one matching transaction (one input partition batch) whose
+// accounts map to the same partition, in engine order. The record's partition is
+// partitionFor(accountId) of every update in it; its key is the first update's accountId (so
+// the key hashes to the record's partition too). A large batch is split over consecutive records.
+export const orderUpdateBatchSchema = z.object({
+  updates: z.array(orderUpdateSchema).min(1),
+});
+export type OrderUpdateBatch = z.infer<typeof orderUpdateBatchSchema>;

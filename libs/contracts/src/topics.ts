@@ -20,7 +20,9 @@ export const TOPICS = {
   ordersSequenced: { name: 'orders.sequenced.v1', key: 'symbol', partitions: 'default' },
   executions: { name: 'executions.v1', key: 'symbol', partitions: 'default' },
   // Co-partitioned with orders.commands.v1 (same count, same key) so one router owns both.
-  orderUpdates: { name: 'orders.updates.v1', key: 'accountId', partitions: 'default' },
+  // v2: a record carries every update of one matching transaction for one partition
+  // (orderUpdateBatchSchema); v1 carried one update per record.
+  orderUpdates: { name: 'orders.updates.v2', key: 'accountId', partitions: 'default' },
   engineSnapshots: {
     name: 'engine.snapshots.v1',
     key: 'symbol',

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { toMarketSpec, type Execution, type SequencedCommand } from '@trading/contracts';
+import {
+  orderUpdateBatchSchema,
+  TOPICS,
+  toMarketSpec,
+  type Execution,
+  type SequencedCommand,
+} from '@trading/contracts';
+import { partitionFor } from '@trading/kafka';
 import { MetricsRegistry } from '@trading/metrics';
 import type { DatabaseService, MarketCatalogService } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
@@ -51,9 +58,16 @@ function command(offset: number): KafkaMessage {
   return { offset: String(offset), value: Buffer.from(JSON.stringify(cmd)) } as unknown as KafkaMessage;
 }
 
+interface Sent {
+  topic: string;
+  values: string[];
+  keys: string[];
+  partitions: number[];
+}
+
 function harness() {
   const seeks: number[] = [];
-  const committed: { topic: string; values: string[] }[][] = [];
+  const committed: Sent[][] = [];
   const handlers = new Map<string, (e: unknown) => void>();
   const consumer = {
     events: { GROUP_JOIN: 'consumer.group_join' },
@@ -64,15 +78,20 @@ function harness() {
     connect: async () => undefined,
     disconnect: async () => undefined,
     transaction: async () => {
-      const sent: { topic: string; values: string[] }[] = [];
+      const sent: Sent[] = [];
       return {
         sendBatch: async ({
           topicMessages,
         }: {
-          topicMessages: { topic: string; messages: { value: string }[] }[];
+          topicMessages: { topic: string; messages: { value: string; key: string; partition: number }[] }[];
         }) => {
           for (const t of topicMessages)
-            sent.push({ topic: t.topic, values: t.messages.map((m) => m.value) });
+            sent.push({
+              topic: t.topic,
+              values: t.messages.map((m) => m.value),
+              keys: t.messages.map((m) => m.key),
+              partitions: t.messages.map((m) => m.partition),
+            });
         },
         sendOffsets: async () => undefined,
         commit: async () => void committed.push(sent),
@@ -125,6 +144,48 @@ function harness() {
       .flatMap((e) => e.events.filter((ev) => ev.type === 'trade'));
   return { seeks, committed, deliver, rejoin, trades };
 }
+
+describe('MatchingWorkerService order updates', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  it('sends one orders.updates.v2 record per destination partition per transaction, in engine order', async () => {
+    const h = harness();
+    h.rejoin();
+    await h.deliver([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(h.committed).toHaveLength(1);
+    const [txn] = h.committed;
+    const sent = txn.find((t) => t.topic === TOPICS.orderUpdates.name)!;
+    const executions = txn
+      .find((t) => t.topic === TOPICS.executions.name)!
+      .values.map((v) => JSON.parse(v) as Execution);
+    // What v1 sent, one record per order side of each event, in engine order.
+    const expected = executions.flatMap((x) =>
+      x.events.flatMap((e) =>
+        e.type === 'trade'
+          ? [
+              `${e.makerAccountId}/${e.makerOrderId}@${e.seq}`,
+              `${e.takerAccountId}/${e.takerOrderId}@${e.seq}`,
+            ]
+          : [`${'accountId' in e ? e.accountId : ''}/${e.orderId}@${e.seq}`],
+      ),
+    );
+    expect(expected.length).toBeGreaterThan(10);
+    const partitionOf = (a: string) => partitionFor(a, 12);
+    const destinations = new Set(['seller', 'buyer'].map(partitionOf));
+    expect(sent.partitions).toHaveLength(destinations.size);
+    expect(new Set(sent.partitions)).toEqual(destinations);
+    const got: string[][] = sent.values.map((v, i) => {
+      const { updates } = orderUpdateBatchSchema.parse(JSON.parse(v));
+      for (const u of updates) expect(partitionOf(u.accountId)).toBe(sent.partitions[i]);
+      expect(sent.keys[i]).toBe(updates[0].accountId);
+      return updates.map((u) => `${u.accountId}/${u.orderId}@${u.seq}`);
+    });
+    // Each record is the subsequence of the engine's order for its partition; together, all of it.
+    for (const [i, p] of sent.partitions.entries())
+      expect(got[i]).toEqual(expected.filter((x) => partitionOf(x.split('/')[0]) === p));
+    expect(got.flat().sort()).toEqual([...expected].sort());
+  });
+});
 
 describe('MatchingWorkerService positions', () => {
   beforeAll(() => Logger.overrideLogger(false));

@@ -9,7 +9,6 @@ import {
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
 import {
   executionSchema,
-  orderUpdateSchema,
   sequencedCommandSchema,
   TOPICS,
   type EngineEventMessage,
@@ -23,7 +22,6 @@ import {
   decodeMessage,
   fetchOptions,
   PartitionTransactions,
-  partitionFor,
   retryBatch,
 } from '@trading/kafka';
 import type { EngineEvent } from '@trading/matching-engine';
@@ -37,6 +35,7 @@ import {
 } from '@trading/metrics';
 import { DatabaseService, KAFKA, MarketCatalogService, retryUntilConnected } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
+import { OrderUpdateRecords, type OrderUpdateRecord } from './order-update-records';
 import { PartitionBook, resumePosition, type PartitionState } from './partition-book';
 
 export const MATCHING_CONFIG = Symbol('MATCHING_CONFIG');
@@ -44,11 +43,12 @@ const INPUT = TOPICS.ordersSequenced.name;
 
 /**
  * Consumes `orders.sequenced.v1` in one consumer group and runs one engine per symbol. Output is
- * exactly once: per partition batch, the executions, the per-account order updates and the
- * consumed offsets go out in one Kafka transaction (a transactional producer per input
- * partition, so a worker that takes a partition over fences the one that had it). Downstream
- * consumers read committed only. On assignment a partition is restored from its latest snapshot
- * and the input between the snapshot and the committed offset is replayed without output.
+ * exactly once: per partition batch, the executions, the per-account order updates (one
+ * `orders.updates.v2` record per destination partition) and the consumed offsets go out in one
+ * Kafka transaction (a transactional producer per input partition, so a worker that takes a
+ * partition over fences the one that had it). Downstream consumers read committed only. On
+ * assignment a partition is restored from its latest snapshot and the input between the snapshot
+ * and the committed offset is replayed without output.
  */
 @Injectable()
 export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
@@ -115,6 +115,11 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         ['outcome'],
       ),
       batch: metrics.histogram('matching_batch_size', 'Commands per partition batch', BATCH_SIZE_BUCKETS),
+      updatesPerRecord: metrics.histogram(
+        'matching_order_updates_per_record',
+        'Order updates per orders.updates.v2 record (one record per destination partition and batch)',
+        BATCH_SIZE_BUCKETS,
+      ),
       lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', [
         'topic',
         'partition',
@@ -250,7 +255,7 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     const replayUntil = this.replayUntil.get(p) ?? -1;
     const emittedAt = Date.now();
     const executions: Message[] = [];
-    const updates: Message[] = [];
+    const updates = new OrderUpdateRecords(this.config.KAFKA_PARTITIONS);
     const deadLetters: Message[] = [];
     const lastExecutionOf = new Map<string, { message: Message; record: Execution }>();
     const out: EngineEvent[] = [];
@@ -313,15 +318,11 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       for (const e of record.events) {
         if (e.type === 'trade') {
           this.m.trades.inc({ symbol: cmd.symbol });
-          updates.push(
-            this.update(cmd.symbol, e.makerAccountId, e.makerOrderId, e, cmd.receivedAt, emittedAt),
-          );
-          updates.push(
-            this.update(cmd.symbol, e.takerAccountId, e.takerOrderId, e, cmd.receivedAt, emittedAt),
-          );
+          updates.add(update(cmd.symbol, e.makerAccountId, e.makerOrderId, e, cmd.receivedAt, emittedAt));
+          updates.add(update(cmd.symbol, e.takerAccountId, e.takerOrderId, e, cmd.receivedAt, emittedAt));
         } else {
-          updates.push(
-            this.update(
+          updates.add(
+            update(
               cmd.symbol,
               e.accountId || cmd.accountId,
               e.orderId || orderIdOf(cmd.command),
@@ -351,8 +352,9 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
 
     if (lastSeen < 0) return;
     if (liveFrom >= 0 && lastSeen >= liveFrom) {
-      await this.commit(p, lastSeen, executions, updates, deadLetters);
+      const updateRecords = await this.commit(p, lastSeen, executions, updates, deadLetters);
       this.m.batch.observe(lastSeen - liveFrom + 1);
+      for (const r of updateRecords) this.m.updatesPerRecord.observe(r.updates);
       if (receivedAtMin !== Number.MAX_SAFE_INTEGER)
         this.m.emitted.observe((Date.now() - receivedAtMin) / 1000);
     }
@@ -370,15 +372,17 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     p: number,
     lastOffset: number,
     executions: Message[],
-    updates: Message[],
+    updates: OrderUpdateRecords,
     deadLetters: Message[],
-  ): Promise<void> {
+  ): Promise<OrderUpdateRecord[]> {
     try {
+      const records = updates.records();
       await this.transactions.commit(p, lastOffset + 1, [
         { topic: TOPICS.executions.name, messages: executions },
-        { topic: TOPICS.orderUpdates.name, messages: updates },
+        { topic: TOPICS.orderUpdates.name, messages: records.map((r) => r.message) },
         { topic: TOPICS.deadLetter.name, messages: deadLetters },
       ]);
+      return records;
     } catch (err) {
       // The engines already moved past what was aborted: rebuild from snapshot + replay.
       this.books.delete(p);
@@ -409,30 +413,6 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     }
   }
 
-  private update(
-    symbol: string,
-    accountId: string,
-    orderId: string,
-    event: EngineEventMessage,
-    receivedAt: number,
-    emittedAt: number,
-  ): Message {
-    const value: OrderUpdate = orderUpdateSchema.parse({
-      accountId,
-      orderId,
-      symbol,
-      seq: event.seq,
-      receivedAt,
-      emittedAt,
-      event,
-    });
-    return {
-      key: accountId,
-      partition: partitionFor(accountId, this.config.KAFKA_PARTITIONS),
-      value: JSON.stringify(value),
-    };
-  }
-
   private deadLetter(partition: number, message: KafkaMessage, reason: string): Message {
     return deadLetterMessage(INPUT, partition, message, reason, this.config.MATCHING_GROUP_ID);
   }
@@ -441,6 +421,17 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
   stateHashes(): Record<number, number> {
     return Object.fromEntries([...this.books].map(([p, b]) => [p, b.stateHash()]));
   }
+}
+
+function update(
+  symbol: string,
+  accountId: string,
+  orderId: string,
+  event: EngineEventMessage,
+  receivedAt: number,
+  emittedAt: number,
+): OrderUpdate {
+  return { accountId, orderId, symbol, seq: event.seq, receivedAt, emittedAt, event };
 }
 
 function orderIdOf(command: { orderId: string }): string {

@@ -2,12 +2,13 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import {
   orderCommandSchema,
-  orderUpdateSchema,
+  orderUpdateBatchSchema,
   sequencedCommandSchema,
   TOPICS,
   type OrderCommand,
   type MarketSpec,
   type OrderUpdate,
+  type OrderUpdateBatch,
   type PlaceOrderCommand,
   type SequencedCommand,
 } from '@trading/contracts';
@@ -151,6 +152,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       batch: metrics.histogram('router_batch_size', 'Records per partition batch', BATCH_SIZE_BUCKETS, [
         'topic',
       ]),
+      updates: metrics.histogram(
+        'router_order_updates_per_batch',
+        'Order updates per partition batch of orders.updates.v2 (the records unpacked)',
+        BATCH_SIZE_BUCKETS,
+      ),
       db: metrics.histogram(
         'db_write_duration_seconds',
         'Batched database write time',
@@ -549,7 +555,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     st: PartitionState,
     messages: EachBatchPayload['batch']['messages'],
   ): Promise<Outcome> {
-    const updates = await this.decode<OrderUpdate>(p, UPDATES, messages, orderUpdateSchema);
+    // A record holds the updates of one matching transaction for this partition in engine order,
+    // and records come in offset order: flattened, they are in the order of one record each.
+    const updates: { value: OrderUpdate }[] = [];
+    for (const r of await this.decode<OrderUpdateBatch>(p, UPDATES, messages, orderUpdateBatchSchema))
+      for (const value of r.value.updates) updates.push({ value });
     await this.ensureAccounts(
       st.book,
       updates.map((u) => u.value.accountId),
@@ -605,6 +615,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       messages,
       { order_events: events.length, ledger: ledger.length },
     );
+    this.m.updates.observe(updates.length);
     const now = Date.now();
     for (const { value: u } of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
     const stream = new Map<string, OrderStreamUpdate[]>();
