@@ -57,6 +57,7 @@ import {
   holdAssetOf,
   holdEntry,
   requiredHold,
+  feeAccountFor,
   settleEvent,
   type LedgerEntry,
   type OrderMoney,
@@ -601,7 +602,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       // Never settle without the market: an unreadable catalog fails the batch, which is retried.
       const market = this.markets.get(u.symbol) ?? (await this.markets.require(u.symbol));
       if (order.holdAsset) {
-        const entries = settleEvent(money, u.event, u.symbol, market);
+        const entries = settleEvent(money, u.event, u.symbol, market, feeAccountFor(p));
         st.book.apply(entries);
         ledger.push(...entries);
         order.holdRemaining = money.holdRemaining;

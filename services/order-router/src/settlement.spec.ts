@@ -3,7 +3,7 @@ import type { EngineEventMessage, MarketSpec } from '@trading/contracts';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
 import { AccountBook } from './account-book';
 import {
-  FEE_ACCOUNT,
+  feeAccountFor,
   feeFor,
   holdAssetOf,
   holdEntry,
@@ -31,6 +31,10 @@ const market: MarketSpec = {
   minNotionalTickLots: 0,
 };
 const ACCOUNTS = ['a', 'b', 'c'];
+// As in the router: each account's fills credit the fee account of the account's partition
+// (here 'a' and 'c' on partition 0, 'b' on partition 1).
+const FEE_ACCOUNTS = [feeAccountFor(0), feeAccountFor(1)];
+const feeAccountOf = (accountId: string): string => FEE_ACCOUNTS[ACCOUNTS.indexOf(accountId) % 2];
 
 type Op =
   | { op: 'deposit'; account: number; asset: 'BTC' | 'USDT'; amount: number }
@@ -88,7 +92,7 @@ class Exchange {
   private n = 0;
 
   constructor() {
-    for (const a of [...ACCOUNTS, FEE_ACCOUNT]) this.book.load(a, []);
+    for (const a of [...ACCOUNTS, ...FEE_ACCOUNTS]) this.book.load(a, []);
   }
 
   post(entries: LedgerEntry[]): void {
@@ -196,7 +200,7 @@ class Exchange {
       const ids = e.type === 'trade' ? [e.makerOrderId, e.takerOrderId] : [e.orderId];
       for (const orderId of ids) {
         const o = this.orders.get(orderId);
-        if (o) this.post(settleEvent(o, e, market.symbol, market));
+        if (o) this.post(settleEvent(o, e, market.symbol, market, feeAccountOf(o.accountId)));
       }
     }
   }
@@ -223,7 +227,7 @@ function checkInvariants(x: Exchange): void {
   // Idempotency keys are unique, and replaying the ledger gives the balances.
   expect(new Set(x.ledger.map((e) => e.key)).size).toBe(x.ledger.length);
   const replay = new AccountBook();
-  for (const a of [...ACCOUNTS, FEE_ACCOUNT]) replay.load(a, []);
+  for (const a of [...ACCOUNTS, ...FEE_ACCOUNTS]) replay.load(a, []);
   replay.apply(x.ledger);
   expect(replay.entries()).toEqual(x.book.entries());
 }
@@ -248,7 +252,10 @@ describe('settlement', () => {
       held: 0n,
     });
     expect(x.book.balance('b', 'BTC').available).toBe(100_000n);
-    expect(x.book.balance(FEE_ACCOUNT, 'USDT').available).toBe(feeFor(notional, 7) + feeFor(notional, 23));
+    // The maker's fee to its partition's fee account, the taker's to its own.
+    expect(x.book.balance(feeAccountFor(0), 'USDT').available).toBe(feeFor(notional, 7));
+    expect(x.book.balance(feeAccountFor(1), 'USDT').available).toBe(feeFor(notional, 23));
+    expect(feeAccountFor(11)).toBe('fee.p11');
     checkInvariants(x);
   });
 

@@ -4,6 +4,15 @@ import type { EngineEventMessage, MarketSpec } from '@trading/contracts';
 // moves, what a fee is. The router's in-memory book and the property tests both use these.
 
 export const FEE_ACCOUNT = 'fee';
+
+/**
+ * The fee account a router partition credits: one per partition (`fee.p00`, `fee.p01`, ...), so
+ * concurrent settlements of different partitions never wait for each other on one balance row
+ * (every fill credits a fee). The exchange's fee income is the sum over `fee` and `fee.p*`.
+ */
+export function feeAccountFor(partition: number): string {
+  return `${FEE_ACCOUNT}.p${String(partition).padStart(2, '0')}`;
+}
 const BPS = 10_000n;
 
 /** One immutable ledger movement; `key` is its natural idempotency key. */
@@ -86,6 +95,7 @@ export function tradeEntries(
   trade: Extract<EngineEventMessage, { type: 'trade' }>,
   symbol: string,
   market: MarketSpec,
+  feeAccount: string = FEE_ACCOUNT,
 ): LedgerEntry[] {
   const maker = trade.makerOrderId === order.orderId;
   const role = maker ? 'maker' : 'taker';
@@ -96,7 +106,7 @@ export function tradeEntries(
   const base = BigInt(trade.qty) * market.baseUnitsPerLot;
   const feeEntry: LedgerEntry = {
     key: key('fee'),
-    accountId: FEE_ACCOUNT,
+    accountId: feeAccount,
     asset: market.quoteAsset,
     availableDelta: fee,
     heldDelta: 0n,
@@ -190,12 +200,13 @@ export function settleEvent(
   event: EngineEventMessage,
   symbol: string,
   market: MarketSpec,
+  feeAccount: string = FEE_ACCOUNT,
 ): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   const ref = `${symbol}:${event.seq}`;
   switch (event.type) {
     case 'trade': {
-      const legs = tradeEntries(order, event, symbol, market);
+      const legs = tradeEntries(order, event, symbol, market, feeAccount);
       entries.push(...legs);
       // The first leg is what leaves the hold: quote for a buy, base for a sell.
       const spent = -legs[0].heldDelta;
