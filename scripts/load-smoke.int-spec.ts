@@ -46,11 +46,17 @@ describe('npm run load -- --smoke', () => {
 
     const dir = join(root, 'loadtest/reports', runId);
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
-      achieved: { requests: number };
+      achieved: { requests: number; planned: number; notSent: number };
       failedRequests: number;
       reconciliation: { ok: boolean; acknowledged: { acknowledged: number; missing: number } };
     };
-    expect(summary.achieved.requests).toBe(250);
+    // 250 planned. vegeta stops at -duration without catching up: on a saturated machine a stall
+    // just before the end leaves a hit or two unsent (CI saw 247 and 248: a 62 ms gap between hits
+    // at 4.92 s, none after 4.98 s). More than 2 % unsent would be the driver falling behind.
+    expect(summary.achieved.planned).toBe(250);
+    expect(summary.achieved.requests).toBeGreaterThanOrEqual(245);
+    expect(summary.achieved.requests).toBeLessThanOrEqual(250);
+    expect(summary.achieved.notSent).toBe(250 - summary.achieved.requests);
     expect(summary.failedRequests).toBe(0);
     expect(summary.reconciliation.ok).toBe(true);
     expect(summary.reconciliation.acknowledged.missing).toBe(0);

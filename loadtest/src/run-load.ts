@@ -440,6 +440,7 @@ async function main(): Promise<void> {
     'vegeta',
     'vegeta-encode',
   ]);
+  const planned = Math.round(opts.rate * parseDurationSeconds(opts.duration));
   const summary = {
     runId: opts.runId,
     command: `npm run load -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -452,6 +453,10 @@ async function main(): Promise<void> {
       maxWorkers: opts.maxWorkers,
     },
     achieved: {
+      // vegeta stops at -duration: hits it fell behind on (a stalled or descheduled process on
+      // a saturated machine) are not sent; k6 would count them as dropped_iterations.
+      planned,
+      notSent: Math.max(0, planned - report.requests),
       requests: report.requests,
       rate: Math.round(report.rate),
       throughput: Math.round(report.throughput),
@@ -496,7 +501,7 @@ async function main(): Promise<void> {
     [
       '',
       `=== load ${opts.runId} ===`,
-      `target ${opts.rate}/s for ${opts.duration}; achieved ${Math.round(report.rate)}/s sent, ${Math.round(report.throughput)}/s successful; ${report.requests} requests`,
+      `target ${opts.rate}/s for ${opts.duration}; achieved ${Math.round(report.rate)}/s sent, ${Math.round(report.throughput)}/s successful; ${report.requests} of ${planned} planned requests sent`,
       `latency ms: p50 ${summary.latencyMs.p50}  p95 ${summary.latencyMs.p95}  p99 ${summary.latencyMs.p99}  max ${summary.latencyMs.max}`,
       `status: ${JSON.stringify(report.status_codes)}  by kind: ${JSON.stringify(statusByKind)}`,
       `failed: ${failed} (of which ${expectedFailures} are 409 cancel/amend races on orders that just filled)`,
