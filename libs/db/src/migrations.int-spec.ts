@@ -3,6 +3,8 @@ import { join, relative } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { databaseSchema, loadConfig } from '@trading/config';
 import { ReconciliationRepository } from './repositories/reconciliation.repository';
+import { ConsumerOffsetsRepository } from './repositories/consumer-offsets.repository';
+import { RouterBatchRepository } from './repositories/router-batch.repository';
 import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { MIGRATIONS } from './schema';
 import {
@@ -30,6 +32,91 @@ const root = join(__dirname, '../../..');
  * entry: adding a migration means saying here what it does to data already in production.
  */
 const DATA_CHECKS: Record<string, (ds: DataSource) => Promise<void>> = {
+  RouterGroupCommit1732406900000: async (ds) => {
+    // Only a function is added. A group over old rows writes them like the single-batch functions:
+    // a stale order state does not overwrite a newer one, a replayed ledger key moves nothing, and
+    // every member's offset is stored.
+    const [order] = (await ds.query(
+      `SELECT order_id, account_id, symbol, last_seq::int AS last_seq, qty::text AS qty FROM orders WHERE last_seq > 0 LIMIT 1`,
+    )) as { order_id: string; account_id: string; symbol: string; last_seq: number; qty: string }[];
+    const [entry] = (await ds.query(
+      `SELECT entry_key, account_id, asset, available_delta::text AS a, held_delta::text AS h, kind, ref FROM ledger LIMIT 1`,
+    )) as {
+      entry_key: string;
+      account_id: string;
+      asset: string;
+      a: string;
+      h: string;
+      kind: string;
+      ref: string;
+    }[];
+    const group = 'migtest-group';
+    const offset = (topic: string, partition: number, nextOffset: number) => ({
+      groupId: group,
+      topic,
+      partition,
+      nextOffset,
+    });
+    await new RouterBatchRepository(ds).commitGroup([
+      {
+        kind: 'updates',
+        batch: {
+          events: [],
+          states: [
+            {
+              orderId: order.order_id,
+              accountId: order.account_id,
+              symbol: order.symbol,
+              side: 'buy',
+              orderType: 'limit',
+              price: null,
+              protectionPrice: null,
+              quoteBudget: null,
+              qty: 1,
+              filledQty: 0,
+              filledNotional: 0n,
+              status: 'cancelled',
+              reason: null,
+              lastSeq: order.last_seq - 1,
+              holdAsset: null,
+              holdRemaining: 0n,
+              makerFeeBps: 0,
+              takerFeeBps: 0,
+            },
+          ],
+          ledger: [
+            {
+              key: entry.entry_key,
+              accountId: entry.account_id,
+              asset: entry.asset,
+              availableDelta: BigInt(entry.a),
+              heldDelta: BigInt(entry.h),
+              kind: entry.kind,
+              ref: entry.ref,
+            },
+          ],
+          offset: offset('orders.updates.v2', 7, 70),
+        },
+      },
+      {
+        kind: 'commands',
+        batch: {
+          orders: [],
+          states: [],
+          ledger: [],
+          outbox: { partition: 8, pruneBefore: 0, rows: [] },
+          offset: offset('orders.commands.v1', 8, 80),
+        },
+      },
+    ]);
+    expect(
+      await ds.query(`SELECT qty::text AS qty FROM orders WHERE order_id = $1`, [order.order_id]),
+    ).toEqual([{ qty: order.qty }]);
+    expect(await new ReconciliationRepository(ds).all()).toEqual([]);
+    const offsets = new ConsumerOffsetsRepository(ds);
+    expect(await offsets.load(group, 'orders.updates.v2', 7)).toBe(70);
+    expect(await offsets.load(group, 'orders.commands.v1', 8)).toBe(80);
+  },
   SettlementWritePath1732406800000: async (ds) => {
     // Only indexes no query reads are gone; the natural keys that make replays no-ops stay.
     const indexes = (

@@ -5,6 +5,7 @@ import { OrderPipeline1732406500000 } from './migrations/1732406500000-order-pip
 import { BalancesLedger1732406600000 } from './migrations/1732406600000-balances-ledger.migration';
 import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee-rates.migration';
 import { SettlementWritePath1732406800000 } from './migrations/1732406800000-settlement-write-path.migration';
+import { RouterGroupCommit1732406900000 } from './migrations/1732406900000-router-group-commit.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   BalancesLedger1732406600000,
   OrderFeeRates1732406700000,
   SettlementWritePath1732406800000,
+  RouterGroupCommit1732406900000,
 ];

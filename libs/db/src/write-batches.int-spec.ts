@@ -4,7 +4,11 @@ import { BalancesRepository, type LedgerRow } from './repositories/balances.repo
 import { ConsumerOffsetsRepository } from './repositories/consumer-offsets.repository';
 import { OrdersRepository, type NewOrderRow, type OrderEventRow } from './repositories/orders.repository';
 import { ReconciliationRepository } from './repositories/reconciliation.repository';
-import { RouterBatchRepository, type CommandsBatch } from './repositories/router-batch.repository';
+import {
+  RouterBatchRepository,
+  type CommandsBatch,
+  type RouterBatch as GroupMember,
+} from './repositories/router-batch.repository';
 import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
 import { MIGRATIONS } from './schema';
@@ -264,6 +268,107 @@ describe('write batches under redelivery', () => {
         filled.orderId,
       ]),
     ).toEqual([{ status: 'cancelled', held: '0' }]);
+  });
+
+  it('commits the batches of several partitions as one statement (group commit): all or nothing, once', async () => {
+    const batches = new RouterBatchRepository(ds);
+    const outbox = new RouterOutboxRepository(ds);
+    const group = 'order-router-group';
+    const commands = (p: number, b: RouterBatch, ledger = b.ledger): GroupMember => ({
+      kind: 'commands',
+      batch: {
+        orders: b.orders,
+        states: [],
+        ledger,
+        outbox: {
+          partition: p,
+          pruneBefore: b.nextOffset - b.orders.length,
+          rows: b.orders.map((o, i) => ({
+            partition: p,
+            offset: b.nextOffset - b.orders.length + i,
+            topic: 'orders.sequenced.v1',
+            key: o.symbol,
+            payload: JSON.stringify({ orderId: o.orderId }),
+          })),
+        },
+        offset: { groupId: group, topic: 'orders.commands.v1', partition: p, nextOffset: b.nextOffset },
+      },
+    });
+    const offset = (topic: string, p: number) => new ConsumerOffsetsRepository(ds).load(group, topic, p);
+    const a = routerBatch(201, 206);
+    const b = routerBatch(301, 304);
+    const empty = await state();
+
+    // One member fails the balance CHECK: nothing of any member stays.
+    const overdrawn = b.ledger.map((l, i) =>
+      i === 1 ? { ...l, availableDelta: -(10n ** 13n), heldDelta: 10n ** 13n } : l,
+    );
+    await expect(batches.commitGroup([commands(4, a), commands(5, b, overdrawn)])).rejects.toThrow(
+      /check constraint/,
+    );
+    expect(await state()).toEqual(empty);
+    expect(await offset('orders.commands.v1', 4)).toBeNull();
+    expect(await outbox.pending(4)).toEqual([]);
+
+    await batches.commitGroup([commands(4, a), commands(5, b)]);
+    const once = await state();
+    expect(once.orders.rows).toBe(empty.orders.rows + 8);
+    expect(once.ledger.rows).toBe(empty.ledger.rows + 8);
+    expect(await offset('orders.commands.v1', 4)).toBe(206);
+    expect(await offset('orders.commands.v1', 5)).toBe(304);
+    expect((await outbox.pending(4)).map((r) => r.offset)).toEqual([201, 202, 203, 204, 205]);
+    expect((await outbox.pending(5)).map((r) => r.offset)).toEqual([301, 302, 303]);
+
+    // Redelivered as a group, or one member on its own: nothing twice.
+    await batches.commitGroup([commands(4, a), commands(5, b)]);
+    await batches.commit(commands(5, b));
+    expect(await state()).toEqual(once);
+
+    // Commands and updates of different partitions in one group: partition 4's next batch prunes
+    // its outbox, partition 5's order 301 is cancelled and its hold released, both offsets move.
+    const next = routerBatch(206, 208);
+    const cancelled = { ...b.orders[0], filledQty: 0, filledNotional: 0n, lastSeq: 9, holdRemaining: 0n };
+    const release: LedgerRow = {
+      key: `BTC-USDT:9:${cancelled.orderId}:release`,
+      accountId: cancelled.accountId,
+      asset: cancelled.holdAsset!,
+      availableDelta: b.orders[0].holdRemaining,
+      heldDelta: -b.orders[0].holdRemaining,
+      kind: 'release',
+      ref: 'BTC-USDT:9',
+    };
+    const updates: GroupMember = {
+      kind: 'updates',
+      batch: {
+        events: [{ ...b.events[0], seq: 9, type: 'cancelled', payload: { type: 'cancelled', seq: 9 } }],
+        states: [{ ...cancelled, orderType: 'limit', status: 'cancelled' }],
+        ledger: [release],
+        offset: { groupId: group, topic: 'orders.updates.v2', partition: 5, nextOffset: 42 },
+      },
+    };
+    await batches.commitGroup([commands(4, next), updates]);
+    const settled = await state();
+    expect(settled.orders.rows).toBe(once.orders.rows + 2);
+    expect(settled.events.rows).toBe(once.events.rows + 1);
+    expect(settled.ledger.rows).toBe(once.ledger.rows + 2 + 1);
+    expect((await outbox.pending(4)).map((r) => r.offset)).toEqual([206, 207]);
+    expect((await outbox.pending(5)).map((r) => r.offset)).toEqual([301, 302, 303]);
+    expect(await offset('orders.commands.v1', 4)).toBe(208);
+    expect(await offset('orders.updates.v2', 5)).toBe(42);
+    await batches.commitGroup([commands(4, next), updates]);
+    expect(await state()).toEqual(settled);
+    expect(
+      await ds.query(`SELECT status, hold_remaining::text AS held FROM orders WHERE order_id = $1`, [
+        cancelled.orderId,
+      ]),
+    ).toEqual([{ status: 'cancelled', held: '0' }]);
+    expect(await new ReconciliationRepository(ds).ledgerReplay()).toEqual([]);
+    expect(await new ReconciliationRepository(ds).conservation()).toEqual([]);
+
+    // One group never spans consumer groups (the offsets are stored under one group id).
+    const other = commands(6, routerBatch(401, 402));
+    if (other.kind === 'commands') other.batch.offset.groupId = 'someone-else';
+    await expect(batches.commitGroup([commands(4, next), other])).rejects.toThrow(/spans consumer groups/);
   });
 
   it('stores a market-data trade batch once when the same executions arrive again', async () => {

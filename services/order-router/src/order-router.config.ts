@@ -12,5 +12,12 @@ export const OrderRouterConfigSchema = baseSchema
     // they share its balances). Below the partition count, a fetch's batches queue behind each
     // other's database transactions and a command waits for the slowest settlement batch.
     ORDER_ROUTER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(12),
+    // Batches (of different partitions) written in one database transaction at most: batches that
+    // are ready while a commit is in flight go together in the next one (group commit). 1 writes
+    // every batch on its own.
+    // Open orders kept in memory per partition (the rest are read from the database when a cancel,
+    // amend or execution update needs them). 0 reads every one.
+    ORDER_ROUTER_OPEN_ORDERS_CACHED: z.coerce.number().int().min(0).default(100_000),
+    ORDER_ROUTER_GROUP_COMMIT_MAX: z.coerce.number().int().min(1).max(1024).default(64),
   });
 export type OrderRouterConfig = z.infer<typeof OrderRouterConfigSchema>;

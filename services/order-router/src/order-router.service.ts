@@ -20,6 +20,7 @@ import {
   RouterOutboxRepository,
   type BatchOffset,
   type OutboxRow,
+  type RouterBatch,
   type NewOrderRow,
   type OrderEventRow,
   type OrderStateRow,
@@ -49,6 +50,8 @@ import {
   retryUntilConnected,
 } from '@trading/nest-common';
 import { AccountBook } from './account-book';
+import { GroupCommitter } from './group-commit';
+import { OpenOrders } from './open-orders';
 import { checkMarketRules, type RouterRejectReason } from './market-rules';
 import type { OrderRouterConfig } from './order-router.config';
 import { applyOrderEvent } from './order-state';
@@ -70,6 +73,8 @@ const UPDATES = TOPICS.orderUpdates.name;
 /** What one router partition knows: its accounts' balances and where each input stands. */
 interface PartitionState {
   book: AccountBook;
+  /** Its open orders as committed (read from the database on a miss). */
+  orders: OpenOrders;
   /** Next offset to apply per topic, from the database. */
   next: Map<string, number>;
 }
@@ -98,10 +103,12 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   private readonly offsets: ConsumerOffsetsRepository;
   private readonly outbox: RouterOutboxRepository;
   private readonly batches: RouterBatchRepository;
+  private readonly committer: GroupCommitter<RouterBatch>;
   private readonly deadLetters: DeadLetterPublisher;
   private readonly group: string;
   private readonly partitions: number;
   private readonly concurrency: number;
+  private readonly openOrdersMax: number;
   private stopping = false;
   private readonly m;
 
@@ -117,12 +124,23 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     this.group = config.ORDER_ROUTER_GROUP_ID;
     this.partitions = config.KAFKA_PARTITIONS;
     this.concurrency = config.ORDER_ROUTER_CONCURRENCY;
+    // Per partition; evicted ones are read again when needed.
+    this.openOrdersMax = config.ORDER_ROUTER_OPEN_ORDERS_CACHED;
     this.orders = new OrdersRepository(db.dataSource);
     this.balances = new BalancesRepository(db.dataSource);
     this.offsets = new ConsumerOffsetsRepository(db.dataSource);
     this.outbox = new RouterOutboxRepository(db.dataSource);
     this.batches = new RouterBatchRepository(db.dataSource);
     this.deadLetters = new DeadLetterPublisher(producer.producer, this.group);
+    this.committer = new GroupCommitter<RouterBatch>(
+      (group) => this.batches.commitGroup(group),
+      (one) => this.batches.commit(one),
+      {
+        maxGroup: config.ORDER_ROUTER_GROUP_COMMIT_MAX,
+        isolate: isStatementError,
+        observe: (n) => this.m.groupCommit.observe(n),
+      },
+    );
     this.consumer = kafka.consumer({
       groupId: this.group,
       partitionAssigners: [CoPartitionAssigner],
@@ -169,6 +187,16 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         'Rows per batched database write',
         BATCH_SIZE_BUCKETS,
         ['table'],
+      ),
+      stateReads: metrics.counter(
+        'router_order_state_lookups_total',
+        'Orders looked up by batches, by where they were found (memory, or read from the database)',
+        ['source'],
+      ),
+      groupCommit: metrics.histogram(
+        'router_group_commit_batches',
+        'Consumed batches (of different partitions) written in one database transaction',
+        BATCH_SIZE_BUCKETS,
       ),
       dbErrors: metrics.counter('db_write_errors_total', 'Failed batched database writes', ['table']),
       ledger: metrics.counter('ledger_entries_total', 'Ledger entries posted', ['kind']),
@@ -254,7 +282,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     if (!st) {
       // Whatever a previous owner committed but may not have sent goes out first (repeats are dropped downstream).
       await this.send(await this.outbox.pending(p));
-      st = { book: new AccountBook(), next: new Map() };
+      st = { book: new AccountBook(), orders: new OpenOrders(this.openOrdersMax), next: new Map() };
       this.parts.set(p, st);
     }
     if (!st.next.has(topic)) {
@@ -321,6 +349,14 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     return out;
   }
 
+  /** The orders a batch touches: the partition's open orders, the rest read from the database. */
+  private async findStates(st: PartitionState, ids: Iterable<string>): Promise<Map<string, OrderStateRow>> {
+    const { states, hits, loaded } = await st.orders.find(ids, (missing) => this.orders.findStates(missing));
+    if (hits > 0) this.m.stateReads.inc({ source: 'memory' }, hits);
+    if (loaded > 0) this.m.stateReads.inc({ source: 'database' }, loaded);
+    return states;
+  }
+
   private async ensureAccounts(book: AccountBook, accountIds: Iterable<string>): Promise<void> {
     const missing = [...new Set(accountIds)].filter((a) => !book.isLoaded(a));
     if (missing.length === 0) return;
@@ -347,7 +383,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         .filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend')
         .map((c) => (c.value as { orderId: string }).orderId),
     );
-    const states = await this.orders.findStates([...targets]);
+    const states = await this.findStates(st, targets);
     const coids = commands.flatMap((c) =>
       c.value.kind === 'place' && c.value.clientOrderId
         ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }]
@@ -534,17 +570,21 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     await this.commitBatch(
       COMMANDS,
       (offset) =>
-        this.batches.commitCommands({
-          orders: newRows,
-          states: holdChanges,
-          ledger,
-          outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
-          offset,
+        this.committer.submit({
+          kind: 'commands',
+          batch: {
+            orders: newRows,
+            states: holdChanges,
+            ledger,
+            outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
+            offset,
+          },
         }),
       p,
       messages,
       { orders: newRows.length, ledger: ledger.length },
     );
+    st.orders.committed(newRows.map((r) => states.get(r.orderId) ?? stateOfNew(r)));
     await this.send(routed);
     const sentAt = Date.now();
     for (const at of routedReceivedAt) this.m.routedLatency.observe((sentAt - at) / 1000);
@@ -565,7 +605,10 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       st.book,
       updates.map((u) => u.value.accountId),
     );
-    const states = await this.orders.findStates([...new Set(updates.map((u) => u.value.orderId))]);
+    const states = await this.findStates(
+      st,
+      updates.map((u) => u.value.orderId),
+    );
     const ledger: LedgerEntry[] = [];
     const changed = new Map<string, OrderStateRow>();
     const events: OrderEventRow[] = [];
@@ -611,11 +654,16 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     }
     await this.commitBatch(
       UPDATES,
-      (offset) => this.batches.commitUpdates({ events, states: [...changed.values()], ledger, offset }),
+      (offset) =>
+        this.committer.submit({
+          kind: 'updates',
+          batch: { events, states: [...changed.values()], ledger, offset },
+        }),
       p,
       messages,
       { order_events: events.length, ledger: ledger.length },
     );
+    st.orders.committed(changed.values());
     this.m.updates.observe(updates.length);
     const now = Date.now();
     for (const { value: u } of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
@@ -671,6 +719,16 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       this.m.dbRows.observe({ table }, n);
     }
   }
+}
+
+/**
+ * A statement the database refused (a constraint, a bad value: SQLSTATE outside the connection,
+ * resource and operator-intervention classes): worth committing a group's batches one by one.
+ */
+function isStatementError(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58)/.test(code);
 }
 
 function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): OrderStreamUpdate {

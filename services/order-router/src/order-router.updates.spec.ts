@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { TOPICS, toMarketSpec, type OrderUpdate } from '@trading/contracts';
-import type { OrderEventRow, OrderStateRow, UpdatesBatch } from '@trading/db';
+import type { OrderEventRow, OrderStateRow, RouterBatch, UpdatesBatch } from '@trading/db';
 import { MetricsRegistry } from '@trading/metrics';
 import type { DatabaseService, MarketCatalogService, ProducerService } from '@trading/nest-common';
 import type { OrderRouterConfig } from './order-router.config';
@@ -105,6 +105,8 @@ function harness(states: OrderStateRow[]) {
     ORDER_ROUTER_GROUP_ID: 'order-router',
     KAFKA_PARTITIONS: 12,
     ORDER_ROUTER_CONCURRENCY: 12,
+    ORDER_ROUTER_OPEN_ORDERS_CACHED: 100,
+    ORDER_ROUTER_GROUP_COMMIT_MAX: 64,
   } as unknown as OrderRouterConfig;
   const db = { dataSource: {} } as unknown as DatabaseService;
   const markets = {
@@ -128,15 +130,27 @@ function harness(states: OrderStateRow[]) {
     new MetricsRegistry('test', 't'),
   );
   const byId = new Map(states.map((s) => [s.orderId, s]));
+  const reads: string[][] = [];
+  let failNextCommit = false;
   Object.assign(service, {
     outbox: { pending: async () => [] },
     offsets: { load: async () => null },
     balances: { forAccounts: async () => [] },
     orders: {
-      findStates: async (ids: string[]) =>
-        new Map(ids.flatMap((id) => (byId.has(id) ? [[id, { ...byId.get(id)! }]] : []))),
+      findStates: async (ids: string[]) => {
+        reads.push(ids);
+        return new Map(ids.flatMap((id) => (byId.has(id) ? [[id, { ...byId.get(id)! }]] : [])));
+      },
     },
-    batches: { commitUpdates: async (b: UpdatesBatch) => void committed.push(b) },
+    batches: {
+      commit: async (b: RouterBatch) => {
+        if (failNextCommit) {
+          failNextCommit = false;
+          throw new Error('database went away');
+        }
+        if (b.kind === 'updates') committed.push(b.batch);
+      },
+    },
   });
   const deliver = async (messages: KafkaMessage[]) => {
     const resolved: string[] = [];
@@ -150,13 +164,39 @@ function harness(states: OrderStateRow[]) {
     await (service as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
     return resolved;
   };
-  return { committed, deadLettered, deliver };
+  return { committed, deadLettered, deliver, reads, failCommit: () => (failNextCommit = true) };
 }
 
 const seqsOf = (events: OrderEventRow[]) => events.map((e) => `${e.orderId}@${e.seq}`);
 
 describe('OrderRouterService on orders.updates.v2', () => {
   beforeAll(() => Logger.overrideLogger(false));
+
+  it('reads an open order from the database once, and again only after a failed batch', async () => {
+    const h = harness([order('o1', 'a1', 3), order('o2', 'a2', 1)]);
+    await h.deliver([record(30, { updates: [accepted('o1', 'a1', 1, 3), accepted('o2', 'a2', 2, 1)] })]);
+    await h.deliver([record(31, { updates: [trade('o1', 'a1', 3, 2)] })]);
+    expect(h.reads).toEqual([['o1', 'o2']]);
+    expect(h.committed[1].states).toEqual([
+      expect.objectContaining({ orderId: 'o1', filledQty: 1, lastSeq: 3 }),
+    ]);
+
+    // A failed commit leaves memory ahead of the database: the partition's orders are read again.
+    h.failCommit();
+    await expect(h.deliver([record(32, { updates: [trade('o1', 'a1', 4, 1)] })])).rejects.toThrow(
+      /went away/,
+    );
+    await h.deliver([record(32, { updates: [trade('o1', 'a1', 4, 1)] })]);
+    expect(h.reads).toEqual([['o1', 'o2'], ['o1']]);
+
+    // The failure dropped all of the partition's orders (o2 too); o1, read again, stays in memory.
+    await h.deliver([record(33, { updates: [trade('o2', 'a2', 5, 0), trade('o1', 'a1', 6, 0)] })]);
+    expect(h.reads).toEqual([['o1', 'o2'], ['o1'], ['o2']]);
+    expect(h.committed.at(-1)!.states).toEqual([
+      expect.objectContaining({ orderId: 'o2', status: 'filled' }),
+      expect.objectContaining({ orderId: 'o1', status: 'filled' }),
+    ]);
+  });
 
   it('applies the updates of every batch record in record order, then engine order', async () => {
     const h = harness([order('o1', 'a1', 3), order('o2', 'a2', 1)]);

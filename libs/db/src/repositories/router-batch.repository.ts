@@ -58,7 +58,26 @@ const UPDATES_SQL = (() => {
     ${params(LEDGER_CASTS, 1 + e + s)}, $${x}::text, $${x + 1}::text, $${x + 2}::int, $${x + 3}::bigint)`;
 })();
 
+const GROUP_SQL = (() => {
+  const casts = [
+    ...ORDER_CASTS.insertOrders,
+    ...ORDER_CASTS.insertEvents,
+    ...ORDER_CASTS.updateStates,
+    ...LEDGER_CASTS,
+    'int',
+    'bigint',
+    'bigint',
+    'text',
+  ];
+  const x = casts.length + 1;
+  return `SELECT router_commit_group(${params(casts, 1)}, $${x}::text, $${x + 1}::text[], $${x + 2}::int[], $${x + 3}::bigint[])`;
+})();
+
 const offsetParams = (o: BatchOffset): unknown[] => [o.groupId, o.topic, o.partition, o.nextOffset];
+
+/** A consumed batch of either input topic, for a group commit. */
+export type RouterBatch =
+  { kind: 'commands'; batch: CommandsBatch } | { kind: 'updates'; batch: UpdatesBatch };
 
 /**
  * The order-router's write of one consumed batch as a single statement (a PL/pgSQL function,
@@ -80,6 +99,62 @@ export class RouterBatchRepository {
       first,
       b.outbox.rows.length ? outboxRecords(b.outbox.rows) : null,
       ...offsetParams(b.offset),
+    ]);
+  }
+
+  /** One batch through the function of its topic. */
+  async commit(b: RouterBatch, db: DataSource | EntityManager = this.db): Promise<void> {
+    if (b.kind === 'commands') await this.commitCommands(b.batch, db);
+    else await this.commitUpdates(b.batch, db);
+  }
+
+  /**
+   * Several batches (of different topic-partitions, all of one consumer group) as one statement:
+   * the same rows as committing each on its own, in one transaction and one WAL flush
+   * (router_commit_group, migration RouterGroupCommit).
+   */
+  async commitGroup(group: RouterBatch[], db: DataSource | EntityManager = this.db): Promise<void> {
+    if (group.length === 0) return;
+    if (group.length === 1) return this.commit(group[0], db);
+    const orders: NewOrderRow[] = [];
+    const events: OrderEventRow[] = [];
+    const states: OrderStateRow[] = [];
+    const ledger: LedgerRow[] = [];
+    const outbox: { partition: number; pruneBefore: number; first: number | null; records: string | null }[] =
+      [];
+    const offsets: BatchOffset[] = [];
+    for (const g of group) {
+      const b = g.batch;
+      states.push(...b.states);
+      ledger.push(...b.ledger);
+      offsets.push(b.offset);
+      if (g.kind === 'commands') {
+        orders.push(...g.batch.orders);
+        const rows = g.batch.outbox.rows;
+        outbox.push({
+          partition: g.batch.outbox.partition,
+          pruneBefore: g.batch.outbox.pruneBefore,
+          first: rows[0]?.offset ?? null,
+          records: rows.length ? outboxRecords(rows) : null,
+        });
+      } else events.push(...g.batch.events);
+    }
+    const groupIds = new Set(offsets.map((o) => o.groupId));
+    if (groupIds.size !== 1)
+      throw new Error(`a group commit spans consumer groups ${[...groupIds].join(', ')}`);
+    await db.query(GROUP_SQL, [
+      ...newOrderColumns(orders),
+      ...orderEventColumns(events),
+      ...orderStateColumns(states),
+      ...ledgerColumns(ledger),
+      outbox.map((x) => x.partition),
+      outbox.map((x) => x.pruneBefore),
+      outbox.map((x) => x.first),
+      outbox.map((x) => x.records),
+      offsets[0].groupId,
+      offsets.map((o) => o.topic),
+      offsets.map((o) => o.partition),
+      offsets.map((o) => o.nextOffset),
     ]);
   }
 
