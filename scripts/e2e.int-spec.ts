@@ -15,6 +15,19 @@ const base = `E${run}`;
 
 type Json = Record<string, unknown>;
 
+/** The gateway's gateway_order_lookup_total for cancels, by source. */
+async function cancelLookups(): Promise<{ redis: number; database: number }> {
+  const text = await (await fetch(`${GATEWAY_URL}/metrics`)).text();
+  const count = (source: string) =>
+    Number(
+      new RegExp(
+        `^gateway_order_lookup_total\\{[^}]*command="cancel"[^}]*source="${source}"[^}]*\\} (\\S+)$`,
+        'm',
+      ).exec(text)?.[1] ?? 0,
+    );
+  return { redis: count('redis'), database: count('database') };
+}
+
 describe('order pipeline end to end', () => {
   jest.setTimeout(180_000);
   let services: RunningServices;
@@ -25,6 +38,27 @@ describe('order pipeline end to end', () => {
   let sellerId: string;
   let buyerId: string;
   let stream: StreamClient;
+
+  /**
+   * Once the router published the order's final state (the update and the delete of the gateway's
+   * accepted-order record go in one Redis pipeline, the delete first), a cancel is answered from
+   * the database: 409 ORDER_NOT_OPEN.
+   */
+  const expectCancelRefusedOnceFinal = async (who: Credentials, orderId: string, status: string) => {
+    await stream.waitFor(
+      (m) =>
+        m.type === 'update' &&
+        m.channel === 'orders' &&
+        (m.data as Json).orderId === orderId &&
+        (m.data as Json).status === status,
+    );
+    const res = await api.signed<{ error: Json }>(who, 'DELETE', `/v1/orders/${orderId}`);
+    expect([res.status, res.body.error?.code, res.body.error?.message]).toEqual([
+      409,
+      'ORDER_NOT_OPEN',
+      `order is ${status}`,
+    ]);
+  };
 
   const balance = async (
     who: Credentials,
@@ -114,6 +148,8 @@ describe('order pipeline end to end', () => {
     });
     expect(order).toMatchObject({ status: 'rejected' });
     expect(await balance(buyer, 'USDT')).toEqual({ asset: 'USDT', available: '1000', held: '0' });
+    // The router's rejection is final: the gateway's record of the order is gone with it.
+    await expectCancelRefusedOnceFinal(buyer, orderId, 'rejected');
   });
 
   it('matches a crossing pair, settles both sides with fees, and every feed shows the trade', async () => {
@@ -158,6 +194,7 @@ describe('order pipeline end to end', () => {
     expect(sellState).toMatchObject({ filledQuantity: '0.2' });
     const buyState = await api.signed<Json>(buyer, 'GET', `/v1/orders/${String(buy.body.orderId)}`);
     expect(buyState.body).toMatchObject({ status: 'filled', filledQuantity: '0.2' });
+    await expectCancelRefusedOnceFinal(buyer, String(buy.body.orderId), 'filled');
 
     // The trade row in the database, once.
     const rows = (await db.query(`SELECT price::text, qty::text, taker_side FROM trades WHERE symbol = $1`, [
@@ -194,6 +231,16 @@ describe('order pipeline end to end', () => {
     expect(await balance(seller, base)).toEqual({ asset: base, available: '1.5', held: '0.3' });
   });
 
+  const earlyCancelled = {
+    symbol,
+    side: 'buy',
+    type: 'limit',
+    price: '1.00',
+    quantity: '1',
+    clientOrderId: `c-${run}`,
+  };
+  let earlyCancelledId = '';
+
   it('cancels an order the moment it was accepted, and only for its owner', async () => {
     const before = await balance(buyer, 'USDT');
     // The router paused: the order is accepted (on Kafka) but certainly not stored yet.
@@ -201,20 +248,18 @@ describe('order pipeline end to end', () => {
     process.kill(router, 'SIGSTOP');
     let paused = true;
     try {
-      const placed = await api.signed<Json>(buyer, 'POST', '/v1/orders', {
-        symbol,
-        side: 'buy',
-        type: 'limit',
-        price: '1.00',
-        quantity: '1',
-      });
+      const placed = await api.signed<Json>(buyer, 'POST', '/v1/orders', earlyCancelled);
       expect(placed.status).toBe(202);
       const orderId = String(placed.body.orderId);
+      earlyCancelledId = orderId;
       // No waiting: the router may not have stored the order yet.
+      const lookups = await cancelLookups();
       expect((await api.signed(seller, 'DELETE', `/v1/orders/${orderId}`)).status).toBe(404);
       const cancel = await api.signed<Json>(buyer, 'DELETE', `/v1/orders/${orderId}`);
       expect(cancel.status).toBe(202);
       expect(cancel.body).toMatchObject({ orderId, status: 'cancel_requested' });
+      // Both answered from the gateway's accepted-order record, neither read PostgreSQL.
+      expect(await cancelLookups()).toEqual({ redis: lookups.redis + 2, database: lookups.database });
       process.kill(router, 'SIGCONT');
       paused = false;
       const order = await api.until('the cancellation', async () => {
@@ -222,6 +267,7 @@ describe('order pipeline end to end', () => {
         return r.status === 200 && r.body.status === 'cancelled' ? r.body : undefined;
       });
       expect(order).toMatchObject({ status: 'cancelled' });
+      await expectCancelRefusedOnceFinal(buyer, orderId, 'cancelled');
       await api.until('hold released', async () =>
         (await balance(buyer, 'USDT'))?.held === before?.held ? true : undefined,
       );
@@ -246,5 +292,33 @@ describe('order pipeline end to end', () => {
       { env: process.env, encoding: 'utf8' },
     );
     expect(out).toContain('"reconciliation":"ok"');
+  });
+
+  it('answers 409 to a cancel after a placement retry of a finished order', async () => {
+    // The retry (same clientOrderId, so the same order id) writes the gateway's accepted-order
+    // record again; the router finds the order stored and deletes the record.
+    const retry = await api.signed<Json>(buyer, 'POST', '/v1/orders', earlyCancelled);
+    expect([retry.status, retry.body.orderId]).toEqual([202, earlyCancelledId]);
+    // A refused withdrawal behind it (same account, same router partition, no money moved): once
+    // its update is out, so is the router's batch with the retry.
+    const marker = await api.operator<{ commandId: string }>(operator, 'POST', '/v1/operator/withdrawals', {
+      accountId: buyerId,
+      asset: 'USDT',
+      amount: '1000000',
+    });
+    expect(marker.status).toBe(202);
+    await stream.waitFor(
+      (m) =>
+        m.type === 'update' &&
+        m.channel === 'orders' &&
+        (m.data as Json).commandId === marker.body.commandId &&
+        (m.data as Json).status === 'rejected',
+    );
+    const res = await api.signed<{ error: Json }>(buyer, 'DELETE', `/v1/orders/${earlyCancelledId}`);
+    expect([res.status, res.body.error?.code, res.body.error?.message]).toEqual([
+      409,
+      'ORDER_NOT_OPEN',
+      'order is cancelled',
+    ]);
   });
 });

@@ -52,4 +52,10 @@ export const redisKeys = {
   /** Pub/sub channel carrying StreamMessage JSON. */
   pubsub: (channel: string) => `stream:${channel}`,
   orderChannel: (accountId: string) => `orders:${accountId}`,
+  /**
+   * The gateway's record of an order it accepted (JSON {accountId, symbol, orderType,
+   * clientOrderId}, TTL 600 s): cancels are answered from it; the router deletes it once the
+   * order is final.
+   */
+  acceptedOrder: (orderId: string) => `accepted:${orderId}`,
 };

@@ -56,4 +56,17 @@ describe('redis', () => {
       { channel: one, seq: 2, data: { n: 3 } },
     ]);
   });
+
+  it('deletes keys in the pipeline of the messages', async () => {
+    const channel = `orders:${randomUUID()}`;
+    const [gone, kept] = [`it:${randomUUID()}`, `it:${randomUUID()}`];
+    await a.set(gone, '1', 'EX', 60);
+    await a.set(kept, '1', 'EX', 60);
+    const got = new Promise<string>((resolve) => b.on('message', (_c: string, m: string) => resolve(m)));
+    await b.subscribe(redisKeys.pubsub(channel));
+    await new StreamPublisher(a).publishMany([{ channel, data: { n: 1 } }], [gone]);
+    expect(JSON.parse(await got)).toEqual({ channel, seq: 1, data: { n: 1 } });
+    expect([await a.exists(gone), await a.exists(kept)]).toEqual([0, 1]);
+    await a.del(kept);
+  });
 });

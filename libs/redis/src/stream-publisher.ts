@@ -46,13 +46,18 @@ export class StreamPublisher {
   /**
    * Publishes many messages (no snapshots) in one pipeline: one write and one round trip instead
    * of one per message. Messages of a channel keep their order (a pipeline runs in order).
-   * Resolves with the first error of any message, if one failed.
+   * `deleteKeys` ride in the same pipeline, ahead of the messages: whoever sees a message knows
+   * the keys are gone. Resolves with the first error of any command, if one failed.
    */
-  async publishMany(messages: readonly { channel: string; data: unknown }[]): Promise<void> {
-    if (messages.length === 0) return;
+  async publishMany(
+    messages: readonly { channel: string; data: unknown }[],
+    deleteKeys: readonly string[] = [],
+  ): Promise<void> {
+    if (messages.length === 0 && deleteKeys.length === 0) return;
     const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
       publishStream(...args: Parameters<StreamCommands['publishStream']>): unknown;
     };
+    if (deleteKeys.length > 0) pipeline.del(...deleteKeys);
     for (const m of messages)
       pipeline.publishStream(
         redisKeys.channelSeq(m.channel),

@@ -82,6 +82,8 @@ interface PartitionState {
 interface Outcome {
   ledger: LedgerEntry[];
   stream: Map<string, OrderStreamUpdate[]>;
+  /** Orders whose accepted-order record goes too (besides the final ones in `stream`). */
+  forget?: string[];
 }
 
 /**
@@ -313,7 +315,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       st.next.set(topic, last + 1);
       resolveOffset(String(last));
       await heartbeat();
-      await this.stream.publish(outcome.stream);
+      await this.stream.publish(outcome.stream, outcome.forget);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
       // The in-memory balances may be ahead of the database: reload them from it next time.
@@ -395,6 +397,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     const newRows: NewOrderRow[] = [];
     const holdChanges: OrderStateRow[] = [];
     const routed: OutboxRow[] = [];
+    const forget: string[] = [];
     const stream = new Map<string, OrderStreamUpdate[]>();
     const notify = (account: string, u: OrderStreamUpdate): void => {
       const list = stream.get(account) ?? [];
@@ -481,6 +484,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         // A retry of an order that exists (same clientOrderId, same order id): already handled.
         if (coidKey && takenCoids.get(coidKey) === cmd.orderId) {
           this.m.retried.inc();
+          // The gateway wrote its record again; the stored order answers for it.
+          forget.push(cmd.orderId);
           continue;
         }
         const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
@@ -588,7 +593,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     await this.send(routed);
     const sentAt = Date.now();
     for (const at of routedReceivedAt) this.m.routedLatency.observe((sentAt - at) / 1000);
-    return { ledger, stream };
+    return { ledger, stream, forget };
   }
 
   private async onUpdates(

@@ -48,6 +48,6 @@ export function applyOrderEvent(order: OrderStateRow, orderId: string, event: En
 }
 
 /** True when nothing more can happen to the order. */
-export function isFinal(status: OrderStateRow['status']): boolean {
+export function isFinal(status: string): boolean {
   return status === 'filled' || status === 'cancelled' || status === 'rejected' || status === 'expired';
 }

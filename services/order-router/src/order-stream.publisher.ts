@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { redisKeys } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import { StreamPublisher } from '@trading/redis';
+import { isFinal } from './order-state';
 
 /** What the caller's private channel carries: order state changes and balance movements. */
 export type OrderStreamUpdate =
@@ -36,17 +37,31 @@ export class OrderStreamPublisher {
 
   /**
    * Every update of a batch, all accounts, in one Redis pipeline (one write instead of one round
-   * trip per update). Best effort: the database is the record; a Redis outage must not stall
-   * order state.
+   * trip per update). The same pipeline deletes the gateway's accepted-order record of every
+   * order the batch made final (an update with a final status: filled, cancelled, rejected,
+   * expired, including the router's own rejections of placements) and of the `forget` orders, so
+   * the gateway answers a cancel of a finished order from the database (409 ORDER_NOT_OPEN)
+   * instead of from the record. Best effort: the database is the record; a Redis outage must not
+   * stall order state (a record left behind expires with its TTL).
    */
-  async publish(byAccount: ReadonlyMap<string, OrderStreamUpdate[]>): Promise<void> {
+  async publish(
+    byAccount: ReadonlyMap<string, OrderStreamUpdate[]>,
+    forget: Iterable<string> = [],
+  ): Promise<void> {
     const messages: { channel: string; data: OrderStreamUpdate }[] = [];
+    const done = new Set<string>(forget);
     for (const [accountId, updates] of byAccount) {
       const channel = redisKeys.orderChannel(accountId);
-      for (const u of updates) messages.push({ channel, data: u });
+      for (const u of updates) {
+        messages.push({ channel, data: u });
+        if (u.type === 'order' && isFinal(u.status)) done.add(u.orderId);
+      }
     }
     try {
-      await this.publisher.publishMany(messages);
+      await this.publisher.publishMany(
+        messages,
+        [...done].map((id) => redisKeys.acceptedOrder(id)),
+      );
     } catch (err) {
       this.logger.warn(`order stream publish failed: ${(err as Error).message}`);
     }

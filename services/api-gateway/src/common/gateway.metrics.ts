@@ -16,6 +16,11 @@ export class GatewayMetrics {
   readonly shed: Counter<'reason'>;
   /** Receipt of POST /v1/orders to Kafka's acknowledgement of its command. */
   readonly orderAckDuration: Histogram;
+  /**
+   * How a cancel or amend found its order: `redis` answered from the accepted-order record alone,
+   * `database` queried PostgreSQL (whatever the answer).
+   */
+  readonly orderLookups: Counter<'command' | 'source'>;
   readonly wsConnections: Gauge;
   readonly wsSubscriptions: Gauge;
 
@@ -39,6 +44,11 @@ export class GatewayMetrics {
       'gateway_order_ack_duration_seconds',
       'Order receipt to Kafka acknowledgement of its command',
       KAFKA_DURATION_BUCKETS_SECONDS,
+    );
+    this.orderLookups = metrics.counter(
+      'gateway_order_lookup_total',
+      'Cancel and amend order lookups, by command and by source (redis: accepted-order record only; database: PostgreSQL queried)',
+      ['command', 'source'],
     );
     this.wsConnections = metrics.gauge('ws_connections', 'Open WebSocket connections');
     this.wsSubscriptions = metrics.gauge('ws_subscriptions', 'Active WebSocket channel subscriptions');

@@ -53,7 +53,13 @@ export class OrdersController {
   @Delete(':id')
   @HttpCode(202)
   @ApiOperation({ summary: 'Request the cancellation of an own open order' })
+  @ApiResponse({ status: 202, description: '{ orderId, clientOrderId, status: "cancel_requested" }' })
   @ApiResponse({ status: 404, description: 'No such order of this account', schema: ERROR_SCHEMA })
+  @ApiResponse({
+    status: 409,
+    description: 'ORDER_NOT_OPEN: the order is known to be final (filled, cancelled, rejected, expired)',
+    schema: ERROR_SCHEMA,
+  })
   cancel(@CurrentAccount() account: AuthenticatedAccount, @Param('id') id: string): Promise<OrderAck> {
     return this.orders.cancel(account, id);
   }

@@ -32,10 +32,27 @@ const body = {
   clientOrderId: 'c-1',
 };
 
-function setup(opts: { send?: () => Promise<void>; connected?: boolean } = {}) {
-  // Redis holds only the best-effort record for early cancels.
+/** An order row as OrderQueriesRepository.findOwn returns it (only the fields the service reads). */
+const row = (orderId: string, status: string) => ({
+  orderId,
+  accountId: 'acct-1',
+  symbol: 'BTC-USDT',
+  orderType: 'limit',
+  clientOrderId: null,
+  status,
+});
+
+function setup(
+  opts: {
+    send?: () => Promise<void>;
+    connected?: boolean;
+    rows?: ReturnType<typeof row>[];
+  } = {},
+) {
+  // Redis holds only the best-effort accepted-order records.
   const store = new Map<string, string>();
   const redis = {
+    status: 'ready',
     set: jest.fn((k: string, v: string) => {
       store.set(k, v);
       return Promise.resolve('OK');
@@ -46,16 +63,30 @@ function setup(opts: { send?: () => Promise<void>; connected?: boolean } = {}) {
   const send = jest.fn(opts.send ?? (() => Promise.resolve()));
   const producer = { producer: { isConnected: opts.connected ?? true, send } } as unknown as ProducerService;
   const metrics = new GatewayMetrics(new MetricsRegistry('test', '0'));
+  const dataSource = { isInitialized: true };
+  const findOwn = jest.fn((accountId: string, orderId: string) =>
+    Promise.resolve(opts.rows?.find((r) => r.orderId === orderId && r.accountId === accountId) ?? null),
+  );
   const service = new OrdersService(
     producer,
     { redis } as unknown as RedisService,
-    { dataSource: { isInitialized: true } } as unknown as DatabaseService,
-    {} as OrderQueriesRepository,
+    { dataSource } as unknown as DatabaseService,
+    { findOwn } as unknown as OrderQueriesRepository,
     { find: () => Promise.resolve(market) } as unknown as MarketLookupService,
     metrics,
     { ORDER_ACK_TIMEOUT_MS: 200 } as ApiGatewayConfig,
   );
-  return { service, send, metrics, store };
+  return { service, send, metrics, store, redis, dataSource, findOwn };
+}
+
+const sentCommands = (send: jest.Mock) =>
+  (send.mock.calls as unknown[][]).map((c) => (c[0] as { value: Record<string, unknown> }).value);
+
+async function lookups(metrics: GatewayMetrics): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await metrics.orderLookups.get()).values)
+    out[`${String(v.labels.command)}:${String(v.labels.source)}`] = v.value;
+  return out;
 }
 
 async function failure(p: Promise<unknown>): Promise<GatewayException> {
@@ -167,5 +198,101 @@ describe('OrdersService.place', () => {
     expect(noKafka.send).not.toHaveBeenCalled();
     await new Promise((r) => setImmediate(r));
     expect(noKafka.store.size).toBe(0);
+  });
+});
+
+describe('OrdersService.cancel', () => {
+  const other = { accountId: 'acct-2', keyId: 'ak_2' };
+  const unknownId = '00000000-0000-4000-8000-000000000001';
+
+  it('answers from the accepted-order record without touching the database', async () => {
+    const { service, send, findOwn, dataSource, metrics } = setup();
+    const { orderId } = await service.place(account, body);
+    // Even with the database down: the record is all a cancel needs.
+    dataSource.isInitialized = false;
+    const ack = await service.cancel(account, orderId, 2000);
+    expect(ack).toEqual({ orderId, clientOrderId: 'c-1', status: 'cancel_requested' });
+    expect(findOwn).not.toHaveBeenCalled();
+    expect(sentCommands(send)[1]).toMatchObject({
+      kind: 'cancel',
+      orderId,
+      accountId: 'acct-1',
+      symbol: 'BTC-USDT',
+      receivedAt: 2000,
+    });
+    expect(await lookups(metrics)).toEqual({ 'cancel:redis': 1 });
+  });
+
+  it('answers 404 for another account’s record, as for another account’s row, and produces nothing', async () => {
+    const { service, send, findOwn } = setup();
+    const { orderId } = await service.place(account, body);
+    const err = await failure(service.cancel(other, orderId));
+    expect([err.status, err.code]).toEqual([404, ErrorCode.ORDER_NOT_FOUND]);
+    expect(sentCommands(send).map((c) => c.kind)).toEqual(['place']);
+    expect(findOwn).not.toHaveBeenCalled();
+  });
+
+  it('falls back to the database without a record: open 202, final 409, none 404', async () => {
+    const openId = '00000000-0000-4000-8000-00000000000a';
+    const filledId = '00000000-0000-4000-8000-00000000000b';
+    const { service, send, findOwn, redis, metrics } = setup({
+      rows: [row(openId, 'partially_filled'), row(filledId, 'filled')],
+    });
+    expect(await service.cancel(account, openId)).toMatchObject({
+      orderId: openId,
+      status: 'cancel_requested',
+    });
+    expect(sentCommands(send)).toEqual([expect.objectContaining({ kind: 'cancel', orderId: openId })]);
+    const final = await failure(service.cancel(account, filledId));
+    expect([final.status, final.code, final.message]).toEqual([
+      409,
+      ErrorCode.ORDER_NOT_OPEN,
+      'order is filled',
+    ]);
+    const none = await failure(service.cancel(account, unknownId));
+    expect([none.status, none.code]).toEqual([404, ErrorCode.ORDER_NOT_FOUND]);
+    expect(findOwn.mock.calls).toEqual([
+      ['acct-1', openId],
+      ['acct-1', filledId],
+      ['acct-1', unknownId],
+    ]);
+    // One Redis read per cancel: a missing record is not read again after the database.
+    expect(redis.get).toHaveBeenCalledTimes(3);
+    expect(sentCommands(send)).toHaveLength(1);
+    expect(await lookups(metrics)).toEqual({ 'cancel:database': 3 });
+  });
+
+  it('uses the database when Redis is down, and answers 503 redis only when it needs the record', async () => {
+    const openId = '00000000-0000-4000-8000-00000000000a';
+    const { service, redis, findOwn } = setup({ rows: [row(openId, 'new')] });
+    redis.status = 'reconnecting';
+    expect(await service.cancel(account, openId)).toMatchObject({
+      orderId: openId,
+      status: 'cancel_requested',
+    });
+    expect(findOwn).toHaveBeenCalledTimes(1);
+    const err = await failure(service.cancel(account, unknownId));
+    expect([err.status, err.retryAfterSeconds]).toEqual([503, 1]);
+    expect(err.toBody().error).toMatchObject({ dependency: 'redis' });
+    expect(redis.get).not.toHaveBeenCalled();
+  });
+
+  it('uses the database when the Redis read fails', async () => {
+    const openId = '00000000-0000-4000-8000-00000000000a';
+    const { service, redis, findOwn } = setup({ rows: [row(openId, 'new')] });
+    redis.get.mockImplementationOnce(() => Promise.reject(new Error('Connection is closed.')));
+    expect(await service.cancel(account, openId)).toMatchObject({ status: 'cancel_requested' });
+    expect(findOwn).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps amends database-first, the record only for an order not stored yet', async () => {
+    const { service, send, findOwn, metrics } = setup();
+    const { orderId } = await service.place(account, body);
+    expect(await service.amend(account, orderId, { price: '101' })).toMatchObject({
+      status: 'amend_requested',
+    });
+    expect(findOwn).toHaveBeenCalledWith('acct-1', orderId);
+    expect(sentCommands(send)[1]).toMatchObject({ kind: 'amend', orderId, price: 10100 });
+    expect(await lookups(metrics)).toEqual({ 'amend:database': 1 });
   });
 });

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   orderCommandSchema,
+  redisKeys,
   TOPICS,
   type AmendOrderCommand,
   type CancelOrderCommand,
@@ -33,12 +34,14 @@ export interface OrderAck {
 }
 
 /**
- * An accepted order is in the database once the router stored it, a few milliseconds to (under
- * load) seconds after its 202. Until then the gateway answers cancels and amends of the caller's
- * own order from this record, so a client never gets a 404 for an order id it was just given.
+ * The record of an accepted order (redisKeys.acceptedOrder), written before the 202 and deleted
+ * by the order-router once the order is final (or when a placement retry finds it stored). A
+ * cancel of the caller's own order is answered from it without PostgreSQL; an amend reads the
+ * database first and uses it only until the router stored the order, a few milliseconds to (under
+ * load) seconds after its 202, so a client never gets a 404 for an order id it was just given.
  */
 const ACCEPTED_ORDER_TTL_SECONDS = 600;
-const acceptedKey = (orderId: string): string => `accepted:${orderId}`;
+const acceptedKey = redisKeys.acceptedOrder;
 
 interface AcceptedOrder {
   accountId: string;
@@ -57,6 +60,8 @@ export function clientOrderIdToOrderId(accountId: string, clientOrderId: string)
   const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+type OpenOrder = { orderId: string; symbol: string; orderType: string; clientOrderId: string | null };
 
 class AckTimeoutError extends Error {}
 
@@ -130,7 +135,7 @@ export class OrdersService {
   }
 
   async cancel(account: AuthenticatedAccount, orderId: string, receivedAt = Date.now()): Promise<OrderAck> {
-    const order = await this.openOrder(account, orderId);
+    const order = await this.cancellableOrder(account, orderId);
     await this.produce({
       kind: 'cancel',
       commandId: randomUUID(),
@@ -150,7 +155,7 @@ export class OrdersService {
   ): Promise<OrderAck> {
     const parsed = amendOrderRequestSchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
-    const order = await this.openOrder(account, orderId);
+    const order = await this.openOrder(account, orderId, 'amend');
     const market = requireTradingMarket(order.symbol, await this.markets.find(order.symbol));
     const change = validateAmend(parsed.data, market, order);
     await this.produce({
@@ -165,25 +170,70 @@ export class OrdersService {
     return { orderId: order.orderId, clientOrderId: order.clientOrderId, status: 'amend_requested' };
   }
 
-  /** The caller's order while it can still change; someone else's is indistinguishable from none. */
+  /**
+   * The order a cancel names. A cancel needs only the order's symbol, so the accepted-order record
+   * answers for the caller's own order without PostgreSQL; someone else's record is a 404 like
+   * someone else's row. No record (never accepted here, expired, or deleted by the router because
+   * the order is final) or Redis not answering: the database decides, as for an amend (404, 409
+   * ORDER_NOT_OPEN). A cancel arriving between the router's commit of a final state and its
+   * delete of the record gets 202 and is refused by the matching engine (docs/api.md).
+   */
+  private async cancellableOrder(account: AuthenticatedAccount, orderId: string): Promise<OpenOrder> {
+    if (!orderIdParamSchema.safeParse(orderId).success) throw notFound();
+    let accepted: AcceptedOrder | null | undefined;
+    try {
+      accepted = await this.acceptedOrder(orderId);
+    } catch {
+      // The record only saves a query: whatever went wrong with Redis, the database decides.
+      accepted = undefined;
+    }
+    if (!accepted) return this.openOrder(account, orderId, 'cancel', accepted);
+    this.metrics.orderLookups.inc({ command: 'cancel', source: 'redis' });
+    if (accepted.accountId !== account.accountId) throw notFound();
+    return {
+      orderId,
+      symbol: accepted.symbol,
+      orderType: accepted.orderType,
+      clientOrderId: accepted.clientOrderId,
+    };
+  }
+
+  /**
+   * The caller's order while it can still change; someone else's is indistinguishable from none.
+   * `accepted`: the accepted-order record when the caller already read it (null: there is none),
+   * undefined to read it here if the database has no row.
+   */
   private async openOrder(
     account: AuthenticatedAccount,
     orderId: string,
-  ): Promise<{ orderId: string; symbol: string; orderType: string; clientOrderId: string | null }> {
+    command: 'cancel' | 'amend',
+    accepted?: AcceptedOrder | null,
+  ): Promise<OpenOrder> {
     if (!orderIdParamSchema.safeParse(orderId).success) throw notFound();
+    this.metrics.orderLookups.inc({ command, source: 'database' });
     const order = await dbCall(this.db.dataSource, () => this.queries.findOwn(account.accountId, orderId));
     if (!order) {
       // Accepted but not stored yet: the router sees this command after the placement (same
       // account, same partition) and decides.
-      const raw = await redisCall(this.redis.redis, () => this.redis.redis.get(acceptedKey(orderId)));
-      const accepted = raw ? (JSON.parse(raw) as AcceptedOrder) : null;
-      if (!accepted || accepted.accountId !== account.accountId) throw notFound();
-      return { orderId, ...accepted };
+      const record = accepted === undefined ? await this.acceptedOrder(orderId) : accepted;
+      if (!record || record.accountId !== account.accountId) throw notFound();
+      return {
+        orderId,
+        symbol: record.symbol,
+        orderType: record.orderType,
+        clientOrderId: record.clientOrderId,
+      };
     }
     if (FINAL_STATUSES.has(order.status)) {
       throw new GatewayException(ErrorCode.ORDER_NOT_OPEN, `order is ${order.status}`);
     }
     return order;
+  }
+
+  /** The accepted-order record, null when there is none; 503 naming Redis when it cannot say. */
+  private async acceptedOrder(orderId: string): Promise<AcceptedOrder | null> {
+    const raw = await redisCall(this.redis.redis, () => this.redis.redis.get(acceptedKey(orderId)));
+    return raw ? (JSON.parse(raw) as AcceptedOrder) : null;
   }
 
   /**
