@@ -19,5 +19,8 @@ export const OrderRouterConfigSchema = baseSchema
     // amend or execution update needs them). 0 reads every one.
     ORDER_ROUTER_OPEN_ORDERS_CACHED: z.coerce.number().int().min(0).default(100_000),
     ORDER_ROUTER_GROUP_COMMIT_MAX: z.coerce.number().int().min(1).max(1024).default(64),
+    // Group commits in flight at once: partition p commits through lane p % lanes, so up to this
+    // many database transactions of different partitions run in parallel.
+    ORDER_ROUTER_COMMIT_LANES: z.coerce.number().int().min(1).max(64).default(1),
   });
 export type OrderRouterConfig = z.infer<typeof OrderRouterConfigSchema>;

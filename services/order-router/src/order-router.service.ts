@@ -105,7 +105,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   private readonly offsets: ConsumerOffsetsRepository;
   private readonly outbox: RouterOutboxRepository;
   private readonly batches: RouterBatchRepository;
-  private readonly committer: GroupCommitter<RouterBatch>;
+  /** Group commit lanes: partition p commits through lane p % lanes, one transaction in flight per lane. */
+  private readonly committers: GroupCommitter<RouterBatch>[];
   private readonly deadLetters: DeadLetterPublisher;
   private readonly group: string;
   private readonly partitions: number;
@@ -134,14 +135,18 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     this.outbox = new RouterOutboxRepository(db.dataSource);
     this.batches = new RouterBatchRepository(db.dataSource);
     this.deadLetters = new DeadLetterPublisher(producer.producer, this.group);
-    this.committer = new GroupCommitter<RouterBatch>(
-      (group) => this.batches.commitGroup(group),
-      (one) => this.batches.commit(one),
-      {
-        maxGroup: config.ORDER_ROUTER_GROUP_COMMIT_MAX,
-        isolate: isStatementError,
-        observe: (n) => this.m.groupCommit.observe(n),
-      },
+    this.committers = Array.from(
+      { length: config.ORDER_ROUTER_COMMIT_LANES },
+      () =>
+        new GroupCommitter<RouterBatch>(
+          (group) => this.batches.commitGroup(group),
+          (one) => this.batches.commit(one),
+          {
+            maxGroup: config.ORDER_ROUTER_GROUP_COMMIT_MAX,
+            isolate: isStatementError,
+            observe: (n) => this.m.groupCommit.observe(n),
+          },
+        ),
     );
     this.consumer = kafka.consumer({
       groupId: this.group,
@@ -575,7 +580,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     await this.commitBatch(
       COMMANDS,
       (offset) =>
-        this.committer.submit({
+        this.committers[p % this.committers.length].submit({
           kind: 'commands',
           batch: {
             orders: newRows,
@@ -660,7 +665,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     await this.commitBatch(
       UPDATES,
       (offset) =>
-        this.committer.submit({
+        this.committers[p % this.committers.length].submit({
           kind: 'updates',
           batch: { events, states: [...changed.values()], ledger, offset },
         }),

@@ -107,6 +107,7 @@ function harness(states: OrderStateRow[]) {
     ORDER_ROUTER_CONCURRENCY: 12,
     ORDER_ROUTER_OPEN_ORDERS_CACHED: 100,
     ORDER_ROUTER_GROUP_COMMIT_MAX: 64,
+    ORDER_ROUTER_COMMIT_LANES: 2,
   } as unknown as OrderRouterConfig;
   const db = { dataSource: {} } as unknown as DatabaseService;
   const markets = {
