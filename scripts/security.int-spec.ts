@@ -46,7 +46,7 @@ describe('gateway security', () => {
         )) || undefined,
       60_000,
     );
-    for (const who of ['a', 'b']) {
+    for (const who of ['a', 'b', 'c']) {
       const res = await api.operator<{ apiKey: string; secret: string }>(
         secret('operator_token'),
         'POST',
@@ -91,6 +91,34 @@ describe('gateway security', () => {
     expect(limited[0].headers.get('x-ratelimit-limit')).toBe('20');
     expect(limited[0].headers.get('retry-after')).toBe('1');
     expect(results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+  });
+
+  it('lets a request refused with 429 be sent again as it was (its nonce is claimed only when admitted)', async () => {
+    const ts = String(Date.now());
+    const requests = Array.from({ length: 30 }, (_, i) => {
+      const path = `/v1/balances?retry=${i}`;
+      return {
+        path,
+        headers: {
+          [SIGNATURE_HEADERS.apiKey]: creds[2].apiKey,
+          [SIGNATURE_HEADERS.timestamp]: ts,
+          [SIGNATURE_HEADERS.signature]: sign(creds[2].secret, ts, 'GET', path, ''),
+        },
+      };
+    });
+    const send = (r: (typeof requests)[number]) =>
+      fetch(`http://127.0.0.1:${PORT}${r.path}`, { headers: r.headers });
+    const first = await Promise.all(requests.map(send));
+    const refused = requests.filter((_, i) => first[i].status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(first.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    // The next one-second window: the very same signed requests are admitted once, then replays.
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await Promise.all(refused.slice(0, 10).map(send));
+    expect(again.map((r) => r.status)).toEqual(again.map(() => 200));
+    const replay = await send(refused[0]);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('REPLAYED_REQUEST');
   });
 
   it("lets no account read, amend or cancel another account's order", async () => {

@@ -37,7 +37,13 @@ function setup() {
       set: jest.fn((key: string) => Promise.resolve(used.has(key) ? null : (used.add(key), 'OK'))),
     },
   } as unknown as RedisService;
-  return { service: new ApiKeyAuthService(db, repo, cipher, config, redis), findActive, rows, used };
+  return {
+    service: new ApiKeyAuthService(db, repo, cipher, config, redis),
+    findActive,
+    rows,
+    used,
+    nonceSets: (redis.redis as unknown as { set: jest.Mock }).set,
+  };
 }
 
 function signed(overrides: Partial<SignedRequest> = {}, ts = NOW): SignedRequest {
@@ -130,5 +136,24 @@ describe('signed request authentication', () => {
       accountId: 'acct-1',
       keyId: 'ak_live',
     });
+  });
+
+  it('trusts a nonce claimed at admission, after checking the signature, and asks Redis only without one', async () => {
+    const { service, nonceSets } = setup();
+    await expect(service.authenticate(signed({ nonce: 'fresh' }), NOW)).resolves.toEqual({
+      accountId: 'acct-1',
+      keyId: 'ak_live',
+    });
+    expect(nonceSets).not.toHaveBeenCalled();
+    expect(await codeOf(service.authenticate(signed({ nonce: 'replayed' }), NOW))).toBe(
+      ErrorCode.REPLAYED_REQUEST,
+    );
+    // A forged signature is refused as such whatever admission said about its nonce.
+    expect(
+      await codeOf(service.authenticate(signed({ nonce: 'replayed', body: '{"tampered":true}' }), NOW)),
+    ).toBe(ErrorCode.BAD_SIGNATURE);
+    expect(nonceSets).not.toHaveBeenCalled();
+    await service.authenticate(signed({}, NOW + 1), NOW + 1);
+    expect(nonceSets).toHaveBeenCalledTimes(1);
   });
 });

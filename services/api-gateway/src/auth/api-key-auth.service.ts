@@ -21,7 +21,16 @@ export interface SignedRequest {
   method: string;
   pathWithQuery: string;
   body: string;
+  /**
+   * The signature's nonce, when the request's admission already claimed it in Redis (in the same
+   * script as the rate limits, installOverloadProtection): 'fresh' if it was unused, 'replayed' if
+   * not. Absent: authenticate claims it itself.
+   */
+  nonce?: 'fresh' | 'replayed';
 }
+
+/** The Redis key that makes a signature single-use. */
+export const nonceKey = (apiKey: string, signature: string): string => `sig:${apiKey}:${signature}`;
 
 type CacheEntry =
   // The secret as a KeyObject: HMAC with it skips importing the key string on every request.
@@ -74,17 +83,20 @@ export class ApiKeyAuthService {
       throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
     }
     // A signature is a nonce: the same signed request a second time (a replay) is refused while
-    // its timestamp could still pass the window.
-    const fresh = await redisCall(this.redis.redis, () =>
-      this.redis.redis.set(
-        `sig:${apiKey}:${signature}`,
-        '1',
-        'PX',
-        this.config.SIGNATURE_WINDOW_MS * 2,
-        'NX',
-      ),
-    );
-    if (fresh !== 'OK')
+    // its timestamp could still pass the window. Usually claimed already at admission.
+    const fresh =
+      req.nonce === undefined
+        ? (await redisCall(this.redis.redis, () =>
+            this.redis.redis.set(
+              nonceKey(apiKey, signature),
+              '1',
+              'PX',
+              this.config.SIGNATURE_WINDOW_MS * 2,
+              'NX',
+            ),
+          )) === 'OK'
+        : req.nonce === 'fresh';
+    if (!fresh)
       throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
     return { accountId: entry.accountId, keyId: apiKey };
   }

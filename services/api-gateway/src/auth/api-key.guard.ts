@@ -3,7 +3,12 @@ import type { FastifyRequest } from 'fastify';
 import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { ApiKeyAuthService, type AuthenticatedAccount, type SignedRequest } from './api-key-auth.service';
 
-export type AuthenticatedRequest = FastifyRequest & { rawBody?: string; account?: AuthenticatedAccount };
+export type AuthenticatedRequest = FastifyRequest & {
+  rawBody?: string;
+  account?: AuthenticatedAccount;
+  /** Set at admission when the signature's nonce was claimed there (installOverloadProtection). */
+  nonce?: 'fresh' | 'replayed';
+};
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -20,6 +25,7 @@ export function signedRequestOf(req: AuthenticatedRequest): SignedRequest {
     // The path and query exactly as the client sent them.
     pathWithQuery: req.raw.url ?? req.url,
     body: req.rawBody ?? '',
+    nonce: req.nonce,
   };
 }
 

@@ -4,23 +4,47 @@ import type Redis from 'ioredis';
 import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import type { ApiGatewayConfig } from '../api-gateway.config';
+import { nonceKey } from '../auth/api-key-auth.service';
+import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { GatewayMetrics } from './gateway.metrics';
 
 // One fixed one-second window per key, counted atomically in Redis so every gateway replica
-// shares the limit. Every key of a request (per IP, per API key) in one round trip.
+// shares the limit. Every key of a request (per IP, per API key) in one round trip, and with them
+// the signature's nonce (the last key, if ARGV[2] is set): claimed only if no limit is exceeded,
+// so a request refused with 429 can be sent again as it was. Returns the counts, then 1 if the
+// nonce was unused, 0 if it was used already, -1 if it was not tried.
+// KEYS: window keys..., [nonce key]; ARGV: window ms, nonce ttl ms or '', limits...
 const WINDOW_SCRIPT = `
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
-  counts[i] = n
+local windows = #KEYS
+if ARGV[2] ~= '' then windows = windows - 1 end
+local out = {}
+local limited = false
+for i = 1, windows do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  out[i] = n
+  if n > tonumber(ARGV[2 + i]) then limited = true end
 end
-return counts`;
+if ARGV[2] ~= '' then
+  if limited then
+    out[windows + 1] = -1
+  elseif redis.call('SET', KEYS[windows + 1], '1', 'PX', ARGV[2], 'NX') then
+    out[windows + 1] = 1
+  else
+    out[windows + 1] = 0
+  end
+end
+return out`;
 
 interface LimiterCommands {
   rateWindows(keys: number, ...args: (string | number)[]): Promise<number[]>;
 }
+
+const header = (req: FastifyRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+};
 
 const EXEMPT = /^\/(health|metrics|docs)/;
 
@@ -62,15 +86,31 @@ export function installOverloadProtection(app: NestFastifyApplication, config: A
     inFlight++;
     (req as FastifyRequest & { counted?: boolean }).counted = true;
     const second = Math.floor(Date.now() / 1000);
-    const apiKey = req.headers[SIGNATURE_HEADERS.apiKey];
+    const apiKey = header(req, SIGNATURE_HEADERS.apiKey);
     const checks: [string, number, string][] = [
       [`rl:ip:${req.ip}:${second}`, config.RATE_LIMIT_PER_IP, 'ip'],
     ];
-    if (typeof apiKey === 'string' && apiKey.length <= 64)
-      checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
+    const keyed = apiKey !== undefined && apiKey.length <= 64;
+    if (keyed) checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
+    // A signed request's nonce is claimed here too (one round trip instead of two); authenticate
+    // still verifies the signature before it trusts the request, and claims the nonce itself when
+    // this did not (Redis not ready, a refused script).
+    const signature = keyed ? header(req, SIGNATURE_HEADERS.signature) : undefined;
+    const nonce =
+      signature !== undefined && signature.length <= 128 ? nonceKey(apiKey!, signature) : undefined;
     if (redis.status !== 'ready') return; // the routes that need Redis answer 503 themselves
     try {
-      const counts = await redis.rateWindows(checks.length, ...checks.map((c) => c[0]), 2000);
+      const keys = checks.map((c) => c[0]);
+      if (nonce) keys.push(nonce);
+      const counts = await redis.rateWindows(
+        keys.length,
+        ...keys,
+        2000,
+        nonce ? config.SIGNATURE_WINDOW_MS * 2 : '',
+        ...checks.map((c) => c[1]),
+      );
+      if (nonce && counts[checks.length] >= 0)
+        (req as AuthenticatedRequest).nonce = counts[checks.length] === 1 ? 'fresh' : 'replayed';
       for (let i = 0; i < checks.length; i++) {
         const [, limit, scope] = checks[i];
         const used = counts[i];
