@@ -579,17 +579,16 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     // so an execution update can never arrive before its order. Earlier batches were sent already.
     await this.commitBatch(
       COMMANDS,
-      (offset) =>
-        this.committers[p % this.committers.length].submit({
-          kind: 'commands',
-          batch: {
-            orders: newRows,
-            states: holdChanges,
-            ledger,
-            outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
-            offset,
-          },
-        }),
+      (offset) => ({
+        kind: 'commands',
+        batch: {
+          orders: newRows,
+          states: holdChanges,
+          ledger,
+          outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
+          offset,
+        },
+      }),
       p,
       messages,
       { orders: newRows.length, ledger: ledger.length },
@@ -664,11 +663,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     }
     await this.commitBatch(
       UPDATES,
-      (offset) =>
-        this.committers[p % this.committers.length].submit({
-          kind: 'updates',
-          batch: { events, states: [...changed.values()], ledger, offset },
-        }),
+      (offset) => ({ kind: 'updates', batch: { events, states: [...changed.values()], ledger, offset } }),
       p,
       messages,
       { order_events: events.length, ledger: ledger.length },
@@ -707,10 +702,13 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     );
   }
 
-  /** Everything the batch changed, plus the position after it, in one statement (atomic). */
+  /**
+   * Everything the batch changed, plus the position after it, atomically: through the partition's
+   * group-commit lane, alone or with other partitions' batches.
+   */
   private async commitBatch(
     topic: string,
-    commit: (offset: BatchOffset) => Promise<void>,
+    batch: (offset: BatchOffset) => RouterBatch,
     p: number,
     messages: EachBatchPayload['batch']['messages'],
     rows: Record<string, number>,
@@ -718,7 +716,9 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     const last = Number(messages[messages.length - 1].offset);
     const started = process.hrtime.bigint();
     try {
-      await commit({ groupId: this.group, topic, partition: p, nextOffset: last + 1 });
+      await this.committers[p % this.committers.length].submit(
+        batch({ groupId: this.group, topic, partition: p, nextOffset: last + 1 }),
+      );
     } catch (err) {
       this.m.dbErrors.inc({ table: topic === COMMANDS ? 'orders' : 'order_events' });
       throw err;
