@@ -10,7 +10,8 @@ export type AuthenticatedRequest = FastifyRequest & {
   nonce?: 'fresh' | 'replayed';
 };
 
-function header(req: FastifyRequest, name: string): string | undefined {
+/** A request header that was sent once (a repeated header is as good as none). */
+export function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return typeof v === 'string' ? v : undefined;
 }

@@ -5,7 +5,7 @@ import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import type { ApiGatewayConfig } from '../api-gateway.config';
 import { nonceKey } from '../auth/api-key-auth.service';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import { header, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { GatewayMetrics } from './gateway.metrics';
 
@@ -40,11 +40,6 @@ return out`;
 interface LimiterCommands {
   rateWindows(keys: number, ...args: (string | number)[]): Promise<number[]>;
 }
-
-const header = (req: FastifyRequest, name: string): string | undefined => {
-  const v = req.headers[name];
-  return typeof v === 'string' ? v : undefined;
-};
 
 const EXEMPT = /^\/(health|metrics|docs)/;
 

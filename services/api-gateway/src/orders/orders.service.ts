@@ -63,6 +63,14 @@ export function clientOrderIdToOrderId(accountId: string, clientOrderId: string)
 
 type OpenOrder = { orderId: string; symbol: string; orderType: string; clientOrderId: string | null };
 
+/** An order not stored yet, as its accepted-order record describes it. */
+const openOrderOf = (orderId: string, r: AcceptedOrder): OpenOrder => ({
+  orderId,
+  symbol: r.symbol,
+  orderType: r.orderType,
+  clientOrderId: r.clientOrderId,
+});
+
 class AckTimeoutError extends Error {}
 
 /**
@@ -190,12 +198,7 @@ export class OrdersService {
     if (!accepted) return this.openOrder(account, orderId, 'cancel', accepted);
     this.metrics.orderLookups.inc({ command: 'cancel', source: 'redis' });
     if (accepted.accountId !== account.accountId) throw notFound();
-    return {
-      orderId,
-      symbol: accepted.symbol,
-      orderType: accepted.orderType,
-      clientOrderId: accepted.clientOrderId,
-    };
+    return openOrderOf(orderId, accepted);
   }
 
   /**
@@ -217,12 +220,7 @@ export class OrdersService {
       // account, same partition) and decides.
       const record = accepted === undefined ? await this.acceptedOrder(orderId) : accepted;
       if (!record || record.accountId !== account.accountId) throw notFound();
-      return {
-        orderId,
-        symbol: record.symbol,
-        orderType: record.orderType,
-        clientOrderId: record.clientOrderId,
-      };
+      return openOrderOf(orderId, record);
     }
     if (FINAL_STATUSES.has(order.status)) {
       throw new GatewayException(ErrorCode.ORDER_NOT_OPEN, `order is ${order.status}`);
