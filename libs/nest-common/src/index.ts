@@ -8,3 +8,4 @@ export * from './infra.providers';
 export * from './market-catalog.service';
 export * from './readiness.service';
 export * from './request-logging';
+export * from './dependency-errors';

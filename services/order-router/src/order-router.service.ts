@@ -44,6 +44,7 @@ import {
 } from '@trading/metrics';
 import {
   DatabaseService,
+  isDatabaseOutage,
   KAFKA,
   MarketCatalogService,
   ProducerService,
@@ -143,7 +144,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           (one) => this.batches.commit(one),
           {
             maxGroup: config.ORDER_ROUTER_GROUP_COMMIT_MAX,
-            isolate: isStatementError,
+            // A batch refused on its data fails alone; a database that is down fails them all.
+            isolate: (err) => !isDatabaseOutage(err),
             observe: (n) => this.m.groupCommit.observe(n),
           },
         ),
@@ -729,16 +731,6 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       this.m.dbRows.observe({ table }, n);
     }
   }
-}
-
-/**
- * A statement the database refused (a constraint, a bad value: SQLSTATE outside the connection,
- * resource and operator-intervention classes): worth committing a group's batches one by one.
- */
-function isStatementError(err: unknown): boolean {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  const code = typeof e.code === 'string' ? e.code : e.driverError?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58)/.test(code);
 }
 
 function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): OrderStreamUpdate {

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { isDatabaseOutage, isRedisOutage } from '../errors/dependency-errors';
+import { isDatabaseOutage, isRedisOutage } from '@trading/nest-common';
 import { GatewayException } from '../errors/gateway.exception';
 
 /** Runs a database call; an outage becomes 503 DEPENDENCY_UNAVAILABLE, a query bug stays a 500. */

@@ -1,5 +1,6 @@
 import { QueryFailedError } from 'typeorm';
-import { dependencyOf, isDatabaseOutage, isKafkaOutage, isRedisOutage } from './dependency-errors';
+import { isDatabaseOutage, isKafkaOutage, isRedisOutage } from '@trading/nest-common';
+import { dependencyOf } from './dependency-errors';
 import { toGatewayException } from './gateway-exception.filter';
 import { ErrorCode } from './gateway.exception';
 

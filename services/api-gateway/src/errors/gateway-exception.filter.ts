@@ -1,8 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
-import type { LoggedRequest } from '@trading/nest-common';
-import { dependencyOf, isNetworkError } from './dependency-errors';
+import { isNetworkError, type LoggedRequest } from '@trading/nest-common';
+import { dependencyOf } from './dependency-errors';
 import { ErrorCode, GatewayException, RETRY_AFTER_SECONDS } from './gateway.exception';
 
 // Fastify's own errors (body parsing, limits) carry these codes.
