@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Redis from 'ioredis';
 import type { RedisConfig } from '@trading/config';
 
@@ -8,11 +9,19 @@ export interface RedisClientOptions {
    * step) pays for a Pipeline per command instead; measured ~8 % less gateway CPU without.
    */
   autoPipelining?: boolean;
+  /**
+   * Commands sent during one turn of the event loop leave in one `writev` (default off): the
+   * socket is corked at the turn's first command and uncorked by `setImmediate`, after the turn's
+   * I/O callbacks. For a process that sends one command per request step (the gateway) this keeps
+   * auto-pipelining's saving, fewer write syscalls (on loopback each one also runs Redis's side of
+   * the TCP stack), without its Pipeline object per command. Costs at most one loop turn of delay.
+   */
+  coalesceWrites?: boolean;
 }
 
 /** One ioredis connection; TCP keepalive stays below Swarm's 900 s idle cut. */
 export function createRedis(config: RedisConfig, name: string, options: RedisClientOptions = {}): Redis {
-  return new Redis(config.REDIS_URL, {
+  const redis = new Redis(config.REDIS_URL, {
     password: config.REDIS_PASSWORD,
     connectionName: name,
     keepAlive: 60_000,
@@ -22,6 +31,26 @@ export function createRedis(config: RedisConfig, name: string, options: RedisCli
     // Reconnect forever with capped backoff: a Redis restart must heal by itself.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
   });
+  if (options.coalesceWrites) redis.on('connect', () => coalesceWrites(redis.stream as Socket));
+  return redis;
+}
+
+/** See RedisClientOptions.coalesceWrites; applied to each new connection's socket. */
+export function coalesceWrites(socket: Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
 }
 
 /** Resolves when Redis answers PING within the timeout. */

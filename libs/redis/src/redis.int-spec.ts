@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig, redisSchema } from '@trading/config';
+import type { Socket } from 'node:net';
 import { createRedis, pingRedis } from './redis-client';
 import { StreamPublisher } from './stream-publisher';
 import { redisKeys } from '@trading/contracts';
@@ -16,6 +17,36 @@ describe('redis', () => {
   afterAll(() => {
     a.disconnect();
     b.disconnect();
+  });
+
+  it('sends the commands of one loop turn in one write when coalescing, and answers each', async () => {
+    const writesOf = async (coalesceWrites: boolean): Promise<number> => {
+      const c = createRedis(config, 'int-spec-coalesce', { autoPipelining: false, coalesceWrites });
+      try {
+        await c.connect();
+        const socket = c.stream as Socket & {
+          _write: (...a: unknown[]) => void;
+          _writev: (...a: unknown[]) => void;
+        };
+        let writes = 0;
+        for (const name of ['_write', '_writev'] as const) {
+          const inner = socket[name].bind(socket);
+          socket[name] = (...a: unknown[]) => {
+            writes++;
+            inner(...a);
+          };
+        }
+        const key = `test:${randomUUID()}`;
+        const answers = await Promise.all(Array.from({ length: 20 }, () => c.incr(key)));
+        expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        await c.del(key);
+        return writes;
+      } finally {
+        c.disconnect();
+      }
+    };
+    expect(await writesOf(true)).toBe(2); // the 20 INCRs, then the DEL
+    expect(await writesOf(false)).toBe(21);
   });
 
   it('answers PING within the readiness timeout', async () => {

@@ -50,8 +50,9 @@ export class AppModule {
           infra: [
             ...kafkaProviders(config, 'api-gateway', GATEWAY_KAFKA_RETRY),
             ...databaseProviders(config),
-            // Per request step one command: auto-pipelining costs more than it saves here.
-            ...redisProviders(config, { autoPipelining: false }),
+            // Per request step one command: auto-pipelining costs more than it saves here; the
+            // commands of one loop turn still share a write.
+            ...redisProviders(config, { autoPipelining: false, coalesceWrites: true }),
           ],
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
