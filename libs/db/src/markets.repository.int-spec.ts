@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { databaseSchema, loadConfig } from '@trading/config';
 import { createDataSource } from './data-source.factory';
+import { pgArray } from './pg-array';
 import { MarketsRepository } from './repositories/markets.repository';
 import { ENTITIES, MIGRATIONS } from './schema';
 
@@ -96,5 +97,33 @@ describe('database through PgBouncer', () => {
         lotSize: '1',
       }),
     ).rejects.toThrow();
+  });
+  it('reads back every array literal pgArray writes, element for element', async () => {
+    const texts = [
+      'a',
+      'b c',
+      '',
+      'NULL',
+      '{x,y}',
+      'say "hi"',
+      'back\\slash',
+      'ünï ✓',
+      'line\nbreak "q"\t\\',
+      null,
+    ];
+    const payloads = [{ k: 'v "q" \\ \n', n: 3 }, { empty: '' }];
+    const [row] = (await pooled.query(
+      'SELECT $1::text[] AS t, $2::jsonb[]::text[] AS j, $3::bigint[]::text[] AS b, $4::boolean[] AS f',
+      [
+        pgArray(texts),
+        pgArray(payloads.map((p) => JSON.stringify(p))),
+        pgArray([1, -2, 2n ** 62n, null]),
+        pgArray([true, false]),
+      ],
+    )) as { t: (string | null)[]; j: string[]; b: (string | null)[]; f: boolean[] }[];
+    expect(row.t).toEqual(texts);
+    expect(row.j.map((x) => JSON.parse(x) as unknown)).toEqual(payloads);
+    expect(row.b).toEqual(['1', '-2', (2n ** 62n).toString(), null]);
+    expect(row.f).toEqual([true, false]);
   });
 });

@@ -1,3 +1,4 @@
+import { pgArrays } from '../pg-array';
 import type { DataSource, EntityManager } from 'typeorm';
 
 export interface LedgerRow {
@@ -21,9 +22,9 @@ type Executor = DataSource | EntityManager;
 
 export const LEDGER_CASTS = ['text', 'text', 'text', 'bigint', 'bigint', 'text', 'text'];
 
-/** Ledger rows as post_ledger's column arrays (one per column). */
-export function ledgerColumns(entries: LedgerRow[]): unknown[][] {
-  return [
+/** Ledger rows as post_ledger's column arrays (one array literal per column). */
+export function ledgerColumns(entries: LedgerRow[]): string[] {
+  return pgArrays([
     entries.map((e) => e.key),
     entries.map((e) => e.accountId),
     entries.map((e) => e.asset),
@@ -31,7 +32,7 @@ export function ledgerColumns(entries: LedgerRow[]): unknown[][] {
     entries.map((e) => e.heldDelta.toString()),
     entries.map((e) => e.kind),
     entries.map((e) => e.ref),
-  ];
+  ]);
 }
 
 /** Balances and the ledger; the only place that writes money. */

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pgArray } from '../pg-array';
 
 export type OrderStatus =
   'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
@@ -93,10 +94,10 @@ export const ORDER_CASTS = {
   insertEvents: ['text', 'bigint', 'text', 'text', 'text', 'jsonb', 'bigint'],
 };
 
-/** `rows` (one array per row) as one array per column. */
-function columns(rows: unknown[][], width: number): unknown[][] {
-  const out: unknown[][] = [];
-  for (let i = 0; i < width; i++) out.push(rows.map((row) => row[i]));
+/** `rows` (one array per row) as one array literal per column. */
+function columns(rows: unknown[][], width: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < width; i++) out.push(pgArray(rows.map((row) => row[i])));
   return out;
 }
 
@@ -106,7 +107,7 @@ function call(fn: string, casts: string[]): string {
 }
 
 /** NewOrderRow rows as the function's column arrays. */
-export function newOrderColumns(rows: NewOrderRow[]): unknown[][] {
+export function newOrderColumns(rows: NewOrderRow[]): string[] {
   return columns(
     rows.map((r) => [
       r.orderId,
@@ -136,7 +137,7 @@ export function newOrderColumns(rows: NewOrderRow[]): unknown[][] {
 }
 
 /** OrderStateRow rows as the function's column arrays. */
-export function orderStateColumns(rows: OrderStateRow[]): unknown[][] {
+export function orderStateColumns(rows: OrderStateRow[]): string[] {
   return columns(
     rows.map((r) => [
       r.orderId,
@@ -154,7 +155,7 @@ export function orderStateColumns(rows: OrderStateRow[]): unknown[][] {
 }
 
 /** OrderEventRow rows as the function's column arrays. */
-export function orderEventColumns(rows: OrderEventRow[]): unknown[][] {
+export function orderEventColumns(rows: OrderEventRow[]): string[] {
   return columns(
     rows.map((r) => [
       r.symbol,

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { pgArrays } from '../pg-array';
 import { LEDGER_CASTS, ledgerColumns, type LedgerRow } from './balances.repository';
 import {
   ORDER_CASTS,
@@ -147,14 +148,18 @@ export class RouterBatchRepository {
       ...orderEventColumns(events),
       ...orderStateColumns(states),
       ...ledgerColumns(ledger),
-      outbox.map((x) => x.partition),
-      outbox.map((x) => x.pruneBefore),
-      outbox.map((x) => x.first),
-      outbox.map((x) => x.records),
+      ...pgArrays([
+        outbox.map((x) => x.partition),
+        outbox.map((x) => x.pruneBefore),
+        outbox.map((x) => x.first),
+        outbox.map((x) => x.records),
+      ]),
       offsets[0].groupId,
-      offsets.map((o) => o.topic),
-      offsets.map((o) => o.partition),
-      offsets.map((o) => o.nextOffset),
+      ...pgArrays([
+        offsets.map((o) => o.topic),
+        offsets.map((o) => o.partition),
+        offsets.map((o) => o.nextOffset),
+      ]),
     ]);
   }
 
