@@ -11,9 +11,14 @@ export const DB_DURATION_BUCKETS_SECONDS = [
 export const REDIS_DURATION_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 ];
-// End-to-end: gateway receipt to execution emitted / trade persisted.
+// End-to-end: gateway receipt to execution emitted / trade persisted. Finer around the 250 ms
+// target (issue 9) so a p99 near it is read from a 50 ms bucket, not interpolated in 0.1–0.25.
 export const PIPELINE_DURATION_BUCKETS_SECONDS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10,
+];
+// Order receipt to Kafka acknowledgement: finer around the 50 ms target.
+export const ORDER_ACK_DURATION_BUCKETS_SECONDS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 export const ENGINE_DURATION_BUCKETS_SECONDS = [
   0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { KAFKA_DURATION_BUCKETS_SECONDS, MetricsRegistry } from '@trading/metrics';
+import { ORDER_ACK_DURATION_BUCKETS_SECONDS, MetricsRegistry } from '@trading/metrics';
 import { ErrorCode } from '../errors/gateway.exception';
 
 // Label values are the ErrorCode enum: a bounded set, never user text.
@@ -43,7 +43,7 @@ export class GatewayMetrics {
     this.orderAckDuration = metrics.histogram(
       'gateway_order_ack_duration_seconds',
       'Order receipt to Kafka acknowledgement of its command',
-      KAFKA_DURATION_BUCKETS_SECONDS,
+      ORDER_ACK_DURATION_BUCKETS_SECONDS,
     );
     this.orderLookups = metrics.counter(
       'gateway_order_lookup_total',
