@@ -6,6 +6,7 @@ import { BatchingProducer } from './batching-producer';
 import { DeadLetterPublisher } from './dead-letter-publisher';
 import { createKafka } from './kafka-client';
 import { partitionFor } from './murmur2';
+import { PartitionTransactions } from './partition-transactions';
 import { ValidatedConsumer, type ConsumedRecord } from './validated-consumer';
 
 // Talks to the real broker started by native/infra.sh.
@@ -132,5 +133,34 @@ describe('kafka on the real broker', () => {
       reason: 'because',
       consumerGroup: 'test-group',
     });
+  });
+  it('commits a transaction whose output for one partition is larger than one request may carry', async () => {
+    // A backlog batch of the matching worker: ~2.5 MB of executions for its own partition, more
+    // than the broker's message.max.bytes (1 MiB) per partition and request.
+    const txns = new PartitionTransactions(kafka, `test-txn-${randomUUID()}`, topic);
+    const messages = Array.from({ length: 6000 }, (_, n) => ({
+      key: 'BTC-USDT',
+      partition: 2,
+      value: JSON.stringify({ n, symbol: 'BTC-USDT', pad: 'x'.repeat(380) }),
+    }));
+    try {
+      await txns.commit(0, 1, [{ topic, messages }]);
+    } finally {
+      await txns.close();
+    }
+    const seen: number[] = [];
+    const consumer = kafka.consumer({ groupId: `txn-${randomUUID()}`, readUncommitted: false });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (partition !== 2) return;
+        const v = JSON.parse(message.value!.toString()) as { n: number; pad?: string };
+        if (v.pad) seen.push(v.n);
+      },
+    });
+    await waitFor(() => seen.length >= messages.length);
+    await consumer.disconnect();
+    expect(seen).toEqual(messages.map((_, n) => n));
   });
 });
