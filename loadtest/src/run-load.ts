@@ -135,7 +135,7 @@ async function ensurePlatform(baseUrl: string): Promise<void> {
 }
 
 /** vegeta on PATH or in $(go env GOPATH)/bin; installed with go install when missing. */
-function ensureVegeta(): string {
+export function ensureVegeta(): string {
   const onPath = spawnSync('sh', ['-c', 'command -v vegeta'], { encoding: 'utf8' }).stdout.trim();
   if (onPath) return onPath;
   const gobin =
