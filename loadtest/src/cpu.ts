@@ -26,6 +26,13 @@ function readTicks(): Map<number, { comm: string; ticks: number; ppid: number }>
   return out;
 }
 
+/** utime+stime of this process's children that exited and were waited for (cutime+cstime). */
+function exitedChildrenTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
 function totalCpu(): { busy: number; all: number } {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = cpu[3] + cpu[4];
@@ -49,6 +56,7 @@ export class CpuSampler {
   private started = Date.now();
   private labels = new Map<number, string>();
   private readonly postmaster: number | null;
+  private exitedChildren: { name: string; first: number } | null = null;
 
   constructor(extra: Record<string, number> = {}) {
     for (const name of [...SERVICE_NAMES, ...INFRA_NAMES]) {
@@ -64,10 +72,20 @@ export class CpuSampler {
     this.labels.set(pid, name);
   }
 
+  /**
+   * Also counts, under `name`, the CPU of this process's children that exit before stop() (the
+   * vegeta processes: gone from /proc by then, their time is in this process's cutime/cstime).
+   * Children still running at stop() are read from /proc as usual, so nothing counts twice.
+   */
+  countExitedChildren(name: string): void {
+    this.exitedChildren = { name, first: exitedChildrenTicks() };
+  }
+
   start(): void {
     this.first = readTicks();
     this.firstTotal = totalCpu();
     this.started = Date.now();
+    if (this.exitedChildren) this.exitedChildren.first = exitedChildrenTicks();
   }
 
   stop(cores: number): CpuReport {
@@ -88,6 +106,11 @@ export class CpuSampler {
             ? 'postgres'
             : 'postgres (not this platform)';
       sums.set(name, (sums.get(name) ?? 0) + d);
+    }
+    if (this.exitedChildren) {
+      const { name, first } = this.exitedChildren;
+      const d = exitedChildrenTicks() - first;
+      if (d > 0) sums.set(name, (sums.get(name) ?? 0) + d);
     }
     const byProcess = [...sums.entries()]
       .map(([name, ticks]) => ({

@@ -272,7 +272,9 @@ async function main(): Promise<void> {
   attack.stdin.on('error', () => feeder.stop());
   const cpu = new CpuSampler({ 'load-driver': process.pid });
   if (attack.pid) cpu.label(attack.pid, 'vegeta');
-  if (encode.pid) cpu.label(encode.pid, 'vegeta-encode');
+  if (encode.pid) cpu.label(encode.pid, 'vegeta');
+  // Both have usually exited when the sampler stops: their CPU then comes from our cutime.
+  cpu.countExitedChildren('vegeta');
   cpu.start();
   feeder.start();
   const attackStart = Date.now();
