@@ -26,12 +26,26 @@ function readTicks(): Map<number, { comm: string; ticks: number; ppid: number }>
   return out;
 }
 
+/** The fields of /proc/<pid>/stat after the command name (field 3 of proc(5) is index 0). */
+function statFields(pid: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime+stime of one process, in ms. */
+export function cpuMsOf(pid: number): number {
+  const fields = statFields(pid);
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
 /** utime+stime of this process's children that exited and were waited for (cutime+cstime). */
 function exitedChildrenTicks(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields('self');
   return Number(fields[13]) + Number(fields[14]);
 }
+
+/** The same, in ms. */
+export const exitedChildrenCpuMs = (): number => (exitedChildrenTicks() * 1000) / TICKS_PER_SECOND;
 
 function totalCpu(): { busy: number; all: number } {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);

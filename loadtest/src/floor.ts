@@ -17,10 +17,11 @@
 // infrastructure up (Kafka), not the services; run it on a quiet machine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { cpuMsOf, exitedChildrenCpuMs } from './cpu';
 import { kafkaBrokers, loadPlatformEnv, pidOf, ROOT } from './platform';
 import { ensureVegeta } from './run-load';
 
@@ -32,20 +33,7 @@ const RATE = Number(arg('rate', '5000'));
 const SECONDS = Number(arg('seconds', '15'));
 const RECORD_BYTES = Number(arg('records', '300'));
 const LINGER_MS = Number(arg('linger', '20'));
-const CLK_TCK = 100;
 
-/** utime + stime of a process, in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-/** CPU of this process's children that have exited and been waited for, in ms. */
-function childrenCpuMs(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
-}
 const exited = (c: ChildProcess): Promise<number | null> =>
   new Promise((r) => c.once('exit', (code) => r(code)));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -76,11 +64,11 @@ async function httpFloor(): Promise<{ server: number; vegeta: number; ok: number
   const vegeta = ensureVegeta();
   // Warm-up, unmeasured.
   await runVegeta(vegeta, address, dir, Math.min(RATE, 2000), 3);
-  const s0 = cpuMs(server.pid!);
-  const c0 = childrenCpuMs();
+  const s0 = cpuMsOf(server.pid!);
+  const c0 = exitedChildrenCpuMs();
   const report = await runVegeta(vegeta, address, dir, RATE, SECONDS);
-  const vegetaMs = childrenCpuMs() - c0;
-  const serverMs = cpuMs(server.pid!) - s0;
+  const vegetaMs = exitedChildrenCpuMs() - c0;
+  const serverMs = cpuMsOf(server.pid!) - s0;
   server.kill();
   await exited(server);
   const ok = report.ok;
@@ -171,12 +159,12 @@ async function kafkaFloor(): Promise<{ client: number; broker: number; records: 
   await run(10);
   while (received < RATE * 10) await sleep(50);
   const target = received + RATE * SECONDS;
-  const b0 = cpuMs(broker);
+  const b0 = cpuMsOf(broker);
   const u0 = process.cpuUsage();
   const records = await run(SECONDS);
   while (received < target) await sleep(20);
   const u = process.cpuUsage(u0);
-  const brokerMs = cpuMs(broker) - b0;
+  const brokerMs = cpuMsOf(broker) - b0;
   await consumer.disconnect();
   await producer.disconnect();
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

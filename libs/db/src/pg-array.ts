@@ -4,10 +4,10 @@
  *
  * node-postgres builds the same literal itself, but escapes every string element with two regex
  * replaces (and walks each value through its generic `prepareValue`): on the order-router's
- * write path that was ~20 % of its CPU at saturation (docs/performance.md, "Sixth pass"). Here a
- * string is quoted as is unless it holds a quote or a backslash (a JSON payload does), which
- * then goes through JSON.stringify. Elements are what the repositories pass: strings, integers (number or
- * bigint), booleans and null; anything else is a programming error and throws.
+ * write path that was ~15 % of its busy CPU at saturation (docs/performance.md, "Sixth pass").
+ * Here a string is quoted as is unless it holds a quote or a backslash (a JSON payload does),
+ * which then goes through JSON.stringify. Elements are what the repositories pass: strings,
+ * integers (number or bigint), booleans and null; anything else is a programming error and throws.
  */
 export function pgArray(values: readonly unknown[]): string {
   let out = '{';
