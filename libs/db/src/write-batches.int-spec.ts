@@ -45,6 +45,17 @@ const order = (n: number): NewOrderRow => ({
   takerFeeBps: 20,
 });
 
+/** The ledger row releasing a placed order's whole hold at engine seq `seq`. */
+const releaseOf = (o: NewOrderRow, seq: number): LedgerRow => ({
+  key: `BTC-USDT:${seq}:${o.orderId}:release`,
+  accountId: o.accountId,
+  asset: o.holdAsset!,
+  availableDelta: o.holdRemaining,
+  heldDelta: -o.holdRemaining,
+  kind: 'release',
+  ref: `BTC-USDT:${seq}`,
+});
+
 interface RouterBatch {
   orders: NewOrderRow[];
   ledger: LedgerRow[];
@@ -240,15 +251,7 @@ describe('write batches under redelivery', () => {
       lastSeq: 7,
       holdRemaining: 0n,
     };
-    const release = {
-      key: `BTC-USDT:7:${filled.orderId}:release`,
-      accountId: filled.accountId,
-      asset: filled.holdAsset!,
-      availableDelta: first.orders[0].holdRemaining,
-      heldDelta: -first.orders[0].holdRemaining,
-      kind: 'release',
-      ref: 'BTC-USDT:7',
-    };
+    const release = releaseOf(first.orders[0], 7);
     const updates = {
       events: [{ ...first.events[0], seq: 7, type: 'cancelled', payload: { type: 'cancelled', seq: 7 } }],
       states: [{ ...filled, orderType: 'limit' as const, status: 'cancelled' as const }],
@@ -328,15 +331,7 @@ describe('write batches under redelivery', () => {
     // its outbox, partition 5's order 301 is cancelled and its hold released, both offsets move.
     const next = routerBatch(206, 208);
     const cancelled = { ...b.orders[0], filledQty: 0, filledNotional: 0n, lastSeq: 9, holdRemaining: 0n };
-    const release: LedgerRow = {
-      key: `BTC-USDT:9:${cancelled.orderId}:release`,
-      accountId: cancelled.accountId,
-      asset: cancelled.holdAsset!,
-      availableDelta: b.orders[0].holdRemaining,
-      heldDelta: -b.orders[0].holdRemaining,
-      kind: 'release',
-      ref: 'BTC-USDT:9',
-    };
+    const release = releaseOf(b.orders[0], 9);
     const updates: GroupMember = {
       kind: 'updates',
       batch: {
