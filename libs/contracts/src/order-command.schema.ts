@@ -113,3 +113,35 @@ export const sequencedCommandSchema = z.object({
   source: z.object({ partition: nonNegativeInt, offset: nonNegativeInt }),
 });
 export type SequencedCommand = z.infer<typeof sequencedCommandSchema>;
+
+/**
+ * An operator commandId names one money movement. Its ledger entry is keyed `<kind>:<commandId>`;
+ * both keys are looked up, so the same id can be neither a deposit and a withdrawal nor two
+ * amounts (the ledger would skip the second as a replay of the first).
+ */
+export const moneyLedgerKey = (kind: 'deposit' | 'withdraw', commandId: string): string =>
+  `${kind}:${commandId}`;
+export const moneyLedgerKeys = (commandId: string): string[] => [
+  moneyLedgerKey('deposit', commandId),
+  moneyLedgerKey('withdraw', commandId),
+];
+
+/** Whether a stored ledger entry is this very movement: kind, account, asset and amount. */
+export function isSameMoneyMovement(
+  entry: { key: string; accountId: string; asset: string; availableDelta: bigint },
+  cmd: {
+    kind: 'deposit' | 'withdraw';
+    commandId: string;
+    accountId: string;
+    asset: string;
+    amount: number | bigint;
+  },
+): boolean {
+  const amount = entry.availableDelta < 0n ? -entry.availableDelta : entry.availableDelta;
+  return (
+    entry.key === moneyLedgerKey(cmd.kind, cmd.commandId) &&
+    entry.accountId === cmd.accountId &&
+    entry.asset === cmd.asset &&
+    amount === BigInt(cmd.amount)
+  );
+}

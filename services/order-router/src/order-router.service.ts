@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import {
+  isSameMoneyMovement,
+  moneyLedgerKey,
+  moneyLedgerKeys,
   orderCommandSchema,
   orderUpdateBatchSchema,
   sequencedCommandSchema,
@@ -24,6 +27,7 @@ import {
   type NewOrderRow,
   type OrderEventRow,
   type OrderStateRow,
+  type LedgerRow,
 } from '@trading/db';
 import {
   describeBatchRetry,
@@ -399,6 +403,12 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         : [],
     );
     const takenCoids = await this.orders.findByClientOrderIds(coids);
+    // A money command's id is its ledger key: the ledger skips an entry whose key it has, so a
+    // command id posted before (in the database, or earlier in this batch) is never applied to the
+    // balances in memory again, whatever its body says.
+    const posted = await this.postedMoney(commands.map((c) => c.value));
+    const appliedMoney: LedgerEntry[] = [];
+    const reusedMoney: { offset: number; cmd: OrderCommand; reason: string }[] = [];
 
     const ledger: LedgerEntry[] = [];
     const newRows: NewOrderRow[] = [];
@@ -451,6 +461,27 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       const cmd = c.value;
       const ref = `cmd:${p}:${c.offset}`;
       if (cmd.kind === 'deposit' || cmd.kind === 'withdraw') {
+        const type = cmd.kind === 'deposit' ? 'deposit' : 'withdrawal';
+        const earlier = posted.get(cmd.commandId);
+        if (earlier) {
+          // The same movement again is acknowledged as applied; another body under its id is refused.
+          const same = isSameMoneyMovement(earlier, cmd);
+          this.m.money.inc({ kind: cmd.kind, outcome: same ? 'duplicate' : 'reused_id' });
+          notify(cmd.accountId, {
+            type,
+            commandId: cmd.commandId,
+            asset: cmd.asset,
+            status: same ? 'applied' : 'rejected',
+            reason: same ? null : 'IDEMPOTENCY_KEY_REUSED',
+          });
+          if (!same)
+            reusedMoney.push({
+              offset: c.offset,
+              cmd,
+              reason: `IDEMPOTENCY_KEY_REUSED: commandId ${cmd.commandId} was posted as ${earlier.key} of ${earlier.availableDelta} ${earlier.asset} for ${earlier.accountId}`,
+            });
+          continue;
+        }
         const b = st.book.balance(cmd.accountId, cmd.asset);
         const amount = BigInt(cmd.amount);
         if (cmd.kind === 'withdraw' && b.available < amount) {
@@ -465,20 +496,21 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           continue;
         }
         const sign = cmd.kind === 'deposit' ? 1n : -1n;
-        post([
-          {
-            key: `${cmd.kind}:${cmd.commandId}`,
-            accountId: cmd.accountId,
-            asset: cmd.asset,
-            availableDelta: sign * amount,
-            heldDelta: 0n,
-            kind: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal',
-            ref,
-          },
-        ]);
+        const entry: LedgerEntry = {
+          key: moneyLedgerKey(cmd.kind, cmd.commandId),
+          accountId: cmd.accountId,
+          asset: cmd.asset,
+          availableDelta: sign * amount,
+          heldDelta: 0n,
+          kind: type,
+          ref,
+        };
+        post([entry]);
+        posted.set(cmd.commandId, entry);
+        appliedMoney.push(entry);
         this.m.money.inc({ kind: cmd.kind, outcome: 'applied' });
         notify(cmd.accountId, {
-          type: cmd.kind === 'deposit' ? 'deposit' : 'withdrawal',
+          type,
           commandId: cmd.commandId,
           asset: cmd.asset,
           status: 'applied',
@@ -597,9 +629,59 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     );
     st.orders.committed(newRows.map((r) => states.get(r.orderId) ?? stateOfNew(r)));
     await this.send(routed);
+    for (const r of reusedMoney) {
+      await this.deadLetters.deadLetter({
+        topic: COMMANDS,
+        partition: p,
+        offset: String(r.offset),
+        key: r.cmd.accountId,
+        value: JSON.stringify(r.cmd),
+        reason: r.reason,
+      });
+      this.m.dead.inc({ topic: COMMANDS });
+    }
+    if (appliedMoney.length > 0) await this.checkMoneyPosted(p, appliedMoney);
     const sentAt = Date.now();
     for (const at of routedReceivedAt) this.m.routedLatency.observe((sentAt - at) / 1000);
     return { ledger, stream, forget };
+  }
+
+  /** Money command ids already in the ledger, by command id (one lookup per batch that has any). */
+  private async postedMoney(commands: OrderCommand[]): Promise<Map<string, LedgerRow>> {
+    const ids = new Set<string>();
+    for (const c of commands) if (c.kind === 'deposit' || c.kind === 'withdraw') ids.add(c.commandId);
+    const posted = new Map<string, LedgerRow>();
+    if (ids.size === 0) return posted;
+    for (const e of await this.balances.findEntries([...ids].flatMap(moneyLedgerKeys)))
+      posted.set(e.key.slice(e.key.indexOf(':') + 1), e);
+    return posted;
+  }
+
+  /**
+   * The money entries this batch posted must be in the ledger as this batch's (same ref). One the
+   * ledger skipped (the same command id committed meanwhile by another partition's batch, for
+   * another account) was applied in memory only: the partition's balances are read again from
+   * the database before its next batch.
+   */
+  private async checkMoneyPosted(p: number, entries: LedgerEntry[]): Promise<void> {
+    let skipped: LedgerEntry[];
+    try {
+      const stored = new Map(
+        (await this.balances.findEntries(entries.map((e) => e.key))).map((e) => [e.key, e.ref]),
+      );
+      skipped = entries.filter((e) => stored.get(e.key) !== e.ref);
+    } catch (err) {
+      this.logger.warn(
+        `partition ${p}: money entries not verified (${(err as Error).message}); reloading balances`,
+      );
+      this.parts.delete(p);
+      return;
+    }
+    if (skipped.length === 0) return;
+    this.logger.error(
+      `partition ${p}: the ledger skipped ${skipped.map((e) => e.key).join(', ')} (posted by another command); reloading balances`,
+    );
+    this.parts.delete(p);
   }
 
   private async onUpdates(

@@ -68,6 +68,28 @@ export class BalancesRepository {
     return rows[0]?.inserted ?? 0;
   }
 
+  /**
+   * The ledger entries stored under these keys (primary key lookups). Money commands use it to
+   * tell a command id that was posted already: post() would skip its entry as a replay.
+   */
+  async findEntries(keys: string[], tx: Executor = this.db): Promise<LedgerRow[]> {
+    if (keys.length === 0) return [];
+    const rows = (await tx.query(
+      `SELECT entry_key, account_id, asset, available_delta::text AS ad, held_delta::text AS hd, kind, ref
+       FROM ledger WHERE entry_key = ANY($1::text[])`,
+      [keys],
+    )) as Record<string, string>[];
+    return rows.map((r) => ({
+      key: r.entry_key,
+      accountId: r.account_id,
+      asset: r.asset,
+      availableDelta: BigInt(r.ad),
+      heldDelta: BigInt(r.hd),
+      kind: r.kind,
+      ref: r.ref,
+    }));
+  }
+
   /** Ledger entries of one account, newest first, keyset-paginated by entry id. */
   async ledgerPage(
     accountId: string,

@@ -23,6 +23,8 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   ORDER_NOT_FOUND = 'ORDER_NOT_FOUND',
   ORDER_NOT_OPEN = 'ORDER_NOT_OPEN',
+  /** A clientOrderId or operator commandId used again with a different body (the field says which). */
+  IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
   API_KEY_NOT_FOUND = 'API_KEY_NOT_FOUND',
   NOT_FOUND = 'NOT_FOUND',
   METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
@@ -58,6 +60,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.ORDER_NOT_FOUND]: 404,
   [ErrorCode.ORDER_NOT_OPEN]: 409,
+  [ErrorCode.IDEMPOTENCY_KEY_REUSED]: 409,
   [ErrorCode.API_KEY_NOT_FOUND]: 404,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,

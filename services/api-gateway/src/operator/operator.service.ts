@@ -3,6 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import {
   idSchema,
+  isSameMoneyMovement,
+  moneyLedgerKeys,
   orderCommandSchema,
   parseDecimal,
   symbolSchema,
@@ -10,8 +12,8 @@ import {
   type DepositCommand,
   type WithdrawCommand,
 } from '@trading/contracts';
-import { AccountsRepository, ApiKeysRepository, MarketsRepository } from '@trading/db';
-import { DatabaseService, ProducerService } from '@trading/nest-common';
+import { AccountsRepository, ApiKeysRepository, BalancesRepository, MarketsRepository } from '@trading/db';
+import { DatabaseService, ProducerService, RedisService } from '@trading/nest-common';
 import { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import { ApiKeyIssuer } from '../auth/api-key.issuer';
 import { SecretCipher } from '../auth/secret.cipher';
@@ -29,6 +31,14 @@ const moneySchema = z
     commandId: idSchema.optional(),
   })
   .strict();
+/**
+ * What an operator commandId was first used for ({kind, accountId, asset, amount} in units), kept
+ * a day: a reuse with another body is refused before it reaches Kafka, also while the first is
+ * still on its way to the ledger or was refused by the router (no ledger entry).
+ */
+const COMMAND_RECORD_TTL_SECONDS = 86_400;
+const commandKey = (commandId: string): string => `operator-command:${commandId}`;
+
 const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
 const feesSchema = z
   .object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) })
@@ -47,6 +57,7 @@ export class OperatorService {
     private readonly balances: BalancesService,
     private readonly cipher: SecretCipher,
     private readonly auth: ApiKeyAuthService,
+    private readonly redis: RedisService,
   ) {}
 
   async move(
@@ -80,6 +91,7 @@ export class OperatorService {
       receivedAt: Date.now(),
     };
     if (!this.producer.producer.isConnected) throw GatewayException.dependencyUnavailable('kafka');
+    if (parsed.data.commandId !== undefined) await this.claimCommandId(command);
     try {
       await this.producer.producer.send({
         topic: TOPICS.orderCommands.name,
@@ -91,6 +103,42 @@ export class OperatorService {
       throw GatewayException.dependencyUnavailable('kafka');
     }
     return { commandId, status: 'accepted' };
+  }
+
+  /**
+   * One commandId is one movement: the same body again is a retry (202, the router applies it
+   * once), another body is 409 IDEMPOTENCY_KEY_REUSED and nothing is sent. The ledger says what
+   * was posted under the id; the Redis record what was sent (best effort: without Redis the
+   * router still refuses a reused id that reached the ledger).
+   */
+  private async claimCommandId(cmd: DepositCommand | WithdrawCommand): Promise<void> {
+    const posted = await dbCall(this.db.dataSource, () =>
+      new BalancesRepository(this.db.dataSource).findEntries(moneyLedgerKeys(cmd.commandId)),
+    );
+    if (posted.some((e) => !isSameMoneyMovement(e, cmd))) throw commandIdReused(cmd.commandId);
+    const body = JSON.stringify({
+      kind: cmd.kind,
+      accountId: cmd.accountId,
+      asset: cmd.asset,
+      amount: cmd.amount,
+    });
+    const redis = this.redis.redis;
+    if (redis.status !== 'ready') return;
+    let first: string | null;
+    try {
+      const claimed = await redis.set(
+        commandKey(cmd.commandId),
+        body,
+        'EX',
+        COMMAND_RECORD_TTL_SECONDS,
+        'NX',
+      );
+      if (claimed === 'OK') return;
+      first = await redis.get(commandKey(cmd.commandId));
+    } catch {
+      return;
+    }
+    if (first !== null && first !== body) throw commandIdReused(cmd.commandId);
   }
 
   async createAccount(body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
@@ -142,4 +190,12 @@ export class OperatorService {
     if (!updated) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
     return { symbol, ...parsed.data };
   }
+}
+
+function commandIdReused(commandId: string): GatewayException {
+  return new GatewayException(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `commandId ${commandId} was already used for another movement (kind, account, asset or amount differ)`,
+    'commandId',
+  );
 }

@@ -53,7 +53,8 @@ function setup(
   const store = new Map<string, string>();
   const redis = {
     status: 'ready',
-    set: jest.fn((k: string, v: string) => {
+    set: jest.fn((k: string, v: string, ...opts: unknown[]) => {
+      if (opts.includes('NX') && store.has(k)) return Promise.resolve(null);
       store.set(k, v);
       return Promise.resolve('OK');
     }),
@@ -129,6 +130,59 @@ describe('OrdersService.place', () => {
     expect(sent.map((v) => v.orderId)).toEqual([first.orderId, first.orderId]);
   });
 
+  it('refuses a clientOrderId reused with other fields (409), sending nothing and keeping the record', async () => {
+    const { service, send, store } = setup();
+    const { orderId } = await service.place(account, body);
+    const record = store.get(`accepted:${orderId}`);
+    // (One market here: another symbol is scripts/idempotency.int-spec.ts.)
+    for (const changed of [
+      { side: 'sell' },
+      { price: '5000' },
+      { quantity: '2' },
+      { postOnly: true },
+      { timeInForce: 'IOC' },
+    ]) {
+      const err = await failure(service.place(account, { ...body, ...changed }));
+      expect([err.status, err.code, err.field]).toEqual([
+        409,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        'clientOrderId',
+      ]);
+    }
+    expect(store.get(`accepted:${orderId}`)).toBe(record);
+    expect(sentCommands(send)).toHaveLength(1);
+    // The same order written otherwise is the same order.
+    const same = await service.place(account, {
+      ...body,
+      price: '100.00',
+      quantity: '1.0',
+      timeInForce: 'GTC',
+    });
+    expect(same.orderId).toBe(orderId);
+    expect(sentCommands(send)).toHaveLength(2);
+    expect(store.get(`accepted:${orderId}`)).toBe(record);
+  });
+
+  it('asks the stored order when no record is left: other fields 409, no record written', async () => {
+    const orderId = clientOrderIdToOrderId('acct-1', 'c-1');
+    const stored = {
+      ...row(orderId, 'new'),
+      side: 'buy',
+      tif: 'GTC',
+      postOnly: false,
+      stopPrice: null,
+      displayQty: null,
+      price: '999', // amended since: not compared
+      qty: '1',
+    };
+    const { service, send, store } = setup({ rows: [stored as ReturnType<typeof row>] });
+    const err = await failure(service.place(account, { ...body, side: 'sell' }));
+    expect([err.status, err.code]).toEqual([409, ErrorCode.IDEMPOTENCY_KEY_REUSED]);
+    expect(store.size).toBe(0);
+    expect(send).not.toHaveBeenCalled();
+    expect((await service.place(account, body)).orderId).toBe(orderId);
+  });
+
   it('derives distinct UUID-shaped order ids per account and clientOrderId', () => {
     const ids = [
       clientOrderIdToOrderId('acct-1', 'c-1'),
@@ -172,6 +226,7 @@ describe('OrdersService.place', () => {
       symbol: 'BTC-USDT',
       orderType: 'limit',
       clientOrderId: 'c-1',
+      fp: expect.any(String),
     });
     // Sent but not confirmed: it may stand, so it stays cancellable.
     down = true;
@@ -208,6 +263,7 @@ describe('OrdersService.cancel', () => {
   it('answers from the accepted-order record without touching the database', async () => {
     const { service, send, findOwn, dataSource, metrics } = setup();
     const { orderId } = await service.place(account, body);
+    findOwn.mockClear(); // the placement asked whether its clientOrderId was stored
     // Even with the database down: the record is all a cancel needs.
     dataSource.isInitialized = false;
     const ack = await service.cancel(account, orderId, 2000);
@@ -226,6 +282,7 @@ describe('OrdersService.cancel', () => {
   it('answers 404 for another account’s record, as for another account’s row, and produces nothing', async () => {
     const { service, send, findOwn } = setup();
     const { orderId } = await service.place(account, body);
+    findOwn.mockClear();
     const err = await failure(service.cancel(other, orderId));
     expect([err.status, err.code]).toEqual([404, ErrorCode.ORDER_NOT_FOUND]);
     expect(sentCommands(send).map((c) => c.kind)).toEqual(['place']);

@@ -9,7 +9,7 @@ import {
   type OrderCommand,
   type PlaceOrderCommand,
 } from '@trading/contracts';
-import { OrderQueriesRepository } from '@trading/db';
+import { OrderQueriesRepository, type OrderRow } from '@trading/db';
 import { ContractViolationError } from '@trading/kafka';
 import { DatabaseService, ProducerService, RedisService } from '@trading/nest-common';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
@@ -25,7 +25,12 @@ import {
   orderIdParamSchema,
   placeOrderRequestSchema,
 } from './order-request.schema';
-import { requireTradingMarket, validateAmend, validatePlaceOrder } from './order-rules';
+import {
+  requireTradingMarket,
+  validateAmend,
+  validatePlaceOrder,
+  type PlaceOrderFields,
+} from './order-rules';
 
 export interface OrderAck {
   orderId: string;
@@ -35,7 +40,8 @@ export interface OrderAck {
 
 /**
  * The record of an accepted order (redisKeys.acceptedOrder), written before the 202 and deleted
- * by the order-router once the order is final (or when a placement retry finds it stored). A
+ * by the order-router once the order is final (or when a placement retry finds it stored). Only
+ * the first placement of an order id writes it (SET NX): a retry never changes it. A
  * cancel of the caller's own order is answered from it without PostgreSQL; an amend reads the
  * database first and uses it only until the router stored the order, a few milliseconds to (under
  * load) seconds after its 202, so a client never gets a 404 for an order id it was just given.
@@ -48,6 +54,58 @@ interface AcceptedOrder {
   symbol: string;
   orderType: string;
   clientOrderId: string | null;
+  /** With a clientOrderId: the fingerprint of the order's canonical fields (orderFingerprint). */
+  fp?: string;
+}
+
+/** How long a placement waits for the database to say whether its clientOrderId is stored. */
+const STORED_ORDER_LOOKUP_MS = 250;
+
+/**
+ * What makes two placements "the same order" for a clientOrderId: every field of the order after
+ * the gateway's conversion (ticks, lots, defaults applied), so `"100"` and `"100.00"`, or an
+ * omitted `timeInForce` and `"GTC"`, are the same; any other difference is another order.
+ */
+export function orderFingerprint(f: PlaceOrderFields): string {
+  const canonical = [
+    f.symbol,
+    f.side,
+    f.orderType,
+    f.qty,
+    f.price ?? null,
+    f.tif,
+    f.postOnly,
+    f.displayQty ?? null,
+    f.stopPrice ?? null,
+    f.protectionPrice ?? null,
+    f.quoteBudget ?? null,
+    f.stp,
+  ];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 22);
+}
+
+/**
+ * A stored order against a placement, on the fields an amend cannot change (price and quantity
+ * can be amended, so the stored row no longer says what was placed).
+ */
+function sameStoredOrder(row: OrderRow, f: PlaceOrderFields): boolean {
+  return (
+    row.symbol === f.symbol &&
+    row.side === f.side &&
+    row.orderType === f.orderType &&
+    row.tif === f.tif &&
+    row.postOnly === f.postOnly &&
+    row.stopPrice === (f.stopPrice === undefined ? null : String(f.stopPrice)) &&
+    row.displayQty === (f.displayQty === undefined ? null : String(f.displayQty))
+  );
+}
+
+function clientOrderIdReused(clientOrderId: string, orderId: string): GatewayException {
+  return new GatewayException(
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    `clientOrderId ${clientOrderId} is order ${orderId}, placed with other fields; use a new clientOrderId`,
+    'clientOrderId',
+  );
 }
 /**
  * The order id of an account's clientOrderId: the same on every retry, whichever gateway answers
@@ -111,11 +169,17 @@ export class OrdersService {
         symbol: fields.symbol,
         orderType: fields.orderType,
         clientOrderId: fields.clientOrderId ?? null,
+        ...(fields.clientOrderId ? { fp: orderFingerprint(fields) } : {}),
       };
-      // The record for an early cancel is best effort: accepting the order needs Kafka only.
-      const remembered = this.redis.redis
-        .set(acceptedKey(orderId), JSON.stringify(accepted), 'EX', ACCEPTED_ORDER_TTL_SECONDS)
-        .catch(() => undefined);
+      // The record for an early cancel is best effort: accepting the order needs Kafka only. With
+      // a clientOrderId it is claimed first: a retry with other fields is refused before Kafka.
+      let wrote = true;
+      let remembered: Promise<unknown> = Promise.resolve();
+      if (fields.clientOrderId) wrote = await this.claimOrderId(account, orderId, accepted, fields);
+      else
+        remembered = this.redis.redis
+          .set(acceptedKey(orderId), JSON.stringify(accepted), 'EX', ACCEPTED_ORDER_TTL_SECONDS)
+          .catch(() => undefined);
       try {
         await this.produce({
           ...fields,
@@ -129,7 +193,9 @@ export class OrdersService {
         // Sent but not confirmed: the order may still stand, so it stays cancellable and the client
         // learns which order to look up (or to retry). Never sent: no record.
         if (err instanceof DependencyUnavailableError && err.outcomeUnknown) throw err.forOrder(orderId);
-        void remembered.then(() => this.redis.redis.del(acceptedKey(orderId))).catch(() => undefined);
+        // A record an earlier attempt wrote stays: that attempt may stand.
+        if (wrote)
+          void remembered.then(() => this.redis.redis.del(acceptedKey(orderId))).catch(() => undefined);
         throw err;
       }
       await remembered;
@@ -139,6 +205,70 @@ export class OrdersService {
     } catch (err) {
       this.metrics.rejected(err instanceof GatewayException ? err.code : ErrorCode.INTERNAL_ERROR);
       throw err;
+    }
+  }
+
+  /**
+   * The accepted-order record of a clientOrderId's order, written only if there is none (true:
+   * written here). A record with another fingerprint, or a stored order with other fields
+   * (sameStoredOrder), is 409 IDEMPOTENCY_KEY_REUSED and nothing changes. An identical retry
+   * leaves the record as it is. Without a record (never placed; expired after 10 minutes; deleted
+   * once the order was final; Redis down) the database is asked, for at most
+   * STORED_ORDER_LOOKUP_MS: an order it cannot show in time is treated as not stored, and the
+   * router still drops the retry (same order id), changing nothing.
+   */
+  private async claimOrderId(
+    account: AuthenticatedAccount,
+    orderId: string,
+    accepted: AcceptedOrder,
+    fields: PlaceOrderFields,
+  ): Promise<boolean> {
+    const key = acceptedKey(orderId);
+    let claimed: 'OK' | null | undefined;
+    try {
+      claimed = await this.redis.redis.set(
+        key,
+        JSON.stringify(accepted),
+        'EX',
+        ACCEPTED_ORDER_TTL_SECONDS,
+        'NX',
+      );
+    } catch {
+      claimed = undefined;
+    }
+    if (claimed === null) {
+      const raw = await this.redis.redis.get(key).catch(() => null);
+      if (raw) {
+        const first = JSON.parse(raw) as AcceptedOrder;
+        // A record without a fingerprint (written before this rule) cannot tell: the router decides.
+        if (first.fp !== undefined && first.fp !== accepted.fp)
+          throw clientOrderIdReused(fields.clientOrderId!, orderId);
+        return false;
+      }
+    }
+    const stored = await this.storedOrder(account.accountId, orderId);
+    if (stored && !sameStoredOrder(stored, fields)) {
+      if (claimed === 'OK') await this.redis.redis.del(key).catch(() => undefined);
+      throw clientOrderIdReused(fields.clientOrderId!, orderId);
+    }
+    return claimed === 'OK';
+  }
+
+  /** The caller's stored order, or null when there is none or the database does not answer in time. */
+  private async storedOrder(accountId: string, orderId: string): Promise<OrderRow | null> {
+    if (!this.db.dataSource.isInitialized) return null;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.queries.findOwn(accountId, orderId),
+        new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), STORED_ORDER_LOOKUP_MS);
+        }),
+      ]);
+    } catch {
+      return null;
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
 
