@@ -73,12 +73,28 @@ export class StreamSession {
     }
   }
 
+  /** Ends every subscription: the gauge loses exactly what this connection held. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const sub of this.subs.values()) sub.unsubscribe?.();
     this.deps.onSubscriptionCount(-this.subs.size);
     this.subs.clear();
+  }
+
+  // The gauge counts the entries of `subs`: it changes only here, with the map.
+  private hold(channel: string, sub: Subscription): void {
+    this.subs.set(channel, sub);
+    this.deps.onSubscriptionCount(1);
+  }
+
+  /** Drops `sub` if it is still the channel's subscription; false when it was gone already. */
+  private drop(channel: string, sub: Subscription): boolean {
+    if (this.subs.get(channel) !== sub) return false;
+    this.subs.delete(channel);
+    sub.unsubscribe?.();
+    this.deps.onSubscriptionCount(-1);
+    return true;
   }
 
   private async handle(msg: ClientMessage): Promise<void> {
@@ -92,9 +108,7 @@ export class StreamSession {
       case 'unsubscribe': {
         const sub = this.subs.get(msg.channel);
         if (!sub) return this.error('NOT_SUBSCRIBED', 'not subscribed', msg.channel);
-        this.subs.delete(msg.channel);
-        sub.unsubscribe?.();
-        this.deps.onSubscriptionCount(-1);
+        this.drop(msg.channel, sub);
         return this.send({ type: 'unsubscribed', channel: msg.channel });
       }
     }
@@ -123,25 +137,34 @@ export class StreamSession {
         channel,
       );
     }
-    const target = await this.resolve(channel);
-    if (!target) return;
+    // Held before the first await: a duplicate in the same burst of frames finds it and is
+    // answered ALREADY_SUBSCRIBED (it used to pass this check too, replace it in the map and be
+    // counted twice, and the replaced one was never answered).
     const sub: Subscription = {
-      ...target,
+      redisChannel: '',
+      snapshotKey: null,
       live: false,
       syncing: false,
       pending: [],
       lastSeq: 0,
       unsubscribe: null,
     };
-    this.subs.set(channel, sub);
-    this.deps.onSubscriptionCount(1);
+    this.hold(channel, sub);
+    const target = await this.resolve(channel);
+    if (!target) {
+      this.drop(channel, sub);
+      return;
+    }
+    // Unsubscribed or closed while the channel was resolved.
+    if (this.closed || this.subs.get(channel) !== sub) return;
+    sub.redisChannel = target.redisChannel;
+    sub.snapshotKey = target.snapshotKey;
     try {
       sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) =>
         this.onUpdate(channel, sub, m),
       );
     } catch {
-      this.subs.delete(channel);
-      this.deps.onSubscriptionCount(-1);
+      this.drop(channel, sub);
       return this.error(
         ErrorCode.SERVICE_UNAVAILABLE,
         'stream temporarily unavailable, retry shortly',
@@ -209,9 +232,7 @@ export class StreamSession {
       for (const m of sub.pending.splice(0)) this.forward(channel, sub, m);
     } catch {
       this.error(ErrorCode.SERVICE_UNAVAILABLE, 'snapshot unavailable, resubscribe shortly', channel);
-      this.subs.delete(channel);
-      sub.unsubscribe?.();
-      this.deps.onSubscriptionCount(-1);
+      this.drop(channel, sub);
     } finally {
       sub.syncing = false;
     }

@@ -1,0 +1,89 @@
+import type Redis from 'ioredis';
+import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
+import type { MarketLookupService } from '../markets/market-lookup.service';
+import type { StreamHub } from './stream-hub.service';
+import { WS_OPEN, type WsClient } from './stream-message.schema';
+import { StreamSession } from './stream.session';
+
+// The ws_subscriptions gauge and the answers of a session, with a hub that confirms a Redis
+// subscription a moment later (as Redis does) and a market that exists.
+function harness() {
+  const frames: Record<string, unknown>[] = [];
+  let gauge = 0;
+  const hubListeners = new Map<string, number>();
+  const client: WsClient = {
+    readyState: WS_OPEN,
+    bufferedAmount: 0,
+    send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
+    close: () => undefined,
+    terminate: () => undefined,
+    on() {
+      return this;
+    },
+  };
+  const hub = {
+    subscribe: async (channel: string) => {
+      await new Promise((r) => setTimeout(r, 5));
+      hubListeners.set(channel, (hubListeners.get(channel) ?? 0) + 1);
+      return () => hubListeners.set(channel, hubListeners.get(channel)! - 1);
+    },
+  } as unknown as StreamHub;
+  const session = new StreamSession(client, {
+    hub,
+    redis: { get: async () => null } as unknown as Redis,
+    auth: {} as ApiKeyAuthService,
+    markets: {
+      find: async (symbol: string) => (symbol === 'BTC-USDT' ? { symbol } : undefined),
+    } as unknown as MarketLookupService,
+    maxSubscriptions: 50,
+    onSubscriptionCount: (delta) => (gauge += delta),
+  });
+  const send = (msg: Record<string, unknown>) => session.onMessage(Buffer.from(JSON.stringify(msg)));
+  return { frames, session, send, gauge: () => gauge, listeners: () => [...hubListeners.values()] };
+}
+
+describe('StreamSession subscriptions', () => {
+  it('answers every subscribe of a burst of duplicates and counts the subscription once', async () => {
+    const h = harness();
+    // Frames of one TCP read arrive in one turn: none waits for the previous one's answer.
+    await Promise.all(
+      Array.from({ length: 10 }, () => h.send({ op: 'subscribe', channel: 'ticker:BTC-USDT' })),
+    );
+    expect(h.frames).toHaveLength(10);
+    expect(h.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
+    expect(h.frames.filter((f) => f.code === 'ALREADY_SUBSCRIBED')).toHaveLength(9);
+    expect(h.gauge()).toBe(1);
+    h.session.close();
+    expect(h.gauge()).toBe(0);
+    expect(h.listeners().every((n) => n === 0)).toBe(true);
+  });
+
+  it('gives back what a connection closed mid-subscribe held, and no more', async () => {
+    const h = harness();
+    const pending = [
+      h.send({ op: 'subscribe', channel: 'ticker:BTC-USDT' }),
+      h.send({ op: 'subscribe', channel: 'depth:BTC-USDT' }),
+    ];
+    h.session.close();
+    await Promise.all(pending);
+    expect(h.gauge()).toBe(0);
+    expect(h.listeners().every((n) => n === 0)).toBe(true);
+  });
+
+  it('counts nothing for a refused subscribe and returns to zero after unsubscribe, resubscribe and close', async () => {
+    const h = harness();
+    await h.send({ op: 'subscribe', channel: 'ticker:NOPE-USDT' });
+    await h.send({ op: 'subscribe', channel: 'orders' });
+    expect(h.gauge()).toBe(0);
+    await h.send({ op: 'subscribe', channel: 'trades:BTC-USDT' });
+    await Promise.all([
+      h.send({ op: 'unsubscribe', channel: 'trades:BTC-USDT' }),
+      h.send({ op: 'subscribe', channel: 'trades:BTC-USDT' }),
+      h.send({ op: 'subscribe', channel: 'trades:BTC-USDT' }),
+    ]);
+    expect(h.gauge()).toBe(1);
+    h.session.close();
+    expect(h.gauge()).toBe(0);
+    expect(h.listeners().every((n) => n === 0)).toBe(true);
+  });
+});
