@@ -12,6 +12,11 @@ export interface BootstrapOptions {
   port: number;
   shutdownTimeoutMs: number;
   bodyLimitBytes?: number;
+  /**
+   * Further Fastify server options (the gateway's `frameworkErrors` and `clientErrorHandler`,
+   * which answer Fastify's and Node's own refusals in its error shape).
+   */
+  server?: Record<string, unknown>;
   /** Hook to add Swagger, WebSocket adapters etc. before listen. */
   configure?: (app: NestFastifyApplication) => Promise<void> | void;
 }
@@ -25,6 +30,7 @@ export async function bootstrapService(
   options: BootstrapOptions,
 ): Promise<INestApplication> {
   const adapter = new FastifyAdapter({
+    ...options.server,
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
     trustProxy: true,
     // The request id is the correlation id (the caller's when sane), echoed by installRequestLogging.

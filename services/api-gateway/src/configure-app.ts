@@ -1,8 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
+import { inspectJson, inspectParameters, unsupportedEncoding } from './common/edge-input';
 import { SIGNED } from './common/openapi';
+import { trackRoutes } from './common/route-table';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
 import { installDirectOrderRoutes } from './orders/direct-order-routes';
 
@@ -28,20 +31,39 @@ export function jsonTooDeep(text: string, max: number): boolean {
 }
 
 /**
- * Fastify wiring the gateway needs before listen: a JSON parser that keeps the raw body (what
- * the signature covers), the WebSocket adapter on the same HTTP server, OpenAPI at /docs, and the
- * direct handlers of the order writes.
+ * What every request passes before its handler: a body only as JSON (no text/plain parser, so
+ * any other content type is 415, and the signature never covers a body the handler did not get)
+ * and without a content encoding (415: nothing is decoded); no control character in a query value
+ * or a path parameter (400 naming it).
+ */
+function installEdgeChecks(fastify: FastifyInstance): void {
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('preParsing', async (req: FastifyRequest, _reply, payload) => {
+    if (unsupportedEncoding(req.headers['content-encoding']))
+      throw new GatewayException(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        'Content-Encoding is not supported (send the body unencoded)',
+      );
+    return payload;
+  });
+  fastify.addHook('preValidation', async (req: FastifyRequest) => {
+    const refused = inspectParameters(req.query, req.params);
+    if (refused) throw refused;
+  });
+}
+
+/**
+ * Fastify wiring the gateway needs before listen: the edge checks, a JSON parser that keeps the
+ * raw body (what the signature covers), the WebSocket adapter on the same HTTP server, OpenAPI at
+ * /docs, the direct handlers of the order writes, and the route table that turns a wrong method
+ * into 405.
  */
 export function configureGateway(app: NestFastifyApplication, config: ApiGatewayConfig): void {
   const fastify = app.getHttpAdapter().getInstance();
+  // Typed with our fastify: @nestjs/platform-fastify carries its own copy's types.
+  trackRoutes(fastify);
+  installEdgeChecks(fastify as unknown as FastifyInstance);
   installDirectOrderRoutes(app);
-  // Fastify's own parser, so __proto__/constructor poisoning is refused as before.
-  // (Typed loosely: @nestjs/platform-fastify carries its own fastify copy's types.)
-  const parseJson = fastify.getDefaultJsonParser('error', 'error') as unknown as (
-    req: unknown,
-    body: string,
-    done: (err: Error | null, value?: unknown) => void,
-  ) => void;
   app.useBodyParser('application/json', { bodyLimit: config.BODY_LIMIT_BYTES }, (req, body, done) => {
     const text = body.toString('utf8');
     (req as unknown as { rawBody?: string }).rawBody = text;
@@ -52,9 +74,17 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
     if (text.trim() === '') return done(null, undefined);
     if (jsonTooDeep(text, MAX_JSON_DEPTH))
       return malformed(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-    parseJson(req, text, (err, value) =>
-      err ? malformed('request body is not valid JSON') : done(null, value),
-    );
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return malformed('request body is not valid JSON');
+    }
+    // Duplicate keys (JSON.parse keeps the last), prototype keys (__proto__, constructor) and
+    // control characters are refused naming the key or field; nothing else reads the body first.
+    const refused = inspectJson(text);
+    if (refused) return done(refused, undefined);
+    done(null, value);
   });
 
   // Our own message handling: Nest's {event,data} routing is bypassed (the parser yields nothing).
@@ -68,6 +98,12 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
         'Signed requests carry X-API-KEY (key id), X-API-TIMESTAMP (ms epoch, within the window) and ' +
           'X-API-SIGNATURE = hex HMAC-SHA256(secret, timestamp + METHOD + pathWithQuery + rawBody). ' +
           'Decimals are strings. Errors are { error: { code, message, field? } }. ' +
+          'Bodies are JSON only: another Content-Type is 415, and so is any Content-Encoding but ' +
+          'identity. A JSON object must not repeat a key: a duplicate key is 400 MALFORMED_JSON naming ' +
+          'it (never "last wins"), as are the keys __proto__, constructor and prototype. No text (body ' +
+          'string, query value, path parameter) may contain a control character (U+0000-U+001F, ' +
+          'U+007F-U+009F) or a lone surrogate: 400 naming the field. limit and levels are decimal ' +
+          'digits. A known path with another method is 405 with Allow. ' +
           'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}).',
       )
       .setVersion('1')

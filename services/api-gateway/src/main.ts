@@ -6,6 +6,7 @@ import { ApiGatewayConfigSchema } from './api-gateway.config';
 import { applyNativeEncryptionKeyDefault } from './auth/native-encryption-key';
 import { installOverloadProtection } from './common/overload-protection';
 import { configureGateway } from './configure-app';
+import { GATEWAY_SERVER_OPTIONS } from './errors/framework-errors';
 
 async function main(): Promise<void> {
   // Native runs: the same key file the seed uses, unless the environment names one.
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    server: GATEWAY_SERVER_OPTIONS,
     configure: (app) => {
       installOverloadProtection(app, config);
       configureGateway(app, config);

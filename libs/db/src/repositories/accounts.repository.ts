@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { returnedRows } from './returned-rows';
 
 export type AccountKind = 'trader' | 'fee' | 'operator';
 
@@ -19,6 +20,16 @@ export class AccountsRepository {
       `INSERT INTO accounts (account_id, name, kind) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO NOTHING`,
       [accountId, name, kind],
     );
+  }
+
+  /** Creates the account; false (nothing changed) when the id exists already. */
+  async create(accountId: string, name: string, kind: AccountKind = 'trader'): Promise<boolean> {
+    const result: unknown = await this.db.query(
+      `INSERT INTO accounts (account_id, name, kind) VALUES ($1, $2, $3)
+       ON CONFLICT (account_id) DO NOTHING RETURNING account_id`,
+      [accountId, name, kind],
+    );
+    return returnedRows(result).length > 0;
   }
 
   async findById(accountId: string): Promise<AccountRow | null> {

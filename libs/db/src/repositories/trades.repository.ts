@@ -147,6 +147,8 @@ export function decodeFillCursor(cursor: string): FillCursor | null {
     if (!Array.isArray(v) || v.length !== 4) return null;
     const [ms, symbol, seq, liquidity] = v as unknown[];
     if (!Number.isSafeInteger(ms) || typeof symbol !== 'string' || !Number.isSafeInteger(seq)) return null;
+    // A symbol as the markets table has them: nothing else (a NUL, say) may reach the query.
+    if (!/^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$/.test(symbol)) return null;
     if (liquidity !== 'maker' && liquidity !== 'taker') return null;
     return { executedAt: new Date(ms as number), symbol, seq: seq as number, liquidity };
   } catch {

@@ -1,7 +1,15 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { isNetworkError, type LoggedRequest } from '@trading/nest-common';
+import { routeTableOf } from '../common/route-table';
 import { dependencyOf } from './dependency-errors';
 import { ErrorCode, GatewayException, RETRY_AFTER_SECONDS } from './gateway.exception';
 
@@ -81,6 +89,25 @@ function readinessFailure(err: unknown, url: string): object | null {
 }
 
 /**
+ * The router's 404 for a path that exists with other methods: 405 with Allow (and those methods
+ * in the message), or null.
+ */
+function methodNotAllowed(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): GatewayException | null {
+  if (!(err instanceof NotFoundException)) return null;
+  const allowed = routeTableOf(request.server)?.allowed(request.url ?? '') ?? [];
+  if (allowed.length === 0) return null;
+  void reply.header('Allow', allowed.join(', '));
+  return new GatewayException(
+    ErrorCode.METHOD_NOT_ALLOWED,
+    `method not allowed here; use ${allowed.join(', ')}`,
+  );
+}
+
+/**
  * Answers a request with the error body of anything thrown while handling it; an INTERNAL_ERROR
  * is logged with its stack. The exception filter and the direct order routes both answer here.
  */
@@ -106,11 +133,12 @@ export class GatewayExceptionFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const readiness = readinessFailure(err, host.switchToHttp().getRequest<FastifyRequest>().url ?? '');
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    const readiness = readinessFailure(err, request.url ?? '');
     if (readiness) {
       void reply.header('Retry-After', String(RETRY_AFTER_SECONDS)).status(503).send(readiness);
       return;
     }
-    replyWithError(reply, err, this.logger);
+    replyWithError(reply, methodNotAllowed(err, request, reply) ?? err, this.logger);
   }
 }

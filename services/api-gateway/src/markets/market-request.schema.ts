@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CANDLE_INTERVALS, type CandleInterval } from '@trading/db';
+import { queryInteger } from '../common/edge-input';
 
 // ms epoch digits or an ISO-8601 date.
 const instant = z
@@ -15,14 +16,14 @@ const instant = z
   });
 
 export const depthQuerySchema = z.strictObject({
-  levels: z.coerce.number().int().min(1).max(100).default(20),
+  levels: queryInteger(1, 100, 20),
 });
 export const tradesQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: queryInteger(1, 500, 100),
 });
 export const candlesQuerySchema = z.strictObject({
   interval: z.enum(Object.keys(CANDLE_INTERVALS) as [CandleInterval, ...CandleInterval[]]).default('1m'),
   from: instant.optional(),
   to: instant.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(500),
+  limit: queryInteger(1, 1000, 500),
 });

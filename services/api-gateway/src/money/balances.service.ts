@@ -4,6 +4,7 @@ import { BalancesRepository, MarketsRepository } from '@trading/db';
 import { DatabaseService } from '@trading/nest-common';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { dbCall } from '../common/dependency-call';
+import { queryInteger } from '../common/edge-input';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import { toDecimal, type BalanceView, type LedgerView } from './money.views';
@@ -14,11 +15,8 @@ const ledgerQuerySchema = z
       .string()
       .regex(/^[A-Z0-9]{2,12}$/)
       .optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
-    cursor: z
-      .string()
-      .regex(/^[0-9]{1,19}$/, 'must be a cursor returned by this endpoint')
-      .optional(),
+    limit: queryInteger(1, 500, 100),
+    cursor: z.string().optional(),
   })
   .strict();
 
@@ -52,6 +50,9 @@ export class BalancesService {
     const parsed = ledgerQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw fromZodError(parsed.error, ErrorCode.VALIDATION_FAILED);
     const { asset, limit, cursor } = parsed.data;
+    // A ledger entry id; anything else is a cursor this API did not return.
+    if (cursor !== undefined && !/^[0-9]{1,18}$/.test(cursor))
+      throw new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
     const rows = await dbCall(this.db.dataSource, () =>
       new BalancesRepository(this.db.dataSource).ledgerPage(account.accountId, {
         asset,

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OPERATOR_HEADER, OperatorGuard } from './operator.guard';
-import { OperatorService } from './operator.service';
+import { OperatorService, type IssuedAccountKey } from './operator.service';
 
 @ApiTags('operator')
 @ApiHeader({ name: OPERATOR_HEADER, required: true, description: 'Operator credential (not an API key)' })
@@ -26,9 +26,22 @@ export class OperatorController {
 
   @Post('accounts')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an account and its first API key (the secret is shown once)' })
-  createAccount(@Body() body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
+  @ApiOperation({
+    summary:
+      'Create an account and its first API key (the secret is shown once); 409 ACCOUNT_EXISTS (field ' +
+      'accountId) for an existing account, which gets no key: use POST accounts/{accountId}/api-keys',
+  })
+  createAccount(@Body() body: unknown): Promise<IssuedAccountKey> {
     return this.operator.createAccount(body);
+  }
+
+  @Post('accounts/:accountId/api-keys')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Issue another API key of an existing account (secret shown once); 404 ACCOUNT_NOT_FOUND',
+  })
+  issueApiKey(@Param('accountId') accountId: string): Promise<IssuedAccountKey> {
+    return this.operator.issueApiKey(accountId);
   }
 
   @Delete('api-keys/:keyId')

@@ -39,6 +39,12 @@ const moneySchema = z
 const COMMAND_RECORD_TTL_SECONDS = 86_400;
 const commandKey = (commandId: string): string => `operator-command:${commandId}`;
 
+export interface IssuedAccountKey {
+  accountId: string;
+  apiKey: string;
+  secret: string;
+}
+
 const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
 const feesSchema = z
   .object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) })
@@ -141,19 +147,43 @@ export class OperatorService {
     if (first !== null && first !== body) throw commandIdReused(cmd.commandId);
   }
 
-  async createAccount(body: unknown): Promise<{ accountId: string; apiKey: string; secret: string }> {
+  /**
+   * Creates the account and its first key: 201 once. The same account id again is 409
+   * ACCOUNT_EXISTS and issues nothing (another key of an account is issueApiKey, on its own
+   * route), so a retried or mistyped creation never hands out an extra credential.
+   */
+  async createAccount(body: unknown): Promise<IssuedAccountKey> {
     const parsed = accountSchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
     const { accountId, name } = parsed.data;
     return dbCall(this.db.dataSource, async () => {
-      await new AccountsRepository(this.db.dataSource).ensure(accountId, name);
-      // The secret is shown here once and stored only encrypted.
-      const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(
-        accountId,
-        'operator',
-      );
-      return { accountId, apiKey: key.keyId, secret: key.secret };
+      if (!(await new AccountsRepository(this.db.dataSource).create(accountId, name)))
+        throw new GatewayException(
+          ErrorCode.ACCOUNT_EXISTS,
+          `account ${accountId} exists (another key: POST /v1/operator/accounts/${accountId}/api-keys)`,
+          'accountId',
+        );
+      return this.issueKey(accountId);
     });
+  }
+
+  /** Another API key of an existing account: 201 with its secret (shown once), 404 if unknown. */
+  async issueApiKey(accountId: string): Promise<IssuedAccountKey> {
+    const unknown = () => new GatewayException(ErrorCode.ACCOUNT_NOT_FOUND, 'unknown account', 'accountId');
+    if (!idSchema.safeParse(accountId).success) throw unknown();
+    return dbCall(this.db.dataSource, async () => {
+      if (!(await new AccountsRepository(this.db.dataSource).findById(accountId))) throw unknown();
+      return this.issueKey(accountId);
+    });
+  }
+
+  private async issueKey(accountId: string): Promise<IssuedAccountKey> {
+    // The secret is shown here once and stored only encrypted.
+    const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(
+      accountId,
+      'operator',
+    );
+    return { accountId, apiKey: key.keyId, secret: key.secret };
   }
 
   /**

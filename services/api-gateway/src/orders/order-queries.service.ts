@@ -12,6 +12,7 @@ import { toFillView, toOrderView, type FillView, type OrderView } from './order.
 
 // Cursor parts are checked before they reach SQL, so a forged cursor is a 400, never a 500.
 const MICROS = /^[0-9]{1,17}$/;
+const MAX_CURSOR_LENGTH = 512;
 const badCursor = () =>
   new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
 
@@ -44,7 +45,8 @@ export class OrderQueriesService {
     if (!parsed.success) throw fromZodError(parsed.error);
     const q = parsed.data;
     const after = q.cursor ? decodeCursor(q.cursor, 2) : undefined;
-    if (after && !MICROS.test(after[0])) throw badCursor();
+    if (after && (!MICROS.test(after[0]) || !orderIdParamSchema.safeParse(after[1]).success))
+      throw badCursor();
     const rows = await dbCall(this.db.dataSource, () =>
       this.repo.listOwn(account.accountId, {
         symbol: q.symbol,
@@ -66,6 +68,7 @@ export class OrderQueriesService {
     const parsed = listFillsQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
     const q = parsed.data;
+    if (q.cursor !== undefined && q.cursor.length > MAX_CURSOR_LENGTH) throw badCursor();
     const page = await dbCall(this.db.dataSource, async () => {
       try {
         return await this.trades.forAccount(account.accountId, {

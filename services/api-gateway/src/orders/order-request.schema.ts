@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { idSchema, orderTypeSchema, sideSchema, stpSchema, tifSchema } from '@trading/contracts';
+import {
+  idSchema,
+  orderTypeSchema,
+  sideSchema,
+  stpSchema,
+  symbolSchema,
+  tifSchema,
+} from '@trading/contracts';
+import { queryInteger } from '../common/edge-input';
 
 // Decimals travel as strings; their content (format, tick, lot) is checked against the market
 // afterwards so each failure gets its own code. The length cap keeps hostile input cheap.
@@ -42,19 +50,19 @@ export const amendOrderRequestSchema = z
   });
 export type AmendOrderRequest = z.infer<typeof amendOrderRequestSchema>;
 
-const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
-
+// A cursor is checked by the service (decodeCursor, the fills repository): any cursor this API did
+// not return, however malformed, is 400 INVALID_CURSOR.
 export const listOrdersQuerySchema = z.strictObject({
-  symbol: z.string().max(32).optional(),
+  symbol: symbolSchema.optional(),
   status: z.enum(ORDER_STATUSES).optional(),
-  limit: limit(500, 50),
-  cursor: z.string().max(512).optional(),
+  limit: queryInteger(1, 500, 50),
+  cursor: z.string().optional(),
 });
 
 export const listFillsQuerySchema = z.strictObject({
-  symbol: z.string().max(32).optional(),
-  limit: limit(500, 50),
-  cursor: z.string().max(512).optional(),
+  symbol: symbolSchema.optional(),
+  limit: queryInteger(1, 500, 50),
+  cursor: z.string().optional(),
 });
 
 /** Order ids are the gateway's UUIDs; anything else cannot exist. */
