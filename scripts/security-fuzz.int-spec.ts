@@ -448,6 +448,152 @@ describe('gateway under hostile input', () => {
     });
   });
 
+  it('refuses control characters in every text input and duplicate JSON keys with 400 naming the field', async () => {
+    // A string with one control character (C0, DEL, C1) in it; in JSON bodies also a lone surrogate.
+    const printable = fc.string({ maxLength: 8 }).map((v) => v.replace(LONE_SURROGATE, ''));
+    const withChar = (code: fc.Arbitrary<number>) =>
+      fc.tuple(printable, code, printable).map(([a, c, b]) => a + String.fromCharCode(c) + b);
+    const controlCode = fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f }));
+    const control = withChar(controlCode);
+    const controlOrSurrogate = withChar(
+      fc.oneof(controlCode, fc.constantFrom(0xd800, 0xdbff, 0xdc00, 0xdfff)),
+    );
+    const pct = encodeURIComponent;
+    const order: Json = {
+      symbol,
+      side: 'buy',
+      type: 'limit',
+      price: '1.00',
+      quantity: '1',
+      clientOrderId: `c${run}`,
+    };
+    const signedQuery = fc.tuple(
+      fc.constantFrom(
+        ['/v1/orders', 'symbol'],
+        ['/v1/orders', 'status'],
+        ['/v1/orders', 'cursor'],
+        ['/v1/orders', 'limit'],
+        ['/v1/fills', 'symbol'],
+        ['/v1/fills', 'cursor'],
+        ['/v1/ledger', 'asset'],
+        ['/v1/ledger', 'cursor'],
+      ),
+      control,
+    );
+    const publicQuery = fc.tuple(
+      fc.constantFrom('depth', 'trades', 'candles'),
+      fc.constantFrom('levels', 'limit', 'interval', 'from', 'to'),
+      control,
+    );
+    const pathParam = fc.tuple(
+      fc.constantFrom(
+        ['/v1/orders/', '', 'id'],
+        ['/v1/markets/', '/ticker', 'symbol'],
+        ['/v1/markets/', '/depth', 'symbol'],
+      ),
+      control,
+    );
+    const orderField = fc.tuple(
+      fc.constantFrom('symbol', 'side', 'type', 'price', 'quantity', 'clientOrderId'),
+      controlOrSurrogate,
+    );
+    const duplicate = fc.tuple(
+      fc.constantFrom(...Object.keys(order)),
+      fc.oneof(fc.string({ maxLength: 8 }), fc.constant('sell')),
+    );
+    const expect400 = async (res: Response, what: string, field: string, code?: string): Promise<void> => {
+      const body = (await res.json()) as { error?: { code?: string; field?: string } };
+      const got = {
+        status: res.status,
+        field: body.error?.field,
+        ...(code ? { code: body.error?.code } : {}),
+      };
+      expect({ what, ...got }).toEqual({ what, status: 400, field, ...(code ? { code } : {}) });
+    };
+    await leavesNoTrace(async () => {
+      await fc.assert(
+        fc.asyncProperty(signedQuery, async ([[route, key], value]) => {
+          const path = `${route}?${key}=${pct(value)}`;
+          const res = await fetch(`${GATEWAY_URL}${path}`, {
+            headers: signedHeaders(creds.a, 'GET', path, ''),
+          });
+          await expect400(res, `GET ${path}`, key, key === 'cursor' ? 'INVALID_CURSOR' : undefined);
+        }),
+        { numRuns: 60 },
+      );
+      await fc.assert(
+        fc.asyncProperty(publicQuery, async ([kind, key, value]) => {
+          const path = `/v1/markets/${symbol}/${kind}?${key}=${pct(value)}`;
+          await expect400(await fetch(`${GATEWAY_URL}${path}`), `GET ${path}`, key);
+        }),
+        { numRuns: 40 },
+      );
+      await fc.assert(
+        fc.asyncProperty(pathParam, async ([[before, after, field], value]) => {
+          const path = `${before}${pct(value)}${after}`;
+          const res = await fetch(`${GATEWAY_URL}${path}`, {
+            headers: signedHeaders(creds.a, 'GET', path, ''),
+          });
+          await expect400(res, `GET ${path}`, field);
+        }),
+        { numRuns: 40 },
+      );
+      await fc.assert(
+        fc.asyncProperty(orderField, async ([field, value]) => {
+          const body = JSON.stringify({ ...order, [field]: value });
+          const res = await fetch(`${GATEWAY_URL}/v1/orders`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...signedHeaders(creds.a, 'POST', '/v1/orders', body),
+            },
+            body,
+          });
+          await expect400(res, `order ${field}=${JSON.stringify(value)}`, field, 'VALIDATION_FAILED');
+        }),
+        { numRuns: 60 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom('accountId', 'name'), controlOrSurrogate, async (field, value) => {
+          const body = JSON.stringify({ accountId: `nobody-${run}`, name: 'x', [field]: value });
+          const res = await fetch(`${GATEWAY_URL}/v1/operator/accounts`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-operator-token': operator },
+            body,
+          });
+          await expect400(res, `account ${field}=${JSON.stringify(value)}`, field, 'VALIDATION_FAILED');
+        }),
+        { numRuns: 30 },
+      );
+      // The same key twice, whatever its second value: refused, never "the last wins".
+      await fc.assert(
+        fc.asyncProperty(duplicate, fc.boolean(), async ([key, value], operatorBody) => {
+          if (operatorBody) {
+            const body = `{"accountId":"nobody-${run}","name":"x",${JSON.stringify(key === 'side' ? 'name' : 'accountId')}:${JSON.stringify(value)}}`;
+            const res = await fetch(`${GATEWAY_URL}/v1/operator/accounts`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-operator-token': operator },
+              body,
+            });
+            await expect400(res, body, key === 'side' ? 'name' : 'accountId', 'MALFORMED_JSON');
+            return;
+          }
+          const body = `${JSON.stringify(order).slice(0, -1)},${JSON.stringify(key)}:${JSON.stringify(value)}}`;
+          const res = await fetch(`${GATEWAY_URL}/v1/orders`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...signedHeaders(creds.a, 'POST', '/v1/orders', body),
+            },
+            body,
+          });
+          await expect400(res, body, key, 'MALFORMED_JSON');
+        }),
+        { numRuns: 60 },
+      );
+    });
+  });
+
   it('answers hostile WebSocket frames with an error or by closing that socket only', async () => {
     const bystander = api.stream();
     await bystander.send({ op: 'subscribe', channel: `ticker:${symbol}` });
@@ -560,11 +706,19 @@ describe('gateway under hostile input', () => {
           [ids.r],
         )) as Json[]
       )[0];
-    // A second key of the same account, which must keep working.
-    const second = await api.operator<Credentials>(operator, 'POST', '/v1/operator/accounts', {
+    // A second key of the same account, which must keep working (creating the account again is
+    // 409 ACCOUNT_EXISTS and issues nothing).
+    const again = await api.operator(operator, 'POST', '/v1/operator/accounts', {
       accountId: ids.r,
       name: 'r',
     });
+    expect(again.status).toBe(409);
+    const second = await api.operator<Credentials>(
+      operator,
+      'POST',
+      `/v1/operator/accounts/${ids.r}/api-keys`,
+      undefined,
+    );
     expect(second.status).toBe(201);
     expect((await api.signed(creds.r, 'GET', '/v1/balances')).status).toBe(200); // cached now
     const before = await account();
