@@ -86,4 +86,18 @@ describe('StreamSession subscriptions', () => {
     expect(h.gauge()).toBe(0);
     expect(h.listeners().every((n) => n === 0)).toBe(true);
   });
+
+  it('refuses duplicate keys and control characters in a frame, naming the field, and subscribes nothing', async () => {
+    const h = harness();
+    const raw = (text: string) => h.session.onMessage(Buffer.from(text));
+    await raw('{"op":"subscribe","channel":"ticker:BTC-USDT","channel":"depth:BTC-USDT"}');
+    await raw('{"op":"subscribe","channel":"ticker:BTC-USDT\\u0000"}');
+    await raw('{"op":"ping","__proto__":{}}');
+    expect(h.frames).toEqual([
+      expect.objectContaining({ type: 'error', code: 'MALFORMED_JSON', field: 'channel' }),
+      expect.objectContaining({ type: 'error', code: 'VALIDATION_FAILED', field: 'channel' }),
+      expect.objectContaining({ type: 'error', code: 'MALFORMED_JSON', field: '__proto__' }),
+    ]);
+    expect(h.gauge()).toBe(0);
+  });
 });

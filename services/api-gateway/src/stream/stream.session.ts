@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { redisKeys, STREAM_PATH, type StreamMessage } from '@trading/contracts';
 import type { ApiKeyAuthService, AuthenticatedAccount } from '../auth/api-key-auth.service';
+import { inspectJson } from '../common/edge-input';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { MarketLookupService } from '../markets/market-lookup.service';
 import { clientMessageSchema, WS_OPEN, type ClientMessage, type WsClient } from './stream-message.schema';
@@ -56,6 +57,12 @@ export class StreamSession {
       json = JSON.parse(text);
     } catch {
       return this.error('MALFORMED_JSON', 'message is not valid JSON');
+    }
+    // As for REST bodies: no duplicate or prototype key, no control character (named by field).
+    const refused = inspectJson(text);
+    if (refused) {
+      const { code, message, field } = refused.toBody().error;
+      return this.send({ type: 'error', code, message, ...(field !== undefined ? { field } : {}) });
     }
     const parsed = clientMessageSchema.safeParse(json);
     if (!parsed.success) {
