@@ -28,21 +28,33 @@ function setup() {
   const findActive = jest.fn((id: string) => Promise.resolve(rows.get(id) ?? null));
   const repo = { findActive } as unknown as ApiKeysRepository;
   const db = { dataSource: { isInitialized: true } } as unknown as DatabaseService;
-  const config = { SIGNATURE_WINDOW_MS: 5000, API_KEY_CACHE_TTL_MS: 30_000 } as ApiGatewayConfig;
-  // The nonce store (Redis SET NX in production; the integration tests use the real one).
+  const config = {
+    SIGNATURE_WINDOW_MS: 5000,
+    API_KEY_CACHE_TTL_MS: 30_000,
+    RATE_LIMIT_PER_KEY: 3,
+  } as ApiGatewayConfig;
+  // The key windows and nonces as the Redis script keeps them (the integration tests use the
+  // real one): a used nonce counts nothing, a key over its limit claims nothing.
   const used = new Set<string>();
-  const redis = {
-    redis: {
-      status: 'ready',
-      set: jest.fn((key: string) => Promise.resolve(used.has(key) ? null : (used.add(key), 'OK'))),
+  const windows = new Map<string, number>();
+  const keyWindow = jest.fn(
+    (window: string, nonce: string, _ttl: number, _nonceTtl: number, limit: number) => {
+      if (used.has(nonce)) return Promise.resolve([0, 0]);
+      const n = (windows.get(window) ?? 0) + 1;
+      windows.set(window, n);
+      if (n > limit) return Promise.resolve([n, -1]);
+      used.add(nonce);
+      return Promise.resolve([n, 1]);
     },
-  } as unknown as RedisService;
+  );
+  const redis = { redis: { status: 'ready', ipWindow: jest.fn(), keyWindow } } as unknown as RedisService;
   return {
     service: new ApiKeyAuthService(db, repo, cipher, config, redis),
     findActive,
     rows,
     used,
-    nonceSets: (redis.redis as unknown as { set: jest.Mock }).set,
+    windows,
+    keyWindow,
   };
 }
 
@@ -138,22 +150,55 @@ describe('signed request authentication', () => {
     });
   });
 
-  it('trusts a nonce claimed at admission, after checking the signature, and asks Redis only without one', async () => {
-    const { service, nonceSets } = setup();
-    await expect(service.authenticate(signed({ nonce: 'fresh' }), NOW)).resolves.toEqual({
+  it('treats case variants of a signature as the same nonce, so re-cased hex is a replay', async () => {
+    const { service } = setup();
+    const sig = signed().signature!;
+    await service.authenticate(signed(), NOW);
+    for (const variant of [
+      sig.toUpperCase(),
+      sig.replace(/[a-f]/, (c) => c.toUpperCase()),
+      sig.replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c)),
+    ]) {
+      expect(variant).not.toBe(sig);
+      expect(await codeOf(service.authenticate(signed({ signature: variant }), NOW))).toBe(
+        ErrorCode.REPLAYED_REQUEST,
+      );
+    }
+    // Upper-case hex is still a valid signature; its lower-case twin is then the replay.
+    const other = signed({}, NOW + 1);
+    await service.authenticate({ ...other, signature: other.signature!.toUpperCase() }, NOW + 1);
+    expect(await codeOf(service.authenticate(other, NOW + 1))).toBe(ErrorCode.REPLAYED_REQUEST);
+  });
+
+  it('counts only verified requests against the key, and claims no nonce beyond its limit', async () => {
+    const { service, windows, keyWindow } = setup();
+    // Forged, stale, unknown: refused without touching the key's window.
+    for (let i = 0; i < 5; i++) {
+      expect(await codeOf(service.authenticate(signed({ body: `{"forged":${i}}` }), NOW))).toBe(
+        ErrorCode.BAD_SIGNATURE,
+      );
+      expect(await codeOf(service.authenticate(signed({ signature: 'f'.repeat(64) }), NOW))).toBe(
+        ErrorCode.BAD_SIGNATURE,
+      );
+    }
+    expect(keyWindow).not.toHaveBeenCalled();
+    expect(windows.size).toBe(0);
+    // The limit is 3 a second: the verified ones count, with what is left.
+    const admitted = [];
+    for (let i = 0; i < 3; i++) admitted.push(await service.admit(signed({}, NOW + i), NOW + i));
+    expect(admitted.map((a) => [a.account.accountId, a.limit, a.remaining])).toEqual([
+      ['acct-1', 3, 2],
+      ['acct-1', 3, 1],
+      ['acct-1', 3, 0],
+    ]);
+    // A replay is refused as such and spends nothing.
+    expect(await codeOf(service.authenticate(signed({}, NOW), NOW + 3))).toBe(ErrorCode.REPLAYED_REQUEST);
+    const fourth = signed({}, NOW + 3);
+    expect(await codeOf(service.authenticate(fourth, NOW + 3))).toBe(ErrorCode.RATE_LIMITED);
+    // Refused with 429, its nonce unclaimed: the same request is admitted in the next second.
+    await expect(service.authenticate(fourth, NOW + 1000)).resolves.toEqual({
       accountId: 'acct-1',
       keyId: 'ak_live',
     });
-    expect(nonceSets).not.toHaveBeenCalled();
-    expect(await codeOf(service.authenticate(signed({ nonce: 'replayed' }), NOW))).toBe(
-      ErrorCode.REPLAYED_REQUEST,
-    );
-    // A forged signature is refused as such whatever admission said about its nonce.
-    expect(
-      await codeOf(service.authenticate(signed({ nonce: 'replayed', body: '{"tampered":true}' }), NOW)),
-    ).toBe(ErrorCode.BAD_SIGNATURE);
-    expect(nonceSets).not.toHaveBeenCalled();
-    await service.authenticate(signed({}, NOW + 1), NOW + 1);
-    expect(nonceSets).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,10 +1,12 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { canonicalRequest } from '@trading/contracts';
 import { ApiKeysRepository } from '@trading/db';
 import { DatabaseService, RedisService } from '@trading/nest-common';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { dbCall, redisCall } from '../common/dependency-call';
+import { GatewayMetrics } from '../common/gateway.metrics';
+import { countKeyWindow } from '../common/rate-windows';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { SecretCipher } from './secret.cipher';
 import { signatureMatches, timestampFresh } from './signature';
@@ -21,16 +23,35 @@ export interface SignedRequest {
   method: string;
   pathWithQuery: string;
   body: string;
-  /**
-   * The signature's nonce, when the request's admission already claimed it in Redis (in the same
-   * script as the rate limits, installOverloadProtection): 'fresh' if it was unused, 'replayed' if
-   * not. Absent: authenticate claims it itself.
-   */
-  nonce?: 'fresh' | 'replayed';
 }
 
-/** The Redis key that makes a signature single-use. */
-export const nonceKey = (apiKey: string, signature: string): string => `sig:${apiKey}:${signature}`;
+/** A verified request: its account, and its API key's rate window after it. */
+export interface Admission {
+  account: AuthenticatedAccount;
+  /** RATE_LIMIT_PER_KEY, and what is left of it in this second. */
+  limit: number;
+  remaining: number;
+}
+
+/** 429 for an API key over its per-second limit (only verified requests count against a key). */
+export class KeyRateLimitedError extends GatewayException {
+  constructor(readonly limit: number) {
+    super(
+      ErrorCode.RATE_LIMITED,
+      `rate limit of ${limit} requests per second per key exceeded`,
+      undefined,
+      1,
+    );
+    this.name = 'KeyRateLimitedError';
+  }
+}
+
+/**
+ * The Redis key that makes a signature single-use. The signature is hex, accepted in either case:
+ * the nonce is its lower-case form, so a re-cased copy of a used signature is the same nonce.
+ */
+export const nonceKey = (apiKey: string, signature: string): string =>
+  `sig:${apiKey}:${signature.toLowerCase()}`;
 
 type CacheEntry =
   // The secret as a KeyObject: HMAC with it skips importing the key string on every request.
@@ -58,9 +79,20 @@ export class ApiKeyAuthService {
     private readonly cipher: SecretCipher,
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
     private readonly redis: RedisService,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
+  /** The account of a verified request (see admit). */
   async authenticate(req: SignedRequest, now = Date.now()): Promise<AuthenticatedAccount> {
+    return (await this.admit(req, now)).account;
+  }
+
+  /**
+   * Verifies a signed request, then, and only then, counts it against its API key's per-second
+   * limit and claims its signature as a nonce (one Redis script). A request that fails
+   * verification never touches the key's budget: it was counted per client IP at admission.
+   */
+  async admit(req: SignedRequest, now = Date.now()): Promise<Admission> {
     const { apiKey, timestamp, signature } = req;
     if (!apiKey || !timestamp || !signature) {
       throw new GatewayException(
@@ -83,22 +115,29 @@ export class ApiKeyAuthService {
       throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
     }
     // A signature is a nonce: the same signed request a second time (a replay) is refused while
-    // its timestamp could still pass the window. Usually claimed already at admission.
-    const fresh =
-      req.nonce === undefined
-        ? (await redisCall(this.redis.redis, () =>
-            this.redis.redis.set(
-              nonceKey(apiKey, signature),
-              '1',
-              'PX',
-              this.config.SIGNATURE_WINDOW_MS * 2,
-              'NX',
-            ),
-          )) === 'OK'
-        : req.nonce === 'fresh';
-    if (!fresh)
+    // its timestamp could still pass the window. Claimed only when the key is within its limit.
+    const limit = this.config.RATE_LIMIT_PER_KEY;
+    const { used, nonce } = await redisCall(this.redis.redis, () =>
+      countKeyWindow(
+        this.redis.redis,
+        apiKey,
+        nonceKey(apiKey, signature),
+        this.config.SIGNATURE_WINDOW_MS * 2,
+        limit,
+        now,
+      ),
+    );
+    if (nonce === 'replayed')
       throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
-    return { accountId: entry.accountId, keyId: apiKey };
+    if (nonce === 'limited') {
+      this.metrics?.shed.inc({ reason: 'rate_key' });
+      throw new KeyRateLimitedError(limit);
+    }
+    return {
+      account: { accountId: entry.accountId, keyId: apiKey },
+      limit,
+      remaining: Math.max(0, limit - used),
+    };
   }
 
   /** Forgets cached secrets (after a revocation, or in tests). */

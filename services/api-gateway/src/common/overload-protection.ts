@@ -1,45 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type Redis from 'ioredis';
-import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import type { ApiGatewayConfig } from '../api-gateway.config';
-import { nonceKey } from '../auth/api-key-auth.service';
-import { header, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { GatewayMetrics } from './gateway.metrics';
-
-// One fixed one-second window per key, counted atomically in Redis so every gateway replica
-// shares the limit. Every key of a request (per IP, per API key) in one round trip, and with them
-// the signature's nonce (the last key, if ARGV[2] is set): claimed only if no limit is exceeded,
-// so a request refused with 429 can be sent again as it was. Returns the counts, then 1 if the
-// nonce was unused, 0 if it was used already, -1 if it was not tried.
-// KEYS: window keys..., [nonce key]; ARGV: window ms, nonce ttl ms or '', limits...
-const WINDOW_SCRIPT = `
-local windows = #KEYS
-if ARGV[2] ~= '' then windows = windows - 1 end
-local out = {}
-local limited = false
-for i = 1, windows do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-  out[i] = n
-  if n > tonumber(ARGV[2 + i]) then limited = true end
-end
-if ARGV[2] ~= '' then
-  if limited then
-    out[windows + 1] = -1
-  elseif redis.call('SET', KEYS[windows + 1], '1', 'PX', ARGV[2], 'NX') then
-    out[windows + 1] = 1
-  else
-    out[windows + 1] = 0
-  end
-end
-return out`;
-
-interface LimiterCommands {
-  rateWindows(keys: number, ...args: (string | number)[]): Promise<number[]>;
-}
+import { countIpWindow } from './rate-windows';
 
 const EXEMPT = /^\/(health|metrics|docs)/;
 
@@ -53,16 +18,38 @@ async function refuse(
 }
 
 /**
+ * A request's in-flight slot. It is given back exactly once: when the response is sent, or when
+ * the client goes away first. A client that leaves while its body is still being read frees the
+ * slot at once (nothing runs for it); one that leaves while its handler runs frees it when the
+ * handler answers, because that work still goes on.
+ */
+interface Slot {
+  released: boolean;
+  /** The route's handler has started and has not answered yet. */
+  handling: boolean;
+  /** The client closed the connection before the response was sent. */
+  aborted: boolean;
+}
+type SlotRequest = FastifyRequest & { slot?: Slot };
+
+/**
  * Load shedding before any work: a bounded number of requests in flight (503 beyond, so latency
- * cannot grow without bound) and per-key / per-IP rate limits (429 with the limit in headers).
+ * cannot grow without bound) and a per-IP rate limit (429 with the limit in headers). The per-key
+ * limit is counted once a request's signature has verified (ApiKeyAuthService.admit), so nobody
+ * can spend another key's budget by sending its id.
  */
 export function installOverloadProtection(app: NestFastifyApplication, config: ApiGatewayConfig): void {
   // Typed with our fastify: @nestjs/platform-fastify carries its own copy's types.
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
-  const redis = app.get(RedisService).redis as Redis & LimiterCommands;
+  const redis = app.get(RedisService).redis;
   const metrics = app.get(GatewayMetrics);
-  redis.defineCommand('rateWindows', { lua: WINDOW_SCRIPT });
   let inFlight = 0;
+  const release = (req: SlotRequest): void => {
+    const slot = req.slot;
+    if (!slot || slot.released) return;
+    slot.released = true;
+    inFlight--;
+  };
 
   fastify.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (EXEMPT.test(req.url)) return;
@@ -79,63 +66,45 @@ export function installOverloadProtection(app: NestFastifyApplication, config: A
       );
     }
     inFlight++;
-    (req as FastifyRequest & { counted?: boolean }).counted = true;
-    const second = Math.floor(Date.now() / 1000);
-    const apiKey = header(req, SIGNATURE_HEADERS.apiKey);
-    const checks: [string, number, string][] = [
-      [`rl:ip:${req.ip}:${second}`, config.RATE_LIMIT_PER_IP, 'ip'],
-    ];
-    const keyed = apiKey !== undefined && apiKey.length <= 64;
-    if (keyed) checks.push([`rl:key:${apiKey}:${second}`, config.RATE_LIMIT_PER_KEY, 'key']);
-    // A signed request's nonce is claimed here too (one round trip instead of two); authenticate
-    // still verifies the signature before it trusts the request, and claims the nonce itself when
-    // this did not (Redis not ready, a refused script).
-    const signature = keyed ? header(req, SIGNATURE_HEADERS.signature) : undefined;
-    const nonce =
-      signature !== undefined && signature.length <= 128 ? nonceKey(apiKey!, signature) : undefined;
+    (req as SlotRequest).slot = { released: false, handling: false, aborted: false };
     if (redis.status !== 'ready') return; // the routes that need Redis answer 503 themselves
     try {
-      const keys = checks.map((c) => c[0]);
-      if (nonce) keys.push(nonce);
-      const counts = await redis.rateWindows(
-        keys.length,
-        ...keys,
-        2000,
-        nonce ? config.SIGNATURE_WINDOW_MS * 2 : '',
-        ...checks.map((c) => c[1]),
-      );
-      if (nonce && counts[checks.length] >= 0)
-        (req as AuthenticatedRequest).nonce = counts[checks.length] === 1 ? 'fresh' : 'replayed';
-      for (let i = 0; i < checks.length; i++) {
-        const [, limit, scope] = checks[i];
-        const used = counts[i];
-        if (used > limit) {
-          metrics.shed.inc({ reason: `rate_${scope}` });
-          return refuse(
-            reply,
-            new GatewayException(
-              ErrorCode.RATE_LIMITED,
-              `rate limit of ${limit} requests per second per ${scope} exceeded`,
-              undefined,
-              1,
-            ),
-            {
-              'x-ratelimit-limit': String(limit),
-              'x-ratelimit-remaining': '0',
-              'x-ratelimit-scope': scope,
-            },
-          );
-        }
-        if (scope === 'key')
-          void reply
-            .header('x-ratelimit-limit', String(limit))
-            .header('x-ratelimit-remaining', String(limit - used));
+      // req.ip is the socket's address unless it is a proxy listed in TRUSTED_PROXIES.
+      const used = await countIpWindow(redis, req.ip, Date.now());
+      const limit = config.RATE_LIMIT_PER_IP;
+      if (used > limit) {
+        metrics.shed.inc({ reason: 'rate_ip' });
+        return refuse(
+          reply,
+          new GatewayException(
+            ErrorCode.RATE_LIMITED,
+            `rate limit of ${limit} requests per second per ip exceeded`,
+            undefined,
+            1,
+          ),
+          { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': '0', 'x-ratelimit-scope': 'ip' },
+        );
       }
     } catch {
       // A Redis hiccup must not turn into refusals of good traffic.
     }
   });
-  fastify.addHook('onResponse', async (req: FastifyRequest) => {
-    if ((req as FastifyRequest & { counted?: boolean }).counted) inFlight--;
+  fastify.addHook('preHandler', async (req: FastifyRequest) => {
+    const slot = (req as SlotRequest).slot;
+    if (slot) slot.handling = true;
   });
+  fastify.addHook('onSend', async (req: FastifyRequest) => {
+    const slot = (req as SlotRequest).slot;
+    if (!slot) return;
+    slot.handling = false;
+    // The client left while the handler worked: no response will complete, the work is done.
+    if (slot.aborted) release(req);
+  });
+  fastify.addHook('onRequestAbort', async (req: FastifyRequest) => {
+    const slot = (req as SlotRequest).slot;
+    if (!slot) return;
+    slot.aborted = true;
+    if (!slot.handling) release(req);
+  });
+  fastify.addHook('onResponse', async (req: FastifyRequest) => release(req));
 }

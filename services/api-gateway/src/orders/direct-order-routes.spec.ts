@@ -14,13 +14,13 @@ function harness() {
   const signed: SignedRequest[] = [];
   const calls: unknown[][] = [];
   const auth = {
-    authenticate: jest.fn(async (req: SignedRequest) => {
+    admit: jest.fn(async (req: SignedRequest) => {
       signed.push(req);
       if (req.apiKey !== 'k1')
         throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
       if (req.signature === 'replayed')
         throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
-      return ACCOUNT;
+      return { account: ACCOUNT, limit: 1000, remaining: 999 };
     }),
   };
   const orders = {

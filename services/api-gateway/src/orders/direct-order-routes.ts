@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ApiKeyAuthService, type AuthenticatedAccount } from '../auth/api-key-auth.service';
-import { signedRequestOf, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { admitSigned, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { replyWithError } from '../errors/gateway-exception.filter';
 import { OrdersService, type OrderAck } from './orders.service';
 
@@ -45,7 +45,7 @@ export function installDirectOrderRoutes(app: NestFastifyApplication): void {
     if (!write) return;
     route.handler = async (req: FastifyRequest, reply: FastifyReply): Promise<OrderAck | FastifyReply> => {
       try {
-        const account = await auth.authenticate(signedRequestOf(req as AuthenticatedRequest));
+        const account = await admitSigned(auth, req as AuthenticatedRequest, reply);
         const ack = await write(orders, account, req);
         void reply.code(202);
         return ack;
