@@ -13,6 +13,11 @@ export interface BootstrapOptions {
   shutdownTimeoutMs: number;
   bodyLimitBytes?: number;
   /**
+   * Proxies (addresses or CIDR ranges) whose X-Forwarded-For sets request.ip. None by default:
+   * a client could otherwise pick its own address.
+   */
+  trustProxy?: readonly string[];
+  /**
    * Further Fastify server options (the gateway's `frameworkErrors` and `clientErrorHandler`,
    * which answer Fastify's and Node's own refusals in its error shape).
    */
@@ -32,7 +37,7 @@ export async function bootstrapService(
   const adapter = new FastifyAdapter({
     ...options.server,
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
-    trustProxy: true,
+    trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
     // The request id is the correlation id (the caller's when sane), echoed by installRequestLogging.
     genReqId: correlationIdOf,
   });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { baseSchema, kafkaSchema, databaseSchema, redisSchema } from '@trading/config';
 
@@ -11,6 +12,31 @@ const encryptionKey = z
       /^[0-9a-fA-F]{64}$/.test(v) ||
       (/^[A-Za-z0-9+/]{43}=?$/.test(v) && Buffer.from(v, 'base64').length === 32),
     'must be 32 bytes as 64 hex characters or base64',
+  );
+
+/** An address, a CIDR range, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+export function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(entry);
+  if (!m) return false;
+  const family = isIP(m[1]);
+  if (family === 0) return false;
+  return m[2] === undefined || Number(m[2]) <= (family === 4 ? 32 : 128);
+}
+
+// Comma-separated, blanks ignored; every entry must be an address or a range.
+const proxyList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== ''),
+  )
+  .refine(
+    (list) => list.every(isProxyAddress),
+    'must be comma-separated IP addresses or CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1)',
   );
 
 // Parsed once at boot; every key may also come from KEY_FILE (Swarm secrets).
@@ -37,6 +63,11 @@ export const ApiGatewayConfigSchema = baseSchema
     RATE_LIMIT_PER_IP: positiveInt.default(20_000),
     /** Requests in progress beyond which new ones are shed with 503 instead of queueing. */
     MAX_IN_FLIGHT: positiveInt.default(4096),
+    /**
+     * Proxies in front of the gateway whose X-Forwarded-For is believed (the client address of
+     * rate limits and request lines); empty: none, the socket's address is the client's.
+     */
+    TRUSTED_PROXIES: proxyList,
     /** WebSocket subscriptions one connection may hold. */
     WS_MAX_SUBSCRIPTIONS: positiveInt.default(50),
   });

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUSTED_PROXIES,
     server: GATEWAY_SERVER_OPTIONS,
     configure: (app) => {
       installOverloadProtection(app, config);
