@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
 import { kafkaSchema, loadConfig } from '@trading/config';
@@ -767,6 +771,183 @@ describe('gateway under hostile input', () => {
     expect(other.status).toBe(200);
     expect(other.body.balances.find((b) => b.asset === 'USDT')?.available).toBe('100');
     expect(await account()).toEqual(before);
+  });
+
+  describe('at the edge: signature case, forwarded headers, aborted bodies', () => {
+    // A gateway of its own: few in-flight slots (a leak shows at once), no trusted proxy, and its
+    // request lines in a file.
+    const port = testPort(18784);
+    const edgeUrl = `http://127.0.0.1:${port}`;
+    const logFile = join(mkdtempSync(join(tmpdir(), 'edge-fuzz-')), 'gateway.log');
+    let logFd: number;
+    let edge: ReturnType<typeof startService>;
+
+    beforeAll(async () => {
+      logFd = openSync(logFile, 'a');
+      edge = startService(
+        'api-gateway',
+        port,
+        'edge-fuzz',
+        { MAX_IN_FLIGHT: '8', LOG_LEVEL: 'debug', TRUSTED_PROXIES: '' },
+        logFd,
+      );
+      await waitReady(port, edge);
+    });
+
+    afterAll(async () => {
+      if (edge) await stopProcess(edge);
+      if (logFd !== undefined) closeSync(logFd);
+    });
+
+    /** Twenty plain requests in a row are served: no in-flight slot was lost. */
+    const servesAll = async (): Promise<void> => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 20; i++) statuses.push((await fetch(`${edgeUrl}/v1/markets`)).status);
+      expect(statuses).toEqual(statuses.map(() => 200));
+    };
+
+    it('refuses every case variant of a used signature, whatever the header names look like', async () => {
+      const recase = (text: string, mask: boolean[]): string =>
+        [...text].map((c, i) => (mask[i % mask.length] ? c.toUpperCase() : c.toLowerCase())).join('');
+      await leavesNoTrace(async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 3 }),
+            fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
+            fc.boolean(),
+            async (masks, nameMask, upperFirst) => {
+              const path = `/v1/balances?case=${randomUUID()}`;
+              const h = signedHeaders(creds.a, 'GET', path, '');
+              const sig = h[SIGNATURE_HEADERS.signature];
+              const send = (signature: string) =>
+                fetch(`${edgeUrl}${path}`, {
+                  headers: {
+                    [recase(SIGNATURE_HEADERS.apiKey, nameMask)]: h[SIGNATURE_HEADERS.apiKey],
+                    [recase(SIGNATURE_HEADERS.timestamp, nameMask)]: h[SIGNATURE_HEADERS.timestamp],
+                    [recase(SIGNATURE_HEADERS.signature, nameMask)]: signature,
+                  },
+                });
+              // Either case is a valid signature; whichever comes first is the one admitted.
+              const first = await send(upperFirst ? sig.toUpperCase() : sig);
+              expect(first.status).toBe(200);
+              for (const variant of [...masks.map((m) => recase(sig, m)), sig, sig.toUpperCase()]) {
+                const res = await send(variant);
+                const code = ((await res.json()) as { error?: { code: string } }).error?.code;
+                expect([variant, res.status, code]).toEqual([variant, 401, 'REPLAYED_REQUEST']);
+              }
+            },
+          ),
+          { numRuns: 40 },
+        );
+      });
+    });
+
+    it('ignores forwarded headers from an untrusted peer: the socket address is the client', async () => {
+      const address = fc.oneof(
+        fc.ipV4(),
+        fc.ipV6(),
+        fc.constantFrom(
+          'unknown',
+          '_hidden',
+          '1.2.3.4:80',
+          '[::1]:443',
+          '999.1.1.1',
+          '',
+          ' , ',
+          'x'.repeat(4000),
+        ),
+        hostileText,
+      );
+      const forwarded = fc.record(
+        {
+          'x-forwarded-for': fc.array(address, { minLength: 1, maxLength: 6 }).map((a) => a.join(', ')),
+          forwarded: address.map((a) => `for=${a};proto=https;by=${a}`),
+          'x-real-ip': address,
+          'x-forwarded-host': fc.constantFrom('evil.example', 'localhost:1', ''),
+          'x-forwarded-proto': fc.constantFrom('https', 'javascript', ''),
+        },
+        { requiredKeys: [] },
+      );
+      const sent = new Set<string>();
+      await leavesNoTrace(async () => {
+        await fc.assert(
+          fc.asyncProperty(forwarded, fc.boolean(), async (headers, signed) => {
+            const clean = Object.fromEntries(
+              Object.entries(headers)
+                .map(([k, v]) => [k, v.replace(/[^\x20-\x7e]/g, '')] as const)
+                .filter(([, v]) => v !== ''),
+            );
+            for (const v of Object.values(clean)) if (/^[0-9a-f.:]{7,}$/i.test(v)) sent.add(v);
+            const path = signed ? '/v1/balances' : '/v1/markets';
+            const res = await fetch(`${edgeUrl}${path}`, {
+              headers: { ...clean, ...(signed ? signedHeaders(creds.b, 'GET', path, '') : {}) },
+            });
+            expect([200, 429]).toContain(res.status);
+          }),
+          { numRuns: 120 },
+        );
+      });
+      // Every request line names the peer, never an address a header claimed.
+      await new Promise((r) => setTimeout(r, 200));
+      const addresses = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('request completed'))
+        .map((l) => (JSON.parse(l) as { req: { remoteAddress: string } }).req.remoteAddress);
+      expect(addresses.length).toBeGreaterThan(0);
+      expect([...new Set(addresses)]).toEqual(['127.0.0.1']);
+      expect(sent.size).toBeGreaterThan(0);
+    });
+
+    it('gives back the in-flight slot of every aborted body (closed, reset, half-closed, chunked)', async () => {
+      const abort = fc.record({
+        target: fc.constantFrom<[string, string]>(
+          ['POST', '/v1/orders'],
+          ['PATCH', `/v1/orders/${randomUUID()}`],
+          ['POST', '/v1/operator/deposits'],
+        ),
+        declared: fc.integer({ min: 1, max: 60 * 1024 }),
+        fraction: fc.double({ min: 0, max: 0.99, noNaN: true }),
+        chunked: fc.boolean(),
+        signed: fc.boolean(),
+        close: fc.constantFrom('destroy', 'reset', 'end'),
+        wait: fc.integer({ min: 0, max: 40 }),
+      });
+      await leavesNoTrace(async () => {
+        await fc.assert(
+          fc.asyncProperty(abort, async (a) => {
+            const [method, path] = a.target;
+            const body = JSON.stringify({ symbol, side: 'buy', type: 'limit', price: '1.00', quantity: '1' })
+              .padEnd(a.declared, ' ')
+              .slice(0, a.declared);
+            const part = body.slice(0, Math.floor(a.declared * a.fraction));
+            const sig = a.signed ? signedHeaders(creds.a, method, path, body) : {};
+            const head =
+              `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+              (a.chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${a.declared}\r\n`) +
+              Object.entries(sig)
+                .map(([k, v]) => `${k}: ${v}\r\n`)
+                .join('') +
+              '\r\n';
+            const socket = createConnection({ host: '127.0.0.1', port });
+            socket.on('error', () => undefined);
+            await once(socket, 'connect');
+            socket.write(head + (a.chunked && part ? `${part.length.toString(16)}\r\n${part}\r\n` : part));
+            await new Promise((r) => setTimeout(r, a.wait));
+            if (a.close === 'reset') socket.resetAndDestroy();
+            else if (a.close === 'end') {
+              // Half-closed first: the gateway may hold such a socket until its request timeout.
+              socket.end();
+              await new Promise((r) => setTimeout(r, 50));
+              socket.destroy();
+            } else socket.destroy();
+          }),
+          { numRuns: 60 },
+        );
+        // Sixty aborts on a gateway with 8 slots: had one slot leaked per abort, this is all 503.
+        await new Promise((r) => setTimeout(r, 300));
+        await servesAll();
+      });
+    });
   });
 
   it('sheds requests beyond MAX_IN_FLIGHT with 503 and Retry-After, and serves again after', async () => {

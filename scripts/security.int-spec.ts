@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
@@ -8,7 +10,7 @@ import { databaseSchema, loadConfig } from '@trading/config';
 import { SIGNATURE_HEADERS } from '@trading/contracts';
 import { createDataSource } from '@trading/db';
 import { ExchangeClient, sign, type Credentials } from './testing/exchange-client';
-import { nativeEnv, secret, testPort } from './testing/native-services';
+import { nativeEnv, secret, startService, stopProcess, testPort, waitReady } from './testing/native-services';
 
 // A gateway of its own (low rate limit) against the real Kafka, PostgreSQL and Redis: replayed
 // signatures, rate limits, other people's orders, hostile bodies, and secrets kept out of logs.
@@ -46,7 +48,7 @@ describe('gateway security', () => {
         )) || undefined,
       60_000,
     );
-    for (const who of ['a', 'b', 'c']) {
+    for (const who of ['a', 'b', 'c', 'd', 'e']) {
       const res = await api.operator<{ apiKey: string; secret: string }>(
         secret('operator_token'),
         'POST',
@@ -119,6 +121,126 @@ describe('gateway security', () => {
     const replay = await send(refused[0]);
     expect(replay.status).toBe(401);
     expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('REPLAYED_REQUEST');
+  });
+
+  it('refuses case variants of a used signature as replays, on REST and on the WebSocket auth', async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // a fresh rate window
+    const variants = (sig: string): string[] => [
+      sig.toUpperCase(),
+      sig.replace(/[a-f]/, (c) => c.toUpperCase()),
+      sig.replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c)),
+    ];
+    const ts = String(Date.now());
+    const sig = sign(creds[3].secret, ts, 'GET', '/v1/balances', '');
+    const send = (signature: string) =>
+      fetch(`http://127.0.0.1:${PORT}/v1/balances`, {
+        headers: {
+          [SIGNATURE_HEADERS.apiKey]: creds[3].apiKey,
+          [SIGNATURE_HEADERS.timestamp]: ts,
+          [SIGNATURE_HEADERS.signature]: signature,
+        },
+      });
+    expect((await send(sig)).status).toBe(200);
+    for (const variant of variants(sig)) {
+      const res = await send(variant);
+      expect([variant, res.status, ((await res.json()) as { error?: { code: string } }).error?.code]).toEqual(
+        [variant, 401, 'REPLAYED_REQUEST'],
+      );
+    }
+    // The stream's auth message: the first socket is authenticated, the re-cased ones are not.
+    const wsTs = String(Date.now());
+    const wsSig = sign(creds[3].secret, wsTs, 'GET', '/v1/stream', '');
+    const first = api.stream();
+    await first.send({ op: 'auth', apiKey: creds[3].apiKey, timestamp: wsTs, signature: wsSig });
+    await first.waitFor((m) => m.type === 'authenticated');
+    first.close();
+    for (const variant of variants(wsSig)) {
+      const ws = api.stream();
+      try {
+        await ws.send({ op: 'auth', apiKey: creds[3].apiKey, timestamp: wsTs, signature: variant });
+        const answer = await ws.waitFor((m) => m.type === 'authenticated' || m.type === 'error');
+        expect([variant, answer.type, answer.code]).toEqual([variant, 'error', 'REPLAYED_REQUEST']);
+        await ws.send({ op: 'subscribe', channel: 'orders' });
+        await ws.waitFor((m) => m.type === 'error' && m.code === 'UNAUTHENTICATED');
+      } finally {
+        ws.close();
+      }
+    }
+  });
+
+  it("spends no key's rate budget on requests whose signature did not verify (they count per IP)", async () => {
+    const victim = creds[4];
+    const forged = (i: number): Promise<Response> =>
+      fetch(`http://127.0.0.1:${PORT}${i % 2 ? '/v1/markets' : `/v1/balances?f=${i}`}`, {
+        headers: {
+          [SIGNATURE_HEADERS.apiKey]: victim.apiKey,
+          [SIGNATURE_HEADERS.timestamp]: String(Date.now()),
+          [SIGNATURE_HEADERS.signature]: i % 3 ? 'ab'.repeat(32) : 'not-a-signature',
+        },
+      });
+    // The forged requests and the owner's signed one inside one fixed one-second window.
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      const second = Math.floor(Date.now() / 1000);
+      const statuses = (await Promise.all(Array.from({ length: 60 }, (_, i) => forged(i)))).map(
+        (r) => r.status,
+      );
+      const own = await api.signed(victim, 'GET', '/v1/balances');
+      if (Math.floor(Date.now() / 1000) !== second && attempt < 3) continue;
+      // Three times the key's limit of 20 was sent in its name: none of it counted against it.
+      expect({ own: own.status, forged: [...new Set(statuses)].sort() }).toEqual({
+        own: 200,
+        forged: [200, 401],
+      });
+      expect(own.headers.get('x-ratelimit-limit')).toBe('20');
+      expect(own.headers.get('x-ratelimit-remaining')).toBe('19');
+      break;
+    }
+  });
+
+  it('takes X-Forwarded-For only from the proxies in TRUSTED_PROXIES (none by default)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xff-'));
+    const logFile = join(dir, 'untrusted.log');
+    const logFd = openSync(logFile, 'a');
+    const ports = { untrusted: testPort(18782), trusted: testPort(18783) };
+    const limits = { RATE_LIMIT_PER_IP: '5', LOG_LEVEL: 'debug' };
+    const untrusted = startService('api-gateway', ports.untrusted, 'xff-untrusted', limits, logFd);
+    const trusted = startService('api-gateway', ports.trusted, 'xff-trusted', {
+      ...limits,
+      TRUSTED_PROXIES: '127.0.0.1/32, ::1',
+    });
+    try {
+      await Promise.all([waitReady(ports.untrusted, untrusted), waitReady(ports.trusted, trusted)]);
+      /** Ten requests in one second, each claiming another client address. */
+      const burst = async (port: number, addresses: (i: number) => string): Promise<number[]> => {
+        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+        const out: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const res = await fetch(`http://127.0.0.1:${port}/v1/markets`, {
+            headers: { 'x-forwarded-for': addresses(i) },
+          });
+          out.push(res.status);
+        }
+        return out;
+      };
+      // Untrusted: every request is 127.0.0.1's, whatever it claims; beyond 5 a second, 429.
+      const spoofed = await burst(ports.untrusted, (i) => `203.0.113.${i}`);
+      expect(spoofed.filter((s) => s === 429).length).toBeGreaterThan(0);
+      // Trusted (the loopback is the proxy here): each claimed client has its own bucket...
+      expect(await burst(ports.trusted, (i) => `198.51.100.1, 203.0.113.${i}`)).toEqual(
+        Array.from({ length: 10 }, () => 200),
+      );
+      // ...and one client behind the proxy is limited on its own.
+      const one = await burst(ports.trusted, () => '203.0.113.77');
+      expect(one.filter((s) => s === 429).length).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 200));
+      const log = readFileSync(logFile, 'utf8');
+      expect(log).toContain('"remoteAddress":"127.0.0.1"');
+      expect(log).not.toContain('203.0.113.');
+    } finally {
+      await Promise.all([stopProcess(untrusted), stopProcess(trusted)]);
+      closeSync(logFd);
+    }
   });
 
   it("lets no account read, amend or cancel another account's order", async () => {
