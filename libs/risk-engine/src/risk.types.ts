@@ -1,0 +1,368 @@
+// Public types of the risk engine. Plain data, restated here rather than imported: a domain lib
+// depends on no other project (eslint.config.mjs), and every shape below is a structural match of
+// its @trading/contracts or @trading/db counterpart, so the router passes those in unchanged.
+
+export type Side = 'buy' | 'sell';
+export type OrderType = 'limit' | 'market' | 'stop-limit' | 'stop-market';
+export type OrderStatus =
+  'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
+
+/** What the engine needs of a market (a structural subset of @trading/contracts' MarketSpec). */
+export interface RiskMarket {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  minQtyLots: number;
+  makerFeeBps: number;
+  takerFeeBps: number;
+  status: 'trading' | 'halted';
+  /** Smallest quote units per (1 tick x 1 lot). */
+  quoteUnitsPerTickLot: bigint;
+  /** Smallest base units per lot. */
+  baseUnitsPerLot: bigint;
+  /** Minimum notional in ticks x lots (0 = none). */
+  minNotionalTickLots: number;
+}
+
+interface CommandBase {
+  commandId: string;
+  accountId: string;
+  /** Gateway receipt time (epoch ms), carried to matching. */
+  receivedAt: number;
+}
+
+/** orders.commands.v1 after validation (@trading/contracts' OrderCommand). */
+export interface PlaceCommand extends CommandBase {
+  kind: 'place';
+  orderId: string;
+  symbol: string;
+  side: Side;
+  orderType: OrderType;
+  qty: number;
+  price?: number;
+  tif: 'GTC' | 'IOC' | 'FOK';
+  postOnly: boolean;
+  displayQty?: number;
+  stopPrice?: number;
+  protectionPrice?: number;
+  quoteBudget?: number;
+  stp: 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
+  clientOrderId?: string;
+}
+export interface CancelCommand extends CommandBase {
+  kind: 'cancel';
+  orderId: string;
+  symbol: string;
+}
+export interface AmendCommand extends CommandBase {
+  kind: 'amend';
+  orderId: string;
+  symbol: string;
+  price?: number;
+  qty?: number;
+}
+export interface MoneyCommand extends CommandBase {
+  kind: 'deposit' | 'withdraw';
+  asset: string;
+  amount: number;
+}
+export type RiskCommand = PlaceCommand | CancelCommand | AmendCommand | MoneyCommand;
+
+/** The matching engine's events as they travel (@trading/contracts' EngineEventMessage). */
+export type RiskEvent =
+  | {
+      type: 'accepted';
+      seq: number;
+      orderId: string;
+      accountId: string;
+      side: Side;
+      orderType: OrderType;
+      price: number;
+      qty: number;
+    }
+  | {
+      type: 'rejected';
+      seq: number;
+      command: 'new' | 'cancel' | 'amend' | 'unknown';
+      orderId: string;
+      accountId: string;
+      reason: string;
+    }
+  | {
+      type: 'rested';
+      seq: number;
+      orderId: string;
+      accountId: string;
+      side: Side;
+      price: number;
+      remainingQty: number;
+      visibleQty: number;
+    }
+  | {
+      type: 'trade';
+      seq: number;
+      price: number;
+      qty: number;
+      makerOrderId: string;
+      takerOrderId: string;
+      makerAccountId: string;
+      takerAccountId: string;
+      takerSide: Side;
+      makerRemainingQty: number;
+      takerRemainingQty: number;
+    }
+  | {
+      type: 'cancelled';
+      seq: number;
+      orderId: string;
+      accountId: string;
+      remainingQty: number;
+      reason: string;
+    }
+  | {
+      type: 'amended';
+      seq: number;
+      orderId: string;
+      accountId: string;
+      price: number;
+      qty: number;
+      remainingQty: number;
+      keptPriority: boolean;
+    }
+  | { type: 'expired'; seq: number; orderId: string; accountId: string; remainingQty: number; reason: string }
+  | {
+      type: 'triggered';
+      seq: number;
+      orderId: string;
+      accountId: string;
+      stopPrice: number;
+      lastPrice: number;
+    };
+export type TradeEvent = Extract<RiskEvent, { type: 'trade' }>;
+
+/** One order side of one engine event (@trading/contracts' OrderUpdate). */
+export interface RiskUpdate {
+  accountId: string;
+  orderId: string;
+  symbol: string;
+  seq: number;
+  receivedAt: number;
+  emittedAt: number;
+  event: RiskEvent;
+}
+
+/** One immutable ledger movement; `key` is its natural idempotency key. */
+export interface LedgerEntry {
+  key: string;
+  accountId: string;
+  asset: string;
+  availableDelta: bigint;
+  heldDelta: bigint;
+  kind: 'deposit' | 'withdrawal' | 'hold' | 'release' | 'trade' | 'fee';
+  ref: string;
+}
+
+/** A money entry already in the ledger (@trading/db's LedgerRow). */
+export interface PostedEntry {
+  key: string;
+  accountId: string;
+  asset: string;
+  availableDelta: bigint;
+  heldDelta: bigint;
+  kind: string;
+  ref: string;
+}
+
+/** An order as the router keeps it (@trading/db's OrderStateRow). */
+export interface RiskOrder {
+  orderId: string;
+  accountId: string;
+  symbol: string;
+  side: Side;
+  orderType: OrderType;
+  price: number | null;
+  protectionPrice: number | null;
+  quoteBudget: number | null;
+  qty: number;
+  filledQty: number;
+  /** Sum of price x qty over fills (ticks x lots), exact. */
+  filledNotional: bigint;
+  status: OrderStatus;
+  reason: string | null;
+  lastSeq: number;
+  holdAsset: string | null;
+  /** Smallest units of holdAsset still held for the order. */
+  holdRemaining: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
+}
+
+/** The row a placement inserts (@trading/db's NewOrderRow). */
+export interface NewOrder {
+  orderId: string;
+  accountId: string;
+  symbol: string;
+  clientOrderId: string | null;
+  side: Side;
+  orderType: OrderType;
+  tif: string;
+  postOnly: boolean;
+  price: number | null;
+  stopPrice: number | null;
+  displayQty: number | null;
+  qty: number;
+  status: OrderStatus;
+  reason: string | null;
+  receivedAt: number;
+  protectionPrice: number | null;
+  quoteBudget: number | null;
+  holdAsset: string | null;
+  holdRemaining: bigint;
+  makerFeeBps: number;
+  takerFeeBps: number;
+}
+
+/** The order_events row of one update (@trading/db's OrderEventRow). */
+export interface OrderEvent {
+  symbol: string;
+  seq: number;
+  orderId: string;
+  accountId: string;
+  type: string;
+  payload: RiskEvent;
+  emittedAt: number;
+}
+
+/** The matching engine's command for a routed command (@trading/contracts' SequencedCommand.command). */
+export type MatchingCommand =
+  | {
+      type: 'new';
+      orderId: string;
+      accountId: string;
+      side: Side;
+      orderType: OrderType;
+      qty: number;
+      price?: number;
+      tif?: 'GTC' | 'IOC' | 'FOK';
+      postOnly?: boolean;
+      displayQty?: number;
+      stopPrice?: number;
+      protectionPrice?: number;
+      quoteBudget?: number;
+      stp?: 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
+    }
+  | { type: 'cancel'; orderId: string }
+  | { type: 'amend'; orderId: string; price?: number; qty?: number };
+
+/** A command for matching (@trading/contracts' SequencedCommand), keyed by its symbol. */
+export interface RoutedCommand {
+  symbol: string;
+  accountId: string;
+  receivedAt: number;
+  routedAt: number;
+  command: MatchingCommand;
+  /** Where the router read it: matching skips a (partition, offset) it has applied. */
+  source: { partition: number; offset: number };
+}
+
+/** What the caller's private channel carries (the router's OrderStreamUpdate). */
+export type StreamUpdate =
+  | {
+      type: 'order';
+      orderId: string;
+      symbol: string;
+      status: string;
+      reason: string | null;
+      filledQty?: number;
+      qty?: number;
+      lastSeq?: number;
+      event?: string;
+    }
+  | {
+      type: 'deposit' | 'withdrawal';
+      commandId: string;
+      asset: string;
+      status: 'applied' | 'rejected';
+      reason: string | null;
+    };
+
+/** Why the router refuses a command before it reaches matching. */
+export type RouterRejectReason =
+  | 'UNKNOWN_SYMBOL'
+  | 'MARKET_HALTED'
+  | 'PRICE_REQUIRED'
+  | 'PRICE_NOT_ALLOWED'
+  | 'STOP_PRICE_REQUIRED'
+  | 'BELOW_MIN_QTY'
+  | 'BELOW_MIN_NOTIONAL'
+  | 'NOTIONAL_OVERFLOW'
+  | 'DUPLICATE_CLIENT_ORDER_ID'
+  | 'INSUFFICIENT_FUNDS'
+  | 'MARKET_BUY_UNBOUNDED';
+
+/**
+ * How one input was decided, for the caller's metrics and logs:
+ * - money: `applied`, `duplicate` (the same movement again), `reused_id` (another body under a
+ *   posted command id: `deadLetter` says why), `rejected` (INSUFFICIENT_FUNDS);
+ * - place: `routed`, `retried` (a retry of an existing order), `rejected` (with `reason`);
+ * - cancel, amend: `routed` or `rejected` (UNKNOWN_ORDER, INSUFFICIENT_FUNDS of an amend);
+ * - update: `applied`, `stale` (seq already applied), `unknown_order`.
+ */
+export type Decision =
+  | { input: 'deposit' | 'withdraw'; outcome: 'applied' | 'duplicate' | 'rejected' }
+  | { input: 'deposit' | 'withdraw'; outcome: 'reused_id'; deadLetter: string }
+  | { input: 'place'; outcome: 'routed' | 'retried' }
+  | { input: 'place'; outcome: 'rejected'; reason: RouterRejectReason }
+  | { input: 'cancel' | 'amend'; outcome: 'routed' }
+  | { input: 'cancel' | 'amend'; outcome: 'rejected'; reason: 'UNKNOWN_ORDER' | 'INSUFFICIENT_FUNDS' }
+  | { input: 'update'; outcome: 'applied' | 'stale' | 'unknown_order' };
+
+/** Everything one input requires of the world, in the order it must be made durable. */
+export interface RiskResult {
+  decision: Decision;
+  /** Ledger entries, already applied to the engine's balances. */
+  ledger: LedgerEntry[];
+  /** Commands for matching; they go out only after the rest is committed. */
+  routed: RoutedCommand[];
+  /** New order rows to store (placements, rejected ones included). */
+  newOrders: NewOrder[];
+  /** Orders whose stored state changed (the engine's own objects, as they now stand). */
+  changedOrders: RiskOrder[];
+  /** order_events rows (updates). */
+  events: OrderEvent[];
+  /** Updates for the accounts' private channels (commands only: an update's is `orderStreamOf`). */
+  stream: { accountId: string; update: StreamUpdate }[];
+  /** Orders whose accepted-order record the gateway wrote again and must be dropped. */
+  forget: string[];
+}
+
+/** A command read at `offset` of the partition, decided at `at` (epoch ms, the caller's clock). */
+export interface CommandInput {
+  offset: number;
+  at: number;
+  command: RiskCommand;
+}
+export interface UpdateInput {
+  update: RiskUpdate;
+}
+export type RiskInput = CommandInput | UpdateInput;
+
+/** JSON-serialisable full state of one partition's engine (bigints as decimal strings). */
+export interface RiskSnapshot {
+  v: 1;
+  partition: number;
+  /** [accountId, [asset, available, held][]] */
+  accounts: [string, [string, string, string][]][];
+  orders: (Omit<RiskOrder, 'filledNotional' | 'holdRemaining'> & {
+    filledNotional: string;
+    holdRemaining: string;
+  })[];
+  /** [accountId NUL clientOrderId, orderId] */
+  clientOrderIds: [string, string][];
+  /** [commandId, key, accountId, asset, availableDelta, ref] */
+  money: [string, string, string, string, string, string][];
+  markets: (Omit<RiskMarket, 'quoteUnitsPerTickLot' | 'baseUnitsPerLot'> & {
+    quoteUnitsPerTickLot: string;
+    baseUnitsPerLot: string;
+  })[];
+}
