@@ -18,8 +18,11 @@ COPY patches patches
 # `npm ci` refuses this lock: the registry it was made against serves no other-platform optional
 # binaries (swc, unrs), so the lock lacks their entries. `npm install` with the lock present
 # installs exactly the locked versions all the same and does not touch the lock's pins.
-RUN --mount=type=cache,target=/root/.npm \
-    npm install --no-audit --no-fund --loglevel=error
+# Behind a TLS-intercepting proxy, hand its CA bundle as a BuildKit secret (never baked into a
+# layer): docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt ... (optional).
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+    && npm install --no-audit --no-fund --loglevel=error
 
 # --- build: swc emit into dist/, tree preserved ------------------------------------------------
 FROM deps AS build
@@ -36,11 +39,19 @@ COPY package.json package-lock.json ./
 # patches/ is applied by the postinstall script (patch-package): a kafkajs fix, see the patch.
 COPY patches patches
 # Same reason as above for `install` over `ci`; --omit=dev leaves swc, jest, nx, eslint out.
-RUN --mount=type=cache,target=/root/.npm \
-    npm install --omit=dev --no-audit --no-fund --loglevel=error
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
+    && npm install --omit=dev --no-audit --no-fund --loglevel=error
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# tini is PID 1: it forwards SIGTERM to node (whose handler drains consumers and flushes
+# producers) and reaps zombies. Pinned to bookworm's version.
+# Before the per-build ARGs below: a new revision does not re-run apt.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+    && rm -rf /var/lib/apt/lists/*
+
 ARG NODE_IMAGE
 ARG SERVICE
 ARG VERSION=0.1.0
@@ -49,7 +60,7 @@ ARG CREATED=unknown
 ARG SOURCE=unknown
 
 LABEL org.opencontainers.image.title="trading-${SERVICE}" \
-      org.opencontainers.image.description="Spot-exchange backend: ${SERVICE} (NestJS 11 on Node 20)" \
+      org.opencontainers.image.description="Spot-exchange backend: ${SERVICE} (NestJS 11 on Node.js)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
@@ -57,12 +68,6 @@ LABEL org.opencontainers.image.title="trading-${SERVICE}" \
       org.opencontainers.image.licenses="UNLICENSED" \
       org.opencontainers.image.vendor="trading-platform" \
       org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
-
-# tini is PID 1: it forwards SIGTERM to node (whose handler drains consumers and flushes
-# producers) and reaps zombies. Pinned to bookworm's version.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
-    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 ENV NODE_ENV=production \

@@ -321,14 +321,18 @@ describe('deployment files', () => {
           ...APP_SERVICES,
           'alertmanager',
           'create-topics',
+          'edge',
           'grafana',
           'kafka-1',
           'kafka-2',
           'kafka-3',
           'migrate',
+          'node-exporter',
           'pgbouncer',
+          'postgres-exporter',
           'prometheus',
           'redis',
+          'redis-exporter',
           'timescaledb',
         ].sort(),
       );
@@ -415,7 +419,7 @@ describe('deployment files', () => {
         expect(env.KAFKA_DEFAULT_REPLICATION_FACTOR).toBe('3');
         expect(env.KAFKA_MIN_INSYNC_REPLICAS).toBe('2');
         expect(env.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR).toBe('2');
-        expect(svc.deploy?.placement?.constraints).toEqual([`node.labels.kafka == ${id}`]);
+        expect(svc.deploy?.placement?.constraints).toEqual([`node.labels.kafka-${id} == true`]);
         expect(svc.deploy?.replicas).toBe(1);
         expect(svc.deploy?.update_config?.order).toBe('stop-first');
         const volume = String((svc.volumes ?? [])[0]).split(':')[0];
@@ -438,17 +442,28 @@ describe('deployment files', () => {
       },
     );
 
-    it('puts only the gateway on the public edge network and publishes only the gateway and Grafana', () => {
+    it('puts only the edge balancer and the gateway on the public edge network; publishes only the edge and Grafana', () => {
       const onEdge = Object.entries(swarmAll).filter(([, s]) => networksOf(s).includes('edge'));
-      expect(onEdge.map(([n]) => n)).toEqual(['api-gateway']);
+      expect(onEdge.map(([n]) => n).sort()).toEqual(['api-gateway', 'edge']);
       const published = Object.entries(swarmAll).filter(([, s]) => (s.ports ?? []).length > 0);
-      expect(published.map(([n]) => n).sort()).toEqual(['api-gateway', 'grafana']);
+      expect(published.map(([n]) => n).sort()).toEqual(['edge', 'grafana']);
+      // No VIP, no ingress mesh: both need IPVS in the host's kernel (docs/adr/0010).
+      for (const [name, svc] of Object.entries(swarmAll)) {
+        expect({ name, endpoint: svc.deploy?.endpoint_mode }).toEqual({ name, endpoint: 'dnsrr' });
+        for (const p of svc.ports ?? [])
+          expect({ name, mode: (p as Dict).mode }).toEqual({ name, mode: 'host' });
+      }
       expect(stack.networks?.backend).toEqual(
         expect.objectContaining({ driver: 'overlay', internal: true, driver_opts: { encrypted: 'true' } }),
       );
       expect(stack.networks?.monitoring).toEqual(expect.objectContaining({ driver: 'overlay' }));
+      // The exporters of PostgreSQL and Redis reach them on backend; everything else of the
+      // overlay lives on monitoring only.
       for (const [name, svc] of Object.entries(files.stackMonitoring.doc.services)) {
-        expect({ name, networks: networksOf(svc) }).toEqual({ name, networks: ['monitoring'] });
+        const want = ['postgres-exporter', 'redis-exporter'].includes(name)
+          ? ['backend', 'monitoring']
+          : ['monitoring'];
+        expect({ name, networks: networksOf(svc) }).toEqual({ name, networks: want });
       }
       for (const s of APP_SERVICES)
         expect(networksOf(stack.services[s])).toEqual(expect.arrayContaining(['backend', 'monitoring']));
