@@ -1,5 +1,6 @@
 // Unit tests (*.spec.ts) need nothing running; integration tests (*.int-spec.ts) talk to the
-// real Kafka, PostgreSQL (through PgBouncer) and Redis started by `native/infra.sh up`.
+// real Kafka, PostgreSQL (through PgBouncer) and Redis started by `native/infra.sh up`; Swarm
+// tests (*.swarm-spec.ts) talk to the stack `npm run swarm -- up` deployed, on its published ports.
 const swc = [
   '@swc/jest',
   {
@@ -31,5 +32,6 @@ module.exports = {
       setupFiles: ['<rootDir>/scripts/jest/load-native-env.js'],
       slowTestThreshold: 30,
     },
+    { ...common, displayName: 'swarm', testMatch: ['**/*.swarm-spec.ts'], slowTestThreshold: 120 },
   ],
 };

@@ -8,6 +8,13 @@ import { kafkaSchema, loadConfig } from '@trading/config';
 import { TOPICS } from '@trading/contracts';
 import { createKafka, partitionFor } from '@trading/kafka';
 import { GATEWAY_URL, SERVICE_PORTS } from './testing/native-services';
+import {
+  dashboardQueries,
+  loadDashboards,
+  substituteGrafanaVariables,
+  type Dashboard,
+  type Panel,
+} from './testing/dashboards';
 
 // The monitoring overlay against live data: the native platform (started here when nothing
 // listens on its ports, as in CI) takes signed orders, Prometheus scrapes it with the rules of
@@ -34,17 +41,6 @@ const SERVICES = [
   { name: 'api-gateway', entry: 'api-gateway', port: SERVICE_PORTS['api-gateway'], instance: '0' },
 ];
 
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  targets?: { refId: string; expr: string }[];
-}
-interface Dashboard {
-  uid: string;
-  panels: Panel[];
-  templating?: { list: { name: string; query: { query: string } | string }[] };
-}
 interface PromResult {
   metric: Record<string, string>;
   value: [number, string];
@@ -54,20 +50,6 @@ interface DemoKeys {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function substituteGrafanaVariables(expr: string): string {
-  return expr
-    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m')
-    .replace(/\$__interval|\$\{__interval\}/g, '15s')
-    .replace(/\$__range|\$\{__range\}/g, '5m')
-    .replace(/\$\{?[A-Za-z_]\w*\}?/g, '.*');
-}
-
-/** Grafana's `label_values(selector, label)` as the PromQL Prometheus answers for it. */
-function variableQuery(query: string): string {
-  const m = /^label_values\((.*),\s*(\w+)\)$/.exec(query.trim());
-  return m ? `count by (${m[2]}) (${substituteGrafanaVariables(m[1])})` : substituteGrafanaVariables(query);
-}
 
 async function listening(port: number): Promise<boolean> {
   try {
@@ -119,11 +101,7 @@ function signedHeaders(
 describe('monitoring overlay against the live native platform', () => {
   jest.setTimeout(240_000);
   const children: ChildProcess[] = [];
-  const dashboards = readdirSync(join(root, 'monitoring/grafana/dashboards'))
-    .filter((f) => f.endsWith('.json'))
-    .map(
-      (f) => JSON.parse(readFileSync(join(root, 'monitoring/grafana/dashboards', f), 'utf8')) as Dashboard,
-    );
+  const dashboards = loadDashboards();
   let keys: DemoKeys;
   let producer: Producer | undefined;
 
@@ -301,20 +279,10 @@ describe('monitoring overlay against the live native platform', () => {
   it('every panel query and template variable of every dashboard evaluates without error', async () => {
     const failures: string[] = [];
     let evaluated = 0;
-    for (const d of dashboards) {
-      for (const p of d.panels) {
-        for (const t of p.targets ?? []) {
-          const r = await query(substituteGrafanaVariables(t.expr));
-          evaluated++;
-          if (r.status !== 'success') failures.push(`${d.uid} / ${p.title} / ${t.refId}: ${r.error}`);
-        }
-      }
-      for (const v of d.templating?.list ?? []) {
-        const q = typeof v.query === 'string' ? v.query : v.query.query;
-        const r = await query(variableQuery(q));
-        evaluated++;
-        if (r.status !== 'success') failures.push(`${d.uid} / $${v.name}: ${r.error}`);
-      }
+    for (const { what, expr } of dashboardQueries(dashboards)) {
+      const r = await query(expr);
+      evaluated++;
+      if (r.status !== 'success') failures.push(`${what}: ${r.error}`);
     }
     expect(failures).toEqual([]);
     expect(evaluated).toBeGreaterThan(50);

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { substituteGrafanaVariables } from './testing/dashboards';
 
 // Offline checks of the monitoring overlay (monitoring/): Prometheus configs and rules through
 // promtool (check config, check rules, the unit tests of every alert), Alertmanager through
@@ -89,15 +90,6 @@ const datasourceUids = ['compose/grafana/datasources.yml', 'swarm/grafana/dataso
       (d) => d.type === 'prometheus',
     )?.uid,
 );
-
-/** Grafana's template variables replaced by what a query sees when "All" is selected. */
-function substituteGrafanaVariables(expr: string): string {
-  return expr
-    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m')
-    .replace(/\$__interval|\$\{__interval\}/g, '15s')
-    .replace(/\$__range|\$\{__range\}/g, '5m')
-    .replace(/\$\{?[A-Za-z_]\w*\}?/g, '.*');
-}
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
 function anchors(markdown: string): Set<string> {

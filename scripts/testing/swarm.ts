@@ -1,0 +1,95 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// The deployed Swarm stack as the tests see it: published ports on 127.0.0.1 for traffic, the
+// Docker CLI for the operator's view (tasks, kills, updates, exec into a task for psql/reconcile).
+
+export const ROOT = join(__dirname, '../..');
+export const STACK = process.env.STACK ?? 'trading';
+export const GATEWAY_URL = `http://127.0.0.1:${process.env.GATEWAY_PORT ?? '8080'}`;
+export const PROMETHEUS_URL = `http://127.0.0.1:${process.env.PROMETHEUS_PORT ?? '9090'}`;
+export const ALERTMANAGER_URL = `http://127.0.0.1:${process.env.ALERTMANAGER_PORT ?? '9093'}`;
+export const APP_SERVICES = ['api-gateway', 'order-router', 'market-data', 'matching-worker'] as const;
+
+/** The client swarm/lib/engine.sh picks: Debian's 20.10 client when present. */
+export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+
+export function docker(...args: string[]): string {
+  return execFileSync(DOCKER, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+  }).trim();
+}
+
+/** A secret `npm run swarm -- up` generated (root-only files under swarm/.run/secrets). */
+export function swarmSecret(name: string): string {
+  return readFileSync(join(ROOT, 'swarm/.run/secrets', name), 'utf8').trim();
+}
+
+export const service = (name: string): string => `${STACK}_${name}`;
+
+/** Ids of the running containers of a service's tasks. */
+export function containers(name: string): string[] {
+  const out = docker('ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service(name)}`);
+  return out ? out.split('\n') : [];
+}
+
+/** Runs a command in a running task of the service; returns stdout, throws on a non-zero exit. */
+export function execIn(name: string, ...cmd: string[]): string {
+  const [cid] = containers(name);
+  if (!cid) throw new Error(`no running task of ${service(name)}`);
+  const r = spawnSync(DOCKER, ['exec', cid, ...cmd], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0)
+    throw new Error(`${cmd.join(' ')} in ${name} exited ${r.status}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+/** One SQL query through psql in the database task (local socket), rows as tab-separated text. */
+export function sql(query: string): string[][] {
+  const out = execIn('timescaledb', 'psql', '-U', 'exchange', '-d', 'exchange', '-tAF', '\t', '-c', query);
+  return out ? out.split('\n').map((l) => l.split('\t')) : [];
+}
+
+/** The platform's reconciliation, run in an order-router task: ok, or the issues it found. */
+export function reconcile(): { ok: boolean; output: string } {
+  const [cid] = containers('order-router');
+  const r = spawnSync(
+    DOCKER,
+    ['exec', cid, 'node', '--enable-source-maps', 'dist/services/order-router/src/reconcile.main.js'],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Desired replicas of a replicated service. */
+export function replicas(name: string): number {
+  return Number(
+    docker('service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', service(name)),
+  );
+}
+
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+  everyMs = 500,
+): Promise<T> {
+  const started = Date.now();
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
