@@ -63,6 +63,10 @@ secrets_create() {
     f="$SECRETS_DIR/$s"
     if ! "$DOCKER" secret inspect "${s}_v1" >/dev/null 2>&1; then
       "$DOCKER" secret create "${s}_v1" "$f" >/dev/null
+      touch "$SECRETS_DIR/.$s.created"
+    elif [[ ! -f "$SECRETS_DIR/.$s.created" ]]; then
+      # A Swarm secret cannot be read back: one made elsewhere would not match the file here.
+      die "secret ${s}_v1 exists in this swarm but was not made from swarm/.run/secrets (another checkout's stack?); remove that stack and its secrets first (npm run swarm -- down there)"
     fi
   done
 }
