@@ -4,6 +4,7 @@ import { ExchangeClient, type Credentials, type StreamClient } from '../testing/
 import {
   APP_SERVICES,
   GATEWAY_URL,
+  listMarket,
   PROMETHEUS_URL,
   reconcile,
   replicas,
@@ -48,15 +49,7 @@ describe('the Swarm stack end to end', () => {
 
   beforeAll(async () => {
     operator = swarmSecret('operator_token');
-    sql(`INSERT INTO assets (code, decimals) VALUES ('${base}', 8) ON CONFLICT DO NOTHING`);
-    sql(
-      `INSERT INTO markets (symbol, base_asset, quote_asset, tick_size, lot_size, min_qty_lots, min_notional, maker_fee_bps, taker_fee_bps)
-       VALUES ('${symbol}', '${base}', 'USDT', '0.01', '0.0001', 1, '1', 10, 20)`,
-    );
-    await until('market listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return res.body.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await listMarket(api, base);
     const accounts: Credentials[] = [];
     for (const role of ['seller', 'buyer']) {
       const res = await api.operator<{ apiKey: string; secret: string }>(

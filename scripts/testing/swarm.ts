@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ExchangeClient } from './exchange-client';
 
 // The deployed Swarm stack as the tests see it: published ports on 127.0.0.1 for traffic, the
 // Docker CLI for the operator's view (tasks, kills, updates, exec into a task for psql/reconcile).
@@ -92,4 +93,62 @@ export async function until<T>(
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Lists a fresh market `<base>-USDT` (ticks 0.01, lots 0.0001, fees 10/20 bps) the way an operator does today, in SQL. */
+export async function listMarket(api: { public: ExchangeClient['public'] }, base: string): Promise<string> {
+  const symbol = `${base}-USDT`;
+  sql(`INSERT INTO assets (code, decimals) VALUES ('${base}', 8) ON CONFLICT DO NOTHING`);
+  sql(
+    `INSERT INTO markets (symbol, base_asset, quote_asset, tick_size, lot_size, min_qty_lots, min_notional, maker_fee_bps, taker_fee_bps)
+     VALUES ('${symbol}', '${base}', 'USDT', '0.01', '0.0001', 1, '1', 10, 20) ON CONFLICT DO NOTHING`,
+  );
+  // The catalog reloads every 2 s.
+  await until('market listed', async () => {
+    const res = await api.public<{ symbol: string }[]>('/v1/markets');
+    return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+  });
+  return symbol;
+}
+
+/** Healthy running tasks of a service (containers whose healthcheck passes). */
+export function healthyContainers(name: string): string[] {
+  return containers(name).filter((cid) => {
+    try {
+      return (
+        docker(
+          'inspect',
+          '--format',
+          '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}',
+          cid,
+        ) === 'healthy'
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Waits until the service runs its desired replicas, all healthy; returns the seconds it took. */
+export async function converged(name: string, timeoutMs = 180_000): Promise<number> {
+  const started = Date.now();
+  const want = replicas(name);
+  await until(
+    `${service(name)} back to ${want} healthy tasks`,
+    () => (healthyContainers(name).length >= want ? true : undefined),
+    timeoutMs,
+    1_000,
+  );
+  return (Date.now() - started) / 1000;
+}
+
+/** The service's update status (`completed`, `rollback_completed`, `updating`, ...), or '' before any update. */
+export function updateState(name: string): string {
+  return docker(
+    'service',
+    'inspect',
+    '--format',
+    '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
+    service(name),
+  );
 }
