@@ -705,6 +705,65 @@ describe('deployment files', () => {
       expect(k6.volumes).toContain('../loadtest:/scripts:ro');
     });
 
+    it('hands k6 its accounts: ACCOUNTS_FILE is the secret npm run load:accounts writes as the docs say', () => {
+      const k6 = compose.services.k6;
+      // The variable the k6 scripts read, set to a mounted secret.
+      expect(read('loadtest/k6/common.ts')).toMatch(/__ENV\.ACCOUNTS_FILE\b/);
+      const accountsFile = envOf(k6).ACCOUNTS_FILE;
+      const target = /^\/run\/secrets\/(\w+)$/.exec(accountsFile ?? '')?.[1];
+      expect({ accountsFile, target }).toEqual({ accountsFile, target: expect.any(String) });
+      const secret = (k6.secrets ?? []).find(
+        (x) => (typeof x === 'string' ? x : (x.target ?? x.source)) === target,
+      );
+      const source = typeof secret === 'string' ? secret : secret?.source;
+      const declared = compose.secrets?.[String(source)];
+      expect(declared?.file).toMatch(/^\.\/secrets\/\w+$/);
+      // Written by the setup command the docs give, where the secret's file is.
+      const script = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts[
+        'load:accounts'
+      ];
+      expect(script).toMatch(/loadtest\/src\/accounts\.ts$/);
+      expect(existsSync(join(root, script.split(' ').pop() as string))).toBe(true);
+      const composeOut = `compose/${String(declared?.file).slice(2)}`;
+      for (const doc of ['docs/operations.md', 'compose/compose.yml'])
+        expect({ doc, setup: read(doc).replace(/\\\n[#\s]*/g, ' ') }).toEqual({
+          doc,
+          setup: expect.stringMatching(
+            new RegExp(`npm run load:accounts -- [^\\n]*--out ${composeOut} [^\\n]*--mode 644`),
+          ),
+        });
+    });
+
+    it('the Swarm k6 job of docs/operations.md gets the accounts as a secret and the gateway through the edge', () => {
+      const ops = read('docs/operations.md').replace(/\\\n\s*/g, ' ');
+      const create = /^docker service create --name k6-orders .*$/m.exec(ops)?.[0] ?? '';
+      const arg = (re: RegExp): string[] => [...create.matchAll(re)].map((m) => m[1]);
+      expect(create).toMatch(new RegExp(` ${compose.services.k6.image} run /scripts/k6/orders\\.ts$`));
+      // The secret: made from the file the setup command writes, mounted where ACCOUNTS_FILE says.
+      const [secret] = arg(/--secret source=([^,\s]+)/g);
+      const [target] = arg(/--secret source=\S+,target=(\w+)/g);
+      expect(arg(/-e ACCOUNTS_FILE=(\S+)/g)).toEqual([`/run/secrets/${target}`]);
+      const out = /npm run load:accounts -- --base-url http:\/\/127\.0\.0\.1:8080 .*--out (\S+)/.exec(
+        ops,
+      )?.[1];
+      expect(ops).toContain(`--operator-token-file swarm/.run/secrets/operator_token`);
+      expect(ops).toContain(`docker secret create ${secret} ${out}`);
+      expect(read('.gitignore')).toMatch(
+        new RegExp(`^${String(out).split('/').slice(0, 2).join('/')}/$`, 'm'),
+      );
+      // BASE_URL: the edge balancer, on a network of the stack the job joins, at its container port.
+      const [base] = arg(/-e BASE_URL=(\S+)/g);
+      const m = /^http:\/\/([\w-]+):(\d+)$/.exec(base ?? '');
+      expect(m?.[1]).toBe('edge');
+      const edge = stack.services.edge;
+      const networks = arg(/--network trading_(\S+)/g);
+      expect(networksOf(edge).filter((n) => networks.includes(n))).not.toEqual([]);
+      expect((edge.ports as { target: number }[]).map((p) => String(p.target))).toContain(m?.[2]);
+      // Remote write to the overlay's Prometheus, on the monitoring network.
+      expect(networks).toContain('monitoring');
+      expect(networksOf(swarmAll.prometheus)).toContain('monitoring');
+    });
+
     it('mounts monitoring config that exists in the repository', () => {
       for (const svc of Object.values(files.composeMonitoring.doc.services)) {
         for (const v of (svc.volumes ?? []).filter(

@@ -2,14 +2,19 @@
 // mix, prices and signing come from the shared scenario module (../src/scenario.ts).
 import { hmac } from 'k6/crypto';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
-import { parseDurationSeconds, type LoadAccount, type RequestSpec } from '../src/scenario.ts';
+import {
+  parseAccountsFile,
+  parseDurationSeconds,
+  type LoadAccount,
+  type RequestSpec,
+} from '../src/scenario.ts';
 
 /** Parameters (k6 run -e NAME=value …). */
 export const RATE = Number(__ENV.RATE ?? '1000');
 export const DURATION = __ENV.DURATION ?? '60s';
 export const SYMBOLS = (__ENV.SYMBOLS ?? 'BTC-USDT,ETH-USDT').split(',').filter((s) => s !== '');
 export const ACCOUNTS = Number(__ENV.ACCOUNTS ?? '100');
-/** Compose/Swarm jobs pass BASE_URL=http://api-gateway:8080. */
+/** The Compose job passes BASE_URL=http://api-gateway:8080, the Swarm job http://edge:8080. */
 export const BASE_URL = (__ENV.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
 export const WS_URL = BASE_URL.replace(/^http/, 'ws') + '/v1/stream';
 /** Tagged on every metric as `testid` (the k6 Prometheus dashboard filters on it). */
@@ -23,16 +28,15 @@ export const MAX_VUS = Number(__ENV.MAX_VUS ?? String(PREALLOCATED_VUS * 4));
 export const k6Hmac = (secret: string, message: string): string => hmac('sha256', secret, message, 'hex');
 
 /**
- * Accounts with keys: ACCOUNTS_FILE, a JSON array of {accountId, keyId, secret} (the vegeta
- * driver's setup writes loadtest/reports/<run-id>/accounts.json; seed.main writes demo-keys.json
- * whose `apiKeys` array has the same shape). Read once in the init context.
+ * Accounts with keys: ACCOUNTS_FILE, a JSON array of {accountId, keyId, secret}, as
+ * `npm run load:accounts` writes it (seed.main's demo-keys.json, whose `apiKeys` array has the
+ * same shape, is read too). Read once in the init context.
  */
 export function loadAccounts(): LoadAccount[] {
-  const file = __ENV.ACCOUNTS_FILE ?? 'accounts.json';
-  const parsed = JSON.parse(open(file)) as LoadAccount[] | { apiKeys: LoadAccount[] };
-  const list = Array.isArray(parsed) ? parsed : parsed.apiKeys;
-  if (list.length === 0) throw new Error(`${file} lists no accounts`);
-  return list.slice(0, ACCOUNTS);
+  const file = __ENV.ACCOUNTS_FILE;
+  if (!file)
+    throw new Error('ACCOUNTS_FILE is not set: `npm run load:accounts` writes one (loadtest/README.md)');
+  return parseAccountsFile(open(file), file).slice(0, ACCOUNTS);
 }
 
 export function durationSeconds(): number {

@@ -61,6 +61,26 @@ export function gatewayUrl(): string {
   return `http://127.0.0.1:${8080 + Number(offset ?? 0)}`;
 }
 
+/** `--name value` or `--name=value` of a command line. */
+export function argValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(`--${name}=`));
+  return eq?.slice(name.length + 3);
+}
+
+/** A fresh run id: UTC time to the second and 4 random characters (20 of the 30 allowed). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Run ids name accounts (`lt-<runId>-NNNN`) and report directories. */
+export function checkRunId(runId: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,30}$/.test(runId)) throw new Error('--run-id: 1-30 of [A-Za-z0-9_.-]');
+  return runId;
+}
+
 export function prometheusUrl(): string {
   return process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:19090';
 }

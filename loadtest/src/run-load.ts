@@ -27,9 +27,12 @@ import {
   INFRA_NAMES,
   ROOT,
   SERVICE_NAMES,
+  argValue,
+  checkRunId,
   dbPool,
   gatewayUrl,
   loadPlatformEnv,
+  newRunId,
   prometheusUrl,
 } from './platform';
 import {
@@ -42,7 +45,7 @@ import {
   platformReconcile,
   readExecutions,
 } from './reconcile';
-import { setupAccounts } from './setup';
+import { setupAccounts, writeAccountsFile } from './setup';
 import { TargetFeeder, nodeHmac } from './vegeta-targets';
 
 /** Pipeline histograms, each from the gateway's receipt of the command, in pipeline order. */
@@ -76,22 +79,15 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i >= 0) return argv[i + 1];
-    const eq = argv.find((a) => a.startsWith(`--${name}=`));
-    return eq?.slice(name.length + 3);
-  };
+  const get = (name: string): string | undefined => argValue(argv, name);
   const smoke = argv.includes('--smoke');
-  const now = new Date();
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const opts: Options = {
     rate: Number(get('rate') ?? (smoke ? 50 : 1000)),
     duration: get('duration') ?? (smoke ? '5s' : '30s'),
     accounts: Number(get('accounts') ?? (smoke ? 10 : 100)),
     symbols: (get('symbols') ?? 'BTC-USDT,ETH-USDT').split(',').filter(Boolean),
     baseUrl: (get('base-url') ?? gatewayUrl()).replace(/\/$/, ''),
-    runId: get('run-id') ?? `${stamp}-${Math.random().toString(36).slice(2, 6)}`,
+    runId: checkRunId(get('run-id') ?? newRunId()),
     smoke,
     cleanup: !argv.includes('--no-cleanup'),
     drainTimeoutMs: parseDurationSeconds(get('drain-timeout') ?? '120s') * 1000,
@@ -105,7 +101,6 @@ function parseArgs(argv: string[]): Options {
   opts.maxWorkers = Number(get('max-workers') ?? Math.max(50, Math.ceil(opts.rate / 10)));
   parseDurationSeconds(opts.duration);
   if (!(opts.rate > 0) || !(opts.accounts > 0)) throw new Error('--rate and --accounts must be positive');
-  if (!/^[A-Za-z0-9_.-]{1,30}$/.test(opts.runId)) throw new Error('--run-id: 1-30 of [A-Za-z0-9_.-]');
   return opts;
 }
 
@@ -215,9 +210,10 @@ async function main(): Promise<void> {
   });
   log(`${accounts.length} accounts funded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (opts.setupOnly) {
-    // For k6: k6 run -e ACCOUNTS_FILE=<this file> loadtest/k6/orders.ts
+    // For k6: k6 run -e ACCOUNTS_FILE=<this file> loadtest/k6/orders.ts (npm run load:accounts
+    // does the same without a native platform)
     const file = join(reportDir, 'accounts.json');
-    writeFileSync(file, `${JSON.stringify(accounts, null, 2)}\n`, { mode: 0o600 });
+    writeAccountsFile(file, accounts);
     log(`accounts with keys written to ${file} (secrets: keep it out of git; reports/ is ignored)`);
     await pool.end();
     return;

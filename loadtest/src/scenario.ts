@@ -16,6 +16,40 @@ export interface LoadAccount {
   secret: string;
 }
 
+/**
+ * The accounts file (ACCOUNTS_FILE of the k6 scripts), as `npm run load:accounts` and
+ * `npm run load -- --setup-only` write it: a JSON array of {accountId, keyId, secret}.
+ */
+export function formatAccountsFile(accounts: readonly LoadAccount[]): string {
+  return `${JSON.stringify(
+    accounts.map(({ accountId, keyId, secret }) => ({ accountId, keyId, secret })),
+    null,
+    2,
+  )}\n`;
+}
+
+/**
+ * Reads an accounts file: that array, or an object whose `apiKeys` is one (seed.main's
+ * demo-keys.json). Throws, naming `source`, on anything else or on an empty list.
+ */
+export function parseAccountsFile(text: string, source: string): LoadAccount[] {
+  const parsed = JSON.parse(text) as unknown;
+  const list =
+    Array.isArray(parsed) || parsed === null || typeof parsed !== 'object'
+      ? parsed
+      : (parsed as { apiKeys?: unknown }).apiKeys;
+  if (!Array.isArray(list)) throw new Error(`${source}: not a JSON array of {accountId, keyId, secret}`);
+  const accounts = list.map((entry: unknown, i): LoadAccount => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    for (const field of ['accountId', 'keyId', 'secret'])
+      if (typeof e[field] !== 'string' || e[field] === '')
+        throw new Error(`${source}: entry ${i} has no ${field} (want {accountId, keyId, secret})`);
+    return { accountId: e.accountId as string, keyId: e.keyId as string, secret: e.secret as string };
+  });
+  if (accounts.length === 0) throw new Error(`${source} lists no accounts`);
+  return accounts;
+}
+
 /** The markets the scenario trades, as seeded (tick 0.01; lot 0.0001 BTC / 0.001 ETH). */
 export interface MarketDef {
   symbol: string;

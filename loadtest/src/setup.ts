@@ -3,14 +3,24 @@
 //
 // Preferred path: the gateway's operator API (POST /v1/operator/accounts and /deposits with
 // X-Operator-Token). When the gateway has no operator API, the fallback uses the platform's own
-// repositories and key issuer from dist/ and produces deposit commands straight to Kafka.
+// repositories and key issuer from dist/ and produces deposit commands straight to Kafka (native
+// platform only: it needs the database pool).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Pool } from 'pg';
-import { DEPOSIT_UNITS, MARKETS, depositAmount, runAccountId, type LoadAccount } from './scenario';
+import {
+  DEPOSIT_UNITS,
+  MARKETS,
+  depositAmount,
+  formatAccountsFile,
+  runAccountId,
+  signedRequest,
+  type LoadAccount,
+} from './scenario';
 import { RUN_DIR, fromDist, kafkaBrokers, type DistApiKeys } from './platform';
+import { nodeHmac } from './vegeta-targets';
 
 const ORDER_COMMANDS_TOPIC = 'orders.commands.v1';
 
@@ -19,10 +29,19 @@ export function assetsOf(symbols: string[]): string[] {
   return [...new Set(symbols.flatMap((s) => [MARKETS[s].baseAsset, MARKETS[s].quoteAsset]))].sort();
 }
 
-function operatorToken(): string | null {
-  const file = process.env.OPERATOR_TOKEN_FILE ?? join(RUN_DIR, 'secrets/operator_token');
+/** The operator token: `file`, else OPERATOR_TOKEN, else OPERATOR_TOKEN_FILE or the native one. */
+export function operatorToken(file?: string): string | null {
+  if (file) return readFileSync(file, 'utf8').trim();
   if (process.env.OPERATOR_TOKEN) return process.env.OPERATOR_TOKEN;
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : null;
+  const fallback = process.env.OPERATOR_TOKEN_FILE ?? join(RUN_DIR, 'secrets/operator_token');
+  return existsSync(fallback) ? readFileSync(fallback, 'utf8').trim() : null;
+}
+
+/** Writes the k6 scripts' ACCOUNTS_FILE (scenario.ts formatAccountsFile), 0600 unless `mode`. */
+export function writeAccountsFile(file: string, accounts: readonly LoadAccount[], mode = 0o600): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, formatAccountsFile(accounts), { mode });
+  chmodSync(file, mode); // also when the file existed (and past the umask)
 }
 
 async function operatorPost(
@@ -170,18 +189,51 @@ async function viaRepositoriesAndKafka(ids: string[], assets: string[]): Promise
   return accounts;
 }
 
-/** Creates and funds the run's accounts; resolves once every deposit is applied. */
+/** Every deposit applied, read in the database (one query per poll). */
+async function depositsInDatabase(pool: Pool, runId: string, expected: number): Promise<string | null> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM balances WHERE account_id LIKE $1 AND available > 0`,
+    [`lt-${runId}-%`],
+  );
+  return rows[0].n >= expected ? null : `${rows[0].n}/${expected} balances`;
+}
+
+/** Every deposit applied, read as each account sees it (GET /v1/balances, signed): no database. */
+async function depositsThroughApi(
+  baseUrl: string,
+  accounts: LoadAccount[],
+  assets: string[],
+): Promise<string | null> {
+  const funded = await pooled(accounts, 8, async (account) => {
+    const spec = signedRequest(nodeHmac, account, 'GET', '/v1/balances', '', Date.now(), 'balances');
+    const res = await fetch(`${baseUrl}${spec.path}`, { headers: spec.headers });
+    if (res.status !== 200) return false;
+    const { balances } = (await res.json()) as { balances?: { asset: string; available: string }[] };
+    return assets.every((a) => (balances ?? []).some((b) => b.asset === a && Number(b.available) > 0));
+  });
+  const n = funded.filter(Boolean).length;
+  return n === accounts.length ? null : `${n}/${accounts.length} accounts funded`;
+}
+
+/**
+ * Creates and funds the run's accounts; resolves once every deposit is applied. With `pool` (the
+ * native platform) that is read in the database and a gateway without operator API is worked
+ * around; without, only the gateway is used (operator API, then each account's balances), so it
+ * works against any deployment whose gateway is reachable, e.g. the Swarm stack's edge.
+ */
 export async function setupAccounts(opts: {
   baseUrl: string;
   runId: string;
   count: number;
   symbols: string[];
-  pool: Pool;
+  pool?: Pool;
+  /** File holding the operator token (else operatorToken()'s defaults). */
+  operatorTokenFile?: string;
   log: (m: string) => void;
 }): Promise<LoadAccount[]> {
   const ids = Array.from({ length: opts.count }, (_, i) => runAccountId(opts.runId, i));
   const assets = assetsOf(opts.symbols);
-  const token = operatorToken();
+  const token = operatorToken(opts.operatorTokenFile);
   let accounts: LoadAccount[] | null = null;
   if (token) {
     const probe = await fetch(`${opts.baseUrl}/v1/operator/deposits`, {
@@ -192,19 +244,22 @@ export async function setupAccounts(opts: {
     if (probe.status !== 404) accounts = await viaOperatorApi(opts.baseUrl, token, ids, assets);
   }
   if (!accounts) {
+    if (!opts.pool)
+      throw new Error(
+        `${opts.baseUrl}: ${token ? 'the gateway has no operator API' : 'no operator token'}; the accounts need both`,
+      );
     opts.log('gateway has no operator API: accounts through the repositories, deposits straight to Kafka');
     accounts = await viaRepositoriesAndKafka(ids, assets);
   }
-  const expected = ids.length * assets.length;
+  const { pool } = opts;
+  const funded = accounts;
+  const missing = (): Promise<string | null> =>
+    pool
+      ? depositsInDatabase(pool, opts.runId, ids.length * assets.length)
+      : depositsThroughApi(opts.baseUrl, funded, assets);
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { rows } = await opts.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM balances WHERE account_id LIKE $1 AND available > 0`,
-      [`lt-${opts.runId}-%`],
-    );
-    if (rows[0].n >= expected) break;
-    if (Date.now() > deadline)
-      throw new Error(`deposits not applied after 60 s (${rows[0].n}/${expected} balances)`);
+  for (let left = await missing(); left !== null; left = await missing()) {
+    if (Date.now() > deadline) throw new Error(`deposits not applied after 60 s (${left})`);
     await new Promise((r) => setTimeout(r, 250));
   }
   return accounts;
