@@ -11,6 +11,12 @@ export const baseSchema = z.object({
   HTTP_PORT: port,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  /**
+   * On SIGTERM, how long readiness reads 503 while requests are still served, before the listener
+   * closes: a balancer's health checks take the instance out first (the Swarm edge checks every
+   * second). Part of SHUTDOWN_TIMEOUT_MS.
+   */
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(0),
   INSTANCE_ID: z.string().min(1).default('0'),
 });
 

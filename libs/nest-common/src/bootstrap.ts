@@ -6,11 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { MetricsRegistry } from '@trading/metrics';
 import { correlationIdOf, installRequestLogging } from './request-logging';
+import { ShutdownState } from './shutdown-state';
 
 export interface BootstrapOptions {
   host: string;
   port: number;
   shutdownTimeoutMs: number;
+  /** Readiness off this long before the listener closes (SHUTDOWN_DRAIN_MS); 0 closes at once. */
+  shutdownDrainMs?: number;
   bodyLimitBytes?: number;
   /**
    * Proxies (addresses or CIDR ranges) whose X-Forwarded-For sets request.ip. None by default:
@@ -73,13 +76,22 @@ export async function bootstrapService(
       logger.error(`shutdown exceeded ${options.shutdownTimeoutMs} ms, exiting`);
       process.exit(1);
     }, options.shutdownTimeoutMs).unref();
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
-        process.exit(1);
-      },
-    );
+    const drainMs = options.shutdownDrainMs ?? 0;
+    if (drainMs > 0) {
+      // Balancers see /health/ready answer 503 and stop sending before the listener closes;
+      // requests that still arrive meanwhile are served.
+      app.get(ShutdownState, { strict: false }).markStopping();
+      logger.log(`draining for ${drainMs} ms before closing`);
+    }
+    setTimeout(() => {
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+          process.exit(1);
+        },
+      );
+    }, drainMs);
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -9,6 +9,11 @@ export class ShutdownState implements BeforeApplicationShutdown {
     return this.stopping;
   }
 
+  /** Readiness off now, before the application closes (the drain of bootstrap.ts). */
+  markStopping(): void {
+    this.stopping = true;
+  }
+
   beforeApplicationShutdown(): void {
     this.stopping = true;
   }

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: config.SHUTDOWN_DRAIN_MS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUSTED_PROXIES,
     server: GATEWAY_SERVER_OPTIONS,

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: config.SHUTDOWN_DRAIN_MS,
   });
 }
 
