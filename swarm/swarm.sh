@@ -84,7 +84,19 @@ load_images_env() {
   export GRAFANA_REPLICAS TAG REGISTRY
 }
 
+# Swarm configs are immutable: each config name carries the hash of its files, so a changed
+# file becomes a new config and the services using it roll (docs/operations.md).
+content_hash() { cat "$@" | sha256sum | cut -c1-10; }
+
+config_versions() {
+  export HAPROXY_CONFIG_VERSION="${HAPROXY_CONFIG_VERSION:-$(content_hash "$SWARM_DIR/haproxy.cfg")}"
+  export PROMETHEUS_CONFIG_VERSION="${PROMETHEUS_CONFIG_VERSION:-$(content_hash "$ROOT_DIR"/monitoring/prometheus/prometheus.swarm.yml "$ROOT_DIR"/monitoring/prometheus/rules/*.yml)}"
+  export ALERTMANAGER_CONFIG_VERSION="${ALERTMANAGER_CONFIG_VERSION:-$(content_hash "$ROOT_DIR"/monitoring/alertmanager/alertmanager.yml)}"
+  export GRAFANA_CONFIG_VERSION="${GRAFANA_CONFIG_VERSION:-$(content_hash "$SWARM_DIR"/grafana/*.yml "$ROOT_DIR"/monitoring/grafana/dashboards/*.json)}"
+}
+
 deploy() {
+  config_versions
   log "docker stack deploy ${STACK} (stack + monitoring overlay + single-node overrides)"
   "$DOCKER" stack deploy "${STACK_FILES[@]}" "$STACK" >"$SWARM_RUN/deploy.log" 2>&1 ||
     die "stack deploy failed: $(tail -5 "$SWARM_RUN/deploy.log")"
@@ -101,6 +113,12 @@ not_converged() {
           grep -q . && echo "$name (job running)"
         "$DOCKER" service ps --format '{{.CurrentState}}' "$name" | grep -q '^Complete' ||
           echo "$name (job not complete)"
+        continue
+        ;;
+    esac
+    case "$("$DOCKER" service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$name")" in
+      updating | rollback_started)
+        echo "$name (rolling out)"
         continue
         ;;
     esac
@@ -206,7 +224,7 @@ cmd_down() {
     fi
     local s
     for s in "${SECRETS[@]}"; do "$DOCKER" secret rm "${s}_v1" >/dev/null 2>&1 || true; done
-    "$DOCKER" config ls --format '{{.Name}}' | grep -E '^(prometheus|alertmanager|grafana)_' |
+    "$DOCKER" config ls --format '{{.Name}}' | grep -E '^(prometheus|alertmanager|grafana|haproxy)_' |
       xargs -r "$DOCKER" config rm >/dev/null 2>&1 || true
     "$DOCKER" volume ls -q --filter "label=com.docker.stack.namespace=$STACK" | xargs -r "$DOCKER" volume rm >/dev/null 2>&1 || true
     if [[ -f "$SWARM_RUN/swarm.created" ]]; then

@@ -129,13 +129,24 @@ export function healthyContainers(name: string): string[] {
   });
 }
 
-/** Waits until the service runs its desired replicas, all healthy; returns the seconds it took. */
-export async function converged(name: string, timeoutMs = 180_000): Promise<number> {
+/**
+ * Waits until the service runs its desired replicas, all healthy, and (when `replacing` is given)
+ * at least one of them is a container that was not among those; returns the seconds it took.
+ */
+export async function converged(
+  name: string,
+  replacing: string[] = [],
+  timeoutMs = 180_000,
+): Promise<number> {
   const started = Date.now();
   const want = replicas(name);
   await until(
     `${service(name)} back to ${want} healthy tasks`,
-    () => (healthyContainers(name).length >= want ? true : undefined),
+    () => {
+      const healthy = healthyContainers(name);
+      const fresh = replacing.length === 0 || healthy.some((c) => !replacing.includes(c));
+      return healthy.length >= want && containers(name).length === want && fresh ? true : undefined;
+    },
     timeoutMs,
     1_000,
   );

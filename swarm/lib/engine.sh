@@ -73,7 +73,10 @@ engine_up() {
   [[ -n "$DOCKER_BUILD" ]] || die "no Docker client that builds with BuildKit (Debian's docker.io, or buildx)"
   log "starting dockerd (log: swarm/.run/dockerd.log)"
   # setsid: the daemon outlives this shell; its containers outlive a crash of this script.
-  setsid dockerd --log-level=warn >"$SWARM_RUN/dockerd.log" 2>&1 </dev/null &
+  # --userland-proxy=false: published ports reach 127.0.0.1 through iptables, not a docker-proxy
+  # process per port that copies every byte (it cost CPU per request and, under load, died and
+  # left 127.0.0.1:8080 refusing while [::1]:8080 still answered).
+  setsid dockerd --log-level=warn --userland-proxy=false >"$SWARM_RUN/dockerd.log" 2>&1 </dev/null &
   echo $! >"$SWARM_RUN/dockerd.pid"
   local i
   for ((i = 0; i < 60; i++)); do
