@@ -2,6 +2,7 @@ export * from './risk.types';
 export { AccountBook, NegativeBalanceError, type Balance } from './account-book';
 export { checkMarketRules } from './market-rules';
 export {
+  amendsHold,
   FEE_ACCOUNT,
   feeAccountFor,
   feeFor,

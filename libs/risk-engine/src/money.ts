@@ -1,4 +1,4 @@
-import type { LedgerEntry, RiskEvent, RiskMarket, TradeEvent } from './risk.types';
+import type { LedgerEntry, PendingAmend, RiskEvent, RiskMarket, RiskOrder, TradeEvent } from './risk.types';
 
 // The money rules of the exchange, pure and exact (BigInt): what an order must hold, what a fill
 // moves, what a fee is. The risk engine decides with these; the property tests check them.
@@ -69,6 +69,47 @@ export function requiredHold(
     return budget + feeFor(budget, bps) + BigInt(remaining);
   }
   return null;
+}
+
+/**
+ * What an order must hold for the amends it has in flight (routed, not yet answered by matching):
+ * the most any of them can leave it needing. Matching applies or refuses each in turn, each to the
+ * order as the earlier ones left it, a field an amend does not set being the one it finds; so the
+ * order may end up with the price set last by any applied amend and the quantity set last by any
+ * applied amend. 0 with none in flight; the order as it stands is not counted.
+ */
+export function amendsHold(
+  order: Pick<
+    RiskOrder,
+    | 'side'
+    | 'orderType'
+    | 'price'
+    | 'protectionPrice'
+    | 'quoteBudget'
+    | 'makerFeeBps'
+    | 'takerFeeBps'
+    | 'qty'
+    | 'filledQty'
+  >,
+  amends: readonly PendingAmend[],
+  market: RiskMarket,
+): bigint {
+  let most = 0n;
+  // Index 0 is the order as it stands (it sets both); i sets the price, j the quantity.
+  for (let i = 0; i <= amends.length; i++) {
+    const price = i === 0 ? order.price : amends[i - 1].price;
+    if (price === undefined) continue;
+    for (let j = i === 0 ? 1 : 0; j <= amends.length; j++) {
+      const qty = j === 0 ? order.qty : amends[j - 1].qty;
+      if (qty === undefined) continue;
+      // The later of the two must not set the other field as well: it would have won it.
+      if (i < j && amends[j - 1].price !== undefined) continue;
+      if (j < i && amends[i - 1].qty !== undefined) continue;
+      const need = requiredHold({ ...order, price }, qty - order.filledQty, market) ?? 0n;
+      if (need > most) most = need;
+    }
+  }
+  return most;
 }
 
 export function holdAssetOf(side: 'buy' | 'sell', market: RiskMarket): string {
@@ -182,7 +223,8 @@ export function holdEntry(
 /**
  * Applies one engine event to the order's money. Returns the ledger entries it causes and
  * updates `order.remaining` / `order.holdRemaining`. Whatever the event, what is held afterwards
- * is exactly what the order can still cost; the rest is released.
+ * is exactly what the order can still cost (at least `floor`: what its amends in flight may need,
+ * see `amendsHold`); the rest is released.
  */
 export function settleEvent(
   order: OrderMoney,
@@ -190,6 +232,7 @@ export function settleEvent(
   symbol: string,
   market: RiskMarket,
   feeAccount: string = FEE_ACCOUNT,
+  floor = 0n,
 ): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   const ref = `${symbol}:${event.seq}`;
@@ -218,7 +261,8 @@ export function settleEvent(
     default:
       return entries;
   }
-  const target = requiredHold(order, order.remaining, market) ?? order.holdRemaining;
+  const needed = requiredHold(order, order.remaining, market) ?? order.holdRemaining;
+  const target = needed > floor ? needed : floor;
   const excess = order.holdRemaining - target;
   if (excess > 0n) {
     entries.push(releaseEntry(order, excess, ref));

@@ -411,10 +411,9 @@ describe('RiskEngine: cancels and amends', () => {
     expect(e.balance('a', 'USDT')).toEqual({ available: 1_000_000n, held: 0n });
   });
 
-  // Defect kept as today's router has it (found by risk-engine.property.spec.ts): an event of the
-  // order settled between an amend up and its Amended releases down to the quantity as last
-  // settled, so the extra hold is gone and the amended order is under-held. Turns red once fixed.
-  it.failing('keeps the extra hold of an amend up while an earlier event of the order settles', () => {
+  // Found by risk-engine.property.spec.ts: an event of the order settled between an amend up and
+  // its Amended released down to the quantity as last settled, so the amended order was under-held.
+  it('keeps the extra hold of an amend up while an earlier event of the order settles', () => {
     const e = engine();
     const cmd = place({ qty: 1 });
     run(e, cmd);
@@ -458,6 +457,107 @@ describe('RiskEngine: cancels and amends', () => {
       keptPriority: false,
     });
     expect(e.order(cmd.orderId)!.holdRemaining).toBe(2n * (BUY_HOLD / 10n));
+  });
+
+  it('keeps the extra hold of an amend up through a fill before its Amended, then settles the amended order', () => {
+    const e = engine();
+    const sell = place({ accountId: 'b', side: 'sell', qty: 20, price: 100 });
+    run(e, sell);
+    const buy = place({ qty: 4 });
+    run(e, buy);
+    const perLot = BUY_HOLD / 10n;
+    run(e, {
+      kind: 'amend',
+      commandId: 'x',
+      accountId: 'a',
+      orderId: buy.orderId,
+      symbol: market.symbol,
+      receivedAt: 1,
+      qty: 10,
+    });
+    expect(e.order(buy.orderId)!.holdRemaining).toBe(10n * perLot);
+    // Matching filled 1 lot of the order as it was, then applied the amend (10 lots in all, 9 left).
+    const fill = (seq: number, qty: number, takerRemainingQty: number): RiskEvent => ({
+      type: 'trade',
+      seq,
+      price: 100,
+      qty,
+      makerOrderId: sell.orderId,
+      takerOrderId: buy.orderId,
+      makerAccountId: 'b',
+      takerAccountId: 'a',
+      takerSide: 'buy',
+      makerRemainingQty: 20 - qty,
+      takerRemainingQty,
+    });
+    const first = update(e, buy.orderId, fill(1, 1, 3));
+    expect(first.ledger.filter((l) => l.kind === 'release')).toEqual([]);
+    expect(e.order(buy.orderId)!.holdRemaining).toBe(9n * perLot);
+    update(e, buy.orderId, {
+      type: 'amended',
+      seq: 2,
+      orderId: buy.orderId,
+      accountId: 'a',
+      price: 100,
+      qty: 10,
+      remainingQty: 9,
+      keptPriority: false,
+    });
+    expect(e.order(buy.orderId)!.holdRemaining).toBe(9n * perLot);
+    // The 9 lots fill from what is held for them.
+    update(e, buy.orderId, fill(3, 9, 0));
+    expect(e.order(buy.orderId)).toMatchObject({ status: 'filled', holdRemaining: 0n });
+    expect(e.balance('a', 'USDT').held).toBe(0n);
+  });
+
+  it('releases the extra hold of an amend matching refuses, and bounds amends in flight by what each may leave', () => {
+    const e = engine();
+    const cmd = place({ qty: 2 });
+    run(e, cmd);
+    const perLot = (price: bigint): bigint => price * 3n + feeFor(price * 3n, 20);
+    const amend = {
+      kind: 'amend',
+      commandId: 'x',
+      accountId: 'a',
+      orderId: cmd.orderId,
+      symbol: market.symbol,
+      receivedAt: 1,
+    } as const;
+    // Up in price first, then up in size: the second applies at whatever price the first left.
+    run(e, { ...amend, price: 120 });
+    expect(e.order(cmd.orderId)!.holdRemaining).toBe(2n * perLot(120n));
+    const second = run(e, { ...amend, qty: 5 });
+    expect(second.ledger).toEqual([
+      expect.objectContaining({ kind: 'hold', heldDelta: 5n * perLot(120n) - 2n * perLot(120n) }),
+    ]);
+    // Snapshot and restore keep the amends in flight.
+    const back = RiskEngine.restore(JSON.parse(JSON.stringify(e.snapshot())));
+    expect(back.snapshot()).toEqual(e.snapshot());
+    for (const x of [e, back]) {
+      update(x, cmd.orderId, {
+        type: 'rejected',
+        seq: 1,
+        command: 'amend',
+        orderId: cmd.orderId,
+        accountId: 'a',
+        reason: 'PRICE_OUT_OF_BAND',
+      });
+      // The price stays 100; the size amend still in flight may take the order to 5 lots at 100.
+      expect(x.order(cmd.orderId)!.holdRemaining).toBe(5n * perLot(100n));
+      update(x, cmd.orderId, {
+        type: 'amended',
+        seq: 2,
+        orderId: cmd.orderId,
+        accountId: 'a',
+        price: 100,
+        qty: 5,
+        remainingQty: 5,
+        keptPriority: false,
+      });
+      expect(x.order(cmd.orderId)!.holdRemaining).toBe(5n * perLot(100n));
+      expect(x.balance('a', 'USDT').held).toBe(5n * perLot(100n));
+      expect(x.snapshot().amends).toEqual([]);
+    }
   });
 
   it('needs the market of an order it amends', () => {

@@ -1,6 +1,14 @@
 import { AccountBook, type Balance } from './account-book';
 import { checkMarketRules } from './market-rules';
-import { feeAccountFor, holdAssetOf, holdEntry, requiredHold, settleEvent, type OrderMoney } from './money';
+import {
+  amendsHold,
+  feeAccountFor,
+  holdAssetOf,
+  holdEntry,
+  requiredHold,
+  settleEvent,
+  type OrderMoney,
+} from './money';
 import { applyOrderEvent, isFinal } from './order-state';
 import type {
   AmendCommand,
@@ -11,8 +19,10 @@ import type {
   MatchingCommand,
   MoneyCommand,
   NewOrder,
+  PendingAmend,
   PlaceCommand,
   PostedEntry,
+  RiskEvent,
   RiskInput,
   RiskMarket,
   RiskOrder,
@@ -74,6 +84,11 @@ export class RiskEngine {
   private readonly clientOrderIds = new Map<string, string>();
   /** Posted money entries by operator command id. */
   private readonly money = new Map<string, PostedEntry>();
+  /**
+   * Amends routed and not answered yet, oldest first, by order id: what the order holds for them
+   * stays held until matching applies or refuses each (kept when the order is evicted).
+   */
+  private readonly amends = new Map<string, PendingAmend[]>();
   private readonly markets = new Map<string, RiskMarket>();
   readonly feeAccount: string;
 
@@ -110,7 +125,10 @@ export class RiskEngine {
     this.markets.set(market.symbol, market);
   }
 
-  /** Drops orders from memory (final ones, or to bound it); the caller loads them again when needed. */
+  /**
+   * Drops orders from memory (final ones, or to bound it); the caller loads them again when
+   * needed. What an open one's amends in flight need is remembered apart and stays.
+   */
   evict(orderIds: Iterable<string>): void {
     for (const id of orderIds) this.orders.delete(id);
   }
@@ -274,14 +292,14 @@ export class RiskEngine {
       r.routed.push(this.route(input, cmd.symbol, { type: 'cancel', orderId: cmd.orderId }));
       return r;
     }
-    // Amend: hold more first if the new price or size can cost more; excess is released on the
-    // Amended event. An order already final gets no more hold: matching will refuse the amend
-    // and no later event of it would release anything.
+    // Amend: hold more first if the new price or size can cost more (whatever the amends still in
+    // flight before it turn out to be); the excess is released once matching answers. An order
+    // already final gets no more hold: matching will refuse the amend and no later event of it
+    // would release anything.
     const market = this.requireMarket(order.symbol);
     if (order.holdAsset && !isFinal(order.status)) {
-      const remaining = (cmd.qty ?? order.qty) - order.filledQty;
-      const need = requiredHold({ ...order, price: cmd.price ?? order.price }, remaining, market) ?? 0n;
-      const extra = need - order.holdRemaining;
+      const amends = [...(this.amends.get(order.orderId) ?? []), { price: cmd.price, qty: cmd.qty }];
+      const extra = amendsHold(order, amends, market) - order.holdRemaining;
       if (extra > 0n) {
         if (this.book.balance(order.accountId, order.holdAsset).available < extra) {
           r.decision = { input: 'amend', outcome: 'rejected', reason: 'INSUFFICIENT_FUNDS' };
@@ -302,6 +320,7 @@ export class RiskEngine {
         order.holdRemaining += extra;
         r.changedOrders.push(order);
       }
+      this.amends.set(order.orderId, amends);
     }
     r.routed.push(
       this.route(input, cmd.symbol, { type: 'amend', orderId: cmd.orderId, price: cmd.price, qty: cmd.qty }),
@@ -346,13 +365,29 @@ export class RiskEngine {
       takerFeeBps: order.takerFeeBps,
     };
     applyOrderEvent(order, u.orderId, u.event);
+    const floor = this.answerAmends(order, u.event, market);
     if (order.holdAsset) {
-      const entries = settleEvent(money, u.event, u.symbol, market, this.feeAccount);
+      const entries = settleEvent(money, u.event, u.symbol, market, this.feeAccount, floor);
       this.post(r, entries);
       order.holdRemaining = money.holdRemaining;
     }
     r.changedOrders.push(order);
     return r;
+  }
+
+  /**
+   * Matching answers an order's amends in the order they were routed (Amended, or a refusal of the
+   * amend); a final order has none left. Returns what the amends still in flight need held.
+   */
+  private answerAmends(order: RiskOrder, event: RiskEvent, market: RiskMarket): bigint {
+    const amends = this.amends.get(order.orderId);
+    if (!amends) return 0n;
+    if (event.type === 'amended' || (event.type === 'rejected' && event.command === 'amend')) amends.shift();
+    if (amends.length === 0 || isFinal(order.status)) {
+      this.amends.delete(order.orderId);
+      return 0n;
+    }
+    return amendsHold(order, amends, market);
   }
 
   // --- snapshot --------------------------------------------------------------------------
@@ -385,6 +420,12 @@ export class RiskEngine {
           e.asset,
           e.availableDelta.toString(),
           e.ref,
+        ])
+        .sort(([a], [b]) => cmp(a, b)),
+      amends: [...this.amends]
+        .map(([id, list]): [string, [number | null, number | null][]] => [
+          id,
+          list.map((a) => [a.price ?? null, a.qty ?? null]),
         ])
         .sort(([a], [b]) => cmp(a, b)),
       markets: [...this.markets.values()]
@@ -434,6 +475,11 @@ export class RiskEngine {
         kind: key.startsWith('deposit:') ? 'deposit' : 'withdrawal',
         ref,
       });
+    for (const [id, list] of s.amends)
+      e.amends.set(
+        id,
+        list.map(([price, qty]) => ({ price: price ?? undefined, qty: qty ?? undefined })),
+      );
     for (const m of s.markets)
       e.setMarket({
         ...m,

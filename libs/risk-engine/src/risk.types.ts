@@ -197,6 +197,12 @@ export interface RiskOrder {
   takerFeeBps: number;
 }
 
+/** An amend routed to matching and not answered yet: the price and total quantity it asks for. */
+export interface PendingAmend {
+  price?: number;
+  qty?: number;
+}
+
 /** The row a placement inserts (@trading/db's NewOrderRow). */
 export interface NewOrder {
   orderId: string;
@@ -361,6 +367,8 @@ export interface RiskSnapshot {
   clientOrderIds: [string, string][];
   /** [commandId, key, accountId, asset, availableDelta, ref] */
   money: [string, string, string, string, string, string][];
+  /** [orderId, [price, qty][]]: amends in flight, oldest first (null: the field is not set). */
+  amends: [string, [number | null, number | null][]][];
   markets: (Omit<RiskMarket, 'quoteUnitsPerTickLot' | 'baseUnitsPerLot'> & {
     quoteUnitsPerTickLot: string;
     baseUnitsPerLot: string;
