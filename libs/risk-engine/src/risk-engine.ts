@@ -125,6 +125,21 @@ export class RiskEngine {
     this.markets.set(market.symbol, market);
   }
 
+  /** A market the caller's catalog no longer has: placements in it are refused as unknown. */
+  dropMarket(symbol: string): void {
+    this.markets.delete(symbol);
+  }
+
+  /**
+   * Forgets the clientOrderIds and money command ids it was told or has posted, to bound its
+   * memory: a caller that looks them up (`knowClientOrderIds`, `knowMoney`) before every batch
+   * of commands, once the previous batch is stored, loses nothing by it.
+   */
+  forgetKnownIds(): void {
+    this.clientOrderIds.clear();
+    this.money.clear();
+  }
+
   /**
    * Drops orders from memory (final ones, or to bound it); the caller loads them again when
    * needed. What an open one's amends in flight need is remembered apart and stays.
