@@ -1,18 +1,14 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import {
-  isSameMoneyMovement,
-  moneyLedgerKey,
   moneyLedgerKeys,
   orderCommandSchema,
   orderUpdateBatchSchema,
   sequencedCommandSchema,
   TOPICS,
   type OrderCommand,
-  type MarketSpec,
   type OrderUpdate,
   type OrderUpdateBatch,
-  type PlaceOrderCommand,
   type SequencedCommand,
 } from '@trading/contracts';
 import {
@@ -54,31 +50,29 @@ import {
   ProducerService,
   retryUntilConnected,
 } from '@trading/nest-common';
-import { AccountBook } from './account-book';
+import {
+  orderStreamOf,
+  RiskEngine,
+  type Decision,
+  type LedgerEntry,
+  type RiskOrder,
+  type RoutedCommand,
+  type StreamUpdate,
+} from '@trading/risk-engine';
 import { GroupCommitter } from './group-commit';
 import { OpenOrders } from './open-orders';
-import { checkMarketRules, type RouterRejectReason } from './market-rules';
 import type { OrderRouterConfig } from './order-router.config';
-import { applyOrderEvent } from './order-state';
 import { OrderStreamPublisher, type OrderStreamUpdate } from './order-stream.publisher';
-import {
-  holdAssetOf,
-  holdEntry,
-  requiredHold,
-  feeAccountFor,
-  settleEvent,
-  type LedgerEntry,
-  type OrderMoney,
-} from './settlement';
 
 export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
 const COMMANDS = TOPICS.orderCommands.name;
 const UPDATES = TOPICS.orderUpdates.name;
 
-/** What one router partition knows: its accounts' balances and where each input stands. */
+/** What one router partition knows: its risk engine and where each input stands. */
 interface PartitionState {
-  book: AccountBook;
-  /** Its open orders as committed (read from the database on a miss). */
+  /** Its accounts' balances and open orders (loaded from the database on first touch); every decision. */
+  engine: RiskEngine;
+  /** Which of the engine's orders stay between batches. */
   orders: OpenOrders;
   /** Next offset to apply per topic, from the database. */
   next: Map<string, number>;
@@ -92,12 +86,14 @@ interface Outcome {
 }
 
 /**
- * The order lifecycle and the money, sharded by account. One consumer reads the per-account
+ * The order lifecycle and the money, sharded by account: the I/O around one risk engine per
+ * partition (libs/risk-engine), which makes every decision. One consumer reads the per-account
  * commands and the per-account execution updates (co-partitioned: partition p of both topics
- * always belongs to the same member), keeps the partition's balances in memory, and commits every
- * batch's effects (orders, events, ledger, balances) together with the consumed offset in one
- * database transaction. Commands routed to matching carry their (partition, offset), so a batch
- * replayed after a crash is de-duplicated by the matching worker.
+ * always belongs to the same member), gives the engine what it needs from the database, applies
+ * each input, and commits what the engine returned (orders, events, ledger, balances, routed
+ * commands) together with the consumed offset in one database transaction. Commands routed to
+ * matching carry their (partition, offset), so a batch replayed after a crash is de-duplicated by
+ * the matching worker.
  */
 @Injectable()
 export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
@@ -295,7 +291,8 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     if (!st) {
       // Whatever a previous owner committed but may not have sent goes out first (repeats are dropped downstream).
       await this.send(await this.outbox.pending(p));
-      st = { book: new AccountBook(), orders: new OpenOrders(this.openOrdersMax), next: new Map() };
+      const engine = new RiskEngine(p);
+      st = { engine, orders: new OpenOrders(engine, this.openOrdersMax), next: new Map() };
       this.parts.set(p, st);
     }
     if (!st.next.has(topic)) {
@@ -362,23 +359,36 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     return out;
   }
 
-  /** The orders a batch touches: the partition's open orders, the rest read from the database. */
-  private async findStates(st: PartitionState, ids: Iterable<string>): Promise<Map<string, OrderStateRow>> {
-    const { states, hits, loaded } = await st.orders.find(ids, (missing) => this.orders.findStates(missing));
+  /**
+   * What the engine needs before a batch, from the database: the balances of accounts it has not
+   * loaded, the orders the batch touches that it does not hold, and the markets as the catalog has
+   * them (one it lacks is dropped: placements in it are refused, anything else fails the batch).
+   */
+  private async prepare(
+    st: PartitionState,
+    inputs: { accountId: string; orderId?: string; symbol?: string }[],
+  ): Promise<void> {
+    const engine = st.engine;
+    const accounts = [...new Set(inputs.map((i) => i.accountId))].filter((a) => !engine.isLoaded(a));
+    if (accounts.length > 0) {
+      const rows = await this.balances.forAccounts(accounts);
+      for (const a of accounts)
+        engine.loadAccount(
+          a,
+          rows.filter((r) => r.accountId === a),
+        );
+    }
+    const { hits, loaded } = await st.orders.load(
+      inputs.flatMap((i) => (i.orderId === undefined ? [] : [i.orderId])),
+      (missing) => this.orders.findStates(missing),
+    );
     if (hits > 0) this.m.stateReads.inc({ source: 'memory' }, hits);
     if (loaded > 0) this.m.stateReads.inc({ source: 'database' }, loaded);
-    return states;
-  }
-
-  private async ensureAccounts(book: AccountBook, accountIds: Iterable<string>): Promise<void> {
-    const missing = [...new Set(accountIds)].filter((a) => !book.isLoaded(a));
-    if (missing.length === 0) return;
-    const rows = await this.balances.forAccounts(missing);
-    for (const a of missing)
-      book.load(
-        a,
-        rows.filter((r) => r.accountId === a),
-      );
+    for (const symbol of new Set(inputs.flatMap((i) => (i.symbol === undefined ? [] : [i.symbol])))) {
+      const market = this.markets.get(symbol) ?? (await this.markets.refresh(symbol));
+      if (market) engine.setMarket(market);
+      else engine.dropMarket(symbol);
+    }
   }
 
   private async onCommands(
@@ -387,226 +397,60 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     messages: EachBatchPayload['batch']['messages'],
   ): Promise<Outcome> {
     const commands = await this.decode<OrderCommand>(p, COMMANDS, messages, orderCommandSchema);
-    await this.ensureAccounts(
-      st.book,
-      commands.map((c) => c.value.accountId),
+    const engine = st.engine;
+    // Only cancels and amends look their orders up; a placement's id is new.
+    await this.prepare(
+      st,
+      commands.map(({ value: c }) => ({
+        accountId: c.accountId,
+        orderId: c.kind === 'cancel' || c.kind === 'amend' ? c.orderId : undefined,
+        symbol: 'symbol' in c ? c.symbol : undefined,
+      })),
     );
-    const targets = new Set(
-      commands
-        .filter((c) => c.value.kind === 'cancel' || c.value.kind === 'amend')
-        .map((c) => (c.value as { orderId: string }).orderId),
+    // Idempotency as the database has it, before every batch (the engine remembers this batch's own).
+    engine.forgetKnownIds();
+    engine.knowClientOrderIds(
+      await this.orders.findByClientOrderIds(
+        commands.flatMap(({ value: c }) =>
+          c.kind === 'place' && c.clientOrderId
+            ? [{ accountId: c.accountId, clientOrderId: c.clientOrderId }]
+            : [],
+        ),
+      ),
     );
-    const states = await this.findStates(st, targets);
-    const coids = commands.flatMap((c) =>
-      c.value.kind === 'place' && c.value.clientOrderId
-        ? [{ accountId: c.value.accountId, clientOrderId: c.value.clientOrderId }]
-        : [],
-    );
-    const takenCoids = await this.orders.findByClientOrderIds(coids);
     // A money command's id is its ledger key: the ledger skips an entry whose key it has, so a
     // command id posted before (in the database, or earlier in this batch) is never applied to the
     // balances in memory again, whatever its body says.
-    const posted = await this.postedMoney(commands.map((c) => c.value));
-    const appliedMoney: LedgerEntry[] = [];
-    const reusedMoney: { offset: number; cmd: OrderCommand; reason: string }[] = [];
+    engine.knowMoney(await this.postedMoney(commands.map((c) => c.value)));
 
     const ledger: LedgerEntry[] = [];
     const newRows: NewOrderRow[] = [];
     const holdChanges: OrderStateRow[] = [];
     const routed: OutboxRow[] = [];
-    const forget: string[] = [];
-    const stream = new Map<string, OrderStreamUpdate[]>();
-    const notify = (account: string, u: OrderStreamUpdate): void => {
-      const list = stream.get(account) ?? [];
-      list.push(u);
-      stream.set(account, list);
-    };
-    const post = (entries: LedgerEntry[]): void => {
-      st.book.apply(entries);
-      ledger.push(...entries);
-    };
-    const routedAt = Date.now();
     const routedReceivedAt: number[] = [];
-    const route = (
-      c: { offset: number; value: OrderCommand },
-      symbol: string,
-      command: SequencedCommand['command'],
-    ): void => {
-      const record: OutgoingRecord<SequencedCommand> = {
-        topic: TOPICS.ordersSequenced.name,
-        key: symbol,
-        schema: sequencedCommandSchema,
-        value: {
-          symbol,
-          accountId: c.value.accountId,
-          receivedAt: c.value.receivedAt,
-          routedAt,
-          command,
-          source: { partition: p, offset: c.offset },
-        },
-      };
-      const message = this.producer.producer.encode(record);
-      routed.push({
-        partition: p,
-        offset: c.offset,
-        topic: record.topic,
-        key: symbol,
-        payload: message.value as string,
-      });
-      this.m.routed.inc({ kind: c.value.kind });
-      routedReceivedAt.push(c.value.receivedAt);
-    };
-
+    const forget: string[] = [];
+    const stream: { accountId: string; update: StreamUpdate }[] = [];
+    const appliedMoney: LedgerEntry[] = [];
+    const reusedMoney: { offset: number; cmd: OrderCommand; reason: string }[] = [];
+    const at = Date.now();
     for (const c of commands) {
-      const cmd = c.value;
-      const ref = `cmd:${p}:${c.offset}`;
-      if (cmd.kind === 'deposit' || cmd.kind === 'withdraw') {
-        const type = cmd.kind === 'deposit' ? 'deposit' : 'withdrawal';
-        const earlier = posted.get(cmd.commandId);
-        if (earlier) {
-          // The same movement again is acknowledged as applied; another body under its id is refused.
-          const same = isSameMoneyMovement(earlier, cmd);
-          this.m.money.inc({ kind: cmd.kind, outcome: same ? 'duplicate' : 'reused_id' });
-          notify(cmd.accountId, {
-            type,
-            commandId: cmd.commandId,
-            asset: cmd.asset,
-            status: same ? 'applied' : 'rejected',
-            reason: same ? null : 'IDEMPOTENCY_KEY_REUSED',
-          });
-          if (!same)
-            reusedMoney.push({
-              offset: c.offset,
-              cmd,
-              reason: `IDEMPOTENCY_KEY_REUSED: commandId ${cmd.commandId} was posted as ${earlier.key} of ${earlier.availableDelta} ${earlier.asset} for ${earlier.accountId}`,
-            });
-          continue;
-        }
-        const b = st.book.balance(cmd.accountId, cmd.asset);
-        const amount = BigInt(cmd.amount);
-        if (cmd.kind === 'withdraw' && b.available < amount) {
-          this.m.money.inc({ kind: cmd.kind, outcome: 'rejected' });
-          notify(cmd.accountId, {
-            type: 'withdrawal',
-            commandId: cmd.commandId,
-            asset: cmd.asset,
-            status: 'rejected',
-            reason: 'INSUFFICIENT_FUNDS',
-          });
-          continue;
-        }
-        const sign = cmd.kind === 'deposit' ? 1n : -1n;
-        const entry: LedgerEntry = {
-          key: moneyLedgerKey(cmd.kind, cmd.commandId),
-          accountId: cmd.accountId,
-          asset: cmd.asset,
-          availableDelta: sign * amount,
-          heldDelta: 0n,
-          kind: type,
-          ref,
-        };
-        post([entry]);
-        posted.set(cmd.commandId, entry);
-        appliedMoney.push(entry);
-        this.m.money.inc({ kind: cmd.kind, outcome: 'applied' });
-        notify(cmd.accountId, {
-          type,
-          commandId: cmd.commandId,
-          asset: cmd.asset,
-          status: 'applied',
-          reason: null,
-        });
-        continue;
+      const r = engine.apply({ offset: c.offset, at, command: c.value });
+      this.count(r.decision);
+      ledger.push(...r.ledger);
+      newRows.push(...r.newOrders);
+      holdChanges.push(...r.changedOrders);
+      stream.push(...r.stream);
+      forget.push(...r.forget);
+      for (const x of r.routed) {
+        routed.push(this.toOutbox(x));
+        this.m.routed.inc({ kind: c.value.kind });
+        routedReceivedAt.push(x.receivedAt);
       }
-      if (cmd.kind === 'place') {
-        const coidKey = cmd.clientOrderId ? `${cmd.accountId}\u0000${cmd.clientOrderId}` : null;
-        // A retry of an order that exists (same clientOrderId, same order id): already handled.
-        if (coidKey && takenCoids.get(coidKey) === cmd.orderId) {
-          this.m.retried.inc();
-          // The gateway wrote its record again; the stored order answers for it.
-          forget.push(cmd.orderId);
-          continue;
-        }
-        const market = this.markets.get(cmd.symbol) ?? (await this.markets.refresh(cmd.symbol));
-        let reason: RouterRejectReason | null = checkMarketRules(cmd, market);
-        if (!reason && coidKey && takenCoids.has(coidKey)) reason = 'DUPLICATE_CLIENT_ORDER_ID';
-        let hold = 0n;
-        let holdAsset: string | null = null;
-        if (!reason && market) {
-          holdAsset = holdAssetOf(cmd.side, market);
-          const need = requiredHold(
-            {
-              side: cmd.side,
-              orderType: cmd.orderType,
-              price: cmd.price ?? null,
-              protectionPrice: cmd.protectionPrice ?? null,
-              quoteBudget: cmd.quoteBudget ?? null,
-              makerFeeBps: market.makerFeeBps,
-              takerFeeBps: market.takerFeeBps,
-            },
-            cmd.qty,
-            market,
-          );
-          if (need === null) reason = 'MARKET_BUY_UNBOUNDED';
-          else if (st.book.balance(cmd.accountId, holdAsset).available < need) reason = 'INSUFFICIENT_FUNDS';
-          else hold = need;
-        }
-        if (reason === 'DUPLICATE_CLIENT_ORDER_ID') {
-          // The first order with this clientOrderId stands; this one never existed.
-          this.m.rejected.inc({ reason });
-          notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
-          continue;
-        }
-        if (coidKey) takenCoids.set(coidKey, cmd.orderId);
-        const row = toRow(cmd, reason, holdAsset, hold, market);
-        newRows.push(row);
-        // A cancel or amend right behind its placement (same account, same partition) may be in
-        // this very batch, before the order is in the database.
-        if (!reason && targets.has(row.orderId)) states.set(row.orderId, stateOfNew(row));
-        if (reason) {
-          this.m.rejected.inc({ reason });
-          notify(cmd.accountId, orderUpdate(cmd, 'rejected', reason));
-          continue;
-        }
-        if (hold > 0n) post([holdEntry(cmd.accountId, holdAsset!, hold, cmd.orderId, ref)]);
-        route(c, cmd.symbol, placeToEngine(cmd));
-        continue;
+      if (r.decision.input === 'deposit' || r.decision.input === 'withdraw') {
+        if (r.decision.outcome === 'applied') appliedMoney.push(...r.ledger);
+        if (r.decision.outcome === 'reused_id')
+          reusedMoney.push({ offset: c.offset, cmd: c.value, reason: r.decision.deadLetter });
       }
-      const order = states.get(cmd.orderId);
-      // Only the owner may touch an order (the gateway checked too).
-      if (!order || order.accountId !== cmd.accountId || order.symbol !== cmd.symbol) {
-        this.m.rejected.inc({ reason: 'UNKNOWN_ORDER' });
-        continue;
-      }
-      if (cmd.kind === 'cancel') {
-        route(c, cmd.symbol, { type: 'cancel', orderId: cmd.orderId });
-        continue;
-      }
-      // Amend: hold more first if the new price or size can cost more; excess is released on the Amended event.
-      const market = this.markets.get(order.symbol) ?? (await this.markets.require(order.symbol));
-      if (order.holdAsset) {
-        const remaining = (cmd.qty ?? order.qty) - order.filledQty;
-        const need = requiredHold({ ...order, price: cmd.price ?? order.price }, remaining, market) ?? 0n;
-        const extra = need - order.holdRemaining;
-        if (extra > 0n) {
-          if (st.book.balance(order.accountId, order.holdAsset).available < extra) {
-            this.m.rejected.inc({ reason: 'INSUFFICIENT_FUNDS' });
-            notify(cmd.accountId, {
-              type: 'order',
-              orderId: order.orderId,
-              symbol: order.symbol,
-              status: order.status,
-              reason: 'AMEND_INSUFFICIENT_FUNDS',
-              event: 'amend_rejected',
-            });
-            continue;
-          }
-          post([holdEntry(order.accountId, order.holdAsset, extra, order.orderId, ref)]);
-          order.holdRemaining += extra;
-          holdChanges.push(order);
-        }
-      }
-      route(c, cmd.symbol, { type: 'amend', orderId: cmd.orderId, price: cmd.price, qty: cmd.qty });
     }
 
     // Decisions, money and the outbox commit together; only then does matching get the commands,
@@ -627,7 +471,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       messages,
       { orders: newRows.length, ledger: ledger.length },
     );
-    st.orders.committed(newRows.map((r) => states.get(r.orderId) ?? stateOfNew(r)));
+    st.orders.committed(newRows.map((r) => r.orderId));
     await this.send(routed);
     for (const r of reusedMoney) {
       await this.deadLetters.deadLetter({
@@ -642,19 +486,42 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     }
     if (appliedMoney.length > 0) await this.checkMoneyPosted(p, appliedMoney);
     const sentAt = Date.now();
-    for (const at of routedReceivedAt) this.m.routedLatency.observe((sentAt - at) / 1000);
-    return { ledger, stream, forget };
+    for (const received of routedReceivedAt) this.m.routedLatency.observe((sentAt - received) / 1000);
+    return { ledger, stream: byAccount(stream), forget };
   }
 
-  /** Money command ids already in the ledger, by command id (one lookup per batch that has any). */
-  private async postedMoney(commands: OrderCommand[]): Promise<Map<string, LedgerRow>> {
+  /** The metrics of one decision of the engine. */
+  private count(d: Decision): void {
+    if (d.input === 'deposit' || d.input === 'withdraw')
+      this.m.money.inc({ kind: d.input, outcome: d.outcome });
+    else if ('reason' in d) this.m.rejected.inc({ reason: d.reason });
+    else if (d.outcome === 'retried') this.m.retried.inc();
+  }
+
+  /** A command for matching as its outbox row: encoded (and validated) once, sent after the commit. */
+  private toOutbox(r: RoutedCommand): OutboxRow {
+    const record: OutgoingRecord<SequencedCommand> = {
+      topic: TOPICS.ordersSequenced.name,
+      key: r.symbol,
+      schema: sequencedCommandSchema,
+      value: r,
+    };
+    const message = this.producer.producer.encode(record);
+    return {
+      partition: r.source.partition,
+      offset: r.source.offset,
+      topic: record.topic,
+      key: r.symbol,
+      payload: message.value as string,
+    };
+  }
+
+  /** The ledger entries of the batch's money command ids, if any were posted (one lookup per batch that has any). */
+  private async postedMoney(commands: OrderCommand[]): Promise<LedgerRow[]> {
     const ids = new Set<string>();
     for (const c of commands) if (c.kind === 'deposit' || c.kind === 'withdraw') ids.add(c.commandId);
-    const posted = new Map<string, LedgerRow>();
-    if (ids.size === 0) return posted;
-    for (const e of await this.balances.findEntries([...ids].flatMap(moneyLedgerKeys)))
-      posted.set(e.key.slice(e.key.indexOf(':') + 1), e);
-    return posted;
+    if (ids.size === 0) return [];
+    return this.balances.findEntries([...ids].flatMap(moneyLedgerKeys));
   }
 
   /**
@@ -691,59 +558,20 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   ): Promise<Outcome> {
     // A record holds the updates of one matching transaction for this partition in engine order,
     // and records come in offset order: flattened, they are in the order of one record each.
-    const updates: { value: OrderUpdate }[] = [];
+    const updates: OrderUpdate[] = [];
     for (const r of await this.decode<OrderUpdateBatch>(p, UPDATES, messages, orderUpdateBatchSchema))
-      for (const value of r.value.updates) updates.push({ value });
-    await this.ensureAccounts(
-      st.book,
-      updates.map((u) => u.value.accountId),
-    );
-    const states = await this.findStates(
-      st,
-      updates.map((u) => u.value.orderId),
-    );
+      updates.push(...r.value.updates);
+    await this.prepare(st, updates);
     const ledger: LedgerEntry[] = [];
-    const changed = new Map<string, OrderStateRow>();
+    const changed = new Map<string, RiskOrder>();
     const events: OrderEventRow[] = [];
-    for (const { value: u } of updates) {
-      events.push({
-        symbol: u.symbol,
-        seq: u.seq,
-        orderId: u.orderId,
-        accountId: u.accountId,
-        type: u.event.type,
-        payload: u.event,
-        emittedAt: u.emittedAt,
-      });
-      const order = states.get(u.orderId);
-      if (!order) {
+    for (const u of updates) {
+      const r = st.engine.apply({ update: u });
+      events.push(...r.events);
+      ledger.push(...r.ledger);
+      for (const o of r.changedOrders) changed.set(o.orderId, o);
+      if (r.decision.outcome === 'unknown_order')
         this.logger.error(`update for unknown order ${u.orderId} (${u.symbol} seq ${u.seq})`);
-        continue;
-      }
-      const money: OrderMoney = {
-        orderId: order.orderId,
-        accountId: order.accountId,
-        side: order.side,
-        orderType: order.orderType,
-        price: order.price,
-        protectionPrice: order.protectionPrice,
-        quoteBudget: order.quoteBudget,
-        remaining: order.qty - order.filledQty,
-        holdAsset: order.holdAsset ?? '',
-        holdRemaining: order.holdRemaining,
-        makerFeeBps: order.makerFeeBps,
-        takerFeeBps: order.takerFeeBps,
-      };
-      if (!applyOrderEvent(order, u.orderId, u.event)) continue;
-      // Never settle without the market: an unreadable catalog fails the batch, which is retried.
-      const market = this.markets.get(u.symbol) ?? (await this.markets.require(u.symbol));
-      if (order.holdAsset) {
-        const entries = settleEvent(money, u.event, u.symbol, market, feeAccountFor(p));
-        st.book.apply(entries);
-        ledger.push(...entries);
-        order.holdRemaining = money.holdRemaining;
-      }
-      changed.set(u.orderId, order);
     }
     await this.commitBatch(
       UPDATES,
@@ -752,26 +580,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       messages,
       { order_events: events.length, ledger: ledger.length },
     );
-    st.orders.committed(changed.values());
+    st.orders.committed();
     this.m.updates.observe(updates.length);
     const now = Date.now();
-    for (const { value: u } of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
-    const stream = new Map<string, OrderStreamUpdate[]>();
-    for (const o of changed.values()) {
-      const list = stream.get(o.accountId) ?? [];
-      list.push({
-        type: 'order',
-        orderId: o.orderId,
-        symbol: o.symbol,
-        status: o.status,
-        reason: o.reason,
-        filledQty: o.filledQty,
-        qty: o.qty,
-        lastSeq: o.lastSeq,
-      });
-      stream.set(o.accountId, list);
-    }
-    return { ledger, stream };
+    for (const u of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
+    return { ledger, stream: byAccount(orderStreamOf(changed.values())) };
   }
 
   private async send(rows: OutboxRow[]): Promise<void> {
@@ -815,90 +628,13 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-function orderUpdate(cmd: PlaceOrderCommand, status: string, reason: string): OrderStreamUpdate {
-  return {
-    type: 'order',
-    orderId: cmd.orderId,
-    symbol: cmd.symbol,
-    status,
-    reason,
-    filledQty: 0,
-    qty: cmd.qty,
-    lastSeq: 0,
-  };
-}
-
-function toRow(
-  cmd: PlaceOrderCommand,
-  reason: RouterRejectReason | null,
-  holdAsset: string | null,
-  hold: bigint,
-  market: MarketSpec | undefined,
-): NewOrderRow {
-  return {
-    orderId: cmd.orderId,
-    accountId: cmd.accountId,
-    symbol: cmd.symbol,
-    clientOrderId: cmd.clientOrderId ?? null,
-    side: cmd.side,
-    orderType: cmd.orderType,
-    tif: cmd.tif,
-    postOnly: cmd.postOnly,
-    price: cmd.price ?? null,
-    stopPrice: cmd.stopPrice ?? null,
-    displayQty: cmd.displayQty ?? null,
-    qty: cmd.qty,
-    status: reason ? 'rejected' : 'pending',
-    reason,
-    receivedAt: cmd.receivedAt,
-    protectionPrice: cmd.protectionPrice ?? null,
-    quoteBudget: cmd.quoteBudget ?? null,
-    holdAsset,
-    holdRemaining: hold,
-    makerFeeBps: market?.makerFeeBps ?? 0,
-    takerFeeBps: market?.takerFeeBps ?? 0,
-  };
-}
-
-function placeToEngine(cmd: PlaceOrderCommand): SequencedCommand['command'] {
-  return {
-    type: 'new',
-    orderId: cmd.orderId,
-    accountId: cmd.accountId,
-    side: cmd.side,
-    orderType: cmd.orderType,
-    qty: cmd.qty,
-    price: cmd.price,
-    tif: cmd.tif,
-    postOnly: cmd.postOnly || undefined,
-    displayQty: cmd.displayQty,
-    stopPrice: cmd.stopPrice,
-    protectionPrice: cmd.protectionPrice,
-    quoteBudget: cmd.quoteBudget,
-    stp: cmd.stp,
-  };
-}
-
-/** The state of an order placed in the batch being processed, as findStates would read it. */
-function stateOfNew(row: NewOrderRow): OrderStateRow {
-  return {
-    orderId: row.orderId,
-    accountId: row.accountId,
-    symbol: row.symbol,
-    side: row.side,
-    orderType: row.orderType as OrderStateRow['orderType'],
-    price: row.price,
-    protectionPrice: row.protectionPrice,
-    quoteBudget: row.quoteBudget,
-    qty: row.qty,
-    filledQty: 0,
-    filledNotional: 0n,
-    status: row.status,
-    reason: row.reason,
-    lastSeq: 0,
-    holdAsset: row.holdAsset,
-    holdRemaining: row.holdRemaining,
-    makerFeeBps: row.makerFeeBps,
-    takerFeeBps: row.takerFeeBps,
-  };
+/** Stream updates grouped by account, each account's in order. */
+function byAccount(updates: { accountId: string; update: StreamUpdate }[]): Map<string, OrderStreamUpdate[]> {
+  const out = new Map<string, OrderStreamUpdate[]>();
+  for (const { accountId, update } of updates) {
+    const list = out.get(accountId) ?? [];
+    list.push(update);
+    out.set(accountId, list);
+  }
+  return out;
 }

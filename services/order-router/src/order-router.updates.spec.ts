@@ -1,56 +1,12 @@
 import { Logger } from '@nestjs/common';
-import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { TOPICS, toMarketSpec, type OrderUpdate } from '@trading/contracts';
-import type { OrderEventRow, OrderStateRow, RouterBatch, UpdatesBatch } from '@trading/db';
-import { MetricsRegistry } from '@trading/metrics';
-import type { DatabaseService, MarketCatalogService, ProducerService } from '@trading/nest-common';
-import type { OrderRouterConfig } from './order-router.config';
-import { OrderRouterService } from './order-router.service';
-import type { OrderStreamPublisher } from './order-stream.publisher';
+import type { KafkaMessage } from 'kafkajs';
+import { TOPICS, type OrderUpdate } from '@trading/contracts';
+import type { OrderEventRow, OrderStateRow, UpdatesBatch } from '@trading/db';
+import { order, P, record, routerHarness, SYMBOL } from './testing/router-harness';
 
 // The router's consumption of orders.updates.v2 through its real onBatch, with in-memory
 // repositories: batch records are unpacked in order, a malformed record goes to the dead letter
 // on its own, and the rest (events, order state, offset) is what one record per update gave.
-
-const SYMBOL = 'AB-USDT';
-const P = 5;
-const market = toMarketSpec({
-  symbol: SYMBOL,
-  baseAsset: 'AB',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.001',
-  minQtyLots: 1,
-  minNotional: '0',
-  makerFeeBps: 0,
-  takerFeeBps: 0,
-  status: 'trading',
-});
-
-function order(orderId: string, accountId: string, qty: number): OrderStateRow {
-  return {
-    orderId,
-    accountId,
-    symbol: SYMBOL,
-    side: 'buy',
-    orderType: 'limit',
-    price: 100,
-    protectionPrice: null,
-    quoteBudget: null,
-    qty,
-    filledQty: 0,
-    filledNotional: 0n,
-    status: 'pending',
-    reason: null,
-    lastSeq: 0,
-    holdAsset: null,
-    holdRemaining: 0n,
-    makerFeeBps: 0,
-    takerFeeBps: 0,
-  };
-}
 
 function accepted(orderId: string, accountId: string, seq: number, qty: number): OrderUpdate {
   return {
@@ -88,84 +44,16 @@ function trade(orderId: string, accountId: string, seq: number, remaining: numbe
   };
 }
 
-function record(offset: number, value: unknown): KafkaMessage {
-  return {
-    offset: String(offset),
-    key: Buffer.from('a1'),
-    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
-  } as unknown as KafkaMessage;
-}
-
 function harness(states: OrderStateRow[]) {
-  const committed: UpdatesBatch[] = [];
-  const deadLettered: { topic: string; value: { sourceOffset: string; reason: string } }[] = [];
-  const consumer = { events: { GROUP_JOIN: 'join' }, on: () => undefined, seek: () => undefined };
-  const kafka = { consumer: () => consumer } as unknown as Kafka;
-  const config = {
-    ORDER_ROUTER_GROUP_ID: 'order-router',
-    KAFKA_PARTITIONS: 12,
-    ORDER_ROUTER_CONCURRENCY: 12,
-    ORDER_ROUTER_OPEN_ORDERS_CACHED: 100,
-    ORDER_ROUTER_GROUP_COMMIT_MAX: 64,
-    ORDER_ROUTER_COMMIT_LANES: 2,
-  } as unknown as OrderRouterConfig;
-  const db = { dataSource: {} } as unknown as DatabaseService;
-  const markets = {
-    ensureLoaded: async () => undefined,
-    get: (s: string) => (s === SYMBOL ? market : undefined),
-  } as unknown as MarketCatalogService;
-  const stream = { publish: async () => undefined } as unknown as OrderStreamPublisher;
-  const producer = {
-    producer: {
-      send: async (r: { topic: string; value: { sourceOffset: string; reason: string } }) =>
-        void deadLettered.push({ topic: r.topic, value: r.value }),
+  const h = routerHarness({ orders: states });
+  return {
+    ...h,
+    deliver: (messages: KafkaMessage[]) => h.deliver(TOPICS.orderUpdates.name, messages),
+    /** The committed batches of updates. */
+    get committed(): UpdatesBatch[] {
+      return h.committed.flatMap((b) => (b.kind === 'updates' ? [b.batch] : []));
     },
-  } as unknown as ProducerService;
-  const service = new OrderRouterService(
-    kafka,
-    config,
-    db,
-    markets,
-    stream,
-    producer,
-    new MetricsRegistry('test', 't'),
-  );
-  const byId = new Map(states.map((s) => [s.orderId, s]));
-  const reads: string[][] = [];
-  let failNextCommit = false;
-  Object.assign(service, {
-    outbox: { pending: async () => [] },
-    offsets: { load: async () => null },
-    balances: { forAccounts: async () => [] },
-    orders: {
-      findStates: async (ids: string[]) => {
-        reads.push(ids);
-        return new Map(ids.flatMap((id) => (byId.has(id) ? [[id, { ...byId.get(id)! }]] : [])));
-      },
-    },
-    batches: {
-      commit: async (b: RouterBatch) => {
-        if (failNextCommit) {
-          failNextCommit = false;
-          throw new Error('database went away');
-        }
-        if (b.kind === 'updates') committed.push(b.batch);
-      },
-    },
-  });
-  const deliver = async (messages: KafkaMessage[]) => {
-    const resolved: string[] = [];
-    const payload = {
-      batch: { topic: TOPICS.orderUpdates.name, partition: P, messages, offsetLag: () => '0' },
-      resolveOffset: (o: string) => void resolved.push(o),
-      heartbeat: async () => undefined,
-      isRunning: () => true,
-      isStale: () => false,
-    } as unknown as EachBatchPayload;
-    await (service as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
-    return resolved;
   };
-  return { committed, deadLettered, deliver, reads, failCommit: () => (failNextCommit = true) };
 }
 
 const seqsOf = (events: OrderEventRow[]) => events.map((e) => `${e.orderId}@${e.seq}`);

@@ -2,28 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { redisKeys } from '@trading/contracts';
 import { RedisService } from '@trading/nest-common';
 import { StreamPublisher } from '@trading/redis';
-import { isFinal } from './order-state';
+import { isFinal, type StreamUpdate } from '@trading/risk-engine';
 
 /** What the caller's private channel carries: order state changes and balance movements. */
-export type OrderStreamUpdate =
-  | {
-      type: 'order';
-      orderId: string;
-      symbol: string;
-      status: string;
-      reason: string | null;
-      filledQty?: number;
-      qty?: number;
-      lastSeq?: number;
-      event?: string;
-    }
-  | {
-      type: 'deposit' | 'withdrawal';
-      commandId: string;
-      asset: string;
-      status: 'applied' | 'rejected';
-      reason: string | null;
-    };
+export type OrderStreamUpdate = StreamUpdate;
 
 /** The caller's own order updates, for the gateway's authenticated WebSocket channel. */
 @Injectable()

@@ -1,0 +1,218 @@
+import type { EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { z } from 'zod';
+import { toMarketSpec, type MarketSpec } from '@trading/contracts';
+import type { BalanceRow, LedgerRow, OrderStateRow, RouterBatch } from '@trading/db';
+import { MetricsRegistry } from '@trading/metrics';
+import type { DatabaseService, MarketCatalogService, ProducerService } from '@trading/nest-common';
+import type { OrderRouterConfig } from '../order-router.config';
+import { OrderRouterService } from '../order-router.service';
+import type { OrderStreamPublisher, OrderStreamUpdate } from '../order-stream.publisher';
+
+// The order-router service through its real onBatch, over in-memory stand-ins of its database,
+// Kafka producer, market catalog and Redis stream: what a unit spec of the router's wiring needs.
+
+export const SYMBOL = 'AB-USDT';
+export const P = 5;
+export const market: MarketSpec = toMarketSpec({
+  symbol: SYMBOL,
+  baseAsset: 'AB',
+  quoteAsset: 'USDT',
+  baseDecimals: 8,
+  quoteDecimals: 6,
+  tickSize: '0.01',
+  lotSize: '0.001',
+  minQtyLots: 1,
+  minNotional: '0',
+  makerFeeBps: 0,
+  takerFeeBps: 0,
+  status: 'trading',
+});
+
+/** An open order as the database holds it. */
+export function order(orderId: string, accountId: string, qty: number, over: Partial<OrderStateRow> = {}) {
+  const row: OrderStateRow = {
+    orderId,
+    accountId,
+    symbol: SYMBOL,
+    side: 'buy',
+    orderType: 'limit',
+    price: 100,
+    protectionPrice: null,
+    quoteBudget: null,
+    qty,
+    filledQty: 0,
+    filledNotional: 0n,
+    status: 'pending',
+    reason: null,
+    lastSeq: 0,
+    holdAsset: null,
+    holdRemaining: 0n,
+    makerFeeBps: 0,
+    takerFeeBps: 0,
+    ...over,
+  };
+  return row;
+}
+
+/** A consumed Kafka record. */
+export function record(offset: number, value: unknown, key = 'a1'): KafkaMessage {
+  return {
+    offset: String(offset),
+    key: Buffer.from(key),
+    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  } as unknown as KafkaMessage;
+}
+
+interface Seed {
+  orders?: OrderStateRow[];
+  /** `accountId NUL clientOrderId` -> orderId, of stored placements. */
+  clientOrderIds?: Map<string, string>;
+  balances?: BalanceRow[];
+  ledger?: LedgerRow[];
+  markets?: MarketSpec[];
+}
+
+export function routerHarness(seed: Seed = {}) {
+  const committed: RouterBatch[] = [];
+  const sent: { topic: string; key: string; partition: number | undefined; value: unknown }[] = [];
+  const deadLettered: { topic: string; value: { sourceOffset: string; reason: string } }[] = [];
+  const published: { stream: Map<string, OrderStreamUpdate[]>; forget: string[] }[] = [];
+  const consumer = { events: { GROUP_JOIN: 'join' }, on: () => undefined, seek: () => undefined };
+  const kafka = { consumer: () => consumer } as unknown as Kafka;
+  const config = {
+    ORDER_ROUTER_GROUP_ID: 'order-router',
+    KAFKA_PARTITIONS: 12,
+    ORDER_ROUTER_CONCURRENCY: 12,
+    ORDER_ROUTER_OPEN_ORDERS_CACHED: 100,
+    ORDER_ROUTER_GROUP_COMMIT_MAX: 64,
+    ORDER_ROUTER_COMMIT_LANES: 2,
+  } as unknown as OrderRouterConfig;
+  const db = { dataSource: {} } as unknown as DatabaseService;
+  const catalog = new Map((seed.markets ?? [market]).map((m) => [m.symbol, m]));
+  const markets = {
+    ensureLoaded: async () => undefined,
+    get: (s: string) => catalog.get(s),
+    refresh: async (s: string) => catalog.get(s),
+  } as unknown as MarketCatalogService;
+  const stream = {
+    publish: async (s: Map<string, OrderStreamUpdate[]>, forget: Iterable<string> = []) =>
+      void published.push({ stream: s, forget: [...forget] }),
+  } as unknown as OrderStreamPublisher;
+  const producer = {
+    producer: {
+      encode: (r: { key: string; schema: z.ZodTypeAny; value: unknown }): Message => ({
+        key: r.key,
+        value: JSON.stringify(r.schema.parse(r.value)),
+      }),
+      sendEncoded: async (topic: string, m: Message) =>
+        void sent.push({
+          topic,
+          key: String(m.key),
+          partition: m.partition,
+          value: JSON.parse(String(m.value)),
+        }),
+      send: async (r: { topic: string; value: { sourceOffset: string; reason: string } }) =>
+        void deadLettered.push({ topic: r.topic, value: r.value }),
+    },
+  } as unknown as ProducerService;
+  const metrics = new MetricsRegistry('test', 't');
+  const service = new OrderRouterService(kafka, config, db, markets, stream, producer, metrics);
+
+  // The database: what the seed holds, and what every commit wrote.
+  const orders = new Map((seed.orders ?? []).map((s) => [s.orderId, s]));
+  const clientOrderIds = new Map(seed.clientOrderIds ?? []);
+  const ledger = new Map((seed.ledger ?? []).map((e) => [e.key, e]));
+  const reads: string[][] = [];
+  let failNextCommit = false;
+  Object.assign(service, {
+    outbox: { pending: async () => [] },
+    offsets: { load: async () => null },
+    balances: {
+      forAccounts: async (ids: string[]) => (seed.balances ?? []).filter((b) => ids.includes(b.accountId)),
+      findEntries: async (keys: string[]) => keys.flatMap((k) => (ledger.has(k) ? [ledger.get(k)!] : [])),
+    },
+    orders: {
+      findStates: async (ids: string[]) => {
+        reads.push(ids);
+        return new Map(ids.flatMap((id) => (orders.has(id) ? [[id, { ...orders.get(id)! }]] : [])));
+      },
+      findByClientOrderIds: async (pairs: { accountId: string; clientOrderId: string }[]) =>
+        new Map(
+          pairs.flatMap(({ accountId, clientOrderId }) => {
+            const k = `${accountId}\u0000${clientOrderId}`;
+            return clientOrderIds.has(k) ? [[k, clientOrderIds.get(k)!]] : [];
+          }),
+        ),
+    },
+    batches: {
+      commit: async (b: RouterBatch) => {
+        if (failNextCommit) {
+          failNextCommit = false;
+          throw new Error('database went away');
+        }
+        committed.push(structuredClone(b));
+        for (const e of b.batch.ledger) if (!ledger.has(e.key)) ledger.set(e.key, e);
+        for (const s of b.batch.states) orders.set(s.orderId, { ...s });
+        if (b.kind === 'commands')
+          for (const o of b.batch.orders) {
+            if (o.clientOrderId) clientOrderIds.set(`${o.accountId}\u0000${o.clientOrderId}`, o.orderId);
+            orders.set(
+              o.orderId,
+              order(o.orderId, o.accountId, o.qty, {
+                symbol: o.symbol,
+                side: o.side,
+                orderType: o.orderType as OrderStateRow['orderType'],
+                price: o.price,
+                protectionPrice: o.protectionPrice,
+                quoteBudget: o.quoteBudget,
+                status: o.status,
+                reason: o.reason,
+                holdAsset: o.holdAsset,
+                holdRemaining: o.holdRemaining,
+                makerFeeBps: o.makerFeeBps,
+                takerFeeBps: o.takerFeeBps,
+              }),
+            );
+          }
+      },
+    },
+  });
+
+  const deliver = async (topic: string, messages: KafkaMessage[]) => {
+    const resolved: string[] = [];
+    const payload = {
+      batch: { topic, partition: P, messages, offsetLag: () => '0' },
+      resolveOffset: (o: string) => void resolved.push(o),
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload;
+    await (service as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+    return resolved;
+  };
+
+  /** The values of a counter or gauge of the service, as `label=value,...` -> value. */
+  const metric = async (name: string): Promise<Record<string, number>> => {
+    const m = metrics.registry.getSingleMetric(name);
+    const out: Record<string, number> = {};
+    for (const v of (await m!.get()).values)
+      out[
+        Object.entries(v.labels)
+          .map(([k, x]) => `${k}=${String(x)}`)
+          .join(',')
+      ] = v.value;
+    return out;
+  };
+
+  return {
+    service,
+    committed,
+    sent,
+    deadLettered,
+    published,
+    reads,
+    deliver,
+    metric,
+    failCommit: () => (failNextCommit = true),
+  };
+}
