@@ -1,4 +1,4 @@
-import { feeFor } from './money';
+import { amendsHold, feeAccountFor, feeFor, requiredHold } from './money';
 import { AccountNotLoadedError, MarketNotLoadedError, RiskEngine } from './risk-engine';
 import type { PlaceCommand, RiskCommand, RiskEvent, RiskMarket, RiskResult } from './risk.types';
 
@@ -672,5 +672,45 @@ describe('RiskEngine: snapshot', () => {
     expect(run(back, place({ clientOrderId: 'k' })).decision).toMatchObject({
       reason: 'DUPLICATE_CLIENT_ORDER_ID',
     });
+  });
+});
+
+describe('money rules', () => {
+  it('rounds fees up, in the exchange’s favour, to one fee account per router partition', () => {
+    expect(feeFor(10_000n, 10)).toBe(10n);
+    expect(feeFor(10_001n, 10)).toBe(11n);
+    expect(feeFor(0n, 10)).toBe(0n);
+    expect(feeAccountFor(3)).toBe('fee.p03');
+    expect(feeAccountFor(11)).toBe('fee.p11');
+  });
+
+  it('holds for amends in flight the most that any of them, applied or refused, can leave the order needing', () => {
+    const e = engine();
+    const cmd = place();
+    run(e, cmd);
+    // 4 of its 10 lots filled.
+    const o = { ...e.order(cmd.orderId)!, filledQty: 4 };
+    const need = (price: number, qty: number): bigint => requiredHold({ ...o, price }, qty - 4, market)!;
+    expect(amendsHold(o, [], market)).toBe(0n);
+    // One amend: the order as it leaves it (the order as it stands is not counted).
+    expect(amendsHold(o, [{ qty: 8 }], market)).toBe(need(100, 8));
+    expect(amendsHold(o, [{ price: 90 }], market)).toBe(need(90, 10));
+    // A price up then a size up: the size may apply at the new price or the old one.
+    expect(amendsHold(o, [{ price: 120 }, { qty: 20 }], market)).toBe(need(120, 20));
+    // An amend that sets both wins both: the earlier price never goes with the later size.
+    expect(
+      amendsHold(
+        o,
+        [
+          { price: 120, qty: 5 },
+          { price: 90, qty: 20 },
+        ],
+        market,
+      ),
+    ).toBe([need(120, 5), need(90, 20)].reduce((a, b) => (a > b ? a : b)));
+    // Down to what is filled: nothing more to hold.
+    expect(amendsHold(o, [{ qty: 4 }], market)).toBe(0n);
+    // A sell holds base lots whatever the price.
+    expect(amendsHold({ ...o, side: 'sell' }, [{ price: 500, qty: 12 }], market)).toBe(8n * 1000n);
   });
 });

@@ -1,7 +1,7 @@
-import type { OrderStateRow } from '@trading/db';
 import { applyOrderEvent } from './order-state';
+import type { RiskOrder } from './risk.types';
 
-const fresh = (): OrderStateRow => ({
+const fresh = (): RiskOrder => ({
   orderId: 'o1',
   accountId: 'a1',
   symbol: 'BTC-USDT',
