@@ -15,6 +15,8 @@ import { ApiKeysRepository, CandlesRepository, OrderQueriesRepository, TradesRep
 import { type ApiGatewayConfig, decodeEncryptionKey, GATEWAY_CONFIG } from './api-gateway.config';
 import { ApiKeyAuthService } from './auth/api-key-auth.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { BinanceMarketController } from './binance/binance-market.controller';
+import { BinanceMarketService } from './binance/binance-market.service';
 import { SecretCipher } from './auth/secret.cipher';
 import { GatewayMetrics } from './common/gateway.metrics';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter';
@@ -63,6 +65,7 @@ export class AppModule {
         MarketsController,
         BalancesController,
         OperatorController,
+        BinanceMarketController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -105,6 +108,7 @@ export class AppModule {
         BalancesService,
         OperatorGuard,
         OperatorService,
+        BinanceMarketService,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
 import { inspectJson, inspectParameters, unsupportedEncoding } from './common/edge-input';
+import { installBinanceErrorShape } from './binance/binance.errors';
 import { SIGNED } from './common/openapi';
 import { trackRoutes } from './common/route-table';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
@@ -64,6 +65,7 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
   trackRoutes(fastify);
   installEdgeChecks(fastify as unknown as FastifyInstance);
   installDirectOrderRoutes(app);
+  installBinanceErrorShape(fastify as unknown as FastifyInstance);
   app.useBodyParser('application/json', { bodyLimit: config.BODY_LIMIT_BYTES }, (req, body, done) => {
     const text = body.toString('utf8');
     (req as unknown as { rawBody?: string }).rawBody = text;
@@ -104,7 +106,9 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
           'string, query value, path parameter) may contain a control character (U+0000-U+001F, ' +
           'U+007F-U+009F) or a lone surrogate: 400 naming the field. limit and levels are decimal ' +
           'digits. A known path with another method is 405 with Allow. ' +
-          'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}).',
+          'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}). ' +
+          'A Binance spot-compatible subset of public market data is served under /api/v3 ' +
+          '(docs/api.md, "Standard clients"), with {code, msg} errors.',
       )
       .setVersion('1')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-KEY' }, SIGNED)

@@ -26,6 +26,8 @@ export interface OrderRow {
   updatedAt: Date;
   /** created_at in microseconds since the epoch (exact, unlike a Date): the pagination key. */
   createdAtKey: string;
+  /** A market buy's quote budget in ticks x lots, null when it has none. */
+  quoteBudget?: string | null;
 }
 
 export interface OrderListQuery {
@@ -38,7 +40,8 @@ export interface OrderListQuery {
 
 const ORDER_COLUMNS = `order_id, account_id, symbol, client_order_id, side, order_type, tif, post_only,
   price::text, stop_price::text, display_qty::text, qty::text, filled_qty::text, filled_notional::text,
-  status, reason, received_at, created_at, updated_at, (extract(epoch from created_at) * 1000000)::bigint::text AS created_at_key`;
+  status, reason, received_at, created_at, updated_at, (extract(epoch from created_at) * 1000000)::bigint::text AS created_at_key,
+  quote_budget::text`;
 
 type Raw = Record<string, unknown>;
 
@@ -67,8 +70,22 @@ function toOrder(r: Raw): OrderRow {
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
     createdAtKey: r.created_at_key as string,
+    quoteBudget: (r.quote_budget as string | null) ?? null,
   };
 }
+
+/** What OrderQueriesRepository.history selects: one symbol, from an order or a time, or the newest. */
+export interface OrderHistoryQuery {
+  symbol: string;
+  /** Orders created at or after this order (of the same account), oldest first. */
+  fromOrderId?: string;
+  /** created_at within [start, end] (either bound optional). */
+  start?: Date;
+  end?: Date;
+  limit: number;
+}
+
+const OPEN_STATUSES = `('pending', 'new', 'partially_filled')`;
 
 /**
  * Read side of orders for the API: every query is scoped to the caller's account (an order of
@@ -108,5 +125,44 @@ export class OrderQueriesRepository {
       params,
     )) as Raw[];
     return rows.map(toOrder);
+  }
+
+  /** The account's orders that can still change (pending, new, partially filled), oldest first. */
+  async openOwn(accountId: string, symbol: string | undefined, limit: number): Promise<OrderRow[]> {
+    const rows = (await this.db.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders
+       WHERE account_id = $1 AND ($2::text IS NULL OR symbol = $2) AND status IN ${OPEN_STATUSES}
+       ORDER BY created_at, order_id LIMIT $3`,
+      [accountId, symbol ?? null, limit],
+    )) as Raw[];
+    return rows.map(toOrder);
+  }
+
+  /**
+   * One symbol's orders of the account, oldest first: from an order or a start time on, or (with
+   * neither) the newest `limit` of them.
+   */
+  async history(accountId: string, q: OrderHistoryQuery): Promise<OrderRow[]> {
+    const fromStart = q.fromOrderId !== undefined || q.start !== undefined;
+    const rows = (await this.db.query(
+      `SELECT ${ORDER_COLUMNS} FROM orders
+       WHERE account_id = $1 AND symbol = $2
+         AND ($3::text IS NULL OR (created_at, order_id) >=
+              (SELECT created_at, order_id FROM orders WHERE account_id = $1 AND order_id = $3))
+         AND ($4::timestamptz IS NULL OR created_at >= $4)
+         AND ($5::timestamptz IS NULL OR created_at <= $5)
+       ORDER BY created_at ${fromStart ? 'ASC' : 'DESC'}, order_id ${fromStart ? 'ASC' : 'DESC'}
+       LIMIT $6`,
+      [
+        accountId,
+        q.symbol,
+        q.fromOrderId ?? null,
+        q.start?.toISOString() ?? null,
+        q.end?.toISOString() ?? null,
+        q.limit,
+      ],
+    )) as Raw[];
+    const orders = rows.map(toOrder);
+    return fromStart ? orders : orders.reverse();
   }
 }

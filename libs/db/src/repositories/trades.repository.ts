@@ -70,6 +70,29 @@ export interface AccountFill {
   executedAt: Date;
 }
 
+/** An account's fill once the order-router settled it, with the fee it was charged. */
+export interface SettledFill extends AccountFill {
+  /** The fee in the quote asset's smallest units (the ledger's fee entry of this fill). */
+  fee: bigint;
+}
+
+/** Which of one symbol's trades (settledFills, range): from a seq, within times, or the newest. */
+export interface TradeRangeQuery {
+  /** Trades with seq >= fromSeq, oldest first. */
+  fromSeq?: number;
+  /** executed_at within [start, end] (either bound optional). */
+  start?: Date;
+  end?: Date;
+  limit: number;
+}
+
+/** Quote volume and the taker-buy share of one time bucket (ticks x lots, lots: exact strings). */
+export interface BucketVolumes {
+  quoteVolume: string;
+  takerBuyVolume: string;
+  takerBuyQuoteVolume: string;
+}
+
 export interface AccountFillsQuery {
   symbol?: string;
   /** Opaque, from a previous page's `nextCursor`. */
@@ -319,5 +342,130 @@ export class TradesRepository {
       })),
       lastTrade: last[0] ? { seq: safeInt(last[0].seq, 'seq'), price: BigInt(last[0].price) } : null,
     };
+  }
+
+  /**
+   * One symbol's trades, oldest first: from a seq or a start time on, or within [start, end], or
+   * (with none of these) the newest `limit`.
+   */
+  async range(symbol: string, q: TradeRangeQuery): Promise<TradeRecord[]> {
+    const fromStart = q.fromSeq !== undefined || q.start !== undefined;
+    const rows = (await this.db.query(
+      `SELECT symbol, seq::text AS seq, price::text AS price, qty::text AS qty, maker_order_id, taker_order_id,
+              maker_account_id, taker_account_id, taker_side, received_at, executed_at
+       FROM trades
+       WHERE symbol = $1 AND ($2::bigint IS NULL OR seq >= $2)
+         AND ($3::timestamptz IS NULL OR executed_at >= $3) AND ($4::timestamptz IS NULL OR executed_at <= $4)
+       ORDER BY ${fromStart ? 'executed_at ASC, seq ASC' : 'executed_at DESC, seq DESC'}
+       LIMIT $5`,
+      [
+        symbol,
+        q.fromSeq === undefined ? null : String(q.fromSeq),
+        q.start?.toISOString() ?? null,
+        q.end?.toISOString() ?? null,
+        clampLimit(q.limit),
+      ],
+    )) as TradeDbRow[];
+    const trades = rows.map((r) => ({
+      tradeId: `${r.symbol}:${r.seq}`,
+      symbol: r.symbol,
+      seq: safeInt(r.seq, 'seq'),
+      price: safeInt(r.price, 'price'),
+      qty: safeInt(r.qty, 'qty'),
+      makerOrderId: r.maker_order_id,
+      takerOrderId: r.taker_order_id,
+      makerAccountId: r.maker_account_id,
+      takerAccountId: r.taker_account_id,
+      takerSide: r.taker_side,
+      receivedAt: toDate(r.received_at),
+      executedAt: toDate(r.executed_at),
+    }));
+    return fromStart ? trades : trades.reverse();
+  }
+
+  /**
+   * An account's fills of one symbol (maker and taker; optionally of one order) that the
+   * order-router has settled, each with the fee its ledger entry charged (key
+   * `<symbol>:<seq>:<account>:<maker|taker>:fee`, written in the same transaction as the order's
+   * state). Oldest first: from a seq or a start time on, or (with neither) the newest `limit`.
+   * A trade market-data stored before the router settled it is not listed yet.
+   */
+  async settledFills(
+    accountId: string,
+    q: TradeRangeQuery & { symbol: string; orderId?: string },
+  ): Promise<SettledFill[]> {
+    const fromStart = q.fromSeq !== undefined || q.start !== undefined;
+    const dir = fromStart ? 'ASC' : 'DESC';
+    const rows = (await this.db.query(
+      `SELECT f.symbol, f.seq::text AS seq, f.order_id, f.side, f.liquidity, f.price::text AS price,
+              f.qty::text AS qty, f.executed_at, l.available_delta::text AS fee
+       FROM (
+         SELECT symbol, seq, maker_order_id AS order_id,
+                CASE taker_side WHEN 'buy' THEN 'sell' ELSE 'buy' END AS side, 'maker' AS liquidity,
+                price, qty, executed_at
+         FROM trades WHERE maker_account_id = $1 AND symbol = $2 AND ($3::text IS NULL OR maker_order_id = $3)
+         UNION ALL
+         SELECT symbol, seq, taker_order_id, taker_side, 'taker', price, qty, executed_at
+         FROM trades WHERE taker_account_id = $1 AND symbol = $2 AND ($3::text IS NULL OR taker_order_id = $3)
+       ) f
+       JOIN ledger l ON l.entry_key = f.symbol || ':' || f.seq::text || ':' || $1 || ':' || f.liquidity || ':fee'
+       WHERE ($4::bigint IS NULL OR f.seq >= $4)
+         AND ($5::timestamptz IS NULL OR f.executed_at >= $5) AND ($6::timestamptz IS NULL OR f.executed_at <= $6)
+       ORDER BY f.executed_at ${dir}, f.seq ${dir}, f.liquidity ${dir}
+       LIMIT $7`,
+      [
+        accountId,
+        q.symbol,
+        q.orderId ?? null,
+        q.fromSeq === undefined ? null : String(q.fromSeq),
+        q.start?.toISOString() ?? null,
+        q.end?.toISOString() ?? null,
+        clampLimit(q.limit),
+      ],
+    )) as (FillDbRow & { fee: string })[];
+    const fills = rows.map((r) => {
+      const seq = safeInt(r.seq, 'seq');
+      return {
+        symbol: r.symbol,
+        seq,
+        tradeId: `${r.symbol}:${seq}`,
+        orderId: r.order_id,
+        side: r.side,
+        liquidity: r.liquidity,
+        price: safeInt(r.price, 'price'),
+        qty: safeInt(r.qty, 'qty'),
+        executedAt: toDate(r.executed_at),
+        fee: BigInt(r.fee),
+      };
+    });
+    return fromStart ? fills : fills.reverse();
+  }
+
+  /**
+   * Per time bucket of `intervalMs` (aligned like the candles: UTC, from 2000-01-01) within
+   * [from, to): quote volume and the taker-buy volumes, keyed by the bucket's start (epoch ms).
+   */
+  async bucketVolumes(
+    symbol: string,
+    intervalMs: number,
+    from: Date,
+    to: Date,
+  ): Promise<Map<number, BucketVolumes>> {
+    const rows = (await this.db.query(
+      `SELECT (extract(epoch FROM date_bin(make_interval(secs => $2::bigint / 1000), executed_at,
+                 TIMESTAMPTZ '2000-01-01 00:00:00+00')) * 1000)::bigint::text AS bucket,
+              sum(price::numeric * qty)::text AS quote,
+              sum(CASE WHEN taker_side = 'buy' THEN qty ELSE 0 END)::text AS buy,
+              sum(CASE WHEN taker_side = 'buy' THEN price::numeric * qty ELSE 0 END)::text AS buy_quote
+       FROM trades WHERE symbol = $1 AND executed_at >= $3 AND executed_at < $4
+       GROUP BY 1`,
+      [symbol, String(intervalMs), from.toISOString(), to.toISOString()],
+    )) as { bucket: string; quote: string; buy: string; buy_quote: string }[];
+    return new Map(
+      rows.map((r) => [
+        safeInt(r.bucket, 'bucket'),
+        { quoteVolume: r.quote, takerBuyVolume: r.buy, takerBuyQuoteVolume: r.buy_quote },
+      ]),
+    );
   }
 }
