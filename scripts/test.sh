@@ -57,7 +57,8 @@ bash native/infra.sh down >/dev/null
 export GATEWAY_PORT=28080 PROMETHEUS_PORT=29090 ALERTMANAGER_PORT=29093
 swarm_started=$SECONDS
 trap 'bash swarm/swarm.sh down >/dev/null 2>&1 || true' EXIT
-bash swarm/swarm.sh up
+# The test stack is disposable: volumes an earlier run could not remove are dropped, not refused.
+SWARM_DROP_ORPHAN_VOLUMES=1 bash swarm/swarm.sh up
 npx jest --selectProjects swarm --ci --runInBand --forceExit
 bash swarm/swarm.sh down
 trap - EXIT

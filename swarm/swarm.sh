@@ -49,6 +49,7 @@ secrets_create() {
   mkdir -p "$SECRETS_DIR"
   chmod 700 "$SECRETS_DIR"
   local s f
+  [[ -s "$SECRETS_DIR/pg_password" ]] || orphan_volumes_check
   (
     umask 077
     for s in pg_password redis_password grafana_admin_password; do
@@ -69,6 +70,26 @@ secrets_create() {
       die "secret ${s}_v1 exists in this swarm but was not made from swarm/.run/secrets (another checkout's stack?); remove that stack and its secrets first (npm run swarm -- down there)"
     fi
   done
+}
+
+stack_volumes() { "$DOCKER" volume ls -q --filter "label=com.docker.stack.namespace=$STACK"; }
+
+# Volumes of an earlier stack whose secrets are gone (a `down` that could not remove them, or a
+# `docker stack rm` by hand) hold a database initialised with another password and a Kafka
+# metadata log of another quorum: new secrets cannot open them, and a broker starting on one
+# diverges from the two fresh ones. Never removed silently: `down` removes them, or
+# SWARM_DROP_ORPHAN_VOLUMES=1 (the tests' disposable stack) lets `up` do it.
+orphan_volumes_check() {
+  local volumes
+  volumes="$(stack_volumes | tr '\n' ' ')"
+  [[ -n "${volumes// /}" ]] || return 0
+  if [[ "${SWARM_DROP_ORPHAN_VOLUMES:-0}" == 1 ]]; then
+    log "removing volumes left by an earlier stack whose secrets are gone: $volumes"
+    # shellcheck disable=SC2086
+    "$DOCKER" volume rm $volumes >/dev/null
+    return 0
+  fi
+  die "volumes of an earlier stack exist but its secrets are gone, so new ones could not open them: $volumes; remove them with \`npm run swarm -- down\` (or docker volume rm) after keeping what you need"
 }
 
 load_images_env() {
@@ -134,6 +155,16 @@ not_converged() {
   done < <("$DOCKER" service ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Name}} {{.Mode}}')
 }
 
+# The last log lines of each service with a failed task: what a CI log needs to tell why.
+failing_logs() {
+  local name
+  for name in $("$DOCKER" stack ps "$STACK" --filter desired-state=shutdown --format '{{.Name}} {{.Error}}' |
+    awk '$2 != "" {sub(/\.[^.]*$/, "", $1); print $1}' | sort -u); do
+    log "last lines of $name:"
+    "$DOCKER" service logs --no-task-ids --tail 15 "$name" 2>&1 | cut -c1-400 >&2 || true
+  done
+}
+
 wait_converged() {
   local deadline=$((SECONDS + ${SWARM_WAIT_S:-900})) left started=$SECONDS last=""
   while :; do
@@ -149,6 +180,7 @@ wait_converged() {
     ((SECONDS < deadline)) || {
       log "not converged after ${SWARM_WAIT_S:-900} s; recent task errors:"
       "$DOCKER" stack ps "$STACK" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' | grep -v Running | head -20 >&2
+      failing_logs
       return 1
     }
     sleep 5
@@ -215,10 +247,10 @@ cmd_down() {
     if "$DOCKER" stack ls --format '{{.Name}}' 2>/dev/null | grep -qx "$STACK"; then
       log "docker stack rm $STACK"
       "$DOCKER" stack rm "$STACK" >/dev/null
-      # Networks and containers go away asynchronously; secrets in use cannot be removed before.
-      local i
-      for ((i = 0; i < 60; i++)); do
-        [[ -z "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ]] && break
+      # Networks and containers go away asynchronously (a broker may take its whole 120 s
+      # stop_grace_period); secrets and volumes in use cannot be removed before.
+      local deadline=$((SECONDS + 240))
+      while [[ -n "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ]] && ((SECONDS < deadline)); do
         sleep 2
       done
     fi
@@ -226,7 +258,11 @@ cmd_down() {
     for s in "${SECRETS[@]}"; do "$DOCKER" secret rm "${s}_v1" >/dev/null 2>&1 || true; done
     "$DOCKER" config ls --format '{{.Name}}' | grep -E '^(prometheus|alertmanager|grafana|haproxy)_' |
       xargs -r "$DOCKER" config rm >/dev/null 2>&1 || true
-    "$DOCKER" volume ls -q --filter "label=com.docker.stack.namespace=$STACK" | xargs -r "$DOCKER" volume rm >/dev/null 2>&1 || true
+    local volumes
+    volumes="$(stack_volumes | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    [[ -z "${volumes// /}" ]] || "$DOCKER" volume rm $volumes >/dev/null 2>&1 ||
+      log "WARNING: volumes still in use, not removed: $(stack_volumes | tr '\n' ' ')(the next up refuses them)"
     if [[ -f "$SWARM_RUN/swarm.created" ]]; then
       log "leaving the swarm this script created"
       "$DOCKER" swarm leave --force >/dev/null 2>&1 || true
