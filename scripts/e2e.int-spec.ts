@@ -60,17 +60,7 @@ describe('order pipeline end to end', () => {
     ]);
   };
 
-  const balance = async (
-    who: Credentials,
-    asset: string,
-  ): Promise<{ available: string; held: string } | undefined> => {
-    const res = await api.signed<{ balances: { asset: string; available: string; held: string }[] }>(
-      who,
-      'GET',
-      '/v1/balances',
-    );
-    return res.body.balances.find((b) => b.asset === asset);
-  };
+  const balance = (who: Credentials, asset: string) => api.balance(who, asset);
 
   beforeAll(async () => {
     services = await ensureServices();

@@ -54,14 +54,8 @@ describe('idempotency keys (clientOrderId, operator commandId)', () => {
     return c;
   };
 
-  const balance = async (who: Credentials): Promise<{ available: string; held: string }> => {
-    const res = await api.signed<{ balances: { asset: string; available: string; held: string }[] }>(
-      who,
-      'GET',
-      '/v1/balances',
-    );
-    return res.body.balances.find((b) => b.asset === 'USDT') ?? { available: '0', held: '0' };
-  };
+  const balance = async (who: Credentials) =>
+    (await api.balance(who, 'USDT')) ?? { asset: 'USDT', available: '0', held: '0' };
 
   /** USDT balance row and the ledger's sums for it, in units: they must agree. */
   const books = async (accountId: string) => {

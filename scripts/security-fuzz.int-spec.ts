@@ -177,14 +177,7 @@ describe('gateway under hostile input', () => {
   const creds: Record<keyof typeof ids, Credentials> = {} as never;
   const kafka = createKafka(loadConfig(kafkaSchema), 'security-fuzz-int-spec');
 
-  const balance = async (who: Credentials, asset: string): Promise<string | undefined> => {
-    const res = await api.signed<{ balances: { asset: string; available: string }[] }>(
-      who,
-      'GET',
-      '/v1/balances',
-    );
-    return res.body.balances?.find((b) => b.asset === asset)?.available;
-  };
+  const balance = async (who: Credentials, asset: string) => (await api.balance(who, asset))?.available;
 
   /** Row counts and a fee checksum: what a hostile request must not change. */
   const dbState = async (): Promise<Json> =>

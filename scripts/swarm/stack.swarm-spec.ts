@@ -38,14 +38,7 @@ describe('the Swarm stack end to end', () => {
   let buyer: Credentials;
   let stream: StreamClient;
 
-  const balance = async (who: Credentials, asset: string) => {
-    const res = await api.signed<{ balances: { asset: string; available: string; held: string }[] }>(
-      who,
-      'GET',
-      '/v1/balances',
-    );
-    return res.body.balances?.find((b) => b.asset === asset);
-  };
+  const balance = (who: Credentials, asset: string) => api.balance(who, asset);
 
   beforeAll(async () => {
     operator = swarmSecret('operator_token');

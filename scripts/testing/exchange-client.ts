@@ -77,20 +77,54 @@ export class ExchangeClient {
     return { status: res.status, body: (await res.json()) as T, headers: res.headers };
   }
 
+  /** The account's balance of one asset (decimal strings), or undefined when it holds none. */
+  async balance(creds: Credentials, asset: string): Promise<Balance | undefined> {
+    const res = await this.signed<{ balances?: Balance[] }>(creds, 'GET', '/v1/balances');
+    return res.body.balances?.find((b) => b.asset === asset);
+  }
+
   /** Polls until `check` returns a value (not undefined) or the timeout passes. */
-  async until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const started = Date.now();
-    for (;;) {
-      const v = await check();
-      if (v !== undefined) return v;
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+    return until(what, check, timeoutMs, 200);
   }
 
   stream(): StreamClient {
     return new StreamClient(`${this.baseUrl.replace(/^http/, 'ws')}${STREAM_PATH}`);
   }
+}
+
+/**
+ * Polls `check` until it returns a value (not undefined); a check that throws is retried, and the
+ * last error is named when the timeout passes.
+ */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+  everyMs = 500,
+): Promise<T> {
+  const started = Date.now();
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface Balance {
+  asset: string;
+  available: string;
+  held: string;
 }
 
 export interface StreamMessage {

@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExchangeClient } from './exchange-client';
+import { until, type ExchangeClient } from './exchange-client';
+
+export { until };
 
 // The deployed Swarm stack as the tests see it: published ports on 127.0.0.1 for traffic, the
 // Docker CLI for the operator's view (tasks, kills, updates, exec into a task for psql/reconcile).
@@ -22,6 +24,11 @@ export function docker(...args: string[]): string {
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 120_000,
   }).trim();
+}
+
+/** `docker` with `input` on its stdin (e.g. `config create <name> -`). */
+export function dockerWithInput(input: string, ...args: string[]): string {
+  return execFileSync(DOCKER, args, { encoding: 'utf8', input, timeout: 120_000 }).trim();
 }
 
 /** A secret `npm run swarm -- up` generated (root-only files under swarm/.run/secrets). */
@@ -69,30 +76,6 @@ export function replicas(name: string): number {
   return Number(
     docker('service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', service(name)),
   );
-}
-
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-  everyMs = 500,
-): Promise<T> {
-  const started = Date.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** Lists a fresh market `<base>-USDT` (ticks 0.01, lots 0.0001, fees 10/20 bps) the way an operator does today, in SQL. */
