@@ -55,6 +55,11 @@ export const ApiGatewayConfigSchema = baseSchema
     BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
     /** Longest wait for Kafka's acknowledgement of a command before answering 503. */
     ORDER_ACK_TIMEOUT_MS: positiveInt.default(5000),
+    /**
+     * How long a Binance-dialect placement answered RESULT or FULL (and a Binance cancel) waits for
+     * the matching outcome before answering that it is not known yet (PENDING_NEW / PENDING_CANCEL).
+     */
+    ORDER_RESULT_WAIT_MS: positiveInt.default(5000),
     /** Operator API credential (X-Operator-Token); without it the operator API is off. */
     OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Requests per second one API key may make (429 beyond, Redis fixed window). */

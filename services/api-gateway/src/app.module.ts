@@ -17,6 +17,10 @@ import { ApiKeyAuthService } from './auth/api-key-auth.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { BinanceMarketController } from './binance/binance-market.controller';
 import { BinanceMarketService } from './binance/binance-market.service';
+import { BinanceSignedGuard } from './binance/binance-auth';
+import { BinanceTradingController } from './binance/binance-trading.controller';
+import { BinanceTradingService } from './binance/binance-trading.service';
+import { OrderOutcomesService } from './binance/order-outcomes.service';
 import { SecretCipher } from './auth/secret.cipher';
 import { GatewayMetrics } from './common/gateway.metrics';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter';
@@ -66,6 +70,7 @@ export class AppModule {
         BalancesController,
         OperatorController,
         BinanceMarketController,
+        BinanceTradingController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -109,6 +114,9 @@ export class AppModule {
         OperatorGuard,
         OperatorService,
         BinanceMarketService,
+        BinanceSignedGuard,
+        BinanceTradingService,
+        OrderOutcomesService,
       ],
     };
   }

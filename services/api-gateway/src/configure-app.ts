@@ -4,8 +4,8 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
 import { inspectJson, inspectParameters, unsupportedEncoding } from './common/edge-input';
-import { installBinanceErrorShape } from './binance/binance.errors';
-import { SIGNED } from './common/openapi';
+import { BINANCE_PREFIX, installBinanceErrorShape } from './binance/binance.errors';
+import { BINANCE_SIGNED, SIGNED } from './common/openapi';
 import { trackRoutes } from './common/route-table';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
 import { installDirectOrderRoutes } from './orders/direct-order-routes';
@@ -89,6 +89,25 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
     done(null, value);
   });
 
+  // The Binance dialect's form bodies, under /api/v3 only (everywhere else bodies are JSON: 415).
+  // Kept as text: the signature covers it as sent, and its parameters are read with the query's.
+  app.useBodyParser(
+    'application/x-www-form-urlencoded',
+    { bodyLimit: config.BODY_LIMIT_BYTES },
+    (req, body, done) => {
+      if (!(req.url ?? '').startsWith(`${BINANCE_PREFIX}/`))
+        return done(
+          new GatewayException(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            'unsupported content type (use application/json)',
+          ),
+          undefined,
+        );
+      (req as unknown as { formBody?: string }).formBody = body.toString('utf8');
+      done(null, undefined);
+    },
+  );
+
   // Our own message handling: Nest's {event,data} routing is bypassed (the parser yields nothing).
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
 
@@ -107,11 +126,21 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
           'U+007F-U+009F) or a lone surrogate: 400 naming the field. limit and levels are decimal ' +
           'digits. A known path with another method is 405 with Allow. ' +
           'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}). ' +
-          'A Binance spot-compatible subset of public market data is served under /api/v3 ' +
-          '(docs/api.md, "Standard clients"), with {code, msg} errors.',
+          'A Binance spot-compatible subset is served under /api/v3 (docs/api.md, "Standard clients"): ' +
+          'form-encoded parameters, Binance signing and {code, msg} errors.',
       )
       .setVersion('1')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-KEY' }, SIGNED)
+      .addApiKey(
+        {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-MBX-APIKEY',
+          description:
+            'Binance signing (/api/v3): the same key id, and timestamp, recvWindow and signature = hex HMAC-SHA256(secret, query string + form body without signature) among the parameters',
+        },
+        BINANCE_SIGNED,
+      )
       .build(),
   );
   // @fastify/static (Swagger UI assets) is not installed: serve the document and a small page.

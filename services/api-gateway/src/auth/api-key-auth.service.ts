@@ -107,10 +107,27 @@ export class ApiKeyAuthService {
         `X-API-TIMESTAMP must be epoch milliseconds within ${this.config.SIGNATURE_WINDOW_MS} ms of server time`,
       );
     }
+    const canonical = canonicalRequest(timestamp, req.method, req.pathWithQuery, req.body);
+    return this.admitCanonical(apiKey, signature, canonical, this.config.SIGNATURE_WINDOW_MS * 2, now);
+  }
+
+  /**
+   * The verification every signed request ends with, whatever its dialect built `canonical` from:
+   * the key is active, the hex signature is HMAC-SHA256(secret, canonical), and only then the
+   * request counts against the key's per-second limit and claims its signature as a nonce for
+   * `nonceTtlMs` (longer than the timestamp could still pass its window). The caller has checked
+   * the timestamp; /v1 (admit) and the Binance dialect (/api/v3) share this.
+   */
+  async admitCanonical(
+    apiKey: string,
+    signature: string,
+    canonical: string,
+    nonceTtlMs: number,
+    now = Date.now(),
+  ): Promise<Admission> {
     const entry = KEY_ID.test(apiKey) ? await this.lookup(apiKey, now) : null;
     if (!entry || entry.accountId === null)
       throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
-    const canonical = canonicalRequest(timestamp, req.method, req.pathWithQuery, req.body);
     if (!signatureMatches(entry.secret, canonical, signature)) {
       throw new GatewayException(ErrorCode.BAD_SIGNATURE, 'signature does not match the request');
     }
@@ -118,14 +135,7 @@ export class ApiKeyAuthService {
     // its timestamp could still pass the window. Claimed only when the key is within its limit.
     const limit = this.config.RATE_LIMIT_PER_KEY;
     const { used, nonce } = await redisCall(this.redis.redis, () =>
-      countKeyWindow(
-        this.redis.redis,
-        apiKey,
-        nonceKey(apiKey, signature),
-        this.config.SIGNATURE_WINDOW_MS * 2,
-        limit,
-        now,
-      ),
+      countKeyWindow(this.redis.redis, apiKey, nonceKey(apiKey, signature), nonceTtlMs, limit, now),
     );
     if (nonce === 'replayed')
       throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');

@@ -23,3 +23,6 @@ export const ERROR_SCHEMA: SchemaObject = {
 
 /** Name of the security scheme documenting the three signature headers. */
 export const SIGNED = 'signed';
+
+/** Name of the security scheme documenting Binance's X-MBX-APIKEY (with signature parameters). */
+export const BINANCE_SIGNED = 'binance-signed';

@@ -183,6 +183,23 @@ describe('OrdersService.place', () => {
     expect((await service.place(account, body)).orderId).toBe(orderId);
   });
 
+  it('does not count fields derived from the book (Binance market buys) in a retry’s sameness', async () => {
+    const { service, send } = setup();
+    const buy = { ...body, type: 'market', price: undefined, clientOrderId: 'm-1' };
+    const first = await service.place(account, { ...buy, protectionPrice: '101' }, 1, {
+      protectionPrice: true,
+    });
+    // The book moved: the same request derives another bound, and is still the same order.
+    const again = await service.place(account, { ...buy, protectionPrice: '102' }, 2, {
+      protectionPrice: true,
+    });
+    expect(again.orderId).toBe(first.orderId);
+    // A quantity the client chose is the client's: another one is another order.
+    const err = await failure(service.place(account, { ...buy, quantity: '2', protectionPrice: '101' }, 3));
+    expect(err.code).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
+    expect(sentCommands(send).length).toBe(2);
+  });
+
   it('derives distinct UUID-shaped order ids per account and clientOrderId', () => {
     const ids = [
       clientOrderIdToOrderId('acct-1', 'c-1'),
@@ -277,6 +294,17 @@ describe('OrdersService.cancel', () => {
       receivedAt: 2000,
     });
     expect(await lookups(metrics)).toEqual({ 'cancel:redis': 1 });
+  });
+
+  it('finds no order of another symbol than the one named, and sends nothing', async () => {
+    const { service, send } = setup();
+    const { orderId } = await service.place(account, body);
+    const err = await failure(service.cancel(account, orderId, 2000, 'ETH-USDT'));
+    expect(err.code).toBe(ErrorCode.ORDER_NOT_FOUND);
+    expect(sentCommands(send).map((c) => c.kind)).toEqual(['place']);
+    await expect(service.cancel(account, orderId, 2000, 'BTC-USDT')).resolves.toMatchObject({
+      status: 'cancel_requested',
+    });
   });
 
   it('answers 404 for another account’s record, as for another account’s row, and produces nothing', async () => {

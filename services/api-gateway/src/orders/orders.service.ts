@@ -62,22 +62,33 @@ interface AcceptedOrder {
 const STORED_ORDER_LOOKUP_MS = 250;
 
 /**
+ * Fields the gateway derived from the book rather than took from the client (the Binance
+ * dialect's market buys: a quantity from quoteOrderQty, a protection price from a quantity). They
+ * differ between retries as the book moves, so they do not make a retry another order.
+ */
+export interface DerivedFields {
+  qty?: boolean;
+  protectionPrice?: boolean;
+}
+const NONE_DERIVED: DerivedFields = {};
+
+/**
  * What makes two placements "the same order" for a clientOrderId: every field of the order after
  * the gateway's conversion (ticks, lots, defaults applied), so `"100"` and `"100.00"`, or an
  * omitted `timeInForce` and `"GTC"`, are the same; any other difference is another order.
  */
-export function orderFingerprint(f: PlaceOrderFields): string {
+export function orderFingerprint(f: PlaceOrderFields, derived: DerivedFields = NONE_DERIVED): string {
   const canonical = [
     f.symbol,
     f.side,
     f.orderType,
-    f.qty,
+    derived.qty ? null : f.qty,
     f.price ?? null,
     f.tif,
     f.postOnly,
     f.displayQty ?? null,
     f.stopPrice ?? null,
-    f.protectionPrice ?? null,
+    derived.protectionPrice ? null : (f.protectionPrice ?? null),
     f.quoteBudget ?? null,
     f.stp,
   ];
@@ -149,7 +160,12 @@ export class OrdersService {
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
   ) {}
 
-  async place(account: AuthenticatedAccount, body: unknown, receivedAt = Date.now()): Promise<OrderAck> {
+  async place(
+    account: AuthenticatedAccount,
+    body: unknown,
+    receivedAt = Date.now(),
+    derived: DerivedFields = NONE_DERIVED,
+  ): Promise<OrderAck> {
     const started = process.hrtime.bigint();
     this.metrics.ordersReceived.inc();
     try {
@@ -169,7 +185,7 @@ export class OrdersService {
         symbol: fields.symbol,
         orderType: fields.orderType,
         clientOrderId: fields.clientOrderId ?? null,
-        ...(fields.clientOrderId ? { fp: orderFingerprint(fields) } : {}),
+        ...(fields.clientOrderId ? { fp: orderFingerprint(fields, derived) } : {}),
       };
       // The record for an early cancel is best effort: accepting the order needs Kafka only. With
       // a clientOrderId it is claimed first: a retry with other fields is refused before Kafka.
@@ -272,8 +288,15 @@ export class OrdersService {
     }
   }
 
-  async cancel(account: AuthenticatedAccount, orderId: string, receivedAt = Date.now()): Promise<OrderAck> {
+  /** `symbol`: when given, an order of another market is not found (nothing is sent). */
+  async cancel(
+    account: AuthenticatedAccount,
+    orderId: string,
+    receivedAt = Date.now(),
+    symbol?: string,
+  ): Promise<OrderAck> {
     const order = await this.cancellableOrder(account, orderId);
+    if (symbol !== undefined && order.symbol !== symbol) throw notFound();
     await this.produce({
       kind: 'cancel',
       commandId: randomUUID(),

@@ -1,0 +1,49 @@
+import { toMarketSpec } from '@trading/contracts';
+import { BinanceCode, BinanceError } from './binance.errors';
+import { affordableQuantity, priceFor } from './binance-trading.service';
+
+const market = toMarketSpec({
+  symbol: 'BTC-USDT',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDT',
+  baseDecimals: 8,
+  quoteDecimals: 6,
+  tickSize: '0.01',
+  lotSize: '0.0001',
+  minQtyLots: 10,
+  minNotional: '1',
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+  status: 'trading',
+});
+// 0.5 at 100.00, 1 at 101.00 (ticks, lots).
+const asks = [
+  { price: 10_000, qty: 5_000 },
+  { price: 10_100, qty: 10_000 },
+];
+
+function codeOf(f: () => unknown): number {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof BinanceError) return err.code;
+    throw err;
+  }
+  throw new Error('expected a BinanceError');
+}
+
+describe('Binance market buys, bounded by the book', () => {
+  it('protects a buy of a quantity at the ask that fills it (the last ask when the book is short)', () => {
+    expect(priceFor('0.5', asks, market)).toBe('100');
+    expect(priceFor('0.6', asks, market)).toBe('101');
+    expect(priceFor('5', asks, market)).toBe('101');
+    expect(codeOf(() => priceFor('1', [], market))).toBe(BinanceCode.NEW_ORDER_REJECTED);
+  });
+
+  it('asks a quote budget for what it buys at the best ask, and refuses one below the minimum quantity', () => {
+    expect(affordableQuantity('50', asks, market)).toBe('0.5');
+    expect(affordableQuantity('10.009999', asks, market)).toBe('0.1');
+    expect(codeOf(() => affordableQuantity('0.05', asks, market))).toBe(BinanceCode.FILTER_FAILURE);
+    expect(codeOf(() => affordableQuantity('50', [], market))).toBe(BinanceCode.NEW_ORDER_REJECTED);
+  });
+});
