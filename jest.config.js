@@ -31,6 +31,9 @@ module.exports = {
       testMatch: ['**/*.int-spec.ts'],
       setupFiles: ['<rootDir>/scripts/jest/load-native-env.js'],
       slowTestThreshold: 30,
+      // ccxt's CommonJS build requires @noble and @scure, which ship ES modules only: compiled
+      // to CommonJS like the sources (Jest cannot require an ES module on Node 20).
+      transformIgnorePatterns: ['/node_modules/(?!(@noble|@scure)/)'],
     },
     { ...common, displayName: 'swarm', testMatch: ['**/*.swarm-spec.ts'], slowTestThreshold: 120 },
   ],

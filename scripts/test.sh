@@ -48,7 +48,8 @@ step "migrate (direct connection)"
 
 step "integration tests (real Kafka, PostgreSQL through PgBouncer, Redis)"
 # --forceExit: a client library timer left behind by a failed test must not hang CI for 90 minutes.
-npx jest --selectProjects integration --ci --runInBand --forceExit
+# --verbose: every test by name (the ccxt suite's names say which ccxt call each one makes).
+npx jest --selectProjects integration --ci --runInBand --forceExit --verbose
 
 step "swarm: the images without a registry, the stack deployed on a real single-node Swarm, tests on its published ports"
 # The native infrastructure is done with: its CPU goes to the stack. Ports of their own, so a
