@@ -55,6 +55,17 @@ function place(over: Partial<PlaceCommand> = {}): PlaceCommand {
 const money = (kind: 'deposit' | 'withdraw', commandId: string, amount: number, asset = 'USDT') =>
   ({ kind, commandId, accountId: 'a', asset, amount, receivedAt: 1_000 }) as const;
 
+/** An amend of `orderId` by its owner 'a'. */
+const amend = (orderId: string, over: { price?: number; qty?: number } = {}): RiskCommand => ({
+  kind: 'amend',
+  commandId: 'x',
+  accountId: 'a',
+  orderId,
+  symbol: market.symbol,
+  receivedAt: 1,
+  ...over,
+});
+
 function update(e: RiskEngine, orderId: string, event: RiskEvent): RiskResult {
   const o = e.order(orderId)!;
   return e.apply({
@@ -324,20 +335,12 @@ describe('RiskEngine: cancels and amends', () => {
     const e = engine();
     const cmd = place();
     run(e, cmd);
-    const amend = {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: cmd.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-    } as const;
-    const down = run(e, { ...amend, qty: 5 });
+    const down = run(e, amend(cmd.orderId, { qty: 5 }));
     expect(down.ledger).toEqual([]);
     expect(down.routed.map((r) => r.command)).toEqual([
       { type: 'amend', orderId: cmd.orderId, price: undefined, qty: 5 },
     ]);
-    const up = run(e, { ...amend, price: 110, qty: 12 });
+    const up = run(e, amend(cmd.orderId, { price: 110, qty: 12 }));
     const need = 12n * (330n + feeFor(330n, 20));
     expect(up.ledger).toEqual([expect.objectContaining({ kind: 'hold', heldDelta: need - BUY_HOLD })]);
     expect(up.changedOrders).toEqual([e.order(cmd.orderId)]);
@@ -349,15 +352,7 @@ describe('RiskEngine: cancels and amends', () => {
     const e = engine();
     const cmd = place();
     run(e, cmd);
-    const r = run(e, {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: cmd.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-      qty: 10_000,
-    });
+    const r = run(e, amend(cmd.orderId, { qty: 10_000 }));
     expect(r.decision).toEqual({ input: 'amend', outcome: 'rejected', reason: 'INSUFFICIENT_FUNDS' });
     expect(r.routed).toEqual([]);
     expect(r.stream).toEqual([
@@ -389,15 +384,7 @@ describe('RiskEngine: cancels and amends', () => {
       reason: 'USER',
     });
     expect(e.balance('a', 'USDT')).toEqual({ available: 1_000_000n, held: 0n });
-    const r = run(e, {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: cmd.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-      qty: 20,
-    });
+    const r = run(e, amend(cmd.orderId, { qty: 20 }));
     expect(r.ledger).toEqual([]);
     expect(r.routed).toHaveLength(1);
     update(e, cmd.orderId, {
@@ -417,16 +404,8 @@ describe('RiskEngine: cancels and amends', () => {
     const e = engine();
     const cmd = place({ qty: 1 });
     run(e, cmd);
-    const amend = {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: cmd.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-    } as const;
-    run(e, { ...amend, qty: 1 });
-    run(e, { ...amend, qty: 2 });
+    run(e, amend(cmd.orderId, { qty: 1 }));
+    run(e, amend(cmd.orderId, { qty: 2 }));
     expect(e.order(cmd.orderId)!.holdRemaining).toBe(2n * (BUY_HOLD / 10n));
     update(e, cmd.orderId, {
       type: 'accepted',
@@ -466,15 +445,7 @@ describe('RiskEngine: cancels and amends', () => {
     const buy = place({ qty: 4 });
     run(e, buy);
     const perLot = BUY_HOLD / 10n;
-    run(e, {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: buy.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-      qty: 10,
-    });
+    run(e, amend(buy.orderId, { qty: 10 }));
     expect(e.order(buy.orderId)!.holdRemaining).toBe(10n * perLot);
     // Matching filled 1 lot of the order as it was, then applied the amend (10 lots in all, 9 left).
     const fill = (seq: number, qty: number, takerRemainingQty: number): RiskEvent => ({
@@ -515,18 +486,10 @@ describe('RiskEngine: cancels and amends', () => {
     const cmd = place({ qty: 2 });
     run(e, cmd);
     const perLot = (price: bigint): bigint => price * 3n + feeFor(price * 3n, 20);
-    const amend = {
-      kind: 'amend',
-      commandId: 'x',
-      accountId: 'a',
-      orderId: cmd.orderId,
-      symbol: market.symbol,
-      receivedAt: 1,
-    } as const;
     // Up in price first, then up in size: the second applies at whatever price the first left.
-    run(e, { ...amend, price: 120 });
+    run(e, amend(cmd.orderId, { price: 120 }));
     expect(e.order(cmd.orderId)!.holdRemaining).toBe(2n * perLot(120n));
-    const second = run(e, { ...amend, qty: 5 });
+    const second = run(e, amend(cmd.orderId, { qty: 5 }));
     expect(second.ledger).toEqual([
       expect.objectContaining({ kind: 'hold', heldDelta: 5n * perLot(120n) - 2n * perLot(120n) }),
     ]);
@@ -567,17 +530,7 @@ describe('RiskEngine: cancels and amends', () => {
     const fresh = new RiskEngine(P);
     fresh.loadAccount('a');
     fresh.loadOrders([e.order(cmd.orderId)!]);
-    expect(() =>
-      run(fresh, {
-        kind: 'amend',
-        commandId: 'x',
-        accountId: 'a',
-        orderId: cmd.orderId,
-        symbol: market.symbol,
-        receivedAt: 1,
-        qty: 20,
-      }),
-    ).toThrow(MarketNotLoadedError);
+    expect(() => run(fresh, amend(cmd.orderId, { qty: 20 }))).toThrow(MarketNotLoadedError);
   });
 });
 
