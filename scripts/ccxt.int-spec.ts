@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as ccxt from 'ccxt';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type Credentials, until } from './testing/exchange-client';
@@ -282,5 +286,24 @@ describe('ccxt.binance against /api/v3', () => {
     expect(await rejection(skewed.fetchBalance())).toBe('InvalidNonce');
     expect(await taker.fetchOpenOrders(symbol)).toEqual([]);
     expect([await balanceOf(taker, 'USDT'), await balanceOf(taker, base)]).toEqual(before);
+  });
+
+  it('the ccxt snippet of docs/api.md ("Standard clients") runs as written', async () => {
+    const root = join(__dirname, '..');
+    const doc = readFileSync(join(root, 'docs/api.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Standard clients'));
+    const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(snippet).toContain("require('ccxt')");
+    // As written, but on this checkout's gateway port (NATIVE_PORT_OFFSET moves it).
+    const code = snippet!.replace('http://127.0.0.1:8080', GATEWAY_URL);
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', code], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/^BTC\/USDT limits /m);
+    expect(stdout).toMatch(/^placed [0-9a-f-]{36} open$/m);
+    expect(stdout).toMatch(/^open orders [1-9]/m);
+    expect(stdout).toMatch(/^cancelled canceled$/m);
+    expect(stdout).toMatch(/^USDT \{ free: 1000, used: 0, total: 1000/m);
   });
 });
