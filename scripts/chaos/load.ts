@@ -195,10 +195,14 @@ export class ChaosLoad {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> } | null> {
+    // The server's Retry-After (seconds) when it sent one: a client that retries sooner than
+    // it is told adds load to an overloaded gateway exactly when it can least take it.
+    let retryAfterMs = 0;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         this.stats.retries++;
-        await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)));
+        await sleep(Math.max(retryAfterMs, Math.min(1000, 100 * 2 ** Math.min(attempt, 4))));
+        retryAfterMs = 0;
       }
       if (Date.now() > this.giveUpAt) return null;
       let cause: string;
@@ -207,6 +211,7 @@ export class ChaosLoad {
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         if (!retryable(res.status, res.body)) return res;
+        retryAfterMs = Math.min(5_000, 1000 * (Number(res.headers.get('retry-after')) || 0));
         cause = `${res.status} ${(res.body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };
