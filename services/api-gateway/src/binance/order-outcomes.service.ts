@@ -26,8 +26,8 @@ export class OrderOutcomesService {
   ) {}
 
   /**
-   * The account's order once `settled(row)` holds, or as it stands at `deadline` (null when the
-   * router has not stored it by then).
+   * The account's order once `settled(row)` holds, or as last read at `deadline` (null when the
+   * router has not stored it by then, or the database could not say).
    */
   async awaitOrder(
     accountId: string,
@@ -42,10 +42,14 @@ export class OrderOutcomesService {
       poked = true;
       wake?.();
     });
+    let row: OrderRow | null = null;
     try {
       for (;;) {
         poked = false;
-        const row = await dbCall(this.db.dataSource, () => this.orders.findOwn(accountId, orderId));
+        // The order is on Kafka already: a read that fails is an outcome not known yet, never an
+        // error (a client told "failed" would place it again).
+        const read = await this.read(() => this.orders.findOwn(accountId, orderId));
+        if (read.ok) row = read.value;
         if (row && settled(row)) return row;
         const left = deadline - Date.now();
         if (left <= 0) return row;
@@ -71,8 +75,9 @@ export class OrderOutcomesService {
   async fillsOf(row: OrderRow, market: MarketSpec, deadline: number): Promise<SettledFill[]> {
     const wanted = BigInt(row.filledQty);
     if (wanted === 0n) return [];
+    let fills: SettledFill[] = [];
     for (;;) {
-      const fills = await dbCall(this.db.dataSource, () =>
+      const read = await this.read(() =>
         this.trades.settledFills(row.accountId, {
           symbol: market.symbol,
           orderId: row.orderId,
@@ -80,9 +85,19 @@ export class OrderOutcomesService {
           limit: 1000,
         }),
       );
+      if (read.ok) fills = read.value;
       const got = fills.reduce((sum, f) => sum + BigInt(f.qty), 0n);
       if (got >= wanted || Date.now() >= deadline) return fills;
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** A database read whose failure (an outage, a timeout) is reported, not thrown. */
+  private async read<T>(fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    try {
+      return { ok: true, value: await dbCall(this.db.dataSource, fn) };
+    } catch {
+      return { ok: false };
     }
   }
 
