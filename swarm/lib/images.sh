@@ -6,9 +6,10 @@
 # Where a registry answers, the upstream image is pulled. Where none does (air-gapped, or these
 # machines), the image is built from Debian's packages (swarm/images/infra), Maven Central's jars
 # (swarm/images/kafka) and the npm registry's Node.js (swarm/images/node), all fetched on the
-# host by its ordinary clients and handed to the build as files. The app images come from the
-# project's Dockerfile either way; the host's CA bundle is handed to its npm steps as a BuildKit
-# secret (id=ca), never copied into a layer.
+# host by its ordinary clients and handed to the build as files; cAdvisor (swarm/images/cadvisor)
+# is compiled on the host by its Go toolchain from the Go module proxy's cAdvisor modules. The app
+# images come from the project's Dockerfile either way; the host's CA bundle is handed to its npm
+# steps as a BuildKit secret (id=ca), never copied into a layer.
 
 LOCAL_PREFIX="${LOCAL_IMAGE_PREFIX:-trading-local}"
 TAG="${TAG:-0.1.0}"
@@ -31,6 +32,8 @@ INFRA_IMAGES=(
 KAFKA_UPSTREAM=apache/kafka:4.4.0
 NODE_VERSION="${NODE_VERSION:-$(node -p process.versions.node)}"
 JMX_EXPORTER_VERSION=1.0.1
+# Keep in step with swarm/images/cadvisor/go.mod and the default of swarm/monitoring.yml.
+CADVISOR_VERSION=v0.61.1
 
 ca_bundle() {
   local f
@@ -122,6 +125,33 @@ kafka_image() {
   build "$KAFKA_IMAGE" "$SWARM_DIR/images/kafka" --build-arg "BASE_IMAGE=$BASE_IMAGE"
 }
 
+# The upstream cAdvisor image, else a static binary built with the host's Go from the module proxy
+# (Go's own module and build caches, like mvn's ~/.m2), on the Debian base. The binary is keyed by
+# the hash of the Go sources, the image by that and the Dockerfile: a second run reuses both.
+cadvisor_image() {
+  CADVISOR_IMAGE="ghcr.io/google/cadvisor:$CADVISOR_VERSION"
+  pull_upstream "$CADVISOR_IMAGE" && return
+  local dir="$SWARM_DIR/images/cadvisor" art src want started
+  art="$dir/.artifacts"
+  src="$(cat "$dir"/go.mod "$dir"/go.sum "$dir"/*.go | sha256sum | cut -c1-12)"
+  want="$(printf '%s\n' "$src" | cat - "$dir"/Dockerfile | sha256sum | cut -c1-12)"
+  CADVISOR_IMAGE="$LOCAL_PREFIX/cadvisor:$CADVISOR_VERSION-$want"
+  have_image "$CADVISOR_IMAGE" && return
+  mkdir -p "$art"
+  if [[ ! -x "$art/cadvisor" || "$(cat "$art/cadvisor.sha256" 2>/dev/null)" != "$src" ]]; then
+    command -v go >/dev/null || die "no Go toolchain to build cAdvisor (ghcr.io/google/cadvisor cannot be pulled): install golang-go"
+    log "building cAdvisor $CADVISOR_VERSION with go from the module proxy (a few minutes cold)"
+    started=$SECONDS
+    rm -f "$art/cadvisor" "$art/cadvisor.sha256"
+    (cd "$dir" && CGO_ENABLED=0 GOOS=linux nice -n 10 \
+      go build -mod=readonly -trimpath -ldflags='-s -w' -o "$art/cadvisor" .) >"$SWARM_RUN/go-cadvisor.log" 2>&1 ||
+      die "go build of cAdvisor failed (swarm/.run/go-cadvisor.log)"
+    printf '%s\n' "$src" >"$art/cadvisor.sha256"
+    log "built the cAdvisor binary ($((SECONDS - started)) s)"
+  fi
+  build "$CADVISOR_IMAGE" "$dir" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+}
+
 infra_images() {
   local row var upstream target image want
   want="$(cat "$SWARM_DIR/images/infra"/* | sha256sum | cut -c1-12)"
@@ -159,7 +189,9 @@ images_build() {
   node_image
   kafka_image
   infra_images
+  cadvisor_image
   {
+    echo "CADVISOR_IMAGE=$CADVISOR_IMAGE"
     echo "KAFKA_IMAGE=$KAFKA_IMAGE"
     echo "NODE_IMAGE=$NODE_IMAGE"
   } >>"$IMAGES_ENV.tmp"
