@@ -9,6 +9,8 @@
 #   npm run platform -- stop-services   stop the services, keep the infrastructure
 #
 # MATCHING_WORKERS=N starts N matching-worker instances (default 3, one per scrape target).
+# Every service runs under native/lib/supervise.sh: whenever it exits (SIGKILL, crash) it is
+# started again after 1 s, doubling to 30 s for a crash loop (the production units' Restart=).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,10 +56,25 @@ ensure_node_modules() {
   fi
 }
 
+# Each service runs under native/lib/supervise.sh: restarted whenever it exits (SIGKILL, crash),
+# after 1 s doubling to 30 s, as systemd's Restart=always does for the production units.
+supervisor_pid() {
+  local f="$PIDS/$1.pid.supervisor" pid
+  [[ -s "$f" ]] || return 1
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  grep -qa "supervise.sh" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
 start_service() {
   local name=$1 port=$2 entry=$3 instance=$4
-  if live_pid "$name" >/dev/null; then
+  if supervisor_pid "$name" >/dev/null; then
     return 0
+  fi
+  # A service left from before supervision (or whose supervisor was killed): replaced.
+  if live_pid "$name" >/dev/null; then
+    stop_pid "$name"
   fi
   (
     set -a
@@ -66,16 +83,22 @@ start_service() {
     set +a
     export HTTP_PORT="$port" INSTANCE_ID="$instance" NODE_ENV=production LOG_LEVEL="${LOG_LEVEL:-info}"
     # A 32 MB young generation (V8 default 16): fewer scavenges of the per-order garbage
-    # (docs/performance.md, "Third pass").
-    exec node --enable-source-maps --max-semi-space-size=32 "$ROOT/dist/services/$entry/src/main.js" >>"$LOGS/$name.log" 2>&1
-  ) &
-  echo $! >"$PIDS/$name.pid"
+    # (docs/performance.md, "Third pass"); the flags of the Dockerfile and the systemd units.
+    exec setsid bash "$ROOT/native/lib/supervise.sh" "$name" "$PIDS/$name.pid" "$LOGS/$name.log" \
+      node --enable-source-maps --max-semi-space-size=32 "$ROOT/dist/services/$entry/src/main.js"
+  ) </dev/null >/dev/null 2>&1 &
+  local i
+  for ((i = 0; i < 50; i++)); do
+    live_pid "$name" >/dev/null && return 0
+    sleep 0.1
+  done
+  die "$name did not start; see $LOGS/$name.log"
 }
 
 wait_ready() {
   local name=$1 port=$2 deadline=$((SECONDS + 90))
   until curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready"; do
-    live_pid "$name" >/dev/null || die "$name exited; see $LOGS/$name.log"
+    supervisor_pid "$name" >/dev/null || die "$name is not supervised any more; see $LOGS/$name.log"
     ((SECONDS < deadline)) || die "$name not ready after 90 s; see $LOGS/$name.log and http://127.0.0.1:$port/health/ready"
     sleep 0.5
   done
@@ -114,8 +137,19 @@ cmd_up() {
   say "stop everything with: npm run platform -- down"
 }
 
+# Stops a service: its supervisor first (which stops the process and ends the restarts), then a
+# process without one.
 stop_pid() {
-  local name=$1 pid
+  local name=$1 pid sup
+  if sup="$(supervisor_pid "$name")"; then
+    kill -TERM "$sup" 2>/dev/null || true
+    local deadline=$((SECONDS + 25))
+    while kill -0 "$sup" 2>/dev/null; do
+      ((SECONDS < deadline)) || break
+      sleep 0.2
+    done
+  fi
+  rm -f "$PIDS/$name.pid.supervisor"
   pid="$(live_pid "$name")" || {
     rm -f "$PIDS/$name.pid"
     return 0
@@ -141,7 +175,8 @@ stop_services() {
     name="$(basename "$f" .pid)"
     stop_pid "$name"
   done
-  # A service whose pid file was lost (a purge, a crash of this script) is still ours.
+  # A supervisor or service whose pid file was lost (a purge, a crash of this script) is still ours.
+  pkill -TERM -f "native/lib/supervise.sh [a-z0-9-]+ $PIDS/" 2>/dev/null && sleep 3
   if pkill -TERM -f "$ROOT/dist/services/" 2>/dev/null; then
     sleep 3
     pkill -KILL -f "$ROOT/dist/services/" 2>/dev/null || true
@@ -158,7 +193,9 @@ cmd_status() {
   local name port svc instance pid
   while IFS=: read -r name port svc instance; do
     if pid="$(live_pid "$name")"; then
-      printf '%-18s up    pid=%-8s port=%s\n' "$name" "$pid" "$port"
+      printf '%-18s up    pid=%-8s port=%-6s supervisor=%s\n' "$name" "$pid" "$port" "$(supervisor_pid "$name" || echo none)"
+    elif supervisor_pid "$name" >/dev/null; then
+      printf '%-18s restarting (supervised)  port=%s\n' "$name" "$port"
     else
       printf '%-18s down  port=%s\n' "$name" "$port"
     fi
