@@ -322,6 +322,7 @@ describe('deployment files', () => {
         [
           ...APP_SERVICES,
           'alertmanager',
+          'cadvisor',
           'create-topics',
           'edge',
           'grafana',

@@ -8,7 +8,9 @@ import {
   PROMETHEUS_URL,
   reconcile,
   replicas,
+  service,
   sql,
+  STACK,
   swarmSecret,
   until,
 } from '../testing/swarm';
@@ -206,7 +208,43 @@ describe('the Swarm stack end to end', () => {
       2_000,
     );
     log(`up targets: ${JSON.stringify(seen)} (replicas ${JSON.stringify(want)})`);
-    for (const job of ['node', 'postgres', 'redis', 'kafka']) expect(seen[job]).toBeGreaterThan(0);
+    for (const job of ['node', 'postgres', 'redis', 'kafka', 'cadvisor'])
+      expect(seen[job]).toBeGreaterThan(0);
+  });
+
+  it("cAdvisor gives every app service's tasks their CPU and memory, by Swarm service", async () => {
+    const byService = async (expr: string) => {
+      const data = await prometheus<{ result: { metric: Json; value: [number, string] }[] }>(
+        `/api/v1/query?${new URLSearchParams({ query: expr })}`,
+      );
+      return Object.fromEntries(
+        data.result.map((r) => [
+          String(r.metric.container_label_com_docker_swarm_service_name),
+          Number(r.value[1]),
+        ]),
+      );
+    };
+    const stack = `container_label_com_docker_stack_namespace="${STACK}"`;
+    const cpu = await until(
+      'container CPU of every app service',
+      async () => {
+        const seen = await byService(
+          `sum by (container_label_com_docker_swarm_service_name) (rate(container_cpu_usage_seconds_total{${stack},cpu="total"}[1m]))`,
+        );
+        return APP_SERVICES.every((s) => seen[service(s)] > 0) ? seen : undefined;
+      },
+      120_000,
+      5_000,
+    );
+    const memory = await byService(
+      `sum by (container_label_com_docker_swarm_service_name) (container_memory_working_set_bytes{${stack}})`,
+    );
+    for (const s of APP_SERVICES) expect(memory[service(s)]).toBeGreaterThan(10 * 1024 * 1024);
+    log(
+      `container CPU (cores) and working set (MiB): ${APP_SERVICES.map(
+        (s) => `${s} ${cpu[service(s)].toFixed(3)} / ${Math.round(memory[service(s)] / 1048576)}`,
+      ).join(', ')}`,
+    );
   });
 
   it('every alert and recording rule evaluates, and every dashboard query runs, on the overlay', async () => {
