@@ -18,6 +18,7 @@ import { ApiKeyGuard } from './auth/api-key.guard';
 import { BinanceMarketController } from './binance/binance-market.controller';
 import { BinanceMarketService } from './binance/binance-market.service';
 import { BinanceSignedGuard } from './binance/binance-auth';
+import { BinanceCombinedStreamGateway, BinanceRawStreamGateway } from './binance/binance-ws.gateway';
 import { BinanceTradingController } from './binance/binance-trading.controller';
 import { BinanceTradingService } from './binance/binance-trading.service';
 import { OrderOutcomesService } from './binance/order-outcomes.service';
@@ -117,6 +118,8 @@ export class AppModule {
         BinanceSignedGuard,
         BinanceTradingService,
         OrderOutcomesService,
+        BinanceRawStreamGateway,
+        BinanceCombinedStreamGateway,
       ],
     };
   }

@@ -1,14 +1,15 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
 import { inspectJson, inspectParameters, unsupportedEncoding } from './common/edge-input';
 import { BINANCE_PREFIX, installBinanceErrorShape } from './binance/binance.errors';
+import { BINANCE_WS_PATH } from './binance/binance-ws.streams';
 import { BINANCE_SIGNED, SIGNED } from './common/openapi';
 import { trackRoutes } from './common/route-table';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
 import { installDirectOrderRoutes } from './orders/direct-order-routes';
+import { GatewayWsAdapter } from './stream/gateway-ws.adapter';
 
 // Deeper JSON than this is refused before parsing (hostile nesting costs stack and CPU).
 const MAX_JSON_DEPTH = 16;
@@ -109,7 +110,10 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
   );
 
   // Our own message handling: Nest's {event,data} routing is bypassed (the parser yields nothing).
-  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
+  // Binance's raw streams live under /ws/<streamName>: that gateway takes the whole prefix.
+  app.useWebSocketAdapter(
+    new GatewayWsAdapter(app, { messageParser: () => undefined, prefixPaths: [BINANCE_WS_PATH] }),
+  );
 
   const document = SwaggerModule.createDocument(
     app,

@@ -93,6 +93,21 @@ export interface BucketVolumes {
   takerBuyQuoteVolume: string;
 }
 
+/** The trades of one bucket in one row: prices in ticks, quantities in lots, notionals in ticks x lots. */
+export interface BucketSummary {
+  trades: number;
+  firstSeq: number;
+  lastSeq: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  quoteVolume: string;
+  takerBuyVolume: string;
+  takerBuyQuoteVolume: string;
+}
+
 export interface AccountFillsQuery {
   symbol?: string;
   /** Opaque, from a previous page's `nextCursor`. */
@@ -467,5 +482,47 @@ export class TradesRepository {
         { quoteVolume: r.quote, takerBuyVolume: r.buy, takerBuyQuoteVolume: r.buy_quote },
       ]),
     );
+  }
+
+  /** The trades of `symbol` executed in [from, to) summed up as one candle; null when there is none. */
+  async bucketSummary(symbol: string, from: Date, to: Date): Promise<BucketSummary | null> {
+    const rows = (await this.db.query(
+      `SELECT count(*)::text AS n, min(seq)::text AS first_seq, max(seq)::text AS last_seq,
+              (array_agg(price ORDER BY seq ASC))[1]::text AS open,
+              (array_agg(price ORDER BY seq DESC))[1]::text AS close,
+              max(price)::text AS high, min(price)::text AS low, sum(qty)::text AS volume,
+              sum(price::numeric * qty)::text AS quote,
+              sum(CASE WHEN taker_side = 'buy' THEN qty ELSE 0 END)::text AS buy,
+              sum(CASE WHEN taker_side = 'buy' THEN price::numeric * qty ELSE 0 END)::text AS buy_quote
+       FROM trades WHERE symbol = $1 AND executed_at >= $2 AND executed_at < $3`,
+      [symbol, from.toISOString(), to.toISOString()],
+    )) as {
+      n: string;
+      first_seq: string | null;
+      last_seq: string | null;
+      open: string | null;
+      close: string | null;
+      high: string | null;
+      low: string | null;
+      volume: string | null;
+      quote: string | null;
+      buy: string | null;
+      buy_quote: string | null;
+    }[];
+    const r = rows[0];
+    if (!r || r.n === '0' || r.first_seq === null || r.last_seq === null) return null;
+    return {
+      trades: safeInt(r.n, 'n'),
+      firstSeq: safeInt(r.first_seq, 'first_seq'),
+      lastSeq: safeInt(r.last_seq, 'last_seq'),
+      open: r.open ?? '0',
+      high: r.high ?? '0',
+      low: r.low ?? '0',
+      close: r.close ?? '0',
+      volume: r.volume ?? '0',
+      quoteVolume: r.quote ?? '0',
+      takerBuyVolume: r.buy ?? '0',
+      takerBuyQuoteVolume: r.buy_quote ?? '0',
+    };
   }
 }
