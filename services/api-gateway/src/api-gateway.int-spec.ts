@@ -8,7 +8,13 @@ import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '@trading/config';
 import { orderCommandSchema, redisKeys, STREAM_PATH, TOPICS, type OrderCommand } from '@trading/contracts';
-import { AccountsRepository, ApiKeysRepository, createDataSource, MarketsRepository } from '@trading/db';
+import {
+  AccountsRepository,
+  ApiKeysRepository,
+  BalancesRepository,
+  createDataSource,
+  MarketsRepository,
+} from '@trading/db';
 import { createKafka, partitionFor } from '@trading/kafka';
 import { bootstrapService } from '@trading/nest-common';
 import { createRedis } from '@trading/redis';
@@ -221,6 +227,20 @@ describe('api-gateway against the native infrastructure', () => {
     ['a numeric quantity', order({ quantity: 0.5 }), 400, 'VALIDATION_FAILED', 'quantity'],
     ['an unknown field', order({ leverage: '10' }), 400, 'VALIDATION_FAILED', 'leverage'],
     [
+      'a market buy with neither protectionPrice nor quoteBudget',
+      order({ type: 'market', price: undefined }),
+      400,
+      'MARKET_BUY_UNBOUNDED',
+      'protectionPrice',
+    ],
+    [
+      'a stop-market buy with neither protectionPrice nor quoteBudget',
+      order({ type: 'stop-market', price: undefined, stopPrice: '101' }),
+      400,
+      'MARKET_BUY_UNBOUNDED',
+      'protectionPrice',
+    ],
+    [
       'a notional below the minimum',
       order({ price: '1', quantity: '0.5' }),
       400,
@@ -327,6 +347,38 @@ describe('api-gateway against the native infrastructure', () => {
       });
       expect(await commandsFor(ACCOUNT_B)).toEqual([]);
     });
+  });
+
+  it('lists the ledger as {data, nextCursor}, newest first, paging with the cursor', async () => {
+    // Two deposits as the order-router posts them (ledger rows and balances in one statement).
+    const deposit = (n: number, units: bigint) => ({
+      key: `it-ledger-${suffix}-${n}`,
+      accountId: ACCOUNT_A,
+      asset: 'USDT',
+      availableDelta: units,
+      heldDelta: 0n,
+      kind: 'deposit',
+      ref: `ledger-${n}-${suffix}`,
+    });
+    await new BalancesRepository(db).post([deposit(1, 5_000_000n)]);
+    await new BalancesRepository(db).post([deposit(2, 7_000_000n)]);
+    const first = await call('GET', '/v1/ledger?asset=USDT&limit=1');
+    expect(first.status).toBe(200);
+    expect(Object.keys(first.json).sort()).toEqual(['data', 'nextCursor']);
+    expect(first.json.data).toEqual([
+      expect.objectContaining({
+        asset: 'USDT',
+        availableDelta: '7',
+        kind: 'deposit',
+        ref: `ledger-2-${suffix}`,
+      }),
+    ]);
+    const second = await call('GET', `/v1/ledger?asset=USDT&limit=1&cursor=${String(first.json.nextCursor)}`);
+    expect(second.json.data).toEqual([
+      expect.objectContaining({ availableDelta: '5', ref: `ledger-1-${suffix}` }),
+    ]);
+    const rest = await call('GET', `/v1/ledger?asset=USDT&limit=1&cursor=${String(second.json.nextCursor)}`);
+    expect(rest.json).toEqual({ data: [], nextCursor: null });
   });
 
   it('lists fills for both sides of a trade and builds candles from it', async () => {

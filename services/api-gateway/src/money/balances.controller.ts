@@ -25,7 +25,7 @@ export class BalancesController {
   ledger(
     @CurrentAccount() account: AuthenticatedAccount,
     @Query() query: unknown,
-  ): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
+  ): Promise<{ data: LedgerView[]; nextCursor: string | null }> {
     return this.balances.ledger(account, query);
   }
 }

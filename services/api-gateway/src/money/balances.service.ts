@@ -46,7 +46,7 @@ export class BalancesService {
   async ledger(
     account: AuthenticatedAccount,
     query: unknown,
-  ): Promise<{ items: LedgerView[]; nextCursor: string | null }> {
+  ): Promise<{ data: LedgerView[]; nextCursor: string | null }> {
     const parsed = ledgerQuerySchema.safeParse(query ?? {});
     if (!parsed.success) throw fromZodError(parsed.error, ErrorCode.VALIDATION_FAILED);
     const { asset, limit, cursor } = parsed.data;
@@ -61,7 +61,7 @@ export class BalancesService {
       }),
     );
     const decimals = await this.assetDecimals();
-    const items = rows.map((r) => {
+    const data = rows.map((r) => {
       const d = decimals.get(r.asset) ?? 0;
       return {
         id: r.id.toString(),
@@ -73,7 +73,7 @@ export class BalancesService {
         time: r.createdAt.toISOString(),
       };
     });
-    return { items, nextCursor: rows.length === limit ? rows[rows.length - 1].id.toString() : null };
+    return { data, nextCursor: rows.length === limit ? rows[rows.length - 1].id.toString() : null };
   }
 
   /** Asset precision, loaded once and refreshed when an unknown asset shows up. */

@@ -137,6 +137,30 @@ describe('order validation and conversion', () => {
     });
   });
 
+  it.each(['market', 'stop-market'] as const)(
+    'refuses a %s buy with neither protectionPrice nor quoteBudget, naming protectionPrice',
+    (type) => {
+      const buy = {
+        symbol: 'BTC-USDT',
+        side: 'buy',
+        type,
+        quantity: '1',
+        ...(type === 'stop-market' ? { stopPrice: '100' } : {}),
+      } as const;
+      expect(rejection(() => validatePlaceOrder(buy, btc))).toEqual({
+        code: ErrorCode.MARKET_BUY_UNBOUNDED,
+        field: 'protectionPrice',
+      });
+      expect(validatePlaceOrder({ ...buy, protectionPrice: '101' }, btc)).toMatchObject({
+        protectionPrice: 10100,
+      });
+      expect(validatePlaceOrder({ ...buy, quoteBudget: '50' }, btc)).toMatchObject({
+        quoteBudget: 50_000_000,
+      });
+      expect(validatePlaceOrder({ ...buy, side: 'sell' }, btc)).toMatchObject({ side: 'sell' });
+    },
+  );
+
   it('refuses orders on a halted market', () => {
     expect(rejection(() => validatePlaceOrder(limit, { ...btc, status: 'halted' }))).toEqual({
       code: ErrorCode.MARKET_HALTED,

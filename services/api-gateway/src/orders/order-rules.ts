@@ -161,6 +161,15 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
     quoteBudget = r.steps;
   }
 
+  // The router holds what an order can cost: a market buy needs a price or a budget that bounds it
+  // (without one it would only be rejected later, asynchronously, as MARKET_BUY_UNBOUNDED).
+  if (!priced && req.side === 'buy' && protectionPrice === undefined && quoteBudget === undefined)
+    fail(
+      ErrorCode.MARKET_BUY_UNBOUNDED,
+      'protectionPrice',
+      `a ${req.type} buy needs protectionPrice (the worst price it may pay) or quoteBudget (the most it may spend)`,
+    );
+
   return {
     symbol: market.symbol,
     side: req.side,
