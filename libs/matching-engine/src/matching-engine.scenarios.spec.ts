@@ -8,6 +8,8 @@ import {
 } from './engine.types';
 import amendPriority from './fixtures/amend-priority.json';
 import cancel from './fixtures/cancel.json';
+import fokSelfTradePrevention from './fixtures/fok-self-trade-prevention.json';
+import fokStopSelfTradePrevention from './fixtures/fok-stop-self-trade-prevention.json';
 import iceberg from './fixtures/iceberg.json';
 import limitFok from './fixtures/limit-fok.json';
 import limitGtc from './fixtures/limit-gtc.json';
@@ -38,6 +40,8 @@ const fixtures = [
   iceberg,
   amendPriority,
   selfTradePrevention,
+  fokSelfTradePrevention,
+  fokStopSelfTradePrevention,
   cancel,
   rejections,
 ] as unknown as Fixture[];

@@ -783,13 +783,15 @@ export class MatchingEngine {
     return protection === 0 || (isBuy ? best.price <= protection : best.price >= protection);
   }
 
-  // FOK pre-check. Own orders are skipped under cancel-maker (they will be cancelled) and make
-  // the order unfillable under cancel-taker/cancel-both (it would stop on them).
+  // FOK pre-check: does the walk the taker would really make (price-time order, an iceberg's
+  // refilled slice to the back of its level) fill `qty` within `price`? Under cancel-maker own
+  // orders are cancelled on the way and add nothing. Under cancel-taker/cancel-both the walk
+  // ends at the first own order it meets: in that order's level only the visible slices queued
+  // ahead of it count (a refill goes behind it), and no level beyond. See ADR 0011.
   private canFill(isBuy: boolean, price: number, qty: number, acct: string, stp: number): boolean {
     const levels = (isBuy ? this.asks : this.bids).levels;
     const s = this.store;
     let need = qty;
-    const scanAll = stp === STP_CANCEL_TAKER || stp === STP_CANCEL_BOTH;
     for (let i = levels.length - 1; i >= 0; i--) {
       const level = levels[i];
       if (isBuy ? level.price > price : level.price < price) break;
@@ -798,16 +800,25 @@ export class MatchingEngine {
         if (need <= 0) return true;
         continue;
       }
-      for (let o = level.head; o !== NIL; o = s.next(o)) {
-        if (s.acct(o) === acct) {
-          if (scanAll) return false;
-          continue;
+      if (stp === STP_CANCEL_MAKER) {
+        for (let o = level.head; o !== NIL; o = s.next(o)) {
+          if (s.acct(o) === acct) continue;
+          need -= s.rem(o);
+          if (need <= 0) return true;
         }
-        need -= s.rem(o);
-        if (need <= 0 && !scanAll) return true;
+        continue;
       }
+      let ahead = 0;
+      for (let o = level.head; o !== NIL; o = s.next(o)) {
+        if (s.acct(o) === acct) return false;
+        ahead += s.vis(o);
+        if (ahead >= need) return true;
+      }
+      // No own order at this level: all of it, hidden quantity included, is taken in turn.
+      need -= level.totalQty;
+      if (need <= 0) return true;
     }
-    return need <= 0;
+    return false;
   }
 
   // ---- events ----

@@ -371,7 +371,7 @@ export class ReferenceModel {
     return best;
   }
 
-  // Opposite orders in the order a taker would meet them (ignoring iceberg requeues).
+  // Opposite orders within `limit`, in the order a taker would meet them now.
   private oppositeInRange(side: Side, limit: number): RefOrder[] {
     const opp = side === 'buy' ? 'sell' : 'buy';
     return this.resting
@@ -379,17 +379,34 @@ export class ReferenceModel {
       .sort((a, b) => (side === 'buy' ? a.price - b.price : b.price - a.price) || a.time - b.time);
   }
 
+  // FOK pre-check as a dry run of the match on copies of the makers: price-time order, an
+  // iceberg's refilled slice re-queued at the back, own orders cancelled (cancel-maker) or ending
+  // the walk (cancel-taker, cancel-both) as the real match would. Fillable iff it fills `qty`.
   private fokFillable(side: Side, limit: number, qty: number, acct: string, stp: string): boolean {
-    const orders = this.oppositeInRange(side, limit);
-    if (stp === 'cancel-taker' || stp === 'cancel-both') {
-      if (orders.some((o) => o.acct === acct)) return false;
+    let book = this.oppositeInRange(side, limit).map((o) => ({ ...o }));
+    let clock = this.clock;
+    let need = qty;
+    while (need > 0) {
+      book.sort((a, b) => (side === 'buy' ? a.price - b.price : b.price - a.price) || a.time - b.time);
+      const maker = book[0];
+      if (!maker) return false;
+      if (stp !== 'none' && maker.acct === acct) {
+        if (stp !== 'cancel-maker') return false;
+        book = book.slice(1);
+        continue;
+      }
+      const q = Math.min(need, maker.visible);
+      need -= q;
+      maker.remaining -= q;
+      maker.visible -= q;
+      if (maker.remaining === 0) {
+        book = book.slice(1);
+      } else if (maker.visible === 0) {
+        maker.visible = Math.min(maker.display, maker.remaining);
+        maker.time = ++clock;
+      }
     }
-    let sum = 0;
-    for (const o of orders) {
-      if (stp !== 'none' && o.acct === acct) continue;
-      sum += o.remaining;
-    }
-    return sum >= qty;
+    return true;
   }
 
   private wouldCross(side: Side, price: number): boolean {
