@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as ccxt from 'ccxt';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type Credentials, until } from './testing/exchange-client';
@@ -283,5 +287,22 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
       l: '99',
     });
     ws.close();
+  });
+
+  it('the ccxt.pro snippet of docs/api.md ("Standard clients", WebSocket streams) runs as written', async () => {
+    const root = join(__dirname, '..');
+    const doc = readFileSync(join(root, 'docs/api.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Standard clients'));
+    const snippet = [...section.matchAll(/```js\n([\s\S]*?)```/g)]
+      .map((m) => m[1])
+      .find((code) => code.includes('ccxt.pro.binance'));
+    expect(snippet).toContain("require('ccxt')");
+    // As written, but on this checkout's gateway port (NATIVE_PORT_OFFSET moves it).
+    const code = snippet!.replace('http://127.0.0.1:8080', GATEWAY_URL);
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', code], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/^watchOrderBook bid 1000 true$/m);
   });
 });
