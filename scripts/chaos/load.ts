@@ -15,6 +15,18 @@ export interface LoadMarket {
   midTicks: number;
 }
 
+export interface LoadOptions {
+  /**
+   * Every order type in the mix (issue 22): besides limit GTC and IOC, FOK, post-only, icebergs,
+   * stop-limit and stop-market, market orders with a protection price or (buys) a quote budget,
+   * and every STP mode. Off by default: the Swarm fault tests and `npm run chaos` keep their
+   * limit/IOC flow unless asked (`npm run chaos -- --order-types`).
+   */
+  orderTypes?: boolean;
+}
+
+const STP_MODES = ['none', 'cancel-taker', 'cancel-maker', 'cancel-both'] as const;
+
 export interface AckedOrder {
   orderId: string;
   clientOrderId: string;
@@ -58,6 +70,12 @@ function formatLots(lots: number): string {
   return `${s.slice(0, -3)}.${s.slice(-3)}`;
 }
 
+/** Ticks x lots (tick 0.01, lot 0.001) as a quote amount. */
+function formatTickLots(tickLots: number): string {
+  const s = String(tickLots).padStart(6, '0');
+  return `${s.slice(0, -5)}.${s.slice(-5)}`;
+}
+
 /** Worth sending again: an outage, shedding, or a request that waited past the signature window. */
 function retryable(status: number, body: Record<string, unknown>): boolean {
   const code = (body.error as { code?: string } | undefined)?.code;
@@ -94,6 +112,7 @@ export class ChaosLoad {
     private readonly markets: LoadMarket[],
     private readonly rate: number,
     private readonly runTag: string,
+    private readonly options: LoadOptions = {},
   ) {
     this.api = new ExchangeClient(baseUrl);
   }
@@ -137,20 +156,11 @@ export class ChaosLoad {
     const market = this.markets[this.random(this.markets.length)];
     const account = this.accounts[this.random(this.accounts.length)];
     const side = this.random(2) === 0 ? 'buy' : 'sell';
-    const dir = side === 'buy' ? -1 : 1;
-    const ioc = this.random(6) === 0;
-    // Mostly passive within a few ticks of the mid, a fifth priced through it: books form and trade.
-    const offset = this.random(5) === 0 ? -this.random(4) - 1 : this.random(6);
     const clientOrderId = `${this.runTag}-${(++this.seq).toString(36)}`;
-    const body = {
-      symbol: market.symbol,
-      side,
-      type: 'limit',
-      price: formatTicks(market.midTicks + dir * (ioc ? -3 : offset)),
-      quantity: formatLots(1 + this.random(5)),
-      ...(ioc ? { timeInForce: 'IOC' } : {}),
-      clientOrderId,
-    };
+    const { order, rests } = this.options.orderTypes
+      ? this.anyOrder(market, side)
+      : this.limitOrder(market, side);
+    const body = { symbol: market.symbol, side, ...order, clientOrderId };
     this.stats.placements++;
     const res = await this.send(account, 'POST', '/v1/orders', body);
     if (!res) {
@@ -178,7 +188,117 @@ export class ChaosLoad {
     };
     this.acked.set(clientOrderId, ack);
     this.stats.acknowledged++;
-    if (!ioc) this.open.push(ack);
+    if (rests) this.open.push(ack);
+  }
+
+  /** A limit order, GTC (mostly passive within a few ticks of the mid, a fifth through it) or IOC. */
+  private limitOrder(
+    market: LoadMarket,
+    side: 'buy' | 'sell',
+  ): { order: Record<string, unknown>; rests: boolean } {
+    const dir = side === 'buy' ? -1 : 1;
+    const ioc = this.random(6) === 0;
+    // Mostly passive within a few ticks of the mid, a fifth priced through it: books form and trade.
+    const offset = this.random(5) === 0 ? -this.random(4) - 1 : this.random(6);
+    return {
+      order: {
+        type: 'limit',
+        price: formatTicks(market.midTicks + dir * (ioc ? -3 : offset)),
+        quantity: formatLots(1 + this.random(5)),
+        ...(ioc ? { timeInForce: 'IOC' } : {}),
+      },
+      rests: !ioc,
+    };
+  }
+
+  /**
+   * Any order type (`orderTypes`): half the flow stays plain limit/IOC so books keep forming; the
+   * rest is spread over FOK, post-only, icebergs, stops (a few ticks beyond the mid, so trades
+   * trigger them), market orders bounded by a protection price or a quote budget; a quarter of
+   * the orders that can take carry an STP mode.
+   */
+  private anyOrder(
+    market: LoadMarket,
+    side: 'buy' | 'sell',
+  ): { order: Record<string, unknown>; rests: boolean } {
+    const mid = market.midTicks;
+    const passive = side === 'buy' ? -1 : 1;
+    // Towards where a buy stop triggers (up) or a sell stop (down).
+    const away = -passive;
+    const lots = 1 + this.random(5);
+    const quantity = formatLots(lots);
+    const stp = this.random(4) === 0 ? { stpMode: STP_MODES[this.random(STP_MODES.length)] } : {};
+    const price = (ticks: number) => formatTicks(ticks);
+    switch (this.random(16)) {
+      case 0:
+        return {
+          order: { type: 'limit', price: price(mid + away * 3), quantity, timeInForce: 'FOK', ...stp },
+          rests: false,
+        };
+      case 1:
+        return {
+          order: { type: 'limit', price: price(mid + passive * this.random(6)), quantity, postOnly: true },
+          rests: true,
+        };
+      case 2:
+        return {
+          order: {
+            type: 'limit',
+            price: price(mid + passive * this.random(6)),
+            quantity: formatLots(4 + this.random(8)),
+            displayQuantity: formatLots(1 + this.random(2)),
+            ...stp,
+          },
+          rests: true,
+        };
+      case 3: {
+        const stop = mid + away * (4 + this.random(4));
+        return {
+          order: {
+            type: 'stop-limit',
+            stopPrice: price(stop),
+            price: price(stop + away * 2),
+            quantity,
+            ...stp,
+          },
+          rests: true,
+        };
+      }
+      case 4: {
+        const stop = mid + away * (4 + this.random(4));
+        return {
+          order: {
+            type: 'stop-market',
+            stopPrice: price(stop),
+            protectionPrice: price(stop + away * 5),
+            quantity,
+            ...stp,
+          },
+          rests: true,
+        };
+      }
+      case 5:
+        return {
+          order: { type: 'market', protectionPrice: price(mid + away * 3), quantity, ...stp },
+          rests: false,
+        };
+      case 6:
+        return side === 'buy'
+          ? {
+              order: {
+                type: 'market',
+                quoteBudget: formatTickLots(mid * lots),
+                quantity: formatLots(lots * 2),
+                ...stp,
+              },
+              rests: false,
+            }
+          : { order: { type: 'market', protectionPrice: price(mid - 5), quantity, ...stp }, rests: false };
+      default: {
+        const { order, rests } = this.limitOrder(market, side);
+        return { order: { ...order, ...stp }, rests };
+      }
+    }
   }
 
   private async cancel(target: AckedOrder): Promise<void> {

@@ -11,12 +11,13 @@ import {
   type ChaosReport,
 } from './scenario';
 
-// `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|kafka,redis,...] [--brokers 1|3]`:
+// `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|kafka,redis,...] [--brokers 1|3]
+// [--order-types]` (every order type in the load mix, not only limit and IOC):
 // the longer crash-recovery run (scripts/chaos/scenario.ts). Prints a summary and exits 1 when
 // the reconciliation finds anything off. Needs `bash native/infra.sh up` and a build (dist/).
 // The services log at warn; SERVICE_LOG_LEVEL=info keeps their assignments and replays too.
 const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults all|${FAULT_KINDS.join(',')}]
-                      [--accounts 6] [--symbols 2] [--downtime 2s] [--brokers 1|3]`;
+                      [--accounts 6] [--symbols 2] [--downtime 2s] [--brokers 1|3] [--order-types]`;
 
 /** "120s", "2m", "1m30s", "500ms" or plain seconds, in milliseconds. */
 export function parseDuration(text: string): number {
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
       symbols: { type: 'string', default: '2' },
       downtime: { type: 'string', default: '2s' },
       brokers: { type: 'string', default: '1' },
+      'order-types': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
     accounts: Number(values.accounts),
     symbols: Number(values.symbols),
     downtimeMs: parseDuration(values.downtime),
+    orderTypes: values['order-types'],
     log: (m) => process.stdout.write(`[chaos] ${m}\n`),
   };
   if (!(options.rate > 0)) throw new Error(`--rate must be a positive number\n${USAGE}`);

@@ -50,6 +50,8 @@ export interface ChaosOptions {
   downtimeMs?: number;
   /** Load after a recovery before the next fault. */
   gapMs?: number;
+  /** Every order type in the load mix (`ChaosLoad`'s `orderTypes`), not only limit and IOC. */
+  orderTypes?: boolean;
   log?: (message: string) => void;
 }
 
@@ -349,6 +351,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       symbols.map((symbol) => ({ symbol, midTicks: 10_000 })),
       options.rate,
       runTag,
+      { orderTypes: options.orderTypes },
     );
     log(`load: ${options.rate} orders/s on ${symbols.join(', ')} over ${accountIds.length} accounts`);
     const loadStarted = Date.now();
