@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalRequest as contractsCanonical, toMarketSpec } from '@trading/contracts';
+import { canonicalRequest as contractsCanonical, sampleMarketSpec } from '@trading/contracts';
 import { signatureMatches } from '../services/api-gateway/src/auth/signature';
 import {
   placeOrderRequestSchema,
@@ -38,34 +38,8 @@ const accounts: LoadAccount[] = [
   { accountId: 'lt-b', keyId: 'ak_b', secret: 'b'.repeat(64) },
 ];
 const specs = {
-  'BTC-USDT': toMarketSpec({
-    symbol: 'BTC-USDT',
-    baseAsset: 'BTC',
-    quoteAsset: 'USDT',
-    baseDecimals: 8,
-    quoteDecimals: 6,
-    tickSize: '0.01',
-    lotSize: '0.0001',
-    minQtyLots: 1,
-    minNotional: '1',
-    makerFeeBps: 10,
-    takerFeeBps: 20,
-    status: 'trading',
-  }),
-  'ETH-USDT': toMarketSpec({
-    symbol: 'ETH-USDT',
-    baseAsset: 'ETH',
-    quoteAsset: 'USDT',
-    baseDecimals: 8,
-    quoteDecimals: 6,
-    tickSize: '0.01',
-    lotSize: '0.001',
-    minQtyLots: 1,
-    minNotional: '1',
-    makerFeeBps: 10,
-    takerFeeBps: 20,
-    status: 'trading',
-  }),
+  'BTC-USDT': sampleMarketSpec(),
+  'ETH-USDT': sampleMarketSpec({ symbol: 'ETH-USDT', baseAsset: 'ETH', lotSize: '0.001' }),
 } as const;
 
 describe('load scenario', () => {

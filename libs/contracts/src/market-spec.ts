@@ -63,3 +63,25 @@ export function toMarketSpec(row: MarketRow): MarketSpec {
     minNotionalTickLots: Number(minTl),
   };
 }
+
+/**
+ * The market of the examples and specs: BTC-USDT, ticks 0.01, lots 0.0001, minimum notional 1,
+ * fees 10/20 bps; `over` changes any rule (one fixture instead of a copy per spec).
+ */
+export function sampleMarketSpec(over: Partial<MarketRow> = {}): MarketSpec {
+  return toMarketSpec({
+    symbol: 'BTC-USDT',
+    baseAsset: 'BTC',
+    quoteAsset: 'USDT',
+    baseDecimals: 8,
+    quoteDecimals: 6,
+    tickSize: '0.01',
+    lotSize: '0.0001',
+    minQtyLots: 1,
+    minNotional: '1',
+    makerFeeBps: 10,
+    takerFeeBps: 20,
+    status: 'trading',
+    ...over,
+  });
+}

@@ -1,19 +1,10 @@
-import { toMarketSpec } from '@trading/contracts';
+import { sampleMarketSpec } from '@trading/contracts';
 import { bestPrices, multiplyDecimals, toDepthSnapshot, toPublicTrade, toTicker } from './public-data.mapper';
 
-const market = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
+const market = sampleMarketSpec({
   tickSize: '0.010000000000000000',
   lotSize: '0.000100000000000000',
-  minQtyLots: 1,
   minNotional: '0',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
 });
 
 describe('public data mapping', () => {

@@ -3,7 +3,7 @@ import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import {
   orderUpdateBatchSchema,
   TOPICS,
-  toMarketSpec,
+  sampleMarketSpec,
   type Execution,
   type SequencedCommand,
 } from '@trading/contracts';
@@ -20,19 +20,13 @@ import { MatchingWorkerService } from './matching-worker.service';
 
 const SYMBOL = 'AB-USDT';
 const P = 3;
-const market = toMarketSpec({
+const market = sampleMarketSpec({
   symbol: SYMBOL,
   baseAsset: 'AB',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
   lotSize: '0.001',
-  minQtyLots: 1,
   minNotional: '0',
   makerFeeBps: 0,
   takerFeeBps: 0,
-  status: 'trading',
 });
 
 /** Offsets 0..4: five resting sells at 100; 5..9: five buys at 100, each filling one sell. */

@@ -1,6 +1,6 @@
 import type { EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { z } from 'zod';
-import { toMarketSpec, type MarketSpec } from '@trading/contracts';
+import { sampleMarketSpec, type MarketSpec } from '@trading/contracts';
 import type { BalanceRow, LedgerRow, OrderStateRow, RouterBatch } from '@trading/db';
 import { MetricsRegistry } from '@trading/metrics';
 import type { DatabaseService, MarketCatalogService, ProducerService } from '@trading/nest-common';
@@ -13,19 +13,13 @@ import type { OrderStreamPublisher, OrderStreamUpdate } from '../order-stream.pu
 
 export const SYMBOL = 'AB-USDT';
 export const P = 5;
-export const market: MarketSpec = toMarketSpec({
+export const market: MarketSpec = sampleMarketSpec({
   symbol: SYMBOL,
   baseAsset: 'AB',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
   lotSize: '0.001',
-  minQtyLots: 1,
   minNotional: '0',
   makerFeeBps: 0,
   takerFeeBps: 0,
-  status: 'trading',
 });
 
 /** An open order as the database holds it. */
