@@ -125,33 +125,32 @@ describe('every order type end to end (signed REST /v1)', () => {
     decimals: number,
     expected: { available: string; held: string; holds?: string[]; releases?: string[] },
   ): Promise<LedgerItem[]> {
+    const check = async (): Promise<LedgerItem[]> => {
+      const b = await api.balance(who, asset);
+      expect(b).toEqual({ asset, available: expected.available, held: expected.held });
+      const items = await ledger(who, asset);
+      const sum = (f: 'availableDelta' | 'heldDelta') =>
+        items.reduce((n, e) => n + units(e[f], decimals), 0n);
+      expect([sum('availableDelta'), sum('heldDelta')]).toEqual([
+        units(expected.available, decimals),
+        units(expected.held, decimals),
+      ]);
+      if (expected.holds)
+        expect(items.filter((e) => e.kind === 'hold').map((e) => e.heldDelta)).toEqual(expected.holds);
+      if (expected.releases)
+        expect(items.filter((e) => e.kind === 'release').map((e) => e.availableDelta)).toEqual(
+          expected.releases,
+        );
+      // A hold or a release moves between available and held, nothing else.
+      for (const e of items.filter((x) => x.kind === 'hold' || x.kind === 'release'))
+        expect(units(e.availableDelta, decimals)).toBe(-units(e.heldDelta, decimals));
+      return items;
+    };
+    // Settlement is asynchronous: poll until it holds, then check once more for the message.
     await api
-      .until(
-        `${who.accountId} ${asset} ${expected.available}/${expected.held}`,
-        async () => {
-          const b = await api.balance(who, asset);
-          return b?.available === expected.available && b.held === expected.held ? true : undefined;
-        },
-        15_000,
-      )
-      .catch(async (err: Error) => {
-        throw new Error(`${err.message}; balance ${JSON.stringify(await api.balance(who, asset))}`);
-      });
-    const items = await ledger(who, asset);
-    const sum = (f: 'availableDelta' | 'heldDelta') => items.reduce((n, e) => n + units(e[f], decimals), 0n);
-    expect([sum('availableDelta'), sum('heldDelta')]).toEqual([
-      units(expected.available, decimals),
-      units(expected.held, decimals),
-    ]);
-    if (expected.holds)
-      expect(items.filter((e) => e.kind === 'hold').map((e) => e.heldDelta)).toEqual(expected.holds);
-    if (expected.releases)
-      expect(items.filter((e) => e.kind === 'release').map((e) => e.availableDelta)).toEqual(
-        expected.releases,
-      );
-    // A hold or a release moves between available and held, nothing else.
-    for (const e of items.filter((x) => x.kind === 'hold' || x.kind === 'release'))
-      expect(units(e.availableDelta, decimals)).toBe(-units(e.heldDelta, decimals));
+      .until(`${who.accountId} ${asset} as expected`, () => check().catch(() => undefined), 15_000)
+      .catch(() => undefined);
+    const items = await check();
     return items;
   }
 
@@ -187,7 +186,7 @@ describe('every order type end to end (signed REST /v1)', () => {
     await db.initialize();
     const repo = new MarketsRepository(db);
     await repo.upsertAsset('USDT', USDT_DECIMALS);
-    const names = ['stop', 'iceberg', 'fok', 'post', 'stp', 'protect', 'budget'];
+    const names = ['stop', 'iceberg', 'fok', 'post', 'stp', 'protect', 'budget', 'amend'];
     for (const [i, name] of names.entries()) {
       const base = `OT${run}${String.fromCharCode(65 + i)}`;
       const symbol = `${base}-USDT`;
@@ -671,6 +670,136 @@ describe('every order type end to end (signed REST /v1)', () => {
     await money(trader, base, BASE_DECIMALS, { available: '1.4545', held: '0' });
   });
 
+  it('refusals after placement (a stop that would trigger, amends matching refuses, a stop with nothing within its protection) release what they held', async () => {
+    const { symbol, base } = market('amend');
+    const maker = await account({ [base]: '10' });
+    const trader = await account({ USDT: '1000', [base]: '10' });
+    const buyer = await account({ USDT: '1000' });
+    // Last price 100.
+    await place(maker, { symbol, side: 'sell', type: 'limit', price: '100', quantity: '1' });
+    await settled(
+      trader,
+      await place(trader, { symbol, side: 'buy', type: 'limit', price: '100', quantity: '1' }),
+      'filled',
+    );
+
+    // A buy stop at or below the last price would trigger at once: refused, the hold released.
+    const atOnce = await place(buyer, {
+      symbol,
+      side: 'buy',
+      type: 'stop-limit',
+      stopPrice: '95',
+      price: '95',
+      quantity: '1',
+    });
+    expect(await settled(buyer, atOnce, 'rejected', '0')).toMatchObject({ reason: 'STOP_WOULD_TRIGGER' });
+    await money(buyer, 'USDT', USDT_DECIMALS, {
+      available: '1000',
+      held: '0',
+      holds: ['95.19'],
+      releases: ['95.19'],
+    });
+
+    // A pending stop cannot be amended: the extra held for a larger quantity comes back.
+    const stop = await place(buyer, {
+      symbol,
+      side: 'buy',
+      type: 'stop-limit',
+      stopPrice: '105',
+      price: '105',
+      quantity: '1',
+    });
+    await settled(buyer, stop, 'new');
+    expect((await api.signed(buyer, 'PATCH', `/v1/orders/${stop}`, { quantity: '2' })).status).toBe(202);
+    await money(buyer, 'USDT', USDT_DECIMALS, {
+      available: '894.79',
+      held: '105.21',
+      holds: ['95.19', '105.21', '105.21'],
+      releases: ['95.19', '105.21'],
+    });
+    expect(await settled(buyer, stop, 'new')).toMatchObject({ quantity: '1' });
+
+    // A post-only amended to a price that would take: refused, it stays at 95, the extra released.
+    await place(maker, { symbol, side: 'sell', type: 'limit', price: '100', quantity: '1' });
+    const post = await place(buyer, {
+      symbol,
+      side: 'buy',
+      type: 'limit',
+      price: '95',
+      quantity: '1',
+      postOnly: true,
+    });
+    await settled(buyer, post, 'new');
+    await depthIs(symbol, { bids: [['95', '1', 1]], asks: [['100', '1', 1]] });
+    expect((await api.signed(buyer, 'PATCH', `/v1/orders/${post}`, { price: '100' })).status).toBe(202);
+    await money(buyer, 'USDT', USDT_DECIMALS, {
+      available: '799.6',
+      held: '200.4',
+      holds: ['95.19', '105.21', '105.21', '95.19', '5.01'],
+      releases: ['95.19', '105.21', '5.01'],
+    });
+    expect(await settled(buyer, post, 'new')).toMatchObject({ price: '95' });
+    await depthIs(symbol, { bids: [['95', '1', 1]], asks: [['100', '1', 1]] });
+
+    // An iceberg amended to a larger quantity re-enters with its display size.
+    const iceberg = await place(maker, {
+      symbol,
+      side: 'sell',
+      type: 'limit',
+      price: '110',
+      quantity: '3',
+      displayQuantity: '1',
+    });
+    await depthIs(symbol, {
+      asks: [
+        ['100', '1', 1],
+        ['110', '1', 1],
+      ],
+    });
+    expect((await api.signed(maker, 'PATCH', `/v1/orders/${iceberg}`, { quantity: '4' })).status).toBe(202);
+    const amended = await api.until('iceberg amended', async () => {
+      const r = await api.signed<Json>(maker, 'GET', `/v1/orders/${iceberg}`);
+      return r.body.quantity === '4' ? r.body : undefined;
+    });
+    expect(amended).toMatchObject({ status: 'new', displayQuantity: '1' });
+    await depthIs(symbol, {
+      asks: [
+        ['100', '1', 1],
+        ['110', '1', 1],
+      ],
+    });
+    await money(maker, base, BASE_DECIMALS, { available: '4', held: '5', holds: ['1', '1', '3', '1'] });
+
+    // A stop-market sell triggered with no bid within its protection price expires, its hold released.
+    const stopSell = await place(trader, {
+      symbol,
+      side: 'sell',
+      type: 'stop-market',
+      stopPrice: '99',
+      protectionPrice: '97',
+      quantity: '1',
+    });
+    await settled(trader, stopSell, 'new');
+    // The trader's own sell at 99 hits the buyer's bid there: last 99 triggers the stop; only the
+    // post-only bid at 95 is left, below 97.
+    await place(buyer, { symbol, side: 'buy', type: 'limit', price: '99', quantity: '1' });
+    await depthIs(symbol, {
+      bids: [
+        ['99', '1', 1],
+        ['95', '1', 1],
+      ],
+    });
+    await place(trader, { symbol, side: 'sell', type: 'limit', price: '99', quantity: '1' });
+    expect(await settled(trader, stopSell, 'expired', '0')).toMatchObject({ reason: 'NO_LIQUIDITY' });
+    await depthIs(symbol, { bids: [['95', '1', 1]] });
+    await money(trader, base, BASE_DECIMALS, {
+      available: '10',
+      held: '0',
+      holds: ['1', '1'],
+      releases: ['1'],
+    });
+  });
+
   it('the load mix with every order type reconciles clean', async () => {
     const kafkaConfig = loadConfig(kafkaSchema);
     const kafka = new Kafka({
@@ -740,10 +869,10 @@ describe('every order type end to end (signed REST /v1)', () => {
     expect(failed).toEqual([]);
     expect(result.ok).toBe(true);
 
-    // Every order type and STP mode was in the mix, and the types that can were filled.
+    // Every order type was in the mix, the immediate ones traded, and self-trade prevention acted.
     const rows = (await db.query(
       `SELECT order_type, tif, post_only, display_qty IS NOT NULL AS iceberg, quote_budget IS NOT NULL AS budget,
-              protection_price IS NOT NULL AS protection, status, filled_qty::text AS filled
+              protection_price IS NOT NULL AS protection, status, reason, filled_qty::text AS filled
        FROM orders WHERE account_id = ANY($1)`,
       [accountIds],
     )) as {
@@ -754,6 +883,7 @@ describe('every order type end to end (signed REST /v1)', () => {
       budget: boolean;
       protection: boolean;
       status: string;
+      reason: string | null;
       filled: string;
     }[];
     const kinds = new Set<string>();
@@ -771,6 +901,8 @@ describe('every order type end to end (signed REST /v1)', () => {
               : o.order_type;
       kinds.add(kind);
       if (o.filled !== '0') kinds.add(`${kind}:traded`);
+      // Self-trade prevention took effect (cancel-taker, cancel-maker or cancel-both).
+      if (o.reason === 'SELF_TRADE') kinds.add('stp');
     }
     expect([...kinds].sort()).toEqual(
       expect.arrayContaining([
@@ -783,9 +915,12 @@ describe('every order type end to end (signed REST /v1)', () => {
         'post-only',
         'stop-limit',
         'stop-market',
+        'iceberg:traded',
         'limit-FOK:traded',
+        'limit-IOC:traded',
         'market-budget:traded',
         'market-protection:traded',
+        'stp',
       ]),
     );
   });
