@@ -75,6 +75,11 @@ export const ApiGatewayConfigSchema = baseSchema
     TRUSTED_PROXIES: proxyList,
     /** WebSocket subscriptions one connection may hold. */
     WS_MAX_SUBSCRIPTIONS: positiveInt.default(50),
+    /**
+     * Levels a side the depth snapshots carry: the matching-worker's DEPTH_LEVELS (same name, same
+     * default), so `GET /v1/markets/:symbol/depth?levels=` accepts 1..DEPTH_LEVELS, what exists.
+     */
+    DEPTH_LEVELS: z.coerce.number().int().min(1).max(100).default(20),
   });
 export type ApiGatewayConfig = z.infer<typeof ApiGatewayConfigSchema>;
 

@@ -459,6 +459,15 @@ describe('api-gateway against the native infrastructure', () => {
     });
     const t = await call('GET', `/v1/markets/${SYMBOL}/ticker`, { key: null });
     expect(t.json).toEqual({ symbol: SYMBOL, seq: 2, data: ticker });
+    // levels: 1..DEPTH_LEVELS (20 by default), the levels a snapshot carries; more is refused.
+    expect(config.DEPTH_LEVELS).toBe(20);
+    const all = await call('GET', `/v1/markets/${SYMBOL}/depth?levels=20`, { key: null });
+    expect(all.status).toBe(200);
+    const beyond = await call('GET', `/v1/markets/${SYMBOL}/depth?levels=21`, { key: null });
+    expect([beyond.status, beyond.json.error]).toEqual([
+      400,
+      { code: 'VALIDATION_FAILED', field: 'levels', message: expect.any(String) },
+    ]);
   });
 
   it('streams a snapshot then the next update, and the own orders only after auth', async () => {

@@ -1,11 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { ApiGatewayConfig } from './api-gateway.config';
 import { inspectJson, inspectParameters, unsupportedEncoding } from './common/edge-input';
 import { BINANCE_PREFIX, installBinanceErrorShape } from './binance/binance.errors';
 import { BINANCE_WS_PATH } from './binance/binance-ws.streams';
-import { BINANCE_SIGNED, SIGNED } from './common/openapi';
+import { buildOpenApiDocument } from './common/openapi-document';
 import { trackRoutes } from './common/route-table';
 import { ErrorCode, GatewayException } from './errors/gateway.exception';
 import { installDirectOrderRoutes } from './orders/direct-order-routes';
@@ -115,38 +115,7 @@ export function configureGateway(app: NestFastifyApplication, config: ApiGateway
     new GatewayWsAdapter(app, { messageParser: () => undefined, prefixPaths: [BINANCE_WS_PATH] }),
   );
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Spot exchange API')
-      .setDescription(
-        'Signed requests carry X-API-KEY (key id), X-API-TIMESTAMP (ms epoch, within the window) and ' +
-          'X-API-SIGNATURE = hex HMAC-SHA256(secret, timestamp + METHOD + pathWithQuery + rawBody). ' +
-          'Decimals are strings. Errors are { error: { code, message, field? } }. ' +
-          'Bodies are JSON only: another Content-Type is 415, and so is any Content-Encoding but ' +
-          'identity. A JSON object must not repeat a key: a duplicate key is 400 MALFORMED_JSON naming ' +
-          'it (never "last wins"), as are the keys __proto__, constructor and prototype. No text (body ' +
-          'string, query value, path parameter) may contain a control character (U+0000-U+001F, ' +
-          'U+007F-U+009F) or a lone surrogate: 400 naming the field. limit and levels are decimal ' +
-          'digits. A known path with another method is 405 with Allow. ' +
-          'WebSocket: /v1/stream ({"op":"subscribe","channel":"depth:BTC-USDT"}). ' +
-          'A Binance spot-compatible subset is served under /api/v3 (docs/api.md, "Standard clients"): ' +
-          'form-encoded parameters, Binance signing and {code, msg} errors.',
-      )
-      .setVersion('1')
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-KEY' }, SIGNED)
-      .addApiKey(
-        {
-          type: 'apiKey',
-          in: 'header',
-          name: 'X-MBX-APIKEY',
-          description:
-            'Binance signing (/api/v3): the same key id, and timestamp, recvWindow and signature = hex HMAC-SHA256(secret, query string + form body without signature) among the parameters',
-        },
-        BINANCE_SIGNED,
-      )
-      .build(),
-  );
+  const document = buildOpenApiDocument(app, { depthLevels: config.DEPTH_LEVELS });
   // @fastify/static (Swagger UI assets) is not installed: serve the document and a small page.
   SwaggerModule.setup('docs', app, document, {
     ui: false,

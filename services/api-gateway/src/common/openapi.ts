@@ -15,10 +15,19 @@ export const ERROR_SCHEMA: SchemaObject = {
   properties: {
     error: {
       type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        field: { type: 'string', description: 'the field, parameter or key that is wrong' },
+        dependency: { type: 'string', enum: ['kafka', 'database', 'redis'] },
+        orderId: { type: 'string', description: 'a 503 after sending: the order whose fate is unknown' },
+      },
       required: ['code', 'message'],
+      additionalProperties: false,
     },
   },
+  required: ['error'],
+  additionalProperties: false,
 };
 
 /** Name of the security scheme documenting the three signature headers. */

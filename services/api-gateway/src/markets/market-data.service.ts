@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   depthSnapshotSchema,
   fromSteps,
@@ -13,10 +13,16 @@ import {
 import { CANDLE_INTERVALS, CandlesRepository } from '@trading/db';
 import { DatabaseService, RedisService } from '@trading/nest-common';
 import { z } from 'zod';
+import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { dbCall, redisCall } from '../common/dependency-call';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
-import { candlesQuerySchema, depthQuerySchema, tradesQuerySchema } from './market-request.schema';
+import {
+  candlesQuerySchema,
+  depthQuerySchema,
+  MAX_DEPTH_LEVELS,
+  tradesQuerySchema,
+} from './market-request.schema';
 import { MarketLookupService } from './market-lookup.service';
 
 const envelopeSchema = z.object({ seq: z.number().int().nonnegative(), data: z.unknown() });
@@ -61,7 +67,21 @@ export class MarketDataService {
     private readonly db: DatabaseService,
     private readonly candlesRepo: CandlesRepository,
     private readonly markets: MarketLookupService,
-  ) {}
+    @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
+  ) {
+    this.publicDepthQuery = depthQuerySchema(config.DEPTH_LEVELS);
+  }
+
+  /** `levels` as GET /v1/markets/:symbol/depth takes it: 1..DEPTH_LEVELS, what the snapshots carry. */
+  private readonly publicDepthQuery: ReturnType<typeof depthQuerySchema>;
+  private static readonly anyDepthQuery = depthQuerySchema(MAX_DEPTH_LEVELS);
+
+  /** GET /v1/markets/:symbol/depth: the query checked against the levels published. */
+  async publicDepth(symbol: string, query: unknown) {
+    await this.market(symbol);
+    const { levels } = parse(this.publicDepthQuery, query);
+    return this.depth(symbol, { levels: String(levels) });
+  }
 
   list(): MarketView[] {
     return this.markets.all().map((m) => ({
@@ -78,9 +98,10 @@ export class MarketDataService {
     }));
   }
 
+  /** The book to `levels` (1..100: whatever a snapshot may hold; the Binance dialect's depth). */
   async depth(symbol: string, query: unknown) {
     const market = await this.market(symbol);
-    const { levels } = parse(depthQuerySchema, query);
+    const { levels } = parse(MarketDataService.anyDepthQuery, query);
     const snap = await this.snapshot(redisKeys.depth(market.symbol), depthSnapshotSchema);
     const book: DepthSnapshot | null = snap?.data ?? null;
     return {

@@ -15,15 +15,21 @@ const instant = z
     return new Date(ms);
   });
 
-export const depthQuerySchema = z.strictObject({
-  levels: queryInteger(1, 100, 20),
-});
+/** The most levels a side a depth snapshot can hold (the matching-worker's DEPTH_LEVELS maximum). */
+export const MAX_DEPTH_LEVELS = 100;
+
+/** `levels` 1..published (default: all published), `published` being the gateway's DEPTH_LEVELS. */
+export function depthQuerySchema(published: number) {
+  return z.strictObject({ levels: queryInteger(1, published, published) });
+}
+export const tradesLimit = { min: 1, max: 500, default: 100 } as const;
+export const candlesLimit = { min: 1, max: 1000, default: 500 } as const;
 export const tradesQuerySchema = z.strictObject({
-  limit: queryInteger(1, 500, 100),
+  limit: queryInteger(tradesLimit.min, tradesLimit.max, tradesLimit.default),
 });
 export const candlesQuerySchema = z.strictObject({
   interval: z.enum(Object.keys(CANDLE_INTERVALS) as [CandleInterval, ...CandleInterval[]]).default('1m'),
   from: instant.optional(),
   to: instant.optional(),
-  limit: queryInteger(1, 1000, 500),
+  limit: queryInteger(candlesLimit.min, candlesLimit.max, candlesLimit.default),
 });

@@ -1,9 +1,18 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { SIGNED } from '../common/openapi';
+import {
+  ApiAnswer,
+  ApiIntegerQuery,
+  ApiTextQuery,
+  balanceViewSchema,
+  ledgerViewSchema,
+  pageSchema,
+} from '../common/openapi-schemas';
 import { BalancesService } from './balances.service';
 import type { BalanceView, LedgerView } from './money.views';
 
@@ -16,12 +25,17 @@ export class BalancesController {
 
   @Get('balances')
   @ApiOperation({ summary: 'Own balances per asset: available and held, as decimal strings' })
+  @ApiAnswer(200, z.strictObject({ balances: z.array(balanceViewSchema) }), '{ balances }, by asset')
   list(@CurrentAccount() account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
     return this.balances.balances(account);
   }
 
   @Get('ledger')
-  @ApiOperation({ summary: 'Own ledger entries, newest first (query: asset, limit, cursor)' })
+  @ApiOperation({ summary: 'Own ledger entries, newest first: { data, nextCursor }' })
+  @ApiTextQuery('asset', 'only this asset', { type: 'string', pattern: '^[A-Z0-9]{2,12}$' })
+  @ApiIntegerQuery('limit', { min: 1, max: 500, default: 100 }, 'entries per page')
+  @ApiTextQuery('cursor', 'nextCursor of the previous page (anything else is 400 INVALID_CURSOR)')
+  @ApiAnswer(200, pageSchema(ledgerViewSchema), '{ data: ledger entries, nextCursor }')
   ledger(
     @CurrentAccount() account: AuthenticatedAccount,
     @Query() query: unknown,

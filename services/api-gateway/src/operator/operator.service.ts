@@ -22,7 +22,7 @@ import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import { BalancesService } from '../money/balances.service';
 
-const moneySchema = z
+export const moneySchema = z
   .object({
     accountId: idSchema,
     asset: z.string().regex(/^[A-Z0-9]{2,12}$/),
@@ -45,8 +45,8 @@ export interface IssuedAccountKey {
   secret: string;
 }
 
-const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
-const feesSchema = z
+export const accountSchema = z.object({ accountId: idSchema, name: z.string().min(1).max(200) }).strict();
+export const feesSchema = z
   .object({ makerFeeBps: z.number().int().min(0).max(1000), takerFeeBps: z.number().int().min(0).max(1000) })
   .strict();
 

@@ -10,28 +10,36 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { CurrentAccount } from '../auth/current-account.decorator';
-import { ERROR_SCHEMA, jsonSchema, SIGNED } from '../common/openapi';
-import { amendOrderRequestSchema, placeOrderRequestSchema } from './order-request.schema';
+import { jsonSchema, SIGNED } from '../common/openapi';
+import {
+  ApiAnswer,
+  ApiErrors,
+  ApiIntegerQuery,
+  ApiTextQuery,
+  orderAckSchema,
+  orderViewSchema,
+  pageSchema,
+} from '../common/openapi-schemas';
+import { amendOrderRequestSchema, ORDER_STATUSES, placeOrderRequestSchema } from './order-request.schema';
 import { OrderQueriesService, type Page } from './order-queries.service';
 import type { OrderView } from './order.view';
 import { OrdersService, type OrderAck } from './orders.service';
 
+const NOT_FOUND: [number, string] = [
+  404,
+  'ORDER_NOT_FOUND: no such order of this account (another account’s alike)',
+];
+const NOT_OPEN: [number, string] = [
+  409,
+  'ORDER_NOT_OPEN: the order is known to be final (filled, cancelled, rejected, expired); MARKET_HALTED',
+];
+
 @ApiTags('orders')
 @ApiSecurity(SIGNED)
-@ApiResponse({
-  status: 401,
-  description: 'Missing, unknown or revoked key; stale timestamp; bad signature',
-  schema: ERROR_SCHEMA,
-})
-@ApiResponse({
-  status: 503,
-  description: 'A dependency is down; retry after Retry-After seconds',
-  schema: ERROR_SCHEMA,
-})
 @UseGuards(ApiKeyGuard)
 @Controller('v1/orders')
 export class OrdersController {
@@ -42,32 +50,54 @@ export class OrdersController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Place an order; 202 once Kafka acknowledged the command' })
+  @ApiOperation({
+    summary:
+      'Place an order; 202 once Kafka acknowledged the command. The outcome (new, filled, rejected with a ' +
+      'reason, ...) comes on the orders channel and from GET /v1/orders/{id}. The same clientOrderId with ' +
+      'the same body is the same order (a safe retry); with another body 409 IDEMPOTENCY_KEY_REUSED',
+  })
   @ApiBody({ schema: jsonSchema(placeOrderRequestSchema) })
-  @ApiResponse({ status: 202, description: '{ orderId, clientOrderId, status: "pending" }' })
-  @ApiResponse({ status: 400, description: 'Invalid field (named in error.field)', schema: ERROR_SCHEMA })
+  @ApiAnswer(202, orderAckSchema, 'Accepted: { orderId, clientOrderId, status: "pending" }')
+  @ApiErrors(
+    [
+      400,
+      'The field named in error.field: VALIDATION_FAILED, UNKNOWN_SYMBOL, INVALID_PRICE, PRICE_OFF_TICK, ' +
+        'INVALID_QUANTITY, BELOW_MIN_QUANTITY, BELOW_MIN_NOTIONAL, INVALID_STOP_PRICE, INVALID_DISPLAY_QUANTITY, ' +
+        'INVALID_PROTECTION_PRICE, INVALID_QUOTE_BUDGET, INVALID_ORDER_OPTIONS, MARKET_BUY_UNBOUNDED (a market or ' +
+        'stop-market buy with neither protectionPrice nor quoteBudget, field protectionPrice)',
+    ],
+    [
+      409,
+      'IDEMPOTENCY_KEY_REUSED (field clientOrderId): the clientOrderId names another order body; MARKET_HALTED',
+    ],
+  )
   place(@CurrentAccount() account: AuthenticatedAccount, @Body() body: unknown): Promise<OrderAck> {
     return this.orders.place(account, body);
   }
 
   @Delete(':id')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Request the cancellation of an own open order' })
-  @ApiResponse({ status: 202, description: '{ orderId, clientOrderId, status: "cancel_requested" }' })
-  @ApiResponse({ status: 404, description: 'No such order of this account', schema: ERROR_SCHEMA })
-  @ApiResponse({
-    status: 409,
-    description: 'ORDER_NOT_OPEN: the order is known to be final (filled, cancelled, rejected, expired)',
-    schema: ERROR_SCHEMA,
+  @ApiOperation({
+    summary:
+      'Request the cancellation of an own open order, also right after its placement’s 202; the outcome comes ' +
+      'on the orders channel',
   })
+  @ApiAnswer(202, orderAckSchema, 'Sent: { orderId, clientOrderId, status: "cancel_requested" }')
+  @ApiErrors(NOT_FOUND, NOT_OPEN)
   cancel(@CurrentAccount() account: AuthenticatedAccount, @Param('id') id: string): Promise<OrderAck> {
     return this.orders.cancel(account, id);
   }
 
   @Patch(':id')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Amend price and/or quantity of an own open order' })
+  @ApiOperation({
+    summary:
+      'Amend price and/or quantity of an own open order (a smaller quantity keeps its priority); the outcome ' +
+      'comes on the orders channel',
+  })
   @ApiBody({ schema: jsonSchema(amendOrderRequestSchema) })
+  @ApiAnswer(202, orderAckSchema, 'Sent: { orderId, clientOrderId, status: "amend_requested" }')
+  @ApiErrors(NOT_FOUND, NOT_OPEN)
   amend(
     @CurrentAccount() account: AuthenticatedAccount,
     @Param('id') id: string,
@@ -78,12 +108,19 @@ export class OrdersController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One own order' })
+  @ApiAnswer(200, orderViewSchema, 'The order, decimals as strings')
+  @ApiErrors(NOT_FOUND)
   get(@CurrentAccount() account: AuthenticatedAccount, @Param('id') id: string): Promise<OrderView> {
     return this.queries.get(account, id);
   }
 
   @Get()
-  @ApiOperation({ summary: 'Own orders, newest first (query: symbol, status, limit 1..500, cursor)' })
+  @ApiOperation({ summary: 'Own orders, newest first: { data, nextCursor }' })
+  @ApiTextQuery('symbol', 'only this market (BASE-QUOTE)')
+  @ApiTextQuery('status', 'only orders in this status', { type: 'string', enum: [...ORDER_STATUSES] })
+  @ApiIntegerQuery('limit', { min: 1, max: 500, default: 50 }, 'orders per page')
+  @ApiTextQuery('cursor', 'nextCursor of the previous page (anything else is 400 INVALID_CURSOR)')
+  @ApiAnswer(200, pageSchema(orderViewSchema), '{ data: orders, nextCursor }')
   list(@CurrentAccount() account: AuthenticatedAccount, @Query() query: unknown): Promise<Page<OrderView>> {
     return this.queries.list(account, query);
   }
