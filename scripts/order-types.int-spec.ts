@@ -414,6 +414,33 @@ describe('every order type end to end (signed REST /v1)', () => {
     });
     await money(buyer, base, BASE_DECIMALS, { available: '2', held: '0' });
     await depthIs(symbol, { asks: [] });
+
+    // Fill-or-kill is for limit and stop-limit orders. A market order is immediate-or-cancel: with
+    // FOK it would fill what it finds and expire the rest, so the edge refuses it, holding nothing.
+    await place(maker, { symbol, side: 'sell', type: 'limit', price: '110', quantity: '1' });
+    await depthIs(symbol, { asks: [['110', '1', 1]] });
+    for (const type of ['market', 'stop-market']) {
+      const res = await api.signed<{ error: Json }>(buyer, 'POST', '/v1/orders', {
+        symbol,
+        side: 'buy',
+        type,
+        quantity: '2',
+        protectionPrice: '120',
+        timeInForce: 'FOK',
+        ...(type === 'stop-market' ? { stopPrice: '115' } : {}),
+      });
+      expect([res.status, res.body.error?.code, res.body.error?.field]).toEqual([
+        400,
+        'INVALID_ORDER_OPTIONS',
+        'timeInForce',
+      ]);
+    }
+    await depthIs(symbol, { asks: [['110', '1', 1]] });
+    await money(buyer, 'USDT', USDT_DECIMALS, {
+      available: '794.59',
+      held: '0',
+      holds: ['315.63', '210.42'],
+    });
   });
 
   it('post-only: rests as a maker, is refused when it would take, and pays the maker fee when hit', async () => {

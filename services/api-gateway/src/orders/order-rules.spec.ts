@@ -106,6 +106,23 @@ describe('order validation and conversion', () => {
     [{ displayQuantity: '1' }, ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity'],
     [{ quoteBudget: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'quoteBudget'],
     [{ protectionPrice: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'protectionPrice'],
+    // Market orders are immediate-or-cancel in matching: a FOK one would fill part and expire the rest.
+    [
+      { type: 'market' as const, price: undefined, protectionPrice: '110', timeInForce: 'FOK' as const },
+      ErrorCode.INVALID_ORDER_OPTIONS,
+      'timeInForce',
+    ],
+    [
+      {
+        type: 'stop-market' as const,
+        price: undefined,
+        stopPrice: '105',
+        protectionPrice: '110',
+        timeInForce: 'FOK' as const,
+      },
+      ErrorCode.INVALID_ORDER_OPTIONS,
+      'timeInForce',
+    ],
   ])('refuses %j with %s naming %s', (change, code, field) => {
     expect(
       rejection(() =>

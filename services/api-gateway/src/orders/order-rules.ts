@@ -106,6 +106,9 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
       fail(ErrorCode.INVALID_ORDER_OPTIONS, 'price', `${req.type} orders take no price`);
     if (req.displayQuantity !== undefined)
       fail(ErrorCode.INVALID_ORDER_OPTIONS, 'displayQuantity', `${req.type} orders cannot be icebergs`);
+    // Matching runs them immediate-or-cancel whatever they say: a FOK would fill what it finds.
+    if (tif === 'FOK')
+      fail(ErrorCode.INVALID_ORDER_OPTIONS, 'timeInForce', `${req.type} orders cannot be FOK`);
   }
 
   let stopPrice: number | undefined;
