@@ -26,6 +26,7 @@ const { WebSocket } = createRequire(__filename)('ws') as { WebSocket: new (url: 
 
 const api = new ExchangeClient(GATEWAY_URL);
 const WS_URL = `${GATEWAY_URL.replace(/^http/, 'ws')}/ws`;
+const WS_API_URL = `${GATEWAY_URL.replace(/^http/, 'ws')}/ws-api/v3`;
 const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const base = `W${run}`;
 const symbol = `${base}/USDT`;
@@ -45,7 +46,7 @@ async function binancePro(creds: Partial<Credentials> = {}): Promise<BinancePro>
       api: {
         public: `${GATEWAY_URL}/api/v3`,
         private: `${GATEWAY_URL}/api/v3`,
-        ws: { spot: WS_URL },
+        ws: { spot: WS_URL, 'ws-api': { spot: WS_API_URL } },
       },
     },
     options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
@@ -84,6 +85,10 @@ async function watchUntil<T>(
   }
   throw new Error(`${what}: not seen within 30 s`);
 }
+
+/** The orders ccxt keeps from the account's events (what watchOrders resolves with). */
+const ordersHeld = (ex: BinancePro): ccxt.Order[] | undefined =>
+  ex.orders ? [...(ex.orders as unknown as ccxt.Order[])] : undefined;
 
 /** A raw WebSocket client: its frames as parsed JSON, in order. */
 async function connect(path: string): Promise<{ ws: TestSocket; frames: Record<string, unknown>[] }> {
@@ -240,6 +245,62 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
     expect([0.3, 0.1]).toContain(candle[5]);
   });
 
+  it('watchOrders, watchMyTrades and watchBalance (WebSocket API userDataStream.subscribe.signature) see each side of a trade with its fee', async () => {
+    // Subscribed first: each watch signs its subscription on /ws-api/v3, then waits for an event.
+    const makerOrders = maker.watchOrders(symbol);
+    const makerTrades = maker.watchMyTrades(symbol);
+    const takerBalance = taker.watchBalance();
+    for (const p of [makerOrders, makerTrades, takerBalance]) p.catch(() => undefined);
+    await sleep(1000);
+    const ask = await maker.createOrder(symbol, 'limit', 'sell', 0.1, 98);
+    const [placed] = await makerOrders;
+    expect(placed).toMatchObject({
+      id: ask.id,
+      symbol,
+      status: 'open',
+      side: 'sell',
+      price: 98,
+      amount: 0.1,
+    });
+
+    const takerOrders = taker.watchOrders(symbol);
+    takerOrders.catch(() => undefined);
+    await sleep(500);
+    await taker.createOrder(symbol, 'limit', 'buy', 0.1, 98);
+    const filled = await watchUntil(
+      'watchOrders: the taker’s fill',
+      () => taker.watchOrders(symbol),
+      () => ordersHeld(taker),
+      (orders) => orders.some((o) => o.status === 'closed'),
+      async () => takerOrders,
+    );
+    expect(filled.find((o) => o.status === 'closed')).toMatchObject({
+      symbol,
+      side: 'buy',
+      filled: 0.1,
+      price: 98,
+    });
+    const [fill] = await makerTrades;
+    expect(fill).toMatchObject({
+      symbol,
+      order: ask.id,
+      side: 'sell',
+      takerOrMaker: 'maker',
+      price: 98,
+      amount: 0.1,
+      fee: { currency: 'USDT', cost: 0.0098 },
+    });
+    const balance = await takerBalance;
+    expect(balance[base]?.free ?? balance.USDT?.free).toBeDefined();
+    const b = await watchUntil(
+      'watchBalance: the bought base',
+      () => taker.watchBalance(),
+      () => taker.balance.spot as ccxt.Balances | undefined,
+      (x) => (x[base]?.total ?? 0) > 0,
+    );
+    expect(b[base]?.total).toBeGreaterThan(0);
+  });
+
   it('a combined /stream?streams=... connection wraps each event as {stream, data}: trade, depth, depth<n>, bookTicker, ticker, miniTicker, kline', async () => {
     const names = ['trade', 'depth@100ms', 'depth10', 'bookTicker', 'ticker', 'miniTicker', 'kline_1m'].map(
       (s) => `${streamSymbol}@${s}`,
@@ -284,7 +345,14 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
       c: '99',
       o: '100',
       h: '100',
-      l: '99',
+      l: '98',
+    });
+    expect(byStream('miniTicker').at(-1)).toMatchObject({
+      e: '24hrMiniTicker',
+      s: S,
+      c: '99',
+      o: '100',
+      l: '98',
     });
     ws.close();
   });

@@ -19,6 +19,7 @@ import { BinanceMarketController } from './binance/binance-market.controller';
 import { BinanceMarketService } from './binance/binance-market.service';
 import { BinanceSignedGuard } from './binance/binance-auth';
 import { BinanceCombinedStreamGateway, BinanceRawStreamGateway } from './binance/binance-ws.gateway';
+import { BinanceWsApiGateway } from './binance/binance-ws-api';
 import { BinanceTradingController } from './binance/binance-trading.controller';
 import { BinanceTradingService } from './binance/binance-trading.service';
 import { OrderOutcomesService } from './binance/order-outcomes.service';
@@ -120,6 +121,7 @@ export class AppModule {
         OrderOutcomesService,
         BinanceRawStreamGateway,
         BinanceCombinedStreamGateway,
+        BinanceWsApiGateway,
       ],
     };
   }
