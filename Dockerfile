@@ -89,11 +89,12 @@ USER 1000:1000
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 
-# Readiness (every dependency answered) doubles as the container health: Swarm replaces a task
-# that stays unready and a start-first rollout waits for it. curl is not in slim images, and a
+# /health/serving is the container health: 503 until every dependency has answered once (a
+# start-first rollout waits for that; Swarm replaces a task that never gets there) and while
+# draining; a shared dependency lost later does not make every task unhealthy (ADR 0012). curl is not in slim images, and a
 # node process per check costs ~130 ms of CPU every 10 s in every task: bash's /dev/tcp does it.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${HTTP_PORT:-8080} && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3 && read -r s <&3 && [[ $s == *' 200 '* ]]"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${HTTP_PORT:-8080} && printf 'GET /health/serving HTTP/1.0\\r\\n\\r\\n' >&3 && read -r s <&3 && [[ $s == *' 200 '* ]]"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # --max-semi-space-size: a 32 MB young generation, fewer scavenges of per-order garbage.

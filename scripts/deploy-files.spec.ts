@@ -268,7 +268,7 @@ describe('deployment files', () => {
       expect(df).toMatch(/npm install --omit=dev/);
       expect(df).toMatch(/^USER 1000:1000$/m);
       expect(df).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
-      expect(df).toMatch(/^HEALTHCHECK .*\n?.*\$\{HTTP_PORT:-8080\}.*\/health\/ready/m);
+      expect(df).toMatch(/^HEALTHCHECK .*\n?.*\$\{HTTP_PORT:-8080\}.*\/health\/serving/m);
       for (const label of [
         'title',
         'description',

@@ -78,7 +78,7 @@ export async function bootstrapService(
     }, options.shutdownTimeoutMs).unref();
     const drainMs = options.shutdownDrainMs ?? 0;
     if (drainMs > 0) {
-      // Balancers see /health/ready answer 503 and stop sending before the listener closes;
+      // Balancers see /health/serving (and /health/ready) answer 503 and stop sending before the listener closes;
       // requests that still arrive meanwhile are served.
       app.get(ShutdownState, { strict: false }).markStopping();
       logger.log(`draining for ${drainMs} ms before closing`);

@@ -25,6 +25,7 @@ async function withTimeout(promise: Promise<void>, ms: number, name: string): Pr
 @Injectable()
 export class ReadinessService implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | null = null;
+  private readyOnce = false;
 
   constructor(
     private readonly metrics: MetricsRegistry,
@@ -44,6 +45,24 @@ export class ReadinessService implements OnModuleInit, OnApplicationShutdown {
     return this.checks;
   }
 
+  /** Every dependency answered at once at least one time since the process started. */
+  get hasBeenReady(): boolean {
+    return this.readyOnce;
+  }
+
+  /** Every check just passed (the /health/ready handler ran them all). */
+  noteAllPassed(): void {
+    this.readyOnce = true;
+  }
+
+  /** Runs every check; true (and remembered) when all of them pass. */
+  async runAll(): Promise<boolean> {
+    const errors = await Promise.all(this.checks.map((c) => this.run(c)));
+    const ready = errors.every((e) => e === null);
+    if (ready) this.readyOnce = true;
+    return ready;
+  }
+
   /** Resolves with the error message when the check fails, null when it passes. */
   async run(c: ReadinessCheck): Promise<string | null> {
     try {
@@ -54,9 +73,5 @@ export class ReadinessService implements OnModuleInit, OnApplicationShutdown {
       this.metrics.ready.set({ dependency: c.name }, 0);
       return err instanceof Error ? err.message : String(err);
     }
-  }
-
-  private async runAll(): Promise<void> {
-    await Promise.all(this.checks.map((c) => this.run(c)));
   }
 }
