@@ -120,11 +120,17 @@ describe('the Swarm stack under faults and rollouts', () => {
     );
   });
 
-  it(`SIGKILL of one task of each app service and of a broker under ${RATE} orders/s: replaced, nothing lost or doubled`, async () => {
+  // The app services, a broker, then PostgreSQL (through PgBouncer: commits fail until it is back,
+  // consumers retry their batches) and Redis (nonces, rate windows, accepted-order records, the
+  // market-data snapshots): each SIGKILLed task is replaced by Swarm on the same volume.
+  const victims = (
+    process.env.SWARM_KILL ?? [...APP_SERVICES, 'kafka-2', 'timescaledb', 'redis'].join(',')
+  ).split(',');
+  it(`SIGKILL of one task of each of ${victims.join(', ')} under ${RATE} orders/s: replaced, nothing lost or doubled`, async () => {
     const load = new ChaosLoad(GATEWAY_URL, accounts, [{ symbol, midTicks: 1_000_000 }], RATE, `k${run}`);
     load.start();
     await sleep(10_000);
-    for (const name of [...APP_SERVICES, 'kafka-2']) {
+    for (const name of victims) {
       await converged(name);
       const before = healthyContainers(name);
       const victim = before[0];
