@@ -1,0 +1,175 @@
+import { createHmac } from 'node:crypto';
+import { toMarketSpec, type StreamMessage } from '@trading/contracts';
+import type { OrderRow, SettledFill } from '@trading/db';
+import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
+import type { StreamHub } from '../stream/stream-hub.service';
+import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
+import { BinanceWsApiSession, wsApiPayload } from './binance-ws-api';
+
+const market = toMarketSpec({
+  symbol: 'BTC-USDT',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDT',
+  baseDecimals: 8,
+  quoteDecimals: 6,
+  tickSize: '0.01',
+  lotSize: '0.0001',
+  minQtyLots: 1,
+  minNotional: '1',
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+  status: 'trading',
+});
+
+const row = (over: Partial<OrderRow> = {}): OrderRow => ({
+  orderId: 'o-1',
+  accountId: 'a-1',
+  symbol: 'BTC-USDT',
+  clientOrderId: 'c-1',
+  side: 'buy',
+  orderType: 'limit',
+  tif: 'GTC',
+  postOnly: false,
+  price: '10000',
+  stopPrice: null,
+  displayQty: null,
+  qty: '5000',
+  filledQty: '0',
+  filledNotional: '0',
+  status: 'new',
+  reason: null,
+  receivedAt: new Date(1_000),
+  createdAt: new Date(1_010),
+  updatedAt: new Date(1_020),
+  createdAtKey: '1010000',
+  quoteBudget: null,
+  ...over,
+});
+
+const fill: SettledFill = {
+  symbol: 'BTC-USDT',
+  seq: 9,
+  tradeId: 'BTC-USDT:9',
+  orderId: 'o-1',
+  side: 'buy',
+  liquidity: 'taker',
+  price: 10000,
+  qty: 2000,
+  executedAt: new Date(2_000),
+  fee: 40_000n,
+};
+
+function harness() {
+  const frames: Record<string, unknown>[] = [];
+  let listener: ((m: StreamMessage) => void) | null = null;
+  let current = row();
+  const seen: { payload?: string } = {};
+  const client: WsClient = {
+    readyState: WS_OPEN,
+    bufferedAmount: 0,
+    send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
+    close: () => undefined,
+    terminate: () => undefined,
+    on() {
+      return this;
+    },
+  };
+  const session = new BinanceWsApiSession(client, {
+    auth: {
+      admitCanonical: async (_key: string, signature: string, payload: string) => {
+        seen.payload = payload;
+        if (signature !== createHmac('sha256', 'secret').update(payload).digest('hex'))
+          throw Object.assign(new Error('bad signature'), { code: 'INVALID_SIGNATURE' });
+        return { account: { accountId: 'a-1', keyId: 'ak_1' }, limit: 10, remaining: 9 };
+      },
+    } as unknown as ApiKeyAuthService,
+    hub: {
+      subscribe: async (_channel: string, l: (m: StreamMessage) => void) => {
+        listener = l;
+        return () => (listener = null);
+      },
+    } as unknown as StreamHub,
+    findOrder: async () => current,
+    fillsOf: async (r) => (r.filledQty === '0' ? [] : [fill]),
+    balances: async () => [
+      { asset: 'BTC', available: '0.2', held: '0' },
+      { asset: 'ETH', available: '1', held: '0' },
+      { asset: 'USDT', available: '979.96', held: '0' },
+    ],
+    market: async () => market,
+  });
+  const send = (msg: unknown) => session.onMessage(Buffer.from(JSON.stringify(msg)));
+  const publish = async (seq: number) => {
+    listener?.({
+      channel: 'orders:a-1',
+      seq,
+      data: { type: 'order', orderId: 'o-1', status: current.status },
+    });
+    await new Promise((r) => setTimeout(r, 10));
+  };
+  return { frames, send, publish, seen, set: (r: OrderRow) => (current = r), session };
+}
+
+const signed = (secret: string) => {
+  const params = { apiKey: 'ak_1', timestamp: Date.now() };
+  const signature = createHmac('sha256', secret)
+    .update(wsApiPayload({ apiKey: params.apiKey, timestamp: String(params.timestamp) }))
+    .digest('hex');
+  return { ...params, signature };
+};
+
+describe('BinanceWsApiSession', () => {
+  it('signs over the sorted parameters without signature, as ccxt and Binance do', () => {
+    expect(wsApiPayload({ timestamp: '5', signature: 'x', apiKey: 'ak_1', recvWindow: '5000' })).toBe(
+      'apiKey=ak_1&recvWindow=5000&timestamp=5',
+    );
+  });
+
+  it('refuses a bad signature and an unknown method, then subscribes and reports NEW, TRADE with its fee, and balances', async () => {
+    const h = harness();
+    await h.send({ id: 1, method: 'userDataStream.subscribe.signature', params: signed('wrong') });
+    await h.send({ id: 2, method: 'order.place', params: {} });
+    await h.send({ id: '3', method: 'userDataStream.subscribe.signature', params: signed('secret') });
+    expect(h.frames).toEqual([
+      { id: 1, status: expect.any(Number), error: { code: expect.any(Number), msg: expect.any(String) } },
+      { id: 2, status: 400, error: { code: -1020, msg: expect.stringContaining('Not offered') } },
+      { id: '3', status: 200, result: { subscriptionId: 0 } },
+    ]);
+    h.frames.length = 0;
+
+    await h.publish(1);
+    h.set(row({ status: 'partially_filled', filledQty: '2000', filledNotional: '20000000' }));
+    await h.publish(2);
+    const events = h.frames.map((f) => f.event as Record<string, unknown>);
+    expect(events.map((e) => [e.e, e.x, e.X])).toEqual([
+      ['executionReport', 'NEW', 'NEW'],
+      ['outboundAccountPosition', undefined, undefined],
+      ['executionReport', 'TRADE', 'PARTIALLY_FILLED'],
+      ['outboundAccountPosition', undefined, undefined],
+    ]);
+    expect(events[2]).toMatchObject({
+      s: 'BTCUSDT',
+      S: 'BUY',
+      o: 'LIMIT',
+      q: '0.5',
+      p: '100',
+      l: '0.2',
+      L: '100',
+      z: '0.2',
+      n: '0.04',
+      N: 'USDT',
+      t: 9,
+      m: false,
+      Y: '20',
+      Z: '20',
+    });
+    expect(events[3].B).toEqual([
+      { a: 'BTC', f: '0.2', l: '0' },
+      { a: 'USDT', f: '979.96', l: '0' },
+    ]);
+    // The same fill is reported once.
+    await h.publish(3);
+    expect(h.frames).toHaveLength(4);
+    h.session.close();
+  });
+});
