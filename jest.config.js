@@ -30,6 +30,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['**/*.int-spec.ts'],
       setupFiles: ['<rootDir>/scripts/jest/load-native-env.js'],
+      // Every /v1 answer the suites receive is validated against the gateway's OpenAPI document.
+      setupFilesAfterEnv: ['<rootDir>/scripts/jest/openapi-responses.ts'],
       slowTestThreshold: 30,
       // ccxt's CommonJS build requires @noble and @scure, which ship ES modules only: compiled
       // to CommonJS like the sources (Jest cannot require an ES module on Node 20).

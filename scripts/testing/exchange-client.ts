@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { canonicalRequest, SIGNATURE_HEADERS, STREAM_PATH } from '@trading/contracts';
+import { checkResponse } from './openapi-check';
 
 // A small client of the public API for tests and the platform demo: signed REST and the
 // WebSocket stream. `ws` comes with @nestjs/platform-ws (Node 20 has no global WebSocket).
@@ -37,7 +38,14 @@ export class ExchangeClient {
 
   async public<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
     const res = await fetch(`${this.baseUrl}${path}`);
-    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+    return this.answer<T>('GET', path, res);
+  }
+
+  /** The parsed answer, checked against the gateway's OpenAPI document when the tests enable it. */
+  private async answer<T>(method: string, path: string, res: Response): Promise<ApiResponse<T>> {
+    const body = (await res.json()) as T;
+    await checkResponse(this.baseUrl, method, path, res.status, body);
+    return { status: res.status, body, headers: res.headers };
   }
 
   async signed<T = Record<string, unknown>>(
@@ -60,7 +68,7 @@ export class ExchangeClient {
       body: body || undefined,
       signal: init.signal,
     });
-    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+    return this.answer<T>(method, path, res);
   }
 
   async operator<T = Record<string, unknown>>(
@@ -74,7 +82,7 @@ export class ExchangeClient {
       headers: { 'content-type': 'application/json', 'x-operator-token': token },
       body: JSON.stringify(payload),
     });
-    return { status: res.status, body: (await res.json()) as T, headers: res.headers };
+    return this.answer<T>(method, path, res);
   }
 
   /** The account's balance of one asset (decimal strings), or undefined when it holds none. */
