@@ -357,7 +357,7 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
     ws.close();
   });
 
-  it('the ccxt.pro snippet of docs/api.md ("Standard clients", WebSocket streams) runs as written', async () => {
+  it('the ccxt.pro snippet of docs/api.md ("Standard clients", WebSocket streams: watchOrders, watchOrderBook) runs as written', async () => {
     const root = join(__dirname, '..');
     const doc = readFileSync(join(root, 'docs/api.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## Standard clients'));
@@ -371,6 +371,7 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
       cwd: root,
       timeout: 60_000,
     });
+    expect(stdout).toMatch(/^watchOrders open$/m);
     expect(stdout).toMatch(/^watchOrderBook bid 1000 true$/m);
   });
 });
