@@ -37,6 +37,7 @@ const DESCRIPTION =
 const EDGE_ERRORS: Record<string, string> = {
   '400':
     'VALIDATION_FAILED, MALFORMED_JSON, INVALID_CURSOR, MALFORMED_REQUEST or a rule of the route (error.field names what is wrong)',
+  '408': 'REQUEST_TIMEOUT: the request did not arrive in time',
   '413': 'PAYLOAD_TOO_LARGE: a body over BODY_LIMIT_BYTES (64 KiB)',
   '414': 'URI_TOO_LONG: a path segment over 100 characters',
   '415': 'UNSUPPORTED_MEDIA_TYPE: a body that is not application/json, or a Content-Encoding',
