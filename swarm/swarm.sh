@@ -74,6 +74,14 @@ secrets_create() {
 
 stack_volumes() { "$DOCKER" volume ls -q --filter "label=com.docker.stack.namespace=$STACK"; }
 
+# Stopped containers of the stack that Swarm no longer manages hold its volumes: the exited task
+# containers of a swarm that was left (`swarm leave` does not remove them) or of a removal that
+# was still under way. Running ones are never touched.
+stack_leftover_containers_rm() {
+  "$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$STACK" --filter status=exited \
+    --filter status=created --filter status=dead | xargs -r "$DOCKER" rm -f >/dev/null 2>&1 || true
+}
+
 # Volumes of an earlier stack whose secrets are gone (a `down` that could not remove them, or a
 # `docker stack rm` by hand) hold a database initialised with another password and a Kafka
 # metadata log of another quorum: new secrets cannot open them, and a broker starting on one
@@ -85,6 +93,7 @@ orphan_volumes_check() {
   [[ -n "${volumes// /}" ]] || return 0
   if [[ "${SWARM_DROP_ORPHAN_VOLUMES:-0}" == 1 ]]; then
     log "removing volumes left by an earlier stack whose secrets are gone: $volumes"
+    stack_leftover_containers_rm
     # shellcheck disable=SC2086
     "$DOCKER" volume rm $volumes >/dev/null
     return 0
@@ -250,13 +259,14 @@ cmd_down() {
       # Networks and containers go away asynchronously (a broker may take its whole 120 s
       # stop_grace_period); secrets and volumes in use cannot be removed before.
       local deadline=$((SECONDS + 240))
-      while [[ -n "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ]] && ((SECONDS < deadline)); do
+      while [[ -n "$("$DOCKER" ps -q --filter "label=com.docker.stack.namespace=$STACK")" ]] && ((SECONDS < deadline)); do
         sleep 2
       done
     fi
+    stack_leftover_containers_rm
     local s
     for s in "${SECRETS[@]}"; do "$DOCKER" secret rm "${s}_v1" >/dev/null 2>&1 || true; done
-    "$DOCKER" config ls --format '{{.Name}}' | grep -E '^(prometheus|alertmanager|grafana|haproxy)_' |
+    "$DOCKER" config ls --format '{{.Name}}' 2>/dev/null | grep -E '^(prometheus|alertmanager|grafana|haproxy)_' |
       xargs -r "$DOCKER" config rm >/dev/null 2>&1 || true
     local volumes
     volumes="$(stack_volumes | tr '\n' ' ')"
