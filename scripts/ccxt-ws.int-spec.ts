@@ -7,7 +7,13 @@ import { promisify } from 'node:util';
 import * as ccxt from 'ccxt';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type Credentials, until } from './testing/exchange-client';
-import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
+import {
+  ensureServices,
+  GATEWAY_URL,
+  secret,
+  seedDemoPlatform,
+  type RunningServices,
+} from './testing/native-services';
 import { openTestMarket } from './testing/test-market';
 
 // The real ccxt pro (ccxt.pro.binance, the npm package's WebSocket half) against the gateway's
@@ -365,6 +371,8 @@ describe('ccxt.pro.binance against the Binance-shaped streams (/ws, /stream)', (
       .map((m) => m[1])
       .find((code) => code.includes('ccxt.pro.binance'));
     expect(snippet).toContain("require('ccxt')");
+    // The snippet trades BTC/USDT, which `npm run platform` seeds: seed it the same way.
+    await seedDemoPlatform();
     // As written, but on this checkout's gateway port (NATIVE_PORT_OFFSET moves it).
     const code = snippet!.replace('http://127.0.0.1:8080', GATEWAY_URL);
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', code], {

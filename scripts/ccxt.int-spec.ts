@@ -6,7 +6,13 @@ import { promisify } from 'node:util';
 import * as ccxt from 'ccxt';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type Credentials, until } from './testing/exchange-client';
-import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
+import {
+  ensureServices,
+  GATEWAY_URL,
+  secret,
+  seedDemoPlatform,
+  type RunningServices,
+} from './testing/native-services';
 import { openTestMarket } from './testing/test-market';
 
 // The real ccxt package (npm, devDependency) against the gateway's Binance-compatible subset
@@ -295,6 +301,8 @@ describe('ccxt.binance against /api/v3', () => {
     const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
     expect(snippet).toContain("require('ccxt')");
     // As written, but on this checkout's gateway port (NATIVE_PORT_OFFSET moves it).
+    // The snippet trades BTC/USDT, which `npm run platform` seeds: seed it the same way.
+    await seedDemoPlatform();
     const code = snippet!.replace('http://127.0.0.1:8080', GATEWAY_URL);
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', code], {
       cwd: root,

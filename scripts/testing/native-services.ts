@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 // Starts the built services (dist/) on the native ports for a test, unless something already
 // listens there (a developer's `npm run platform`), and stops only what it started.
@@ -43,6 +45,31 @@ export function nativeEnv(): Record<string, string> {
     if (m) env[m[1]] = m[2];
   }
   return env;
+}
+
+/**
+ * What `npm run platform` seeds (assets, BTC-USDT and ETH-USDT, the fee account, demo keys), by
+ * the gateway's own seed (idempotent); the demo keys go to a scratch file, not the developer's.
+ * For tests of snippets written against `npm run platform`.
+ */
+export async function seedDemoPlatform(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'seed-'));
+  try {
+    await promisify(execFile)(process.execPath, ['dist/services/api-gateway/src/seed.main.js'], {
+      cwd: root,
+      env: { ...process.env, ...nativeEnv(), DEMO_KEYS_FILE: join(dir, 'demo-keys.json') },
+      timeout: 60_000,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // The gateway's market catalog reloads every 2 s.
+  for (const deadline = Date.now() + 20_000; ;) {
+    const markets = (await (await fetch(`${GATEWAY_URL}/v1/markets`)).json()) as { symbol: string }[];
+    if (['BTC-USDT', 'ETH-USDT'].every((s) => markets.some((m) => m.symbol === s))) return;
+    if (Date.now() > deadline) throw new Error('the seeded markets did not reach the gateway in 20 s');
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export function secret(name: string): string {
