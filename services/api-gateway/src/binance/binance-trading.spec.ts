@@ -1,21 +1,8 @@
-import { toMarketSpec } from '@trading/contracts';
+import { sampleMarketSpec } from '@trading/contracts';
 import { BinanceCode, BinanceError } from './binance.errors';
 import { affordableQuantity, priceFor } from './binance-trading.service';
 
-const market = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 10,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
-});
+const market = sampleMarketSpec({ minQtyLots: 10 });
 // 0.5 at 100.00, 1 at 101.00 (ticks, lots).
 const asks = [
   { price: 10_000, qty: 5_000 },

@@ -1,25 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { toMarketSpec, type StreamMessage } from '@trading/contracts';
+import { sampleMarketSpec, type StreamMessage } from '@trading/contracts';
 import type { OrderRow, SettledFill } from '@trading/db';
 import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import type { StreamHub } from '../stream/stream-hub.service';
 import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { BinanceWsApiSession, wsApiPayload } from './binance-ws-api';
 
-const market = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 1,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
-});
+const market = sampleMarketSpec();
 
 const row = (over: Partial<OrderRow> = {}): OrderRow => ({
   orderId: 'o-1',

@@ -1,4 +1,4 @@
-import { toMarketSpec } from '@trading/contracts';
+import { sampleMarketSpec } from '@trading/contracts';
 import type { OrderRow } from '@trading/db';
 import { percent } from './binance-market.service';
 import {
@@ -12,20 +12,7 @@ import {
   quotient,
 } from './binance.views';
 
-const market = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 1,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
-});
+const market = sampleMarketSpec();
 
 const row = (over: Partial<OrderRow> = {}): OrderRow => ({
   orderId: 'o-1',

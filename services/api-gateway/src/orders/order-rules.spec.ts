@@ -1,22 +1,9 @@
-import { toMarketSpec, type MarketSpec } from '@trading/contracts';
+import { sampleMarketSpec, type MarketSpec } from '@trading/contracts';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { placeOrderRequestSchema, type PlaceOrderRequest } from './order-request.schema';
 import { validateAmend, validatePlaceOrder } from './order-rules';
 
-const btc: MarketSpec = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 1,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
-});
+const btc: MarketSpec = sampleMarketSpec();
 
 const limit: PlaceOrderRequest = {
   symbol: 'BTC-USDT',

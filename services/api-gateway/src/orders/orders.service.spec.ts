@@ -1,4 +1,4 @@
-import { toMarketSpec } from '@trading/contracts';
+import { sampleMarketSpec } from '@trading/contracts';
 import type { OrderQueriesRepository } from '@trading/db';
 import { MetricsRegistry } from '@trading/metrics';
 import type { DatabaseService, ProducerService, RedisService } from '@trading/nest-common';
@@ -8,20 +8,7 @@ import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { MarketLookupService } from '../markets/market-lookup.service';
 import { clientOrderIdToOrderId, OrdersService } from './orders.service';
 
-const market = toMarketSpec({
-  symbol: 'BTC-USDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 1,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
-});
+const market = sampleMarketSpec();
 const account = { accountId: 'acct-1', keyId: 'ak_1' };
 const body = {
   symbol: 'BTC-USDT',
