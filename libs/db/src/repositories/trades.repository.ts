@@ -165,6 +165,23 @@ function toDate(value: Date | string): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
+function toTradeRecord(r: TradeDbRow): TradeRecord {
+  return {
+    tradeId: `${r.symbol}:${r.seq}`,
+    symbol: r.symbol,
+    seq: safeInt(r.seq, 'seq'),
+    price: safeInt(r.price, 'price'),
+    qty: safeInt(r.qty, 'qty'),
+    makerOrderId: r.maker_order_id,
+    takerOrderId: r.taker_order_id,
+    makerAccountId: r.maker_account_id,
+    takerAccountId: r.taker_account_id,
+    takerSide: r.taker_side,
+    receivedAt: toDate(r.received_at),
+    executedAt: toDate(r.executed_at),
+  };
+}
+
 function clampLimit(limit: number): number {
   return Math.max(1, Math.min(Math.trunc(limit) || 1, MAX_TRADES_PAGE));
 }
@@ -239,20 +256,7 @@ export class TradesRepository {
        LIMIT $2`,
       [symbol, clampLimit(limit)],
     )) as TradeDbRow[];
-    return rows.map((r) => ({
-      tradeId: `${r.symbol}:${r.seq}`,
-      symbol: r.symbol,
-      seq: safeInt(r.seq, 'seq'),
-      price: safeInt(r.price, 'price'),
-      qty: safeInt(r.qty, 'qty'),
-      makerOrderId: r.maker_order_id,
-      takerOrderId: r.taker_order_id,
-      makerAccountId: r.maker_account_id,
-      takerAccountId: r.taker_account_id,
-      takerSide: r.taker_side,
-      receivedAt: toDate(r.received_at),
-      executedAt: toDate(r.executed_at),
-    }));
+    return rows.map(toTradeRecord);
   }
 
   /**
@@ -381,20 +385,7 @@ export class TradesRepository {
         clampLimit(q.limit),
       ],
     )) as TradeDbRow[];
-    const trades = rows.map((r) => ({
-      tradeId: `${r.symbol}:${r.seq}`,
-      symbol: r.symbol,
-      seq: safeInt(r.seq, 'seq'),
-      price: safeInt(r.price, 'price'),
-      qty: safeInt(r.qty, 'qty'),
-      makerOrderId: r.maker_order_id,
-      takerOrderId: r.taker_order_id,
-      makerAccountId: r.maker_account_id,
-      takerAccountId: r.taker_account_id,
-      takerSide: r.taker_side,
-      receivedAt: toDate(r.received_at),
-      executedAt: toDate(r.executed_at),
-    }));
+    const trades = rows.map(toTradeRecord);
     return fromStart ? trades : trades.reverse();
   }
 
