@@ -7,7 +7,7 @@
 
 # Pinned by version; a bump changes this one line. Append @sha256:<digest> to freeze it fully.
 # RUN --mount needs BuildKit (the default builder since Docker 23).
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # --- deps: every dependency, for the swc build -------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

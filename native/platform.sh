@@ -22,6 +22,10 @@ PIDS="$RUN/pids"
 LOGS="$RUN/logs"
 MATCHING_WORKERS="${MATCHING_WORKERS:-3}"
 export NX_NO_CLOUD=true
+# The services, the build and the demo run on the pinned Node.js (.node-version).
+# shellcheck source=scripts/lib/node-runtime.sh
+. scripts/lib/node-runtime.sh
+node_runtime_use
 
 say() { printf '[platform] %s\n' "$*"; }
 die() {

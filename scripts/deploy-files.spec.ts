@@ -207,11 +207,18 @@ describe('deployment files', () => {
     });
 
     withTool('shellcheck')('the deployment shell scripts pass shellcheck', () => {
-      const scripts = ['compose', 'swarm', 'swarm/lib', 'swarm/images/infra', 'swarm/images/kafka'].flatMap(
-        (d) =>
-          readdirSync(join(root, d))
-            .filter((f) => f.endsWith('.sh'))
-            .map((f) => `${d}/${f}`),
+      const dirs = [
+        'compose',
+        'swarm',
+        'swarm/lib',
+        'swarm/images/infra',
+        'swarm/images/kafka',
+        'scripts/lib',
+      ];
+      const scripts = dirs.flatMap((d) =>
+        readdirSync(join(root, d))
+          .filter((f) => f.endsWith('.sh'))
+          .map((f) => `${d}/${f}`),
       );
       expect(scripts).toContain('swarm/swarm.sh');
       expect(scripts).toContain('compose/init-secrets.sh');

@@ -146,7 +146,10 @@ describe('native production units (native/production)', () => {
     const flags = [...cmd.matchAll(/"(--[^"]+)"/g)].map((m) => m[1]);
     expect(flags).toContain('--max-semi-space-size=32');
     const exec = one(u, 'ExecStart') ?? '';
-    expect(exec.startsWith(`/usr/bin/node ${flags.join(' ')} dist/services/`)).toBe(true);
+    // The release's own runtime (install.sh copies the pinned Node.js into each release).
+    expect(exec.startsWith(`/opt/trading/current/node/bin/node ${flags.join(' ')} dist/services/`)).toBe(
+      true,
+    );
     // Every *_FILE points into the credentials directory, loaded from the root-only secrets dir.
     const creds = new Map(
       (u.get('LoadCredential') ?? []).map((c) => [c.slice(0, c.indexOf(':')), c.slice(c.indexOf(':') + 1)]),

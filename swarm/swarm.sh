@@ -19,6 +19,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/engine.sh"
 # shellcheck source=swarm/lib/images.sh
 . "$SWARM_DIR/lib/images.sh"
+# shellcheck source=scripts/lib/node-runtime.sh
+. "$ROOT_DIR/scripts/lib/node-runtime.sh"
+node_runtime_use
 
 STACK="${STACK:-trading}"
 SECRETS_DIR="$SWARM_RUN/secrets"

@@ -174,10 +174,11 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
       { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
   fi
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
-  ((major >= 20)) || die "Node.js 20 or newer is needed at /usr/bin/node (the units start it)"
-  [[ "$(command -v node)" == /usr/bin/node ]] || die "the units start /usr/bin/node, but node is $(command -v node)"
+  # The pinned Node.js (.node-version), fetched from the npm registry when the machine has another:
+  # each release carries its own copy (build_release), so a rollback rolls the runtime back too.
+  # shellcheck source=scripts/lib/node-runtime.sh
+  . "$CHECKOUT/scripts/lib/node-runtime.sh"
+  node_runtime_use || die "the pinned Node.js ($(cat "$CHECKOUT/.node-version")) could not be had"
 }
 
 # The Kafka jars (native/kafka/pom.xml) in /opt/trading/kafka/libs, once per pom content.
@@ -211,6 +212,10 @@ build_release() {
   mkdir -p "$dir.tmp"
   cp -a "$CHECKOUT/dist" "$CHECKOUT/package.json" "$CHECKOUT/package-lock.json" "$CHECKOUT/docs" "$dir.tmp/"
   [[ -d "$CHECKOUT/patches" ]] && cp -a "$CHECKOUT/patches" "$dir.tmp/"
+  # The runtime the units start: /opt/trading/current/node/bin/node.
+  install -D -m 0755 "$(command -v node)" "$dir.tmp/node/bin/node"
+  [[ "$("$dir.tmp/node/bin/node" -p process.versions.node)" == "$(tr -d '[:space:]' <"$CHECKOUT/.node-version")" ]] ||
+    die "the release's node is not the pinned Node.js"
   # npm install (not ci: see docs/operations.md, "Images") with the lock, without dev tools.
   (cd "$dir.tmp" && npm install --omit=dev --no-audit --no-fund --loglevel=error >&2)
   chown -R root:root "$dir.tmp"

@@ -15,7 +15,19 @@ if ! command -v systemd-analyze >/dev/null; then
   apt-get install -y -q --no-install-recommends systemd >/dev/null 2>&1 ||
     { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends systemd >/dev/null; }
 fi
+# The units start the release's own runtime, /opt/trading/current/node/bin/node, which exists only
+# on an installed machine; systemd-analyze refuses a missing executable, so the copies verified
+# here name the same pinned Node.js (.node-version) where this checkout keeps it.
+# shellcheck source=scripts/lib/node-runtime.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/node-runtime.sh"
+node_runtime_use
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 shopt -s nullglob
+for f in "$DIR"/*.service "$DIR"/*.target; do
+  sed "s#/opt/trading/current/node/bin/node #$(command -v node) #g" "$f" >"$work/${f##*/}"
+done
+DIR="$work"
 units=("$DIR"/*.service "$DIR"/*.target)
 ((${#units[@]})) || {
   echo "no units in $DIR" >&2

@@ -30,7 +30,8 @@ INFRA_IMAGES=(
   "REDIS_EXPORTER_IMAGE oliver006/redis_exporter:v1.80.1 redis-exporter"
 )
 KAFKA_UPSTREAM=apache/kafka:4.4.0
-NODE_VERSION="${NODE_VERSION:-$(node -p process.versions.node)}"
+# The release the whole project runs on (scripts/lib/node-runtime.sh), in the images too.
+NODE_VERSION="${NODE_VERSION:-$(tr -d '[:space:]' <"$ROOT_DIR/.node-version")}"
 JMX_EXPORTER_VERSION=1.0.1
 # Keep in step with swarm/images/cadvisor/go.mod and the default of swarm/monitoring.yml.
 CADVISOR_VERSION=v0.61.1
