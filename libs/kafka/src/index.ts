@@ -6,3 +6,5 @@ export * from './validated-consumer';
 export * from './partition-transactions';
 export * from './co-partition-assigner';
 export * from './batch-retry';
+export * from './partition-consumer';
+export * from './consumer-metrics';

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, type InjectionToken, type Type } from '@nestjs/common';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +26,11 @@ export interface BootstrapOptions {
    * which answer Fastify's and Node's own refusals in its error shape).
    */
   server?: Record<string, unknown>;
+  /**
+   * Providers that are microservice transports (PartitionConsumer): each is connected with
+   * app.connectMicroservice({ strategy }) and started before the listener, consuming in the background.
+   */
+  transports?: readonly InjectionToken[];
   /** Hook to add Swagger, WebSocket adapters etc. before listen. */
   configure?: (app: NestFastifyApplication) => Promise<void> | void;
 }
@@ -61,6 +67,13 @@ export async function bootstrapService(
   });
 
   if (options.configure) await options.configure(app);
+  for (const token of options.transports ?? []) {
+    app.connectMicroservice(
+      { strategy: app.get<CustomTransportStrategy>(token, { strict: false }) },
+      { inheritAppConfig: true },
+    );
+  }
+  if (options.transports?.length) await app.startAllMicroservices();
   await app.listen(options.port, options.host);
   logger.log(`listening on http://${options.host}:${options.port}`);
 
