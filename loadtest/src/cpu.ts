@@ -102,7 +102,8 @@ export class CpuSampler {
     if (this.exitedChildren) this.exitedChildren.first = exitedChildrenTicks();
   }
 
-  stop(cores: number): CpuReport {
+  /** `minPct`: processes below it are left out of byProcess (0.5 % of a core by default). */
+  stop(cores: number, minPct = 0.5): CpuReport {
     const last = readTicks();
     const lastTotal = totalCpu();
     const seconds = (Date.now() - this.started) / 1000;
@@ -129,9 +130,9 @@ export class CpuSampler {
     const byProcess = [...sums.entries()]
       .map(([name, ticks]) => ({
         name,
-        cpuPct: Math.round((ticks / TICKS_PER_SECOND / seconds) * 1000) / 10,
+        cpuPct: Math.round((ticks / TICKS_PER_SECOND / seconds) * 10000) / 100,
       }))
-      .filter((p) => p.cpuPct >= 0.5)
+      .filter((p) => p.cpuPct >= minPct)
       .sort((a, b) => b.cpuPct - a.cpuPct);
     const busy = lastTotal.busy - this.firstTotal.busy;
     const all = lastTotal.all - this.firstTotal.all;

@@ -76,6 +76,8 @@ interface Options {
   maxErrorRate: number;
   setupOnly: boolean;
   maxWorkers: number;
+  /** Seconds of no orders before the attack, to measure what the idle platform costs (0: none). */
+  idleSeconds: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     maxErrorRate: Number(get('max-error-rate') ?? (smoke ? 0 : 0.01)),
     setupOnly: argv.includes('--setup-only'),
     maxWorkers: 0,
+    idleSeconds: parseDurationSeconds(get('idle') ?? (smoke ? '0s' : '10s')),
   };
   // Concurrency cap (vegeta -max-workers, one connection each): rate x 100 ms by default. An
   // unbounded open model opens a connection per stalled request (12,000+ at 5,000/s) and
@@ -219,6 +222,7 @@ async function main(): Promise<void> {
     return;
   }
   const fromOffsets = await executionOffsets(kafka);
+  const idle = opts.idleSeconds > 0 ? await measureIdle(opts.idleSeconds) : null;
 
   // --- attack ---------------------------------------------------------------------------------
   const resultsFile = join(reportDir, 'results.bin');
@@ -482,6 +486,7 @@ async function main(): Promise<void> {
       drainSeconds: drained.waitedMs / 1000,
     },
     cpu: cpuReport,
+    idle,
     cost,
     reconciliation: {
       ok: reconciliationOk,
@@ -518,6 +523,11 @@ async function main(): Promise<void> {
               ', ',
             )}; total ${cost.totalMsPerRequest} ms -> ~${cost.capacityPerSecond}/s on ${cpuReport.cores} cores; ${opts.rate}/s would need ~${cost.coresForTarget} cores`
         : 'cpu ms per successful request: n/a',
+      idle
+        ? `idle platform (no orders, ${idle.seconds.toFixed(0)} s before the attack): ${idle.totalPctOfOneCore} % of one core in all (${idle.byProcess
+            .map((p) => `${p.name} ${p.cpuPct}`)
+            .join(', ')})`
+        : 'idle platform: not measured (--idle 0s)',
       `reconciliation: ${reconciliationOk ? 'OK' : 'FAILED'}  (a) ${ackCheck.ok ? 'ok' : 'FAILED'} (b) ${tradesCheck.ok ? 'ok' : 'FAILED'} (c) ${boughtSold.ok ? 'ok' : 'FAILED'} (d) ${platform.ok ? 'ok' : 'FAILED'}`,
       `report: ${join(reportDir, 'index.html')} (latency over time: plot.html)`,
       '',
@@ -612,4 +622,25 @@ if (require.main === module) {
     );
     process.exit(2);
   });
+}
+
+/**
+ * What the platform costs with nothing to do: its processes' CPU over a window with no orders
+ * (after the run's deposits are applied, before the attack), in % of one core (issue 21's goal:
+ * at most 3 % in all, the broker included). The load driver waits; it is not counted.
+ */
+async function measureIdle(seconds: number): Promise<{
+  seconds: number;
+  totalPctOfOneCore: number;
+  byProcess: { name: string; cpuPct: number }[];
+}> {
+  log(`idle cost: ${seconds} s with no orders`);
+  const sampler = new CpuSampler();
+  sampler.start();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const report = sampler.stop(cpus().length, 0.1);
+  const ours = new Set<string>([...SERVICE_NAMES, ...INFRA_NAMES]);
+  const byProcess = report.byProcess.filter((p) => ours.has(p.name));
+  const total = Math.round(byProcess.reduce((a, p) => a + p.cpuPct, 0) * 10) / 10;
+  return { seconds: report.seconds, totalPctOfOneCore: total, byProcess };
 }
