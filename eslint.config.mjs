@@ -4,10 +4,12 @@ import prettier from 'eslint-config-prettier';
 
 // Which projects may import what (tags in each project.json).
 const depConstraints = [
-  // The engines (matching, risk) are pure state machines: no framework, no I/O, no other project.
+  // The engines (matching, risk) are pure state machines: no framework, no I/O, no other project
+  // but the contracts (the one vocabulary: statuses, reject codes, order-type predicates, market
+  // rules), which are plain data and functions themselves.
   {
     sourceTag: 'type:domain',
-    onlyDependOnLibsWithTags: [],
+    onlyDependOnLibsWithTags: ['type:contracts'],
     bannedExternalImports: [
       '@nestjs/*',
       'kafkajs',
@@ -40,7 +42,7 @@ const depConstraints = [
 // A domain lib's specs may bring the other domain libs in: the risk engine's property suite runs
 // the real matching engine. Its sources still may not (libs/risk-engine/lint-fixtures).
 const specDepConstraints = depConstraints.map((c) =>
-  c.sourceTag === 'type:domain' ? { ...c, onlyDependOnLibsWithTags: ['type:domain'] } : c,
+  c.sourceTag === 'type:domain' ? { ...c, onlyDependOnLibsWithTags: ['type:domain', 'type:contracts'] } : c,
 );
 const boundaries = (constraints) => [
   'error',

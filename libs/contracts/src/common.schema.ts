@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ORDER_TYPES, SIDES, STP_MODES, TIMES_IN_FORCE } from './vocabulary';
 
 /** `BASE-QUOTE`, upper case. */
 export const symbolSchema = z.string().regex(/^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$/, 'must look like BASE-QUOTE');
@@ -9,9 +10,9 @@ export const idSchema = z
 /** Money and quantities travel as JSON integers: ticks, lots, smallest units. Never floats. */
 export const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 export const nonNegativeInt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-export const sideSchema = z.enum(['buy', 'sell']);
-export const orderTypeSchema = z.enum(['limit', 'market', 'stop-limit', 'stop-market']);
-export const tifSchema = z.enum(['GTC', 'IOC', 'FOK']);
-export const stpSchema = z.enum(['none', 'cancel-taker', 'cancel-maker', 'cancel-both']);
+export const sideSchema = z.enum(SIDES);
+export const orderTypeSchema = z.enum(ORDER_TYPES);
+export const tifSchema = z.enum(TIMES_IN_FORCE);
+export const stpSchema = z.enum(STP_MODES);
 /** Epoch milliseconds. */
 export const epochMs = nonNegativeInt;

@@ -7,3 +7,5 @@ export * from './topics';
 export * from './decimal';
 export * from './market-spec';
 export * from './signing';
+export * from './vocabulary';
+export * from './market-rules';

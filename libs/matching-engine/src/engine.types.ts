@@ -1,47 +1,17 @@
 // Public types of the matching engine. Everything here is plain data: commands, events and
 // snapshots survive JSON.stringify/JSON.parse unchanged.
 
-/** Order side. */
-export type Side = 'buy' | 'sell';
+// The vocabulary (sides, order types, time in force, STP modes, reject codes) is
+// @trading/contracts' own, imported as types only: nothing of it runs on the engine's hot path.
+import type { EngineRejectCode, OrderType, Side, StpMode, TimeInForce } from '@trading/contracts';
 
-/** Kind of a new order. */
-export type OrderType = 'limit' | 'market' | 'stop-limit' | 'stop-market';
+export type { OrderType, Side, StpMode, TimeInForce } from '@trading/contracts';
 
-/** Time in force of a limit (or triggered stop-limit) order. Market orders are always immediate-or-cancel. */
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
-
-/** Self-trade prevention mode of the taker, matched on `accountId`. */
-export type StpMode = 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
-
-/** Why a command was refused. A rejected command changes no state except the sequence number. */
-export enum RejectReason {
-  INVALID_COMMAND = 'INVALID_COMMAND',
-  INVALID_ORDER_ID = 'INVALID_ORDER_ID',
-  INVALID_ACCOUNT_ID = 'INVALID_ACCOUNT_ID',
-  INVALID_SIDE = 'INVALID_SIDE',
-  INVALID_ORDER_TYPE = 'INVALID_ORDER_TYPE',
-  INVALID_TIME_IN_FORCE = 'INVALID_TIME_IN_FORCE',
-  INVALID_STP_MODE = 'INVALID_STP_MODE',
-  INVALID_QUANTITY = 'INVALID_QUANTITY',
-  INVALID_PRICE = 'INVALID_PRICE',
-  INVALID_STOP_PRICE = 'INVALID_STOP_PRICE',
-  INVALID_PROTECTION_PRICE = 'INVALID_PROTECTION_PRICE',
-  INVALID_QUOTE_BUDGET = 'INVALID_QUOTE_BUDGET',
-  INVALID_DISPLAY_QTY = 'INVALID_DISPLAY_QTY',
-  INVALID_POST_ONLY = 'INVALID_POST_ONLY',
-  BELOW_MIN_QTY = 'BELOW_MIN_QTY',
-  NOTIONAL_OVERFLOW = 'NOTIONAL_OVERFLOW',
-  BELOW_MIN_NOTIONAL = 'BELOW_MIN_NOTIONAL',
-  PRICE_OUT_OF_BAND = 'PRICE_OUT_OF_BAND',
-  DUPLICATE_ORDER_ID = 'DUPLICATE_ORDER_ID',
-  STOP_WOULD_TRIGGER = 'STOP_WOULD_TRIGGER',
-  POST_ONLY_WOULD_TAKE = 'POST_ONLY_WOULD_TAKE',
-  FOK_CANNOT_FILL = 'FOK_CANNOT_FILL',
-  NO_LIQUIDITY = 'NO_LIQUIDITY',
-  UNKNOWN_ORDER = 'UNKNOWN_ORDER',
-  NOT_AMENDABLE = 'NOT_AMENDABLE',
-  INVALID_AMEND = 'INVALID_AMEND',
-}
+/**
+ * Why a command was refused (@trading/contracts' ENGINE_REJECT_CODES). A rejected command changes
+ * no state except the sequence number.
+ */
+export type RejectReason = EngineRejectCode;
 
 /** Why a resting order, pending stop or taker was cancelled. */
 export enum CancelReason {

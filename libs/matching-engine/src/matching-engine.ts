@@ -12,7 +12,7 @@ import {
   type NewOrderCommand,
   type OrderType,
   type OrderView,
-  RejectReason,
+  type RejectReason,
   type Side,
   type SnapshotOrder,
   type SnapshotStop,
@@ -263,7 +263,7 @@ export class MatchingEngine {
    */
   process(cmd: EngineCommand, out: EngineEvent[]): void {
     if (cmd === null || typeof cmd !== 'object') {
-      this.reject(out, 'unknown', '', '', RejectReason.INVALID_COMMAND);
+      this.reject(out, 'unknown', '', '', 'INVALID_COMMAND');
       return;
     }
     switch (cmd.type) {
@@ -278,7 +278,7 @@ export class MatchingEngine {
         break;
       default: {
         const id = (cmd as { orderId?: unknown }).orderId;
-        this.reject(out, 'unknown', typeof id === 'string' ? id : '', '', RejectReason.INVALID_COMMAND);
+        this.reject(out, 'unknown', typeof id === 'string' ? id : '', '', 'INVALID_COMMAND');
       }
     }
     const off = cmd.inputOffset;
@@ -358,35 +358,33 @@ export class MatchingEngine {
   private newOrder(c: NewOrderCommand, out: EngineEvent[]): void {
     const id = c.orderId;
     if (typeof id !== 'string' || id.length === 0) {
-      return this.reject(out, 'new', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.reject(out, 'new', '', '', 'INVALID_ORDER_ID');
     }
     const acct = c.accountId;
     if (typeof acct !== 'string' || acct.length === 0) {
-      return this.reject(out, 'new', id, '', RejectReason.INVALID_ACCOUNT_ID);
+      return this.reject(out, 'new', id, '', 'INVALID_ACCOUNT_ID');
     }
     const sideStr = c.side;
-    if (sideStr !== 'buy' && sideStr !== 'sell')
-      return this.reject(out, 'new', id, acct, RejectReason.INVALID_SIDE);
+    if (sideStr !== 'buy' && sideStr !== 'sell') return this.reject(out, 'new', id, acct, 'INVALID_SIDE');
     const isBuy = sideStr === 'buy';
     const kind = kindCode(c.orderType);
-    if (kind < 0) return this.reject(out, 'new', id, acct, RejectReason.INVALID_ORDER_TYPE);
+    if (kind < 0) return this.reject(out, 'new', id, acct, 'INVALID_ORDER_TYPE');
     const tif = tifCode(c.tif);
-    if (tif < 0) return this.reject(out, 'new', id, acct, RejectReason.INVALID_TIME_IN_FORCE);
+    if (tif < 0) return this.reject(out, 'new', id, acct, 'INVALID_TIME_IN_FORCE');
     const stp = stpCode(c.stp);
-    if (stp < 0) return this.reject(out, 'new', id, acct, RejectReason.INVALID_STP_MODE);
+    if (stp < 0) return this.reject(out, 'new', id, acct, 'INVALID_STP_MODE');
     const qty = c.qty;
-    if (!isSafePositive(qty)) return this.reject(out, 'new', id, acct, RejectReason.INVALID_QUANTITY);
+    if (!isSafePositive(qty)) return this.reject(out, 'new', id, acct, 'INVALID_QUANTITY');
     const priced = kind === KIND_LIMIT || kind === KIND_STOP_LIMIT;
     const isStop = kind === KIND_STOP_LIMIT || kind === KIND_STOP_MARKET;
     let price = 0;
     if (priced) {
-      if (!isSafePositive(c.price)) return this.reject(out, 'new', id, acct, RejectReason.INVALID_PRICE);
+      if (!isSafePositive(c.price)) return this.reject(out, 'new', id, acct, 'INVALID_PRICE');
       price = c.price;
     }
     let stopPrice = 0;
     if (isStop) {
-      if (!isSafePositive(c.stopPrice))
-        return this.reject(out, 'new', id, acct, RejectReason.INVALID_STOP_PRICE);
+      if (!isSafePositive(c.stopPrice)) return this.reject(out, 'new', id, acct, 'INVALID_STOP_PRICE');
       stopPrice = c.stopPrice;
     }
     let protection = 0;
@@ -394,13 +392,13 @@ export class MatchingEngine {
     if (!priced) {
       if (c.protectionPrice !== undefined) {
         if (!isSafePositive(c.protectionPrice)) {
-          return this.reject(out, 'new', id, acct, RejectReason.INVALID_PROTECTION_PRICE);
+          return this.reject(out, 'new', id, acct, 'INVALID_PROTECTION_PRICE');
         }
         protection = c.protectionPrice;
       }
       if (c.quoteBudget !== undefined) {
         if (!isBuy || !isSafePositive(c.quoteBudget)) {
-          return this.reject(out, 'new', id, acct, RejectReason.INVALID_QUOTE_BUDGET);
+          return this.reject(out, 'new', id, acct, 'INVALID_QUOTE_BUDGET');
         }
         budget = c.quoteBudget;
       }
@@ -409,37 +407,37 @@ export class MatchingEngine {
     if (c.displayQty !== undefined) {
       const d = c.displayQty;
       if (!priced || tif !== TIF_GTC || !isSafePositive(d) || d > qty) {
-        return this.reject(out, 'new', id, acct, RejectReason.INVALID_DISPLAY_QTY);
+        return this.reject(out, 'new', id, acct, 'INVALID_DISPLAY_QTY');
       }
       display = d;
     }
     const postOnly = c.postOnly === true;
     if (postOnly && (kind !== KIND_LIMIT || tif !== TIF_GTC)) {
-      return this.reject(out, 'new', id, acct, RejectReason.INVALID_POST_ONLY);
+      return this.reject(out, 'new', id, acct, 'INVALID_POST_ONLY');
     }
-    if (qty < this.minQty) return this.reject(out, 'new', id, acct, RejectReason.BELOW_MIN_QTY);
+    if (qty < this.minQty) return this.reject(out, 'new', id, acct, 'BELOW_MIN_QTY');
     if (priced) {
       const reason = this.checkPricedRules(price, qty);
       if (reason !== null) return this.reject(out, 'new', id, acct, reason);
     }
     const hash = idHash(id);
     if (this.index.find(id, hash) !== NIL) {
-      return this.reject(out, 'new', id, acct, RejectReason.DUPLICATE_ORDER_ID);
+      return this.reject(out, 'new', id, acct, 'DUPLICATE_ORDER_ID');
     }
     if (isStop) {
       const last = this.last;
       if (last !== 0 && (isBuy ? last >= stopPrice : last <= stopPrice)) {
-        return this.reject(out, 'new', id, acct, RejectReason.STOP_WOULD_TRIGGER);
+        return this.reject(out, 'new', id, acct, 'STOP_WOULD_TRIGGER');
       }
     } else if (kind === KIND_LIMIT) {
       if (postOnly && this.crosses(isBuy, price)) {
-        return this.reject(out, 'new', id, acct, RejectReason.POST_ONLY_WOULD_TAKE);
+        return this.reject(out, 'new', id, acct, 'POST_ONLY_WOULD_TAKE');
       }
       if (tif === TIF_FOK && !this.canFill(isBuy, price, qty, acct, stp)) {
-        return this.reject(out, 'new', id, acct, RejectReason.FOK_CANNOT_FILL);
+        return this.reject(out, 'new', id, acct, 'FOK_CANNOT_FILL');
       }
     } else if (!this.hasLiquidity(isBuy, protection)) {
-      return this.reject(out, 'new', id, acct, RejectReason.NO_LIQUIDITY);
+      return this.reject(out, 'new', id, acct, 'NO_LIQUIDITY');
     }
 
     const o = this.store.alloc(
@@ -481,10 +479,10 @@ export class MatchingEngine {
   private cancel(c: CancelCommand, out: EngineEvent[]): void {
     const id = c.orderId;
     if (typeof id !== 'string' || id.length === 0) {
-      return this.reject(out, 'cancel', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.reject(out, 'cancel', '', '', 'INVALID_ORDER_ID');
     }
     const o = this.index.find(id, idHash(id));
-    if (o === NIL) return this.reject(out, 'cancel', id, '', RejectReason.UNKNOWN_ORDER);
+    if (o === NIL) return this.reject(out, 'cancel', id, '', 'UNKNOWN_ORDER');
     if (this.store.pending(o) === 1) {
       this.stops.remove(o);
       this.index.remove(o, this.store.idHash(o));
@@ -499,21 +497,21 @@ export class MatchingEngine {
   private amend(c: AmendCommand, out: EngineEvent[]): void {
     const id = c.orderId;
     if (typeof id !== 'string' || id.length === 0) {
-      return this.reject(out, 'amend', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.reject(out, 'amend', '', '', 'INVALID_ORDER_ID');
     }
     const o = this.index.find(id, idHash(id));
-    if (o === NIL) return this.reject(out, 'amend', id, '', RejectReason.UNKNOWN_ORDER);
+    if (o === NIL) return this.reject(out, 'amend', id, '', 'UNKNOWN_ORDER');
     const s = this.store;
     const acct = s.acct(o);
-    if (s.pending(o) === 1) return this.reject(out, 'amend', id, acct, RejectReason.NOT_AMENDABLE);
+    if (s.pending(o) === 1) return this.reject(out, 'amend', id, acct, 'NOT_AMENDABLE');
     if (c.price === undefined && c.qty === undefined) {
-      return this.reject(out, 'amend', id, acct, RejectReason.INVALID_AMEND);
+      return this.reject(out, 'amend', id, acct, 'INVALID_AMEND');
     }
     if (c.price !== undefined && !isSafePositive(c.price)) {
-      return this.reject(out, 'amend', id, acct, RejectReason.INVALID_PRICE);
+      return this.reject(out, 'amend', id, acct, 'INVALID_PRICE');
     }
     if (c.qty !== undefined && !isSafePositive(c.qty)) {
-      return this.reject(out, 'amend', id, acct, RejectReason.INVALID_QUANTITY);
+      return this.reject(out, 'amend', id, acct, 'INVALID_QUANTITY');
     }
     const ofp = s.fPage(o);
     const ofb = OrderStore.fRow(o);
@@ -527,19 +525,17 @@ export class MatchingEngine {
       this.cancelResting(o, CancelReason.AMEND_TO_FILLED, out);
       return;
     }
-    if (newQty < this.minQty) return this.reject(out, 'amend', id, acct, RejectReason.BELOW_MIN_QTY);
+    if (newQty < this.minQty) return this.reject(out, 'amend', id, acct, 'BELOW_MIN_QTY');
     const priceChanged = newPrice !== oldPrice;
     const notional = newPrice * newQty;
-    if (!Number.isSafeInteger(notional))
-      return this.reject(out, 'amend', id, acct, RejectReason.NOTIONAL_OVERFLOW);
-    if (notional < this.minNotional)
-      return this.reject(out, 'amend', id, acct, RejectReason.BELOW_MIN_NOTIONAL);
+    if (!Number.isSafeInteger(notional)) return this.reject(out, 'amend', id, acct, 'NOTIONAL_OVERFLOW');
+    if (notional < this.minNotional) return this.reject(out, 'amend', id, acct, 'BELOW_MIN_NOTIONAL');
     if (priceChanged && !this.inBand(newPrice)) {
-      return this.reject(out, 'amend', id, acct, RejectReason.PRICE_OUT_OF_BAND);
+      return this.reject(out, 'amend', id, acct, 'PRICE_OUT_OF_BAND');
     }
     const isBuy = s.isBuy(o) === 1;
     if (priceChanged && s.postOnly(o) === 1 && this.crosses(isBuy, newPrice)) {
-      return this.reject(out, 'amend', id, acct, RejectReason.POST_ONLY_WOULD_TAKE);
+      return this.reject(out, 'amend', id, acct, 'POST_ONLY_WOULD_TAKE');
     }
     const newRemaining = newQty - filled;
     if (!priceChanged && newQty <= oldQty) {
@@ -755,9 +751,9 @@ export class MatchingEngine {
 
   private checkPricedRules(price: number, qty: number): RejectReason | null {
     const notional = price * qty;
-    if (!Number.isSafeInteger(notional)) return RejectReason.NOTIONAL_OVERFLOW;
-    if (notional < this.minNotional) return RejectReason.BELOW_MIN_NOTIONAL;
-    if (!this.inBand(price)) return RejectReason.PRICE_OUT_OF_BAND;
+    if (!Number.isSafeInteger(notional)) return 'NOTIONAL_OVERFLOW';
+    if (notional < this.minNotional) return 'BELOW_MIN_NOTIONAL';
+    if (!this.inBand(price)) return 'PRICE_OUT_OF_BAND';
     return null;
   }
 

@@ -7,7 +7,7 @@ import {
   type DepthView,
   type EngineEvent,
   ExpireReason,
-  RejectReason,
+  type RejectReason,
   type Side,
   type SymbolConfig,
 } from './engine.types';
@@ -53,13 +53,7 @@ export class ReferenceModel {
     if (c.type === 'new') this.newOrder(c);
     else if (c.type === 'cancel') this.cancel(c);
     else if (c.type === 'amend') this.amend(c);
-    else
-      this.emitReject(
-        'unknown',
-        typeof c.orderId === 'string' ? c.orderId : '',
-        '',
-        RejectReason.INVALID_COMMAND,
-      );
+    else this.emitReject('unknown', typeof c.orderId === 'string' ? c.orderId : '', '', 'INVALID_COMMAND');
   }
 
   depth(n: number): DepthView {
@@ -83,64 +77,63 @@ export class ReferenceModel {
 
   private newOrder(c: AnyCommand): void {
     if (typeof c.orderId !== 'string' || c.orderId === '')
-      return this.emitReject('new', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.emitReject('new', '', '', 'INVALID_ORDER_ID');
     const id = c.orderId;
     if (typeof c.accountId !== 'string' || c.accountId === '') {
-      return this.emitReject('new', id, '', RejectReason.INVALID_ACCOUNT_ID);
+      return this.emitReject('new', id, '', 'INVALID_ACCOUNT_ID');
     }
     const acct = c.accountId;
     const bad = (r: RejectReason): void => this.emitReject('new', id, acct, r);
-    if (c.side !== 'buy' && c.side !== 'sell') return bad(RejectReason.INVALID_SIDE);
+    if (c.side !== 'buy' && c.side !== 'sell') return bad('INVALID_SIDE');
     const side = c.side;
     const type = c.orderType;
     if (type !== 'limit' && type !== 'market' && type !== 'stop-limit' && type !== 'stop-market') {
-      return bad(RejectReason.INVALID_ORDER_TYPE);
+      return bad('INVALID_ORDER_TYPE');
     }
     const tif = c.tif === undefined ? 'GTC' : c.tif;
-    if (tif !== 'GTC' && tif !== 'IOC' && tif !== 'FOK') return bad(RejectReason.INVALID_TIME_IN_FORCE);
+    if (tif !== 'GTC' && tif !== 'IOC' && tif !== 'FOK') return bad('INVALID_TIME_IN_FORCE');
     const stp = c.stp === undefined ? 'none' : c.stp;
     if (!['none', 'cancel-taker', 'cancel-maker', 'cancel-both'].includes(stp as string)) {
-      return bad(RejectReason.INVALID_STP_MODE);
+      return bad('INVALID_STP_MODE');
     }
-    if (!isPosInt(c.qty)) return bad(RejectReason.INVALID_QUANTITY);
+    if (!isPosInt(c.qty)) return bad('INVALID_QUANTITY');
     const qty = c.qty;
     const hasLimitPrice = type === 'limit' || type === 'stop-limit';
     const isStop = type === 'stop-limit' || type === 'stop-market';
-    if (hasLimitPrice && !isPosInt(c.price)) return bad(RejectReason.INVALID_PRICE);
-    if (isStop && !isPosInt(c.stopPrice)) return bad(RejectReason.INVALID_STOP_PRICE);
+    if (hasLimitPrice && !isPosInt(c.price)) return bad('INVALID_PRICE');
+    if (isStop && !isPosInt(c.stopPrice)) return bad('INVALID_STOP_PRICE');
     if (!hasLimitPrice && c.protectionPrice !== undefined && !isPosInt(c.protectionPrice)) {
-      return bad(RejectReason.INVALID_PROTECTION_PRICE);
+      return bad('INVALID_PROTECTION_PRICE');
     }
     if (!hasLimitPrice && c.quoteBudget !== undefined && (side !== 'buy' || !isPosInt(c.quoteBudget))) {
-      return bad(RejectReason.INVALID_QUOTE_BUDGET);
+      return bad('INVALID_QUOTE_BUDGET');
     }
     if (c.displayQty !== undefined) {
       if (!hasLimitPrice || tif !== 'GTC' || !isPosInt(c.displayQty) || c.displayQty > qty) {
-        return bad(RejectReason.INVALID_DISPLAY_QTY);
+        return bad('INVALID_DISPLAY_QTY');
       }
     }
     const postOnly = c.postOnly === true;
-    if (postOnly && (type !== 'limit' || tif !== 'GTC')) return bad(RejectReason.INVALID_POST_ONLY);
-    if (qty < this.config.minQty) return bad(RejectReason.BELOW_MIN_QTY);
+    if (postOnly && (type !== 'limit' || tif !== 'GTC')) return bad('INVALID_POST_ONLY');
+    if (qty < this.config.minQty) return bad('BELOW_MIN_QTY');
     const price = hasLimitPrice ? (c.price as number) : 0;
     if (hasLimitPrice) {
-      if (!Number.isSafeInteger(price * qty)) return bad(RejectReason.NOTIONAL_OVERFLOW);
-      if (price * qty < this.config.minNotional) return bad(RejectReason.BELOW_MIN_NOTIONAL);
-      if (!this.priceAllowed(price)) return bad(RejectReason.PRICE_OUT_OF_BAND);
+      if (!Number.isSafeInteger(price * qty)) return bad('NOTIONAL_OVERFLOW');
+      if (price * qty < this.config.minNotional) return bad('BELOW_MIN_NOTIONAL');
+      if (!this.priceAllowed(price)) return bad('PRICE_OUT_OF_BAND');
     }
-    if (this.findLive(id)) return bad(RejectReason.DUPLICATE_ORDER_ID);
+    if (this.findLive(id)) return bad('DUPLICATE_ORDER_ID');
     const stopPrice = isStop ? (c.stopPrice as number) : 0;
     const protection = !hasLimitPrice && c.protectionPrice !== undefined ? (c.protectionPrice as number) : 0;
     if (isStop && this.last > 0) {
-      if (side === 'buy' && this.last >= stopPrice) return bad(RejectReason.STOP_WOULD_TRIGGER);
-      if (side === 'sell' && this.last <= stopPrice) return bad(RejectReason.STOP_WOULD_TRIGGER);
+      if (side === 'buy' && this.last >= stopPrice) return bad('STOP_WOULD_TRIGGER');
+      if (side === 'sell' && this.last <= stopPrice) return bad('STOP_WOULD_TRIGGER');
     }
-    if (type === 'limit' && postOnly && this.wouldCross(side, price))
-      return bad(RejectReason.POST_ONLY_WOULD_TAKE);
+    if (type === 'limit' && postOnly && this.wouldCross(side, price)) return bad('POST_ONLY_WOULD_TAKE');
     if (type === 'limit' && tif === 'FOK' && !this.fokFillable(side, price, qty, acct, stp as string)) {
-      return bad(RejectReason.FOK_CANNOT_FILL);
+      return bad('FOK_CANNOT_FILL');
     }
-    if (type === 'market' && !this.liquidityFor(side, protection)) return bad(RejectReason.NO_LIQUIDITY);
+    if (type === 'market' && !this.liquidityFor(side, protection)) return bad('NO_LIQUIDITY');
 
     const order: RefOrder = {
       id,
@@ -182,7 +175,7 @@ export class ReferenceModel {
 
   private cancel(c: AnyCommand): void {
     if (typeof c.orderId !== 'string' || c.orderId === '')
-      return this.emitReject('cancel', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.emitReject('cancel', '', '', 'INVALID_ORDER_ID');
     const id = c.orderId;
     const stop = this.stops.find((s) => s.id === id);
     if (stop) {
@@ -191,23 +184,23 @@ export class ReferenceModel {
       return;
     }
     const o = this.resting.find((r) => r.id === id);
-    if (!o) return this.emitReject('cancel', id, '', RejectReason.UNKNOWN_ORDER);
+    if (!o) return this.emitReject('cancel', id, '', 'UNKNOWN_ORDER');
     this.resting = this.resting.filter((r) => r !== o);
     this.pushCancelled(o, CancelReason.USER);
   }
 
   private amend(c: AnyCommand): void {
     if (typeof c.orderId !== 'string' || c.orderId === '')
-      return this.emitReject('amend', '', '', RejectReason.INVALID_ORDER_ID);
+      return this.emitReject('amend', '', '', 'INVALID_ORDER_ID');
     const id = c.orderId;
     const stop = this.stops.find((s) => s.id === id);
-    if (stop) return this.emitReject('amend', id, stop.acct, RejectReason.NOT_AMENDABLE);
+    if (stop) return this.emitReject('amend', id, stop.acct, 'NOT_AMENDABLE');
     const o = this.resting.find((r) => r.id === id);
-    if (!o) return this.emitReject('amend', id, '', RejectReason.UNKNOWN_ORDER);
+    if (!o) return this.emitReject('amend', id, '', 'UNKNOWN_ORDER');
     const bad = (r: RejectReason): void => this.emitReject('amend', id, o.acct, r);
-    if (c.price === undefined && c.qty === undefined) return bad(RejectReason.INVALID_AMEND);
-    if (c.price !== undefined && !isPosInt(c.price)) return bad(RejectReason.INVALID_PRICE);
-    if (c.qty !== undefined && !isPosInt(c.qty)) return bad(RejectReason.INVALID_QUANTITY);
+    if (c.price === undefined && c.qty === undefined) return bad('INVALID_AMEND');
+    if (c.price !== undefined && !isPosInt(c.price)) return bad('INVALID_PRICE');
+    if (c.qty !== undefined && !isPosInt(c.qty)) return bad('INVALID_QUANTITY');
     const newPrice = c.price === undefined ? o.price : (c.price as number);
     const newQty = c.qty === undefined ? o.qty : (c.qty as number);
     const filled = o.qty - o.remaining;
@@ -216,12 +209,12 @@ export class ReferenceModel {
       this.pushCancelled(o, CancelReason.AMEND_TO_FILLED);
       return;
     }
-    if (newQty < this.config.minQty) return bad(RejectReason.BELOW_MIN_QTY);
-    if (!Number.isSafeInteger(newPrice * newQty)) return bad(RejectReason.NOTIONAL_OVERFLOW);
-    if (newPrice * newQty < this.config.minNotional) return bad(RejectReason.BELOW_MIN_NOTIONAL);
-    if (newPrice !== o.price && !this.priceAllowed(newPrice)) return bad(RejectReason.PRICE_OUT_OF_BAND);
+    if (newQty < this.config.minQty) return bad('BELOW_MIN_QTY');
+    if (!Number.isSafeInteger(newPrice * newQty)) return bad('NOTIONAL_OVERFLOW');
+    if (newPrice * newQty < this.config.minNotional) return bad('BELOW_MIN_NOTIONAL');
+    if (newPrice !== o.price && !this.priceAllowed(newPrice)) return bad('PRICE_OUT_OF_BAND');
     if (newPrice !== o.price && o.postOnly && this.wouldCross(o.side, newPrice)) {
-      return bad(RejectReason.POST_ONLY_WOULD_TAKE);
+      return bad('POST_ONLY_WOULD_TAKE');
     }
     if (newPrice === o.price && newQty <= o.qty) {
       o.remaining = newQty - filled;

@@ -1,3 +1,4 @@
+import type { OrderType, Side } from '@trading/contracts';
 import type { LedgerEntry, PendingAmend, RiskEvent, RiskMarket, RiskOrder, TradeEvent } from './risk.types';
 
 // The money rules of the exchange, pure and exact (BigInt): what an order must hold, what a fill
@@ -19,8 +20,8 @@ const BPS = 10_000n;
 export interface OrderMoney {
   orderId: string;
   accountId: string;
-  side: 'buy' | 'sell';
-  orderType: 'limit' | 'market' | 'stop-limit' | 'stop-market';
+  side: Side;
+  orderType: OrderType;
   /** Limit price in ticks (limit, stop-limit). */
   price: number | null;
   protectionPrice: number | null;

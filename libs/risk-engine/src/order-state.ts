@@ -46,7 +46,5 @@ export function applyOrderEvent(order: RiskOrder, orderId: string, event: RiskEv
   return true;
 }
 
-/** True when nothing more can happen to the order. */
-export function isFinal(status: string): boolean {
-  return status === 'filled' || status === 'cancelled' || status === 'rejected' || status === 'expired';
-}
+/** True when nothing more can happen to the order (@trading/contracts' isFinalStatus). */
+export { isFinalStatus as isFinal } from '@trading/contracts';

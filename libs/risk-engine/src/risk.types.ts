@@ -1,11 +1,16 @@
-// Public types of the risk engine. Plain data, restated here rather than imported: a domain lib
-// depends on no other project (eslint.config.mjs), and every shape below is a structural match of
-// its @trading/contracts or @trading/db counterpart, so the router passes those in unchanged.
+// Public types of the risk engine. Plain data. The vocabulary (sides, order types, statuses,
+// reject codes) is @trading/contracts' own; the shapes below are structural matches of their
+// @trading/contracts or @trading/db counterparts, so the router passes those in unchanged.
+import type {
+  OrderStatus,
+  OrderType,
+  RouterRejectCode,
+  Side,
+  StpMode,
+  TimeInForce,
+} from '@trading/contracts';
 
-export type Side = 'buy' | 'sell';
-export type OrderType = 'limit' | 'market' | 'stop-limit' | 'stop-market';
-export type OrderStatus =
-  'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
+export type { OrderStatus, OrderType, Side } from '@trading/contracts';
 
 /** What the engine needs of a market (a structural subset of @trading/contracts' MarketSpec). */
 export interface RiskMarket {
@@ -40,13 +45,13 @@ export interface PlaceCommand extends CommandBase {
   orderType: OrderType;
   qty: number;
   price?: number;
-  tif: 'GTC' | 'IOC' | 'FOK';
+  tif: TimeInForce;
   postOnly: boolean;
   displayQty?: number;
   stopPrice?: number;
   protectionPrice?: number;
   quoteBudget?: number;
-  stp: 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
+  stp: StpMode;
   clientOrderId?: string;
 }
 export interface CancelCommand extends CommandBase {
@@ -249,13 +254,13 @@ export type MatchingCommand =
       orderType: OrderType;
       qty: number;
       price?: number;
-      tif?: 'GTC' | 'IOC' | 'FOK';
+      tif?: TimeInForce;
       postOnly?: boolean;
       displayQty?: number;
       stopPrice?: number;
       protectionPrice?: number;
       quoteBudget?: number;
-      stp?: 'none' | 'cancel-taker' | 'cancel-maker' | 'cancel-both';
+      stp?: StpMode;
     }
   | { type: 'cancel'; orderId: string }
   | { type: 'amend'; orderId: string; price?: number; qty?: number };
@@ -292,19 +297,8 @@ export type StreamUpdate =
       reason: string | null;
     };
 
-/** Why the router refuses a command before it reaches matching. */
-export type RouterRejectReason =
-  | 'UNKNOWN_SYMBOL'
-  | 'MARKET_HALTED'
-  | 'PRICE_REQUIRED'
-  | 'PRICE_NOT_ALLOWED'
-  | 'STOP_PRICE_REQUIRED'
-  | 'BELOW_MIN_QTY'
-  | 'BELOW_MIN_NOTIONAL'
-  | 'NOTIONAL_OVERFLOW'
-  | 'DUPLICATE_CLIENT_ORDER_ID'
-  | 'INSUFFICIENT_FUNDS'
-  | 'MARKET_BUY_UNBOUNDED';
+/** Why the router refuses a command before it reaches matching (@trading/contracts' codes). */
+export type RouterRejectReason = RouterRejectCode;
 
 /**
  * How one input was decided, for the caller's metrics and logs:

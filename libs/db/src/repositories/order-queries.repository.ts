@@ -1,3 +1,4 @@
+import { OPEN_ORDER_STATUSES } from '@trading/contracts';
 import type { DataSource } from 'typeorm';
 
 /** An order as the order-router persisted it; integers stay exact strings (bigint columns). */
@@ -85,7 +86,7 @@ export interface OrderHistoryQuery {
   limit: number;
 }
 
-const OPEN_STATUSES = `('pending', 'new', 'partially_filled')`;
+const OPEN_STATUSES = `(${OPEN_ORDER_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 
 /**
  * Read side of orders for the API: every query is scoped to the caller's account (an order of

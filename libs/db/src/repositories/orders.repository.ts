@@ -1,8 +1,9 @@
+import type { OrderStatus, OrderType, Side } from '@trading/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { pgArray } from '../pg-array';
 
-export type OrderStatus =
-  'pending' | 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
+// The status vocabulary is @trading/contracts'; re-exported so `OrderStatus` from @trading/db still compiles.
+export type { OrderStatus } from '@trading/contracts';
 
 export interface NewOrderRow {
   orderId: string;
@@ -32,8 +33,8 @@ export interface OrderStateRow {
   orderId: string;
   accountId: string;
   symbol: string;
-  side: 'buy' | 'sell';
-  orderType: 'limit' | 'market' | 'stop-limit' | 'stop-market';
+  side: Side;
+  orderType: OrderType;
   price: number | null;
   protectionPrice: number | null;
   quoteBudget: number | null;

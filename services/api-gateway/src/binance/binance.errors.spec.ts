@@ -36,13 +36,13 @@ describe('Binance errors', () => {
       BinanceCode.FILTER_FAILURE,
       'Filter failure: PRICE_FILTER (price must be a multiple of 0.01)',
     ]);
-    expect(shape(ex(ErrorCode.BELOW_MIN_QUANTITY, 'quantity must be at least 0.0001', 'quantity'))[2]).toBe(
+    expect(shape(ex(ErrorCode.BELOW_MIN_QTY, 'quantity must be at least 0.0001', 'quantity'))[2]).toBe(
       'Filter failure: LOT_SIZE (quantity must be at least 0.0001)',
     );
     expect(shape(ex(ErrorCode.BELOW_MIN_NOTIONAL, 'price x quantity must be at least 1 USDT'))[2]).toMatch(
       /^Filter failure: MIN_NOTIONAL/,
     );
-    expect(shape(ex(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity cannot exceed quantity'))[2]).toBe(
+    expect(shape(ex(ErrorCode.INVALID_DISPLAY_QTY, 'displayQuantity cannot exceed quantity'))[2]).toBe(
       'Filter failure: LOT_SIZE (icebergQty: icebergQty cannot exceed quantity)',
     );
   });

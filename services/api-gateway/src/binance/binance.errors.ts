@@ -189,9 +189,9 @@ function binanceOf(ex: GatewayException, op: BinanceOperation): BinanceError {
     case ErrorCode.INVALID_PROTECTION_PRICE:
       return filter('PRICE_FILTER', detail);
     case ErrorCode.INVALID_QUANTITY:
-    case ErrorCode.BELOW_MIN_QUANTITY:
+    case ErrorCode.BELOW_MIN_QTY:
       return filter('LOT_SIZE', detail.replace(/^quantity/, fieldOf(ex, 'quantity')));
-    case ErrorCode.INVALID_DISPLAY_QUANTITY:
+    case ErrorCode.INVALID_DISPLAY_QTY:
       return filter('LOT_SIZE', `icebergQty: ${detail.replace(/displayQuantity/g, 'icebergQty')}`);
     case ErrorCode.BELOW_MIN_NOTIONAL:
       return filter('MIN_NOTIONAL', detail.replace(/^price x quantity/, 'price x quantity'));

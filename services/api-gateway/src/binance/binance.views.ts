@@ -1,4 +1,12 @@
-import { formatDecimal, fromSteps, parseDecimal, scaleOf, type MarketSpec } from '@trading/contracts';
+import {
+  formatDecimal,
+  fromSteps,
+  isPricedOrderType,
+  isStopOrderType,
+  parseDecimal,
+  scaleOf,
+  type MarketSpec,
+} from '@trading/contracts';
 import type { OrderRow, SettledFill } from '@trading/db';
 import { toDecimal } from '../money/money.views';
 
@@ -151,8 +159,8 @@ const stepsOrZero = (v: string | null | undefined, step: string): string =>
 
 /** A stored order as Binance's query-order object. */
 export function binanceOrder(row: OrderRow, market: MarketSpec) {
-  const priced = row.orderType === 'limit' || row.orderType === 'stop-limit';
-  const stop = row.orderType === 'stop-limit' || row.orderType === 'stop-market';
+  const priced = isPricedOrderType(row.orderType);
+  const stop = isStopOrderType(row.orderType);
   const time = row.receivedAt.getTime();
   return {
     symbol: binanceSymbol(market),

@@ -1,9 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import { publicTradeSchema, tickerSchema } from '@trading/contracts';
+import {
+  ORDER_STATUSES,
+  ORDER_TYPES,
+  publicTradeSchema,
+  SIDES,
+  tickerSchema,
+  TIMES_IN_FORCE,
+} from '@trading/contracts';
 import { z } from 'zod';
-import { ORDER_STATUSES } from '../orders/order-request.schema';
 import { ERROR_SCHEMA, jsonSchema } from './openapi';
 
 // What /v1 answers, as zod schemas turned into the OpenAPI document's response schemas (JSON
@@ -25,9 +31,9 @@ export const orderViewSchema = z.strictObject({
   orderId: z.string(),
   clientOrderId: z.string().nullable(),
   symbol: z.string(),
-  side: z.enum(['buy', 'sell']),
-  type: z.enum(['limit', 'market', 'stop-limit', 'stop-market']),
-  timeInForce: z.enum(['GTC', 'IOC', 'FOK']),
+  side: z.enum(SIDES),
+  type: z.enum(ORDER_TYPES),
+  timeInForce: z.enum(TIMES_IN_FORCE),
   postOnly: z.boolean(),
   price: nullableDecimal,
   stopPrice: nullableDecimal,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
+  FINAL_ORDER_STATUSES,
   idSchema,
+  ORDER_STATUSES,
   orderTypeSchema,
   sideSchema,
   stpSchema,
@@ -13,16 +15,8 @@ import { queryInteger } from '../common/edge-input';
 // afterwards so each failure gets its own code. The length cap keeps hostile input cheap.
 const decimal = z.string().max(48, 'too long');
 
-export const ORDER_STATUSES = [
-  'pending',
-  'new',
-  'partially_filled',
-  'filled',
-  'cancelled',
-  'rejected',
-  'expired',
-] as const;
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+// The statuses are @trading/contracts' (ORDER_STATUSES, FINAL_ORDER_STATUSES).
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(FINAL_ORDER_STATUSES);
 
 /** Body of POST /v1/orders. Strict: an unknown key is refused, naming it. */
 export const placeOrderRequestSchema = z.strictObject({

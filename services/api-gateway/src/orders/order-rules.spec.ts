@@ -90,7 +90,7 @@ describe('order validation and conversion', () => {
     [{ stopPrice: '90' }, ErrorCode.INVALID_ORDER_OPTIONS, 'stopPrice'],
     [{ type: 'stop-limit' as const }, ErrorCode.INVALID_STOP_PRICE, 'stopPrice'],
     [{ postOnly: true, timeInForce: 'IOC' as const }, ErrorCode.INVALID_ORDER_OPTIONS, 'postOnly'],
-    [{ displayQuantity: '1' }, ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity'],
+    [{ displayQuantity: '1' }, ErrorCode.INVALID_DISPLAY_QTY, 'displayQuantity'],
     [{ quoteBudget: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'quoteBudget'],
     [{ protectionPrice: '10' }, ErrorCode.INVALID_ORDER_OPTIONS, 'protectionPrice'],
     // Market orders are immediate-or-cancel in matching: a FOK one would fill part and expire the rest.

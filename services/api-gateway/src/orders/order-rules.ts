@@ -1,6 +1,10 @@
 import {
   formatDecimal,
+  isPricedOrderType,
+  isStopOrderType,
+  notionalViolation,
   parseDecimal,
+  quantityViolation,
   scaleOf,
   toSteps,
   type MarketSpec,
@@ -15,8 +19,6 @@ export type PlaceOrderFields = Omit<
   PlaceOrderCommand,
   'commandId' | 'accountId' | 'orderId' | 'receivedAt' | 'kind'
 >;
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function fail(code: ErrorCode, field: string, message: string): never {
   throw new GatewayException(code, message, field);
@@ -70,18 +72,19 @@ export function requireTradingMarket(symbol: string, market: MarketSpec | undefi
 
 /**
  * The static market rules, synchronously: known symbol, trading, tick, lot, minimum quantity and
- * notional, and which options go with which order type. Converts decimals to ticks and lots.
+ * notional (@trading/contracts' market rules, which the order-router checks again), and which
+ * options go with which order type. Converts decimals to ticks and lots.
  */
 export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | undefined): PlaceOrderFields {
   const market = requireTradingMarket(req.symbol, found);
-  const priced = req.type === 'limit' || req.type === 'stop-limit';
-  const stop = req.type === 'stop-limit' || req.type === 'stop-market';
+  const priced = isPricedOrderType(req.type);
+  const stop = isStopOrderType(req.type);
   const tif = req.timeInForce ?? 'GTC';
 
   const qty = lots(req.quantity, market, 'quantity', ErrorCode.INVALID_QUANTITY);
-  if (qty < market.minQtyLots) {
+  if (quantityViolation(qty, market)) {
     fail(
-      ErrorCode.BELOW_MIN_QUANTITY,
+      ErrorCode.BELOW_MIN_QTY,
       'quantity',
       `quantity must be at least ${formatDecimal(BigInt(market.minQtyLots) * parseDecimal(market.lotSize, scaleOf(market.lotSize))!, scaleOf(market.lotSize))}`,
     );
@@ -92,9 +95,11 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
     if (req.price === undefined)
       fail(ErrorCode.INVALID_PRICE, 'price', `price is required for ${req.type} orders`);
     price = priceTicks(req.price, market, 'price', ErrorCode.INVALID_PRICE);
-    const notional = BigInt(price) * BigInt(qty);
-    if (notional > MAX_SAFE) fail(ErrorCode.INVALID_QUANTITY, 'quantity', 'price x quantity is too large');
-    if (notional < BigInt(market.minNotionalTickLots)) {
+    const notional = notionalViolation(price, qty, market);
+    // NOTIONAL_OVERFLOW answers INVALID_QUANTITY at the edge (the quantity is what is too large).
+    if (notional === 'NOTIONAL_OVERFLOW')
+      fail(ErrorCode.INVALID_QUANTITY, 'quantity', 'price x quantity is too large');
+    if (notional === 'BELOW_MIN_NOTIONAL') {
       fail(
         ErrorCode.BELOW_MIN_NOTIONAL,
         'quantity',
@@ -126,11 +131,10 @@ export function validatePlaceOrder(req: PlaceOrderRequest, found: MarketSpec | u
 
   let displayQty: number | undefined;
   if (req.displayQuantity !== undefined) {
-    displayQty = lots(req.displayQuantity, market, 'displayQuantity', ErrorCode.INVALID_DISPLAY_QUANTITY);
-    if (tif !== 'GTC')
-      fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'iceberg orders must be GTC');
+    displayQty = lots(req.displayQuantity, market, 'displayQuantity', ErrorCode.INVALID_DISPLAY_QTY);
+    if (tif !== 'GTC') fail(ErrorCode.INVALID_DISPLAY_QTY, 'displayQuantity', 'iceberg orders must be GTC');
     if (displayQty > qty)
-      fail(ErrorCode.INVALID_DISPLAY_QUANTITY, 'displayQuantity', 'displayQuantity cannot exceed quantity');
+      fail(ErrorCode.INVALID_DISPLAY_QTY, 'displayQuantity', 'displayQuantity cannot exceed quantity');
   }
 
   let protectionPrice: number | undefined;
@@ -196,7 +200,7 @@ export function validateAmend(
   market: MarketSpec,
   order: { orderType: string },
 ): { price?: number; qty?: number } {
-  const priced = order.orderType === 'limit' || order.orderType === 'stop-limit';
+  const priced = isPricedOrderType(order.orderType);
   const out: { price?: number; qty?: number } = {};
   if (req.price !== undefined) {
     if (!priced)
@@ -205,8 +209,8 @@ export function validateAmend(
   }
   if (req.quantity !== undefined) {
     out.qty = lots(req.quantity, market, 'quantity', ErrorCode.INVALID_QUANTITY);
-    if (out.qty < market.minQtyLots)
-      fail(ErrorCode.BELOW_MIN_QUANTITY, 'quantity', 'quantity is below the market minimum');
+    if (quantityViolation(out.qty, market))
+      fail(ErrorCode.BELOW_MIN_QTY, 'quantity', 'quantity is below the market minimum');
   }
   return out;
 }

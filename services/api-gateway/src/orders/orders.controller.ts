@@ -11,6 +11,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ORDER_STATUSES } from '@trading/contracts';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { CurrentAccount } from '../auth/current-account.decorator';
@@ -24,7 +25,7 @@ import {
   orderViewSchema,
   pageSchema,
 } from '../common/openapi-schemas';
-import { amendOrderRequestSchema, ORDER_STATUSES, placeOrderRequestSchema } from './order-request.schema';
+import { amendOrderRequestSchema, placeOrderRequestSchema } from './order-request.schema';
 import { OrderQueriesService, type Page } from './order-queries.service';
 import type { OrderView } from './order.view';
 import { OrdersService, type OrderAck } from './orders.service';
@@ -62,7 +63,7 @@ export class OrdersController {
     [
       400,
       'The field named in error.field: VALIDATION_FAILED, UNKNOWN_SYMBOL, INVALID_PRICE, PRICE_OFF_TICK, ' +
-        'INVALID_QUANTITY, BELOW_MIN_QUANTITY, BELOW_MIN_NOTIONAL, INVALID_STOP_PRICE, INVALID_DISPLAY_QUANTITY, ' +
+        'INVALID_QUANTITY, BELOW_MIN_QTY, BELOW_MIN_NOTIONAL, INVALID_STOP_PRICE, INVALID_DISPLAY_QTY, ' +
         'INVALID_PROTECTION_PRICE, INVALID_QUOTE_BUDGET, INVALID_ORDER_OPTIONS, MARKET_BUY_UNBOUNDED (a market or ' +
         'stop-market buy with neither protectionPrice nor quoteBudget, field protectionPrice)',
     ],
