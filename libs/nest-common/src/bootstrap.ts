@@ -67,13 +67,7 @@ export async function bootstrapService(
   });
 
   if (options.configure) await options.configure(app);
-  for (const token of options.transports ?? []) {
-    app.connectMicroservice(
-      { strategy: app.get<CustomTransportStrategy>(token, { strict: false }) },
-      { inheritAppConfig: true },
-    );
-  }
-  if (options.transports?.length) await app.startAllMicroservices();
+  await startTransports(app, options.transports ?? []);
   await app.listen(options.port, options.host);
   logger.log(`listening on http://${options.host}:${options.port}`);
 
@@ -109,6 +103,24 @@ export async function bootstrapService(
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   return app;
+}
+
+/**
+ * Connects each provider named by `tokens` as a microservice transport of the app (its
+ * @EventPattern handlers are the app's controllers' methods) and starts them.
+ */
+export async function startTransports(
+  app: INestApplication,
+  tokens: readonly InjectionToken[],
+): Promise<void> {
+  if (tokens.length === 0) return;
+  for (const token of tokens) {
+    app.connectMicroservice(
+      { strategy: app.get<CustomTransportStrategy>(token, { strict: false }) },
+      { inheritAppConfig: true },
+    );
+  }
+  await app.startAllMicroservices();
 }
 
 /** Logs a boot failure (bad config included) as one JSON line and exits non-zero. */

@@ -1,6 +1,11 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import { executionSchema, TOPICS } from '@trading/contracts';
 import { TradesRepository } from '@trading/db';
+import { DeadLetterPublisher, fetchOptions, PartitionConsumer } from '@trading/kafka';
 import {
+  KAFKA,
+  ProducerService,
   PlatformModule,
   kafkaProviders,
   KAFKA_READY,
@@ -13,8 +18,9 @@ import {
 } from '@trading/nest-common';
 import type { MarketDataConfig } from './market-data.config';
 import { MarketDataMetrics } from './market-data.metrics';
+import { MarketDataController } from './market-data.controller';
 import { MarketDataService } from './market-data.service';
-import { MARKET_DATA_CONFIG } from './market-data.tokens';
+import { EXECUTIONS_CONSUMER, MARKET_DATA_CONFIG } from './market-data.tokens';
 import { RedisStreamPublisher } from './redis-stream.publisher';
 import { TickerService } from './ticker.service';
 
@@ -36,6 +42,7 @@ export class AppModule {
           readiness: [KAFKA_READY, DATABASE_READY, REDIS_READY],
         }),
       ],
+      controllers: [MarketDataController],
       providers: [
         { provide: MARKET_DATA_CONFIG, useValue: config },
         {
@@ -48,6 +55,23 @@ export class AppModule {
         RedisStreamPublisher,
         TickerService,
         MarketDataService,
+        {
+          // The consumer group's commit after each batch (at least once; every step is idempotent).
+          provide: EXECUTIONS_CONSUMER,
+          inject: [KAFKA, ProducerService, MarketDataMetrics],
+          useFactory: (kafka: Kafka, producer: ProducerService, metrics: MarketDataMetrics) =>
+            new PartitionConsumer(kafka, {
+              name: 'executions',
+              groupId: config.MARKET_DATA_GROUP_ID,
+              topics: { [TOPICS.executions.name]: executionSchema },
+              commit: { kind: 'consumer' },
+              deadLetters: new DeadLetterPublisher(producer.producer, config.MARKET_DATA_GROUP_ID),
+              metrics: metrics.consumer,
+              fromBeginning: config.MARKET_DATA_FROM_BEGINNING,
+              fetch: fetchOptions(config),
+              logger: new Logger('MarketDataConsumer'),
+            }),
+        },
       ],
     };
   }

@@ -25,8 +25,10 @@ import {
   TradesRepository,
 } from '@trading/db';
 import { BatchingProducer, createKafka, partitionFor } from '@trading/kafka';
+import { startTransports } from '@trading/nest-common';
 import { createRedis } from '@trading/redis';
 import { AppModule } from './app.module';
+import { EXECUTIONS_CONSUMER } from './market-data.tokens';
 import { MarketDataConfigSchema } from './market-data.config';
 
 // The whole service in-process against the real Kafka, PgBouncer/PostgreSQL and Redis.
@@ -204,6 +206,7 @@ describe('market-data on the native stack', () => {
     app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter(), {
       logger: false,
     });
+    await startTransports(app, [EXECUTIONS_CONSUMER]);
     await app.listen(port, '127.0.0.1');
   });
 

@@ -1,18 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import {
   BATCH_SIZE_BUCKETS,
-  consumerRetriesCounter,
   DB_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
   PIPELINE_DURATION_BUCKETS_SECONDS,
   REDIS_DURATION_BUCKETS_SECONDS,
 } from '@trading/metrics';
-import type { ConsumerMetrics } from '@trading/kafka';
+import { consumerMetrics, type ConsumerMetrics } from '@trading/kafka';
 
 /** Every market-data metric, registered once. Symbol labels are bounded by the market list. */
 @Injectable()
-export class MarketDataMetrics implements ConsumerMetrics {
+export class MarketDataMetrics {
   readonly tradesPersisted: Counter<'symbol'>;
   readonly dbBatchRows: Histogram;
   readonly dbWriteDuration: Histogram<'outcome'>;
@@ -21,10 +20,8 @@ export class MarketDataMetrics implements ConsumerMetrics {
   readonly tradePersisted: Histogram;
   readonly redisUpdates: Counter<'channel' | 'outcome'>;
   readonly unknownSymbol: Counter<'symbol'>;
-  private readonly consumedBatch: Histogram<'topic'>;
-  private readonly consumerLag: Gauge<'topic' | 'partition'>;
-  private readonly deadLetters: Counter<'topic' | 'reason'>;
-  private readonly retries: Counter<'topic'>;
+  /** The executions consumer's batch size, lag, dead letters and retries. */
+  readonly consumer: ConsumerMetrics;
 
   constructor(registry: MetricsRegistry) {
     this.tradesPersisted = registry.counter(
@@ -70,35 +67,17 @@ export class MarketDataMetrics implements ConsumerMetrics {
       'Executions for a symbol missing from the market catalog (Redis feeds skipped)',
       ['symbol'],
     );
-    this.consumedBatch = registry.histogram(
-      'market_data_consumed_batch_records',
-      'Records per consumed partition batch',
-      BATCH_SIZE_BUCKETS,
-      ['topic'],
-    );
-    this.consumerLag = registry.gauge(
-      'market_data_consumer_lag_records',
-      'Records behind the partition end after the last consumed batch',
-      ['topic', 'partition'],
-    );
-    this.deadLetters = registry.counter(
-      'market_data_dead_letters_total',
-      'Records sent to the dead-letter topic',
-      ['topic', 'reason'],
-    );
-    this.retries = consumerRetriesCounter(registry);
-  }
-
-  retried(topic: string): void {
-    this.retries.inc({ topic });
-  }
-
-  observeBatch(topic: string, partition: number, size: number, lag: number): void {
-    this.consumedBatch.observe({ topic }, size);
-    this.consumerLag.set({ topic, partition: String(partition) }, lag);
-  }
-
-  deadLettered(topic: string, reason: string): void {
-    this.deadLetters.inc({ topic, reason });
+    this.consumer = consumerMetrics(registry, {
+      batch: { name: 'market_data_consumed_batch_records', help: 'Records per consumed partition batch' },
+      lag: {
+        name: 'market_data_consumer_lag_records',
+        help: 'Records behind the partition end after the last consumed batch',
+      },
+      deadLetters: {
+        name: 'market_data_dead_letters_total',
+        help: 'Records sent to the dead-letter topic',
+        reason: true,
+      },
+    });
   }
 }

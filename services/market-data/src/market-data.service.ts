@@ -1,27 +1,8 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
-import type { Kafka } from 'kafkajs';
-import {
-  executionSchema,
-  TOPICS,
-  type Execution,
-  type MarketSpec,
-  type PublicTrade,
-} from '@trading/contracts';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type Execution, type MarketSpec, type PublicTrade } from '@trading/contracts';
 import { TradesRepository, type TradeInsert } from '@trading/db';
-import {
-  DeadLetterPublisher,
-  describeBatchRetry,
-  fetchOptions,
-  ValidatedConsumer,
-  type ConsumedRecord,
-} from '@trading/kafka';
-import { KAFKA, MarketCatalogService, ProducerService, retryUntilConnected } from '@trading/nest-common';
+import type { ConsumedRecord } from '@trading/kafka';
+import { MarketCatalogService } from '@trading/nest-common';
 import type { MarketDataConfig } from './market-data.config';
 import { MarketDataMetrics } from './market-data.metrics';
 import { MARKET_DATA_CONFIG } from './market-data.tokens';
@@ -35,68 +16,35 @@ interface SymbolWork {
 }
 
 /**
- * Consumes executions.v1 and keeps the public data current: trades into the database in one
- * idempotent INSERT per batch, then per symbol the recent trades, the L2 book and the 24 h
- * ticker into Redis with their pub/sub updates. A batch is committed only after all of it is
- * done, so a crash redelivers it; every step skips what it has already applied.
+ * Keeps the public data current from executions.v1 (MarketDataController hands it each partition
+ * batch): trades into the database in one idempotent INSERT per batch, then per symbol the recent
+ * trades, the L2 book and the 24 h ticker into Redis with their pub/sub updates. A batch is
+ * committed only after all of it is done, so a crash redelivers it; every step skips what it has
+ * already applied.
  */
 @Injectable()
-export class MarketDataService implements OnApplicationBootstrap, OnModuleDestroy {
+export class MarketDataService {
   private readonly logger = new Logger(MarketDataService.name);
-  private readonly consumer: ValidatedConsumer<Execution>;
-  private stopping = false;
-  private assigned = 0;
+  private assigned_ = 0;
 
   constructor(
     @Inject(MARKET_DATA_CONFIG) private readonly config: MarketDataConfig,
-    @Inject(KAFKA) kafka: Kafka,
-    producer: ProducerService,
     private readonly trades: TradesRepository,
     private readonly catalog: MarketCatalogService,
     private readonly publisher: RedisStreamPublisher,
     private readonly ticker: TickerService,
     private readonly metrics: MarketDataMetrics,
-  ) {
-    this.consumer = new ValidatedConsumer(kafka, {
-      groupId: config.MARKET_DATA_GROUP_ID,
-      topics: [TOPICS.executions.name],
-      schema: executionSchema,
-      fromBeginning: config.MARKET_DATA_FROM_BEGINNING,
-      fetch: fetchOptions(config),
-      deadLetters: new DeadLetterPublisher(producer.producer, config.MARKET_DATA_GROUP_ID),
-      metrics,
-      handle: (records) => this.handle(records),
-      onRetry: (topic, partition, attempt, delay, err) =>
-        this.logger.warn(describeBatchRetry(topic, partition, attempt, delay, err)),
-      onRebalance: (_event, assignment) => {
-        this.ticker.forget();
-        this.assigned = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);
-      },
-    });
-  }
+  ) {}
 
   /** Partitions of executions.v1 this instance currently owns. */
   get assignedPartitions(): number {
-    return this.assigned;
+    return this.assigned_;
   }
 
-  onApplicationBootstrap(): void {
-    // In the background: readiness reports Kafka, the HTTP endpoints stay up meanwhile.
-    void retryUntilConnected(
-      'executions consumer',
-      async () => {
-        if (this.stopping) return;
-        await this.consumer.start();
-      },
-      this.logger,
-      () => this.stopping,
-    );
-  }
-
-  /** Stops consuming (the batch in hand finishes and commits) before the pool and Redis close. */
-  async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
-    await this.consumer.stop();
+  /** A new assignment: the ticker's windows may have moved elsewhere meanwhile. */
+  assigned(assignment: Record<string, number[]>): void {
+    this.ticker.forget();
+    this.assigned_ = Object.values(assignment).reduce((n, partitions) => n + partitions.length, 0);
   }
 
   /** One partition's batch of valid records, in offset order. Throwing retries the batch. */
