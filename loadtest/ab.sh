@@ -13,13 +13,15 @@
 #   --warmup 1000:20s       a run first in each round, not reported ("" for none; default 1000:20s)
 #   --pairs N               rounds per variant (default 2); the order alternates: A B, B A, ...
 #   --out FILE              the Markdown table (default loadtest/reports/ab-<time>.md)
+#   --load-args "..."       more options for every `npm run load` (e.g. --no-ws against an old
+#                           checkout whose driver has no subscriber, so that both sides match)
 #
 # Each round: every variant's platform down (only one may hold the ports), a fresh
 # `npm run platform` of this variant, the warm-up, then `npm run load` at each rate; each run's
 # reconciliation must pass (a failed one is reported as such). Machine quiet: nothing else runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-RATES=1000 DURATION=30s WARMUP=1000:20s PAIRS=2 OUT=""
+RATES=1000 DURATION=30s WARMUP=1000:20s PAIRS=2 OUT="" LOAD_ARGS=""
 variants=()
 while (($#)); do
   case "$1" in
@@ -28,6 +30,7 @@ while (($#)); do
     --warmup) WARMUP="$2" && shift ;;
     --pairs) PAIRS="$2" && shift ;;
     --out) OUT="$2" && shift ;;
+    --load-args) LOAD_ARGS="$2" && shift ;;
     -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
     *=*) variants+=("$1") ;;
     *) echo "ab: unknown argument $1 (see --help)" >&2 && exit 2 ;;
@@ -71,6 +74,7 @@ row() {
       s.cost.totalMsPerRequest.toFixed(3), (cost.kafka ?? 0).toFixed(3), (cost["order-router"] ?? 0).toFixed(3),
       sum(/^(api-gateway|order-router|matching-worker|market-data)/).toFixed(3),
       ms(s.pipeline.p99GatewayAckSecondsRun), sec(s.pipeline.p99TradePersistedSecondsRun),
+      s.wsDelivery ? sec(s.wsDelivery.p99) : "n/a", s.idle ? `${s.idle.totalPctOfOneCore} %` : "n/a",
       s.reconciliation && s.reconciliation.ok ? "clean" : "**FAILED**", s.runId];
     console.log(`| ${cells.join(" | ")} |`);
   ' "$1" "$2" "$3"
@@ -80,10 +84,12 @@ row() {
   echo "# Load A/B, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "Machine: $(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release)."
-  echo "Command: \`bash loadtest/ab.sh --rates $RATES --duration $DURATION --warmup '$WARMUP' --pairs $PAIRS ${variants[*]}\`"
+  extra=""
+  [[ -z "$LOAD_ARGS" ]] || extra=" --load-args '$LOAD_ARGS'"
+  echo "Command: \`bash loadtest/ab.sh --rates $RATES --duration $DURATION --warmup '$WARMUP' --pairs $PAIRS$extra ${variants[*]}\`"
   echo
-  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | reconciliation | run |"
-  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------- | --- |"
+  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | receipt→WS trade frame p99 | idle, % of a core | reconciliation | run |"
+  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------------------: | ----------------: | -------------- | --- |"
 } >"$OUT"
 
 IFS=, read -r -a rates <<<"$RATES"
@@ -106,7 +112,8 @@ for ((pair = 0; pair < PAIRS; pair++)); do
     for rate in "${rates[@]}"; do
       id="ab-$stamp-$name-$rate-$pair"
       log "$name: ${rate}/s for $DURATION ($id)"
-      in_variant "$v" npm run -s load -- --rate "$rate" --duration "$DURATION" --run-id "$id" \
+      # shellcheck disable=SC2086 # LOAD_ARGS is a list of options
+      in_variant "$v" npm run -s load -- --rate "$rate" --duration "$DURATION" --run-id "$id" $LOAD_ARGS \
         >"/tmp/$id.log" 2>&1 || log "$name: npm run load exited non-zero (see /tmp/$id.log)"
       dir="$(in_variant "$v" pwd)"
       if [[ -f "$dir/loadtest/reports/$id/summary.json" ]]; then

@@ -115,6 +115,8 @@ interface TradeEvent {
   makerAccountId: string;
   takerAccountId: string;
   takerSide: 'buy' | 'sell';
+  /** The gateway's receipt of the command that made the trade (its executions.v1 record's). */
+  receivedAt: number;
 }
 
 export interface TradesCheck {
@@ -153,13 +155,15 @@ export async function readExecutions(
       records++;
       const e = JSON.parse(m.value.toString()) as {
         symbol: string;
+        receivedAt: number;
         events: ({ type: string; seq: number } & Partial<TradeEvent>)[];
       };
       if (!trades.has(e.symbol)) continue;
       for (const ev of e.events) {
         const r = seqRange.get(e.symbol);
         seqRange.set(e.symbol, r ? [Math.min(r[0], ev.seq), Math.max(r[1], ev.seq)] : [ev.seq, ev.seq]);
-        if (ev.type === 'trade') trades.get(e.symbol)!.set(ev.seq, ev as unknown as TradeEvent);
+        if (ev.type === 'trade')
+          trades.get(e.symbol)!.set(ev.seq, { ...(ev as unknown as TradeEvent), receivedAt: e.receivedAt });
       }
     }
   }

@@ -47,6 +47,7 @@ import {
 } from './reconcile';
 import { setupAccounts, writeAccountsFile } from './setup';
 import { TargetFeeder, nodeHmac } from './vegeta-targets';
+import { TradeFrameWatcher } from './ws-delivery';
 
 /** Pipeline histograms, each from the gateway's receipt of the command, in pipeline order. */
 const PIPELINE_STAGES: [string, string][] = [
@@ -78,6 +79,8 @@ interface Options {
   maxWorkers: number;
   /** Seconds of no orders before the attack, to measure what the idle platform costs (0: none). */
   idleSeconds: number;
+  /** A subscriber on the public trade channels measures WebSocket delivery (--no-ws: none). */
+  ws: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -97,6 +100,7 @@ function parseArgs(argv: string[]): Options {
     setupOnly: argv.includes('--setup-only'),
     maxWorkers: 0,
     idleSeconds: parseDurationSeconds(get('idle') ?? (smoke ? '0s' : '10s')),
+    ws: !argv.includes('--no-ws'),
   };
   // Concurrency cap (vegeta -max-workers, one connection each): rate x 100 ms by default. An
   // unbounded open model opens a connection per stalled request (12,000+ at 5,000/s) and
@@ -223,6 +227,9 @@ async function main(): Promise<void> {
   }
   const fromOffsets = await executionOffsets(kafka);
   const idle = opts.idleSeconds > 0 ? await measureIdle(opts.idleSeconds) : null;
+  // A trader's subscriber on the public trade channels: receipt -> trade frame at the client.
+  const watcher = opts.ws ? new TradeFrameWatcher(opts.baseUrl, opts.symbols) : null;
+  await watcher?.open();
 
   // --- attack ---------------------------------------------------------------------------------
   const resultsFile = join(reportDir, 'results.bin');
@@ -420,6 +427,14 @@ async function main(): Promise<void> {
   log(
     `(b) trades DB == executions.v1: ${tradesCheck.ok ? 'ok' : 'FAILED'} ${JSON.stringify(tradesCheck.symbols)}`,
   );
+  watcher?.close();
+  const wsDelivery = watcher?.report(
+    new Map(
+      [...exec.trades].flatMap(([symbol, bySeq]) =>
+        [...bySeq].map(([seq, t]) => [`${symbol}:${seq}`, t.receivedAt] as [string, number]),
+      ),
+    ),
+  );
   let boughtSold = await checkBoughtSold(pool, exec);
   for (let i = 0; i < 20 && !boughtSold.ok; i++) {
     await new Promise((r) => setTimeout(r, 1000));
@@ -487,6 +502,7 @@ async function main(): Promise<void> {
     },
     cpu: cpuReport,
     idle,
+    wsDelivery,
     cost,
     reconciliation: {
       ok: reconciliationOk,
@@ -523,6 +539,9 @@ async function main(): Promise<void> {
               ', ',
             )}; total ${cost.totalMsPerRequest} ms -> ~${cost.capacityPerSecond}/s on ${cpuReport.cores} cores; ${opts.rate}/s would need ~${cost.coresForTarget} cores`
         : 'cpu ms per successful request: n/a',
+      wsDelivery
+        ? `WebSocket delivery (gateway receipt -> trade frame at a subscriber), p50/p99/max s: ${fmtSeconds(wsDelivery.p50)}/${fmtSeconds(wsDelivery.p99)}/${fmtSeconds(wsDelivery.max)} over ${wsDelivery.delivered} trades${wsDelivery.missed ? `, ${wsDelivery.missed} trade frames never arrived` : ''}`
+        : 'WebSocket delivery: not measured (--no-ws)',
       idle
         ? `idle platform (no orders, ${idle.seconds.toFixed(0)} s before the attack): ${idle.totalPctOfOneCore} % of one core in all (${idle.byProcess
             .map((p) => `${p.name} ${p.cpuPct}`)
