@@ -9,3 +9,4 @@ export * from './market-spec';
 export * from './signing';
 export * from './vocabulary';
 export * from './market-rules';
+export * from './order-records';

@@ -1,8 +1,12 @@
 // Public types of the risk engine. Plain data. The vocabulary (sides, order types, statuses,
-// reject codes) is @trading/contracts' own; the shapes below are structural matches of their
-// @trading/contracts or @trading/db counterparts, so the router passes those in unchanged.
+// reject codes) and the order and ledger records are @trading/contracts' own; the other shapes
+// below are structural matches of their @trading/contracts counterparts, so the router passes
+// those in unchanged.
 import type {
-  OrderStatus,
+  LedgerEntry,
+  NewOrder,
+  OrderEventRecord,
+  OrderState,
   OrderType,
   RouterRejectCode,
   Side,
@@ -156,51 +160,11 @@ export interface RiskUpdate {
   event: RiskEvent;
 }
 
-/** One immutable ledger movement; `key` is its natural idempotency key. */
-export interface LedgerEntry {
-  key: string;
-  accountId: string;
-  asset: string;
-  availableDelta: bigint;
-  heldDelta: bigint;
-  kind: 'deposit' | 'withdrawal' | 'hold' | 'release' | 'trade' | 'fee';
-  ref: string;
-}
+/** One immutable ledger movement; `key` is its natural idempotency key (@trading/contracts). */
+export type { LedgerEntry, PostedEntry } from '@trading/contracts';
 
-/** A money entry already in the ledger (@trading/db's LedgerRow). */
-export interface PostedEntry {
-  key: string;
-  accountId: string;
-  asset: string;
-  availableDelta: bigint;
-  heldDelta: bigint;
-  kind: string;
-  ref: string;
-}
-
-/** An order as the router keeps it (@trading/db's OrderStateRow). */
-export interface RiskOrder {
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  side: Side;
-  orderType: OrderType;
-  price: number | null;
-  protectionPrice: number | null;
-  quoteBudget: number | null;
-  qty: number;
-  filledQty: number;
-  /** Sum of price x qty over fills (ticks x lots), exact. */
-  filledNotional: bigint;
-  status: OrderStatus;
-  reason: string | null;
-  lastSeq: number;
-  holdAsset: string | null;
-  /** Smallest units of holdAsset still held for the order. */
-  holdRemaining: bigint;
-  makerFeeBps: number;
-  takerFeeBps: number;
-}
+/** An order as the router keeps it (@trading/contracts' OrderState, @trading/db's OrderStateRow). */
+export type RiskOrder = OrderState;
 
 /** An amend routed to matching and not answered yet: the price and total quantity it asks for. */
 export interface PendingAmend {
@@ -208,41 +172,11 @@ export interface PendingAmend {
   qty?: number;
 }
 
-/** The row a placement inserts (@trading/db's NewOrderRow). */
-export interface NewOrder {
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  clientOrderId: string | null;
-  side: Side;
-  orderType: OrderType;
-  tif: string;
-  postOnly: boolean;
-  price: number | null;
-  stopPrice: number | null;
-  displayQty: number | null;
-  qty: number;
-  status: OrderStatus;
-  reason: string | null;
-  receivedAt: number;
-  protectionPrice: number | null;
-  quoteBudget: number | null;
-  holdAsset: string | null;
-  holdRemaining: bigint;
-  makerFeeBps: number;
-  takerFeeBps: number;
-}
+/** The row a placement inserts (@trading/contracts, @trading/db's NewOrderRow). */
+export type { NewOrder } from '@trading/contracts';
 
 /** The order_events row of one update (@trading/db's OrderEventRow). */
-export interface OrderEvent {
-  symbol: string;
-  seq: number;
-  orderId: string;
-  accountId: string;
-  type: string;
-  payload: RiskEvent;
-  emittedAt: number;
-}
+export type OrderEvent = OrderEventRecord<RiskEvent>;
 
 /** The matching engine's command for a routed command (@trading/contracts' SequencedCommand.command). */
 export type MatchingCommand =

@@ -1,22 +1,10 @@
 import { pgArrays } from '../pg-array';
+import type { BalanceRecord as BalanceRow, PostedEntry as LedgerRow } from '@trading/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 
-export interface LedgerRow {
-  key: string;
-  accountId: string;
-  asset: string;
-  availableDelta: bigint;
-  heldDelta: bigint;
-  kind: string;
-  ref: string;
-}
-
-export interface BalanceRow {
-  accountId: string;
-  asset: string;
-  available: bigint;
-  held: bigint;
-}
+// The ledger records are @trading/contracts'; re-exported under the row names so `LedgerRow` and
+// `BalanceRow` from @trading/db still compile.
+export type { PostedEntry as LedgerRow, BalanceRecord as BalanceRow } from '@trading/contracts';
 
 type Executor = DataSource | EntityManager;
 

@@ -1,66 +1,20 @@
-import type { OrderStatus, OrderType, Side } from '@trading/contracts';
+import type {
+  NewOrder as NewOrderRow,
+  OrderEventRecord as OrderEventRow,
+  OrderState as OrderStateRow,
+  OrderStatus,
+} from '@trading/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { pgArray } from '../pg-array';
 
-// The status vocabulary is @trading/contracts'; re-exported so `OrderStatus` from @trading/db still compiles.
-export type { OrderStatus } from '@trading/contracts';
-
-export interface NewOrderRow {
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  clientOrderId: string | null;
-  side: 'buy' | 'sell';
-  orderType: string;
-  tif: string;
-  postOnly: boolean;
-  price: number | null;
-  stopPrice: number | null;
-  displayQty: number | null;
-  qty: number;
-  status: OrderStatus;
-  reason: string | null;
-  receivedAt: number;
-  protectionPrice: number | null;
-  quoteBudget: number | null;
-  holdAsset: string | null;
-  holdRemaining: bigint;
-  makerFeeBps: number;
-  takerFeeBps: number;
-}
-
-export interface OrderStateRow {
-  orderId: string;
-  accountId: string;
-  symbol: string;
-  side: Side;
-  orderType: OrderType;
-  price: number | null;
-  protectionPrice: number | null;
-  quoteBudget: number | null;
-  qty: number;
-  filledQty: number;
-  /** Sum of price x qty over fills (ticks x lots), exact. */
-  filledNotional: bigint;
-  status: OrderStatus;
-  reason: string | null;
-  lastSeq: number;
-  holdAsset: string | null;
-  /** Smallest units of holdAsset still held for the order. */
-  holdRemaining: bigint;
-  makerFeeBps: number;
-  takerFeeBps: number;
-}
-
-export interface OrderEventRow {
-  symbol: string;
-  seq: number;
-  orderId: string;
-  accountId: string;
-  type: string;
-  payload: unknown;
-  emittedAt: number;
-}
+// The order records are @trading/contracts' (the risk engine's own); re-exported under the row
+// names so `NewOrderRow` and friends from @trading/db still compile.
+export type {
+  OrderStatus,
+  NewOrder as NewOrderRow,
+  OrderState as OrderStateRow,
+  OrderEventRecord as OrderEventRow,
+} from '@trading/contracts';
 
 type Executor = DataSource | EntityManager;
 
