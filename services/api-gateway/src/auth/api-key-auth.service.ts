@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { canonicalRequest } from '@trading/contracts';
 import { ApiKeysRepository } from '@trading/db';
@@ -139,6 +139,31 @@ export class ApiKeyAuthService {
     );
     if (nonce === 'replayed')
       throw new GatewayException(ErrorCode.REPLAYED_REQUEST, 'this signed request was already used');
+    if (nonce === 'limited') {
+      this.metrics?.shed.inc({ reason: 'rate_key' });
+      throw new KeyRateLimitedError(limit);
+    }
+    return {
+      account: { accountId: entry.accountId, keyId: apiKey },
+      limit,
+      remaining: Math.max(0, limit - used),
+    };
+  }
+
+  /**
+   * A request that carries only its API key, no signature (Binance's USER_STREAM endpoints:
+   * POST/PUT/DELETE /api/v3/userDataStream): the key is active, and the request counts against
+   * its per-second limit like a signed one.
+   */
+  async admitKey(apiKey: string, now = Date.now()): Promise<Admission> {
+    const entry = KEY_ID.test(apiKey) ? await this.lookup(apiKey, now) : null;
+    if (!entry || entry.accountId === null)
+      throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
+    const limit = this.config.RATE_LIMIT_PER_KEY;
+    // No signature to claim: a fresh nonce, so only the key's window counts.
+    const { used, nonce } = await redisCall(this.redis.redis, () =>
+      countKeyWindow(this.redis.redis, apiKey, `keyonly:${apiKey}:${randomUUID()}`, 1, limit, now),
+    );
     if (nonce === 'limited') {
       this.metrics?.shed.inc({ reason: 'rate_key' });
       throw new KeyRateLimitedError(limit);

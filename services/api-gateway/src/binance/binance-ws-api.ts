@@ -1,10 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { type OnGatewayConnection, type OnGatewayDisconnect, WebSocketGateway } from '@nestjs/websockets';
-import { redisKeys, type MarketSpec, type StreamMessage } from '@trading/contracts';
-import { OrderQueriesRepository, type OrderRow, type SettledFill } from '@trading/db';
+import { OrderQueriesRepository } from '@trading/db';
 import { DatabaseService } from '@trading/nest-common';
-import { type AuthenticatedAccount, ApiKeyAuthService } from '../auth/api-key-auth.service';
-import { dbCall } from '../common/dependency-call';
+import { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import { GatewayMetrics } from '../common/gateway.metrics';
 import { MarketLookupService } from '../markets/market-lookup.service';
 import { BalancesService } from '../money/balances.service';
@@ -13,30 +11,21 @@ import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { recvWindowOf, timestampWithin } from './binance-auth';
 import { BinanceParams } from './binance-params';
 import { BinanceCode, BinanceError, toBinanceError } from './binance.errors';
-import { binanceOrder, binanceOrderFill, binanceStatus, quoteOf } from './binance.views';
+import { AccountEventFeed, type AccountEventDeps, accountEventDeps } from './binance-account-events';
 import { OrderOutcomesService } from './order-outcomes.service';
 
 // The part of Binance's WebSocket API (/ws-api/v3) that ccxt 4.5 needs for spot account events:
 // `userDataStream.subscribe.signature` (how its watchOrders, watchMyTrades and watchBalance
-// subscribe), `userDataStream.unsubscribe`, `ping`, `time`. Events come from the account's order
-// channel (the order-router publishes each change once committed): an executionReport per change
-// of an order, read back from the database with its new fills and their fees, then an
-// outboundAccountPosition with the market's two balances.
+// subscribe), `userDataStream.unsubscribe`, `ping`, `time`. The events are AccountEventFeed's
+// (binance-account-events.ts), the same as the listenKey stream's.
 
 export const BINANCE_WS_API_PATH = '/ws-api/v3';
 const FUTURE_TOLERANCE_MS = 1000;
-/** How long a report waits for market-data to have stored the fills the order counts. */
-const FILLS_WAIT_MS = 2000;
 
 type RequestId = string | number | null;
 
-export interface WsApiDeps {
+export interface WsApiDeps extends AccountEventDeps {
   auth: ApiKeyAuthService;
-  hub: StreamHub;
-  findOrder: (accountId: string, orderId: string) => Promise<OrderRow | null>;
-  fillsOf: (row: OrderRow, market: MarketSpec, deadline: number) => Promise<SettledFill[]>;
-  balances: (account: AuthenticatedAccount) => Promise<{ asset: string; available: string; held: string }[]>;
-  market: (symbol: string) => Promise<MarketSpec | undefined>;
 }
 
 /** The signed payload of a WebSocket API request: its parameters but signature, sorted, URL-encoded. */
@@ -48,83 +37,11 @@ export function wsApiPayload(params: Record<string, string>): string {
     .join('&');
 }
 
-/** The Binance execution type of an order change. */
-function executionType(status: string): string | null {
-  switch (status) {
-    case 'NEW':
-      return 'NEW';
-    case 'CANCELED':
-      return 'CANCELED';
-    case 'EXPIRED':
-    case 'EXPIRED_IN_MATCH':
-      return 'EXPIRED';
-    case 'REJECTED':
-      return 'REJECTED';
-    default:
-      return null;
-  }
-}
-
-/** An executionReport of a stored order; with `fill`, the TRADE report of that fill. */
-export function executionReport(
-  row: OrderRow,
-  market: MarketSpec,
-  exec: string,
-  fill: SettledFill | null,
-  now: number,
-) {
-  const o = binanceOrder(row, market);
-  const f = fill ? binanceOrderFill(fill, market) : null;
-  return {
-    e: 'executionReport',
-    E: now,
-    s: o.symbol,
-    c: o.clientOrderId,
-    S: o.side,
-    o: o.type,
-    f: o.timeInForce,
-    q: o.origQty,
-    p: o.price,
-    P: o.stopPrice,
-    F: o.icebergQty,
-    g: -1,
-    C: '',
-    x: exec,
-    X: o.status,
-    r: 'NONE',
-    i: o.orderId,
-    l: f ? f.qty : '0',
-    z: o.executedQty,
-    L: f ? f.price : '0',
-    n: f ? f.commission : '0',
-    N: f ? f.commissionAsset : null,
-    T: fill ? fill.executedAt.getTime() : o.updateTime,
-    t: f ? f.tradeId : -1,
-    w: o.isWorking,
-    m: fill ? fill.liquidity === 'maker' : false,
-    M: false,
-    O: o.time,
-    Z: o.cummulativeQuoteQty,
-    Y: fill ? quoteOf(BigInt(fill.price) * BigInt(fill.qty), market) : '0',
-    Q: o.origQuoteOrderQty,
-    W: o.workingTime,
-    V: 'NONE',
-  };
-}
-
-interface OrderSeen {
-  status: string;
-  fills: Set<number>;
-}
-
 /** One /ws-api/v3 connection: requests answered in order, then the account's events. */
 export class BinanceWsApiSession {
-  private account: AuthenticatedAccount | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private feed: AccountEventFeed | null = null;
   private closed = false;
   private requests: Promise<void> = Promise.resolve();
-  private events: Promise<void> = Promise.resolve();
-  private readonly seen = new Map<string, OrderSeen>();
 
   constructor(
     private readonly client: WsClient,
@@ -139,8 +56,8 @@ export class BinanceWsApiSession {
 
   close(): void {
     this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.feed?.stop();
+    this.feed = null;
   }
 
   private async handle(data: Buffer | ArrayBuffer | Buffer[]): Promise<void> {
@@ -168,8 +85,8 @@ export class BinanceWsApiSession {
       case 'userDataStream.subscribe.signature':
         return this.subscribe(id, params);
       case 'userDataStream.unsubscribe':
-        this.unsubscribe?.();
-        this.unsubscribe = null;
+        this.feed?.stop();
+        this.feed = null;
         return this.result(id, {});
       default:
         return this.error(
@@ -182,7 +99,7 @@ export class BinanceWsApiSession {
   }
 
   private async subscribe(id: RequestId, raw: Record<string, unknown>): Promise<void> {
-    if (this.unsubscribe) return this.result(id, { subscriptionId: 0 });
+    if (this.feed) return this.result(id, { subscriptionId: 0 });
     try {
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(raw)) {
@@ -212,66 +129,15 @@ export class BinanceWsApiSession {
         Math.ceil(recvWindow) + FUTURE_TOLERANCE_MS + 1000,
         now,
       );
-      this.account = account;
-      const unsubscribe = await this.deps.hub.subscribe(
-        redisKeys.pubsub(redisKeys.orderChannel(account.accountId)),
-        (m) => this.onOrderMessage(m),
-      );
-      if (this.closed) return unsubscribe();
-      this.unsubscribe = unsubscribe;
+      const feed = new AccountEventFeed(this.deps, account, (event) => this.event(event));
+      await feed.start();
+      if (this.closed) return feed.stop();
+      this.feed = feed;
       this.result(id, { subscriptionId: 0 });
     } catch (err) {
       const b = toBinanceError(err);
       this.error(id, b.status, b.code, b.msg);
     }
-  }
-
-  private onOrderMessage(m: StreamMessage): void {
-    const data = m.data as { type?: unknown; orderId?: unknown } | null;
-    if (data?.type !== 'order' || typeof data.orderId !== 'string') return;
-    const orderId = data.orderId;
-    this.events = this.events.then(() => this.report(orderId)).catch(() => undefined);
-  }
-
-  /** The reports of one order change: its new fills (TRADE) or its new status, then the balances. */
-  private async report(orderId: string): Promise<void> {
-    const account = this.account;
-    if (!account || this.closed) return;
-    const row = await this.deps.findOrder(account.accountId, orderId);
-    if (!row) return;
-    const market = await this.deps.market(row.symbol);
-    if (!market) return;
-    const status = binanceStatus(row);
-    const seen = this.seen.get(orderId) ?? { status: '', fills: new Set<number>() };
-    this.seen.set(orderId, seen);
-    let sent = false;
-    if (row.filledQty !== '0') {
-      const fills = await this.deps.fillsOf(row, market, Date.now() + FILLS_WAIT_MS);
-      for (const f of fills.sort((a, b) => a.seq - b.seq)) {
-        if (seen.fills.has(f.seq)) continue;
-        seen.fills.add(f.seq);
-        this.event(executionReport(row, market, 'TRADE', f, Date.now()));
-        sent = true;
-      }
-    }
-    const exec = executionType(status);
-    if (!sent && exec && status !== seen.status) {
-      this.event(executionReport(row, market, exec, null, Date.now()));
-      sent = true;
-    }
-    seen.status = status;
-    if (status !== 'NEW' && status !== 'PARTIALLY_FILLED' && status !== 'PENDING_NEW')
-      this.seen.delete(orderId);
-    if (!sent) return;
-    const assets = new Set([market.baseAsset, market.quoteAsset]);
-    const balances = (await this.deps.balances(account)).filter((b) => assets.has(b.asset));
-    const now = Date.now();
-    this.event({
-      e: 'outboundAccountPosition',
-      E: now,
-      u: now,
-      B: balances.map((b) => ({ a: b.asset, f: b.available, l: b.held })),
-    });
   }
 
   private event(event: unknown): void {
@@ -314,14 +180,7 @@ export class BinanceWsApiGateway implements OnGatewayConnection, OnGatewayDiscon
     db: DatabaseService,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.deps = {
-      auth,
-      hub,
-      findOrder: (accountId, orderId) => dbCall(db.dataSource, () => queries.findOwn(accountId, orderId)),
-      fillsOf: (row, market, deadline) => outcomes.fillsOf(row, market, deadline),
-      balances: async (account) => (await balances.balances(account)).balances,
-      market: (symbol) => markets.find(symbol),
-    };
+    this.deps = { auth, ...accountEventDeps(hub, queries, outcomes, balances, markets, db) };
   }
 
   handleConnection(client: WsClient): void {

@@ -10,6 +10,7 @@ import { GatewayMetrics } from '../common/gateway.metrics';
 import type { WsClient } from '../stream/stream-message.schema';
 import { StreamHub } from '../stream/stream-hub.service';
 import { BinanceMarketService } from './binance-market.service';
+import { UserDataSources } from './binance-user-stream';
 import { BinanceWsSession, type BinanceWsDeps } from './binance-ws.session';
 import {
   BINANCE_COMBINED_PATH,
@@ -48,6 +49,7 @@ abstract class BinanceStreams implements OnGatewayConnection, OnGatewayDisconnec
     trades: TradesRepository,
     private readonly metrics: GatewayMetrics,
     config: ApiGatewayConfig,
+    userData: UserDataSources,
     private readonly combined: boolean,
   ) {
     this.deps = {
@@ -63,6 +65,7 @@ abstract class BinanceStreams implements OnGatewayConnection, OnGatewayDisconnec
       maxStreams: config.WS_MAX_SUBSCRIPTIONS,
       onSubscriptionCount: (delta) =>
         delta >= 0 ? this.metrics.wsSubscriptions.inc(delta) : this.metrics.wsSubscriptions.dec(-delta),
+      userData: userData.deps,
     };
   }
 
@@ -87,7 +90,7 @@ abstract class BinanceStreams implements OnGatewayConnection, OnGatewayDisconnec
   }
 }
 
-/** Binance raw streams: /ws/<streamName>, or /ws/<anything> and SUBSCRIBE (as ccxt does). */
+/** Binance raw streams: /ws/<streamName> or /ws/<listenKey>, or /ws/<anything> and SUBSCRIBE (as ccxt does). */
 @WebSocketGateway({ path: BINANCE_WS_PATH, maxPayload: 16 * 1024 })
 export class BinanceRawStreamGateway extends BinanceStreams {
   constructor(
@@ -98,12 +101,13 @@ export class BinanceRawStreamGateway extends BinanceStreams {
     trades: TradesRepository,
     metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
+    userData: UserDataSources,
   ) {
-    super(hub, redis, markets, db, trades, metrics, config, false);
+    super(hub, redis, markets, db, trades, metrics, config, userData, false);
   }
 }
 
-/** Binance combined streams: /stream?streams=<a>/<b>, each event as {stream, data}. */
+/** Binance combined streams: /stream?streams=<a>/<b> (a listenKey among them), each event as {stream, data}. */
 @WebSocketGateway({ path: BINANCE_COMBINED_PATH, maxPayload: 16 * 1024 })
 export class BinanceCombinedStreamGateway extends BinanceStreams {
   constructor(
@@ -114,7 +118,8 @@ export class BinanceCombinedStreamGateway extends BinanceStreams {
     trades: TradesRepository,
     metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
+    userData: UserDataSources,
   ) {
-    super(hub, redis, markets, db, trades, metrics, config, true);
+    super(hub, redis, markets, db, trades, metrics, config, userData, true);
   }
 }

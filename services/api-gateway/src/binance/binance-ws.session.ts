@@ -11,6 +11,8 @@ import {
 import { inspectJson } from '../common/edge-input';
 import type { StreamHub } from '../stream/stream-hub.service';
 import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
+import { type AccountEventDeps, AccountEventFeed } from './binance-account-events';
+import { BinanceCode } from './binance.errors';
 import {
   bookTickerEvent,
   depthDiff,
@@ -44,6 +46,29 @@ export interface BinanceWsDeps {
   maxStreams: number;
   onSubscriptionCount: (delta: number) => void;
   now?: () => number;
+  /** The listenKey streams (/ws/<listenKey>); without it a listenKey is never found. */
+  userData?: UserDataDeps;
+}
+
+/** What a listenKey stream needs: its owner, its time left, and the account's events. */
+export interface UserDataDeps {
+  /** The account a live listenKey belongs to, or null. */
+  owner: (listenKey: string) => Promise<{ accountId: string; keyId: string } | null>;
+  /** Milliseconds the listenKey has left, 0 when it is gone (expired or closed). */
+  remainingMs: (listenKey: string) => Promise<number>;
+  events: AccountEventDeps;
+  /** The longest a closed (DELETE) listenKey goes unnoticed; 30 s by default. */
+  checkMs?: number;
+}
+
+/** A listenKey: 64 letters and digits (a stream name always has an '@'). */
+export const LISTEN_KEY_NAME = /^[A-Za-z0-9]{64}$/;
+const LISTEN_KEY_CHECK_MS = 30_000;
+
+interface UserStream {
+  listenKey: string;
+  feed: AccountEventFeed;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 /** What a feed does with its channel's snapshot (first or after a gap) and its updates. */
@@ -291,6 +316,7 @@ type RequestId = number | string | null;
  */
 export class BinanceWsSession {
   private readonly feeds = new Map<string, ChannelFeed>();
+  private user: UserStream | null = null;
   private closed = false;
   private queue: Promise<void> = Promise.resolve();
 
@@ -300,8 +326,14 @@ export class BinanceWsSession {
     private combined: boolean,
   ) {}
 
-  /** Subscribes the streams a URL names; names that are not streams of this venue are ignored. */
+  /**
+   * Subscribes the streams a URL names; names that are not streams of this venue are ignored. A
+   * listenKey among them is the account's user data stream; one that does not exist is -1125
+   * and the connection is closed, as Binance does.
+   */
   async open(names: readonly string[]): Promise<void> {
+    const listenKey = names.find((n) => LISTEN_KEY_NAME.test(n));
+    if (listenKey !== undefined && !(await this.openUserStream(listenKey))) return;
     const valid: ParsedStream[] = [];
     for (const name of names.slice(0, this.deps.maxStreams)) {
       const stream = parseStreamName(name);
@@ -350,7 +382,7 @@ export class BinanceWsSession {
         for (const name of params) if (typeof name === 'string') this.drop(name);
         return this.result(rid, null);
       case 'LIST_SUBSCRIPTIONS':
-        return this.result(rid, [...this.feeds.keys()]);
+        return this.result(rid, [...(this.user ? [this.user.listenKey] : []), ...this.feeds.keys()]);
       case 'SET_PROPERTY':
         if (params[0] !== 'combined' || typeof params[1] !== 'boolean')
           return this.error(rid, 2, 'Invalid request: SET_PROPERTY takes ["combined", true|false]');
@@ -376,6 +408,90 @@ export class BinanceWsSession {
     for (const feed of this.feeds.values()) feed.stop();
     this.deps.onSubscriptionCount(-this.feeds.size);
     this.feeds.clear();
+    this.endUserStream();
+  }
+
+  /** Follows a listenKey's account events; false (and the connection closed) when it does not exist. */
+  private async openUserStream(listenKey: string): Promise<boolean> {
+    const userData = this.deps.userData;
+    let owner: { accountId: string; keyId: string } | null = null;
+    try {
+      owner = userData ? await userData.owner(listenKey) : null;
+    } catch {
+      this.error(
+        null,
+        BinanceCode.DISCONNECTED,
+        'Internal error; unable to process your request. Please try again.',
+      );
+      this.closeConnection(1011, 'try again');
+      return false;
+    }
+    if (!userData || !owner) {
+      this.error(null, BinanceCode.INVALID_LISTEN_KEY, 'This listenKey does not exist.');
+      this.closeConnection(1008, 'listenKey does not exist');
+      return false;
+    }
+    const feed = new AccountEventFeed(userData.events, owner, (event) => this.event(listenKey, event));
+    try {
+      await feed.start();
+    } catch {
+      this.error(
+        null,
+        BinanceCode.DISCONNECTED,
+        'Internal error; unable to process your request. Please try again.',
+      );
+      this.closeConnection(1011, 'try again');
+      return false;
+    }
+    if (this.closed) {
+      feed.stop();
+      return false;
+    }
+    this.user = { listenKey, feed, timer: null };
+    this.deps.onSubscriptionCount(1);
+    this.checkUserStreamIn(userData.checkMs ?? LISTEN_KEY_CHECK_MS);
+    return true;
+  }
+
+  private checkUserStreamIn(ms: number): void {
+    const user = this.user;
+    if (!user) return;
+    user.timer = setTimeout(() => void this.checkUserStream(user), ms);
+    user.timer.unref?.();
+  }
+
+  /**
+   * A listenKey that expired (or was closed) while connected: Binance's listenKeyExpired event,
+   * then no more account events; a connection with nothing else to carry is closed.
+   */
+  private async checkUserStream(user: UserStream): Promise<void> {
+    const every = this.deps.userData?.checkMs ?? LISTEN_KEY_CHECK_MS;
+    let left: number;
+    try {
+      left = (await this.deps.userData?.remainingMs(user.listenKey)) ?? 0;
+    } catch {
+      left = every; // Redis unreachable: not known to be gone, asked again later.
+    }
+    if (this.closed || this.user !== user) return;
+    if (left > 0) return this.checkUserStreamIn(Math.min(every, left + 50));
+    const now = this.deps.now ?? Date.now;
+    this.event(user.listenKey, { e: 'listenKeyExpired', E: now(), listenKey: user.listenKey });
+    this.endUserStream();
+    if (this.feeds.size === 0) this.closeConnection(1000, 'listenKey expired');
+  }
+
+  private endUserStream(): void {
+    const user = this.user;
+    if (!user) return;
+    this.user = null;
+    if (user.timer) clearTimeout(user.timer);
+    user.feed.stop();
+    this.deps.onSubscriptionCount(-1);
+  }
+
+  private closeConnection(code: number, reason: string): void {
+    if (this.client.readyState === WS_OPEN) this.client.close(code, reason);
+    this.close();
   }
 
   private async onSubscribe(id: RequestId, params: unknown[]): Promise<void> {
