@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { BadRequestError, Spot, SpotRestAPI, UnauthorizedError } from '@binance/spot';
 import {
   type BinanceVenue,
@@ -6,6 +10,7 @@ import {
   openBinanceVenue,
   until,
 } from './testing/binance-clients';
+import { seedDemoPlatform } from './testing/native-services';
 
 // A second, independent client of the gateway's Binance-compatible subset: Binance's own
 // connector (@binance/spot, npm, devDependency), its REST client pointed at the gateway by its
@@ -324,5 +329,30 @@ describe('@binance/spot (Binance’s connector) against /api/v3', () => {
     expect(UnauthorizedError).toBeDefined();
     expect(await (await taker.restAPI.getOpenOrders({ symbol })).data()).toEqual([]);
     expect((await (await taker.restAPI.getAccount()).data()).balances).toEqual(before.balances);
+  });
+
+  it('the @binance/spot snippet of docs/api.md ("Standard clients": restAPI.exchangeInfo, getAccount, newOrder, deleteOrder, and the listenKey stream) runs as written', async () => {
+    const root = join(__dirname, '..');
+    const doc = readFileSync(join(root, 'docs/api.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Standard clients'));
+    const snippet = [...section.matchAll(/```js\n([\s\S]*?)```/g)]
+      .map((m) => m[1])
+      .find((code) => code.includes("require('@binance/spot')"));
+    expect(snippet).toBeDefined();
+    // The snippet trades BTCUSDT, which `npm run platform` seeds: seed it the same way.
+    await seedDemoPlatform();
+    // As written, but on this checkout's gateway port (NATIVE_PORT_OFFSET moves it).
+    const code = snippet!.replace('http://127.0.0.1:8080', GATEWAY_URL);
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', code], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout.trim().split('\n')).toEqual([
+      'exchangeInfo BTCUSDT TRADING',
+      'newOrder NEW',
+      'executionReport NEW NEW 1000 0.01',
+      'outboundAccountPosition {"a":"USDT","f":"989.98","l":"10.02"}',
+      'deleteOrder CANCELED',
+    ]);
   });
 });
