@@ -9,9 +9,7 @@ import {
   redisProviders,
   REDIS_READY,
   MarketCatalogService,
-  DatabaseService,
 } from '@trading/nest-common';
-import { ApiKeysRepository, CandlesRepository, OrderQueriesRepository, TradesRepository } from '@trading/db';
 import { type ApiGatewayConfig, decodeEncryptionKey, GATEWAY_CONFIG } from './api-gateway.config';
 import { ApiKeyAuthService } from './auth/api-key-auth.service';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -22,15 +20,10 @@ import { BinanceCombinedStreamGateway, BinanceRawStreamGateway } from './binance
 import { BinanceWsApiGateway } from './binance/binance-ws-api';
 import { BinanceTradingController } from './binance/binance-trading.controller';
 import { BinanceTradingService } from './binance/binance-trading.service';
-import {
-  BinanceApiKeyGuard,
-  BinanceUserStreamController,
-  ListenKeyStore,
-  UserDataSources,
-} from './binance/binance-user-stream';
 import { OrderOutcomesService } from './binance/order-outcomes.service';
 import { SecretCipher } from './auth/secret.cipher';
 import { GatewayMetrics } from './common/gateway.metrics';
+import { repositoryProviders } from './common/repositories';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter';
 import { MarketDataService } from './markets/market-data.service';
 import { MarketLookupService } from './markets/market-lookup.service';
@@ -79,7 +72,6 @@ export class AppModule {
         OperatorController,
         BinanceMarketController,
         BinanceTradingController,
-        BinanceUserStreamController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -89,26 +81,7 @@ export class AppModule {
         },
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
         // Repositories over the pooled data source; services get them injected (tests replace them).
-        {
-          provide: ApiKeysRepository,
-          inject: [DatabaseService],
-          useFactory: (db: DatabaseService) => new ApiKeysRepository(db.dataSource),
-        },
-        {
-          provide: OrderQueriesRepository,
-          inject: [DatabaseService],
-          useFactory: (db: DatabaseService) => new OrderQueriesRepository(db.dataSource),
-        },
-        {
-          provide: TradesRepository,
-          inject: [DatabaseService],
-          useFactory: (db: DatabaseService) => new TradesRepository(db.dataSource),
-        },
-        {
-          provide: CandlesRepository,
-          inject: [DatabaseService],
-          useFactory: (db: DatabaseService) => new CandlesRepository(db.dataSource),
-        },
+        ...repositoryProviders,
         MarketCatalogService,
         MarketLookupService,
         GatewayMetrics,
@@ -129,9 +102,6 @@ export class AppModule {
         BinanceRawStreamGateway,
         BinanceCombinedStreamGateway,
         BinanceWsApiGateway,
-        BinanceApiKeyGuard,
-        ListenKeyStore,
-        UserDataSources,
       ],
     };
   }

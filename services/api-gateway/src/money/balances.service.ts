@@ -25,12 +25,14 @@ const ledgerQuerySchema = z
 export class BalancesService {
   private decimals = new Map<string, number>();
 
-  constructor(private readonly db: DatabaseService) {}
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly balancesRepo: BalancesRepository,
+    private readonly markets: MarketsRepository,
+  ) {}
 
   async balances(account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
-    const rows = await dbCall(this.db.dataSource, () =>
-      new BalancesRepository(this.db.dataSource).forAccounts([account.accountId]),
-    );
+    const rows = await dbCall(this.db.dataSource, () => this.balancesRepo.forAccounts([account.accountId]));
     const decimals = await this.assetDecimals();
     return {
       balances: rows
@@ -54,7 +56,7 @@ export class BalancesService {
     if (cursor !== undefined && !/^[0-9]{1,18}$/.test(cursor))
       throw new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
     const rows = await dbCall(this.db.dataSource, () =>
-      new BalancesRepository(this.db.dataSource).ledgerPage(account.accountId, {
+      this.balancesRepo.ledgerPage(account.accountId, {
         asset,
         beforeId: cursor ? BigInt(cursor) : undefined,
         limit,
@@ -79,9 +81,7 @@ export class BalancesService {
   /** Asset precision, loaded once and refreshed when an unknown asset shows up. */
   async assetDecimals(asset?: string): Promise<Map<string, number>> {
     if (this.decimals.size === 0 || (asset && !this.decimals.has(asset))) {
-      const assets = await dbCall(this.db.dataSource, () =>
-        new MarketsRepository(this.db.dataSource).findAssets(),
-      );
+      const assets = await dbCall(this.db.dataSource, () => this.markets.findAssets());
       this.decimals = new Map(assets.map((a) => [a.code, a.decimals]));
     }
     return this.decimals;

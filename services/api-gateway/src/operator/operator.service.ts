@@ -64,6 +64,10 @@ export class OperatorService {
     private readonly cipher: SecretCipher,
     private readonly auth: ApiKeyAuthService,
     private readonly redis: RedisService,
+    private readonly accounts: AccountsRepository,
+    private readonly apiKeys: ApiKeysRepository,
+    private readonly ledger: BalancesRepository,
+    private readonly markets: MarketsRepository,
   ) {}
 
   async move(
@@ -82,9 +86,7 @@ export class OperatorService {
         'amount',
       );
     }
-    const account = await dbCall(this.db.dataSource, () =>
-      new AccountsRepository(this.db.dataSource).findById(accountId),
-    );
+    const account = await dbCall(this.db.dataSource, () => this.accounts.findById(accountId));
     if (!account)
       throw new GatewayException(ErrorCode.VALIDATION_FAILED, `unknown account ${accountId}`, 'accountId');
     const commandId = parsed.data.commandId ?? randomUUID();
@@ -119,7 +121,7 @@ export class OperatorService {
    */
   private async claimCommandId(cmd: DepositCommand | WithdrawCommand): Promise<void> {
     const posted = await dbCall(this.db.dataSource, () =>
-      new BalancesRepository(this.db.dataSource).findEntries(moneyLedgerKeys(cmd.commandId)),
+      this.ledger.findEntries(moneyLedgerKeys(cmd.commandId)),
     );
     if (posted.some((e) => !isSameMoneyMovement(e, cmd))) throw commandIdReused(cmd.commandId);
     const body = JSON.stringify({
@@ -157,7 +159,7 @@ export class OperatorService {
     if (!parsed.success) throw fromZodError(parsed.error);
     const { accountId, name } = parsed.data;
     return dbCall(this.db.dataSource, async () => {
-      if (!(await new AccountsRepository(this.db.dataSource).create(accountId, name)))
+      if (!(await this.accounts.create(accountId, name)))
         throw new GatewayException(
           ErrorCode.ACCOUNT_EXISTS,
           `account ${accountId} exists (another key: POST /v1/operator/accounts/${accountId}/api-keys)`,
@@ -172,17 +174,14 @@ export class OperatorService {
     const unknown = () => new GatewayException(ErrorCode.ACCOUNT_NOT_FOUND, 'unknown account', 'accountId');
     if (!idSchema.safeParse(accountId).success) throw unknown();
     return dbCall(this.db.dataSource, async () => {
-      if (!(await new AccountsRepository(this.db.dataSource).findById(accountId))) throw unknown();
+      if (!(await this.accounts.findById(accountId))) throw unknown();
       return this.issueKey(accountId);
     });
   }
 
   private async issueKey(accountId: string): Promise<IssuedAccountKey> {
     // The secret is shown here once and stored only encrypted.
-    const key = await new ApiKeyIssuer(new ApiKeysRepository(this.db.dataSource), this.cipher).issue(
-      accountId,
-      'operator',
-    );
+    const key = await new ApiKeyIssuer(this.apiKeys, this.cipher).issue(accountId, 'operator');
     return { accountId, apiKey: key.keyId, secret: key.secret };
   }
 
@@ -195,8 +194,7 @@ export class OperatorService {
     if (!idSchema.safeParse(keyId).success)
       throw new GatewayException(ErrorCode.API_KEY_NOT_FOUND, 'unknown API key', 'keyId');
     const known = await dbCall(this.db.dataSource, async () => {
-      const repo = new ApiKeysRepository(this.db.dataSource);
-      return (await repo.revoke(keyId)) || (await repo.find(keyId)) !== null;
+      return (await this.apiKeys.revoke(keyId)) || (await this.apiKeys.find(keyId)) !== null;
     });
     this.auth.invalidate(keyId);
     if (!known) throw new GatewayException(ErrorCode.API_KEY_NOT_FOUND, 'unknown API key', 'keyId');
@@ -211,11 +209,7 @@ export class OperatorService {
     const parsed = feesSchema.safeParse(body ?? {});
     if (!parsed.success) throw fromZodError(parsed.error);
     const updated = await dbCall(this.db.dataSource, () =>
-      new MarketsRepository(this.db.dataSource).setFees(
-        symbol,
-        parsed.data.makerFeeBps,
-        parsed.data.takerFeeBps,
-      ),
+      this.markets.setFees(symbol, parsed.data.makerFeeBps, parsed.data.takerFeeBps),
     );
     if (!updated) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
     return { symbol, ...parsed.data };
