@@ -6,6 +6,7 @@ import { BadRequestError, Spot, SpotRestAPI, UnauthorizedError } from '@binance/
 import {
   type BinanceVenue,
   type Credentials,
+  freshBase,
   GATEWAY_URL,
   openBinanceVenue,
   until,
@@ -55,7 +56,7 @@ describe('@binance/spot (Binance’s connector) against /api/v3', () => {
   let taker: Spot;
 
   beforeAll(async () => {
-    venue = await openBinanceVenue('B', 'binance-spot');
+    venue = await openBinanceVenue('binance-spot', freshBase('B'));
     symbol = venue.symbol;
     maker = spot(await venue.account('maker', { [venue.base]: '2', USDT: '1000' }));
     taker = spot(await venue.account('taker', { [venue.base]: '1', USDT: '1000' }));

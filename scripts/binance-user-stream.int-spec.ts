@@ -3,6 +3,7 @@ import {
   type BinanceVenue,
   binanceCall,
   type Credentials,
+  freshBase,
   GATEWAY_URL,
   openBinanceVenue,
   until,
@@ -55,7 +56,7 @@ describe('Binance user data stream by listenKey (/api/v3/userDataStream, /ws/<li
   };
 
   beforeAll(async () => {
-    venue = await openBinanceVenue('U', 'listenkey');
+    venue = await openBinanceVenue('listenkey', freshBase('U'));
     maker = await venue.account('maker', { [venue.base]: '2' });
     taker = await venue.account('taker', { USDT: '1000' });
   });

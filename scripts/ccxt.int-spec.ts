@@ -4,24 +4,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as ccxt from 'ccxt';
-import type { DataSource } from 'typeorm';
-import { ExchangeClient, type Credentials, until } from './testing/exchange-client';
 import {
-  ensureServices,
+  type BinanceVenue,
+  type Credentials,
+  freshBase,
   GATEWAY_URL,
-  secret,
-  seedDemoPlatform,
-  type RunningServices,
-} from './testing/native-services';
-import { openTestMarket } from './testing/test-market';
+  openBinanceVenue,
+  until,
+} from './testing/binance-clients';
+import { seedDemoPlatform } from './testing/native-services';
 
 // The real ccxt package (npm, devDependency) against the gateway's Binance-compatible subset
 // (/api/v3) on the native platform: ccxt.binance with only its URLs and three options changed,
 // the same accounts and API keys as /v1, every call through the real pipeline (Kafka, matching,
 // settlement, market data). Test names name the ccxt calls they make.
-const api = new ExchangeClient(GATEWAY_URL);
-const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
-const base = `C${run}`;
+const base = freshBase('C');
 const symbol = `${base}/USDT`; // ccxt's symbol; the gateway's is C...-USDT, Binance's C...USDT
 
 /** ccxt.binance pointed at this gateway: the configuration docs/api.md shows. */
@@ -52,31 +49,11 @@ async function rejection(p: Promise<unknown>): Promise<string> {
 
 describe('ccxt.binance against /api/v3', () => {
   jest.setTimeout(180_000);
-  let services: RunningServices;
-  let db: DataSource;
-  let operator: string;
+  let venue: BinanceVenue;
   let maker: ccxt.binance;
   let taker: ccxt.binance;
   let makerCreds: Credentials;
   let takerCreds: Credentials;
-
-  const account = async (role: string, deposits: Record<string, string>): Promise<Credentials> => {
-    const accountId = `ccxt-${role}-${run}`;
-    const res = await api.operator<Credentials>(operator, 'POST', '/v1/operator/accounts', {
-      accountId,
-      name: role,
-    });
-    expect(res.status).toBe(201);
-    const creds = { apiKey: res.body.apiKey, secret: res.body.secret };
-    for (const [asset, amount] of Object.entries(deposits)) {
-      const dep = await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount });
-      expect(dep.status).toBe(202);
-      await until(`${role} ${asset} deposit`, async () =>
-        (await api.balance(creds, asset))?.available === amount ? true : undefined,
-      );
-    }
-    return creds;
-  };
 
   /** A ccxt balance as [free, used, total] of one currency. */
   const balanceOf = async (ex: ccxt.binance, code: string) => {
@@ -85,24 +62,16 @@ describe('ccxt.binance against /api/v3', () => {
   };
 
   beforeAll(async () => {
-    services = await ensureServices();
-    operator = secret('operator_token');
     // Ticks of 0.01, lots of 0.0001, minimum notional 1 USDT, fees 10 (maker) / 20 (taker) bps.
-    db = await openTestMarket('ccxt', `${base}-USDT`, base);
-    makerCreds = await account('maker', { [base]: '2', USDT: '1000' });
-    takerCreds = await account('taker', { [base]: '1', USDT: '1000' });
+    venue = await openBinanceVenue('ccxt', base);
+    makerCreds = await venue.account('maker', { [base]: '2', USDT: '1000' });
+    takerCreds = await venue.account('taker', { [base]: '1', USDT: '1000' });
     maker = binance(makerCreds);
     taker = binance(takerCreds);
-    // The gateway's market catalog reloads every 2 s.
-    await until('market listed', async () => {
-      const res = await api.public<{ symbols?: unknown[] }>(`/api/v3/exchangeInfo?symbol=${base}USDT`);
-      return res.status === 200 ? true : undefined;
-    });
   });
 
   afterAll(async () => {
-    await db?.destroy();
-    await services?.stop();
+    await venue?.close();
   });
 
   it('loadMarkets: the market with its tick, lot and minimum notional from the market rules', async () => {

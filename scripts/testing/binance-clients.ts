@@ -23,15 +23,19 @@ export interface BinanceVenue {
   close(): Promise<void>;
 }
 
+/** A fresh base asset for a suite's market: `prefix` and six random letters and digits. */
+export function freshBase(prefix: string): string {
+  return `${prefix}${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
+}
+
 /**
  * Brings the platform up (services not already listening are started from dist/) and lists a
- * fresh market `<prefix><run>-USDT` (ticks of 0.01, lots of 0.0001, minimum notional 1 USDT,
- * fees 10 maker / 20 taker bps), waiting until /api/v3/exchangeInfo lists it.
+ * fresh market `<base>-USDT` (ticks of 0.01, lots of 0.0001, minimum notional 1 USDT, fees 10
+ * maker / 20 taker bps), waiting until /api/v3/exchangeInfo lists it. `app` names the database
+ * connection and the accounts (`<app>-<role>-<base>`).
  */
-export async function openBinanceVenue(prefix: string, app: string): Promise<BinanceVenue> {
+export async function openBinanceVenue(app: string, base: string): Promise<BinanceVenue> {
   const api = new ExchangeClient(GATEWAY_URL);
-  const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
-  const base = `${prefix}${run}`;
   const services = await ensureServices();
   const operator = secret('operator_token');
   let db: DataSource | undefined;
@@ -55,7 +59,7 @@ export async function openBinanceVenue(prefix: string, app: string): Promise<Bin
     base,
     symbol: `${base}USDT`,
     async account(role, deposits) {
-      const accountId = `${app}-${role}-${run}`;
+      const accountId = `${app}-${role}-${base}`;
       const res = await api.operator<Credentials>(operator, 'POST', '/v1/operator/accounts', {
         accountId,
         name: role,
