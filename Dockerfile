@@ -15,14 +15,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # patches/ is applied by the postinstall script (patch-package): a kafkajs fix, see the patch.
 COPY patches patches
-# `npm ci` refuses this lock: the registry it was made against serves no other-platform optional
-# binaries (swc, unrs), so the lock lacks their entries. `npm install` with the lock present
-# installs exactly the locked versions all the same and does not touch the lock's pins.
+# `npm ci`: exactly the lock (complete, every platform's optional binaries listed), or a failure.
 # Behind a TLS-intercepting proxy, hand its CA bundle as a BuildKit secret (never baked into a
 # layer): docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt ... (optional).
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
-    && npm install --no-audit --no-fund --loglevel=error
+    && npm ci --no-audit --no-fund --loglevel=error
 
 # --- build: swc emit into dist/, tree preserved ------------------------------------------------
 FROM deps AS build
@@ -38,10 +36,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # patches/ is applied by the postinstall script (patch-package): a kafkajs fix, see the patch.
 COPY patches patches
-# Same reason as above for `install` over `ci`; --omit=dev leaves swc, jest, nx, eslint out.
+# --omit=dev leaves swc, jest, nx, eslint out.
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
-    && npm install --omit=dev --no-audit --no-fund --loglevel=error
+    && npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

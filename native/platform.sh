@@ -56,7 +56,7 @@ live_pid() {
 ensure_node_modules() {
   if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
     say "installing npm dependencies"
-    npm install --no-audit --no-fund --loglevel=error
+    npm ci --no-audit --no-fund --loglevel=error
   fi
 }
 

@@ -272,7 +272,7 @@ describe('deployment files', () => {
       const stages = new Set(froms.map((m) => m[2]));
       for (const [, from] of froms) expect(from === '${NODE_IMAGE}' || stages.has(from)).toBe(true);
       expect(df).toMatch(/^ARG SERVICE$/m);
-      expect(df).toMatch(/npm install --omit=dev/);
+      expect(df).toMatch(/npm ci --omit=dev/);
       expect(df).toMatch(/^USER 1000:1000$/m);
       expect(df).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
       expect(df).toMatch(/^HEALTHCHECK .*\n?.*\$\{HTTP_PORT:-8080\}.*\/health\/serving/m);

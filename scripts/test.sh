@@ -14,9 +14,8 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 step "install (Node.js $(node -v), npm $(npm -v))"
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-  # npm ci refuses this lock: the registry here serves no other-platform optional binaries
-  # (swc, unrs), so the lock has no entries for them; npm install honours the lock as it is.
-  npm install --no-audit --no-fund --loglevel=error
+  # Exactly the committed lock (complete for every platform), never a rewrite of it.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 step "infrastructure (native: Kafka, PostgreSQL + PgBouncer, Redis, Prometheus, Alertmanager)"

@@ -216,8 +216,8 @@ build_release() {
   install -D -m 0755 "$(command -v node)" "$dir.tmp/node/bin/node"
   [[ "$("$dir.tmp/node/bin/node" -p process.versions.node)" == "$(tr -d '[:space:]' <"$CHECKOUT/.node-version")" ]] ||
     die "the release's node is not the pinned Node.js"
-  # npm install (not ci: see docs/operations.md, "Images") with the lock, without dev tools.
-  (cd "$dir.tmp" && npm install --omit=dev --no-audit --no-fund --loglevel=error >&2)
+  # Exactly the lock, without dev tools.
+  (cd "$dir.tmp" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2)
   chown -R root:root "$dir.tmp"
   chmod -R go-w,a+rX "$dir.tmp"
   touch "$dir.tmp/.complete"
