@@ -1,3 +1,4 @@
+import { isSameMoneyMovement, moneyLedgerKey } from '@trading/contracts';
 import { AccountBook, type Balance } from './account-book';
 import { checkMarketRules } from './market-rules';
 import {
@@ -33,20 +34,9 @@ import type {
   StreamUpdate,
 } from './risk.types';
 
-/** The money ledger key of an operator command (as @trading/contracts' moneyLedgerKey). */
-export const moneyLedgerKey = (kind: 'deposit' | 'withdraw', commandId: string): string =>
-  `${kind}:${commandId}`;
-
-/** Whether a posted ledger entry is this very movement: kind, account, asset and amount. */
-export function isSameMoneyMovement(entry: PostedEntry, cmd: MoneyCommand): boolean {
-  const amount = entry.availableDelta < 0n ? -entry.availableDelta : entry.availableDelta;
-  return (
-    entry.key === moneyLedgerKey(cmd.kind, cmd.commandId) &&
-    entry.accountId === cmd.accountId &&
-    entry.asset === cmd.asset &&
-    amount === BigInt(cmd.amount)
-  );
-}
+// The money ledger key and the same-movement check are @trading/contracts' (the gateway uses them
+// too).
+export { isSameMoneyMovement, moneyLedgerKey };
 
 /** A command's account must be loaded before the engine decides for it (a caller's bug otherwise). */
 export class AccountNotLoadedError extends Error {

@@ -86,7 +86,8 @@ export interface OrderHistoryQuery {
   limit: number;
 }
 
-const OPEN_STATUSES = `(${OPEN_ORDER_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+/** @trading/contracts' OPEN_ORDER_STATUSES as an SQL list: `('pending', 'new', 'partially_filled')`. */
+export const OPEN_STATUSES_SQL = `(${OPEN_ORDER_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 
 /**
  * Read side of orders for the API: every query is scoped to the caller's account (an order of
@@ -132,7 +133,7 @@ export class OrderQueriesRepository {
   async openOwn(accountId: string, symbol: string | undefined, limit: number): Promise<OrderRow[]> {
     const rows = (await this.db.query(
       `SELECT ${ORDER_COLUMNS} FROM orders
-       WHERE account_id = $1 AND ($2::text IS NULL OR symbol = $2) AND status IN ${OPEN_STATUSES}
+       WHERE account_id = $1 AND ($2::text IS NULL OR symbol = $2) AND status IN ${OPEN_STATUSES_SQL}
        ORDER BY created_at, order_id LIMIT $3`,
       [accountId, symbol ?? null, limit],
     )) as Raw[];

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { OPEN_STATUSES_SQL } from './order-queries.repository';
 
 export interface Discrepancy {
   check: 'conservation' | 'hold_explained' | 'ledger_replay' | 'closed_order_hold';
@@ -36,7 +37,7 @@ export class ReconciliationRepository {
     const rows = (await this.db.query(`
       WITH open_holds AS (
         SELECT account_id, hold_asset AS asset, sum(hold_remaining) AS held FROM orders
-        WHERE status IN ('pending', 'new', 'partially_filled') AND hold_asset IS NOT NULL GROUP BY 1, 2)
+        WHERE status IN ${OPEN_STATUSES_SQL} AND hold_asset IS NOT NULL GROUP BY 1, 2)
       SELECT coalesce(b.account_id, o.account_id) || '/' || coalesce(b.asset, o.asset) AS subject,
              coalesce(o.held, 0)::text AS expected, coalesce(b.held, 0)::text AS actual
       FROM balances b FULL JOIN open_holds o ON o.account_id = b.account_id AND o.asset = b.asset
