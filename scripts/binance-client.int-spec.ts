@@ -332,6 +332,53 @@ describe('@binance/spot (Binance’s connector) against /api/v3', () => {
     expect((await (await taker.restAPI.getAccount()).data()).balances).toEqual(before.balances);
   });
 
+  it('websocketAPI.connect and userDataStreamSubscribeSignature (/ws-api/v3): executionReport and outboundAccountPosition of a placed order', async () => {
+    const creds = await venue.account('wsapi', { USDT: '100' });
+    const client = new Spot({
+      configurationRestAPI: {
+        apiKey: creds.apiKey,
+        apiSecret: creds.secret,
+        basePath: GATEWAY_URL,
+        timeout: 15_000,
+      },
+      configurationWebsocketAPI: {
+        apiKey: creds.apiKey,
+        apiSecret: creds.secret,
+        wsURL: `${GATEWAY_URL.replace(/^http/, 'ws')}/ws-api/v3`,
+      },
+    });
+    const connection = await client.websocketAPI.connect();
+    try {
+      const { response, stream } = await connection.userDataStreamSubscribeSignature();
+      expect(await response.data).toBeDefined();
+      const events: Record<string, unknown>[] = [];
+      stream.on('message', (data) => {
+        events.push(data as unknown as Record<string, unknown>);
+      });
+      const order = await (
+        await client.restAPI.newOrder({
+          symbol,
+          side: Side.BUY,
+          type: Type.LIMIT,
+          timeInForce: Tif.GTC,
+          quantity: 0.1,
+          price: 90,
+        })
+      ).data();
+      const report = await until('the executionReport', async () =>
+        events.find((e) => e.e === 'executionReport'),
+      );
+      expect(report).toMatchObject({ s: symbol, S: 'BUY', o: 'LIMIT', x: 'NEW', X: 'NEW', i: order.orderId });
+      const position = await until('the outboundAccountPosition', async () =>
+        events.find((e) => e.e === 'outboundAccountPosition'),
+      );
+      expect(position.B).toEqual([{ a: 'USDT', f: '90.982', l: '9.018' }]);
+      await client.restAPI.deleteOrder({ symbol, orderId: asOrderId(order.orderId) });
+    } finally {
+      await connection.disconnect();
+    }
+  });
+
   it('the @binance/spot snippet of docs/api.md ("Standard clients": restAPI.exchangeInfo, getAccount, newOrder, deleteOrder, and the listenKey stream) runs as written', async () => {
     const root = join(__dirname, '..');
     const doc = readFileSync(join(root, 'docs/api.md'), 'utf8');
