@@ -2,10 +2,14 @@ import { sampleMarketSpec, type StreamMessage } from '@trading/contracts';
 import type { OrderRow } from '@trading/db';
 import type { RedisService } from '@trading/nest-common';
 import type Redis from 'ioredis';
+import type { ExecutionContext } from '@nestjs/common';
+import { type ApiKeyAuthService, KeyRateLimitedError } from '../auth/api-key-auth.service';
+import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { StreamHub } from '../stream/stream-hub.service';
 import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { BinanceError } from './binance.errors';
-import { LISTEN_KEY_TTL_MS, ListenKeyStore, newListenKey } from './binance-user-stream';
+import type { BinanceRequest } from './binance-auth';
+import { BinanceApiKeyGuard, LISTEN_KEY_TTL_MS, ListenKeyStore, newListenKey } from './binance-user-stream';
 import { BinanceWsSession, type UserDataDeps } from './binance-ws.session';
 
 const market = sampleMarketSpec();
@@ -91,6 +95,54 @@ describe('listenKeys', () => {
     await store.close(alice, next);
     expect(await store.remainingMs(next)).toBe(0);
     expect(await codeOf(store.close(alice, next))).toEqual(notFound);
+  });
+});
+
+describe('BinanceApiKeyGuard (USER_STREAM: X-MBX-APIKEY only)', () => {
+  const auth = {
+    admitKey: async (apiKey: string) => {
+      if (apiKey === 'ak_limited') throw new KeyRateLimitedError(10);
+      if (apiKey !== 'ak_good')
+        throw new GatewayException(ErrorCode.INVALID_API_KEY, 'unknown or revoked API key');
+      return { account: { accountId: 'alice', keyId: 'ak_good' }, limit: 10, remaining: 9 };
+    },
+  } as unknown as ApiKeyAuthService;
+  const run = async (headers: Record<string, string>) => {
+    const req = { headers } as unknown as BinanceRequest;
+    const replyHeaders: Record<string, string> = {};
+    const reply = {
+      header(k: string, v: string) {
+        replyHeaders[k] = v;
+        return reply;
+      },
+    };
+    const context = {
+      switchToHttp: () => ({ getRequest: () => req, getResponse: () => reply }),
+    } as unknown as ExecutionContext;
+    const outcome = await new BinanceApiKeyGuard(auth).canActivate(context).then(
+      (ok) => ok,
+      (err: unknown) => (err instanceof BinanceError ? [err.status, err.code, err.msg] : String(err)),
+    );
+    return { outcome, account: req.account, replyHeaders };
+  };
+
+  it('admits a known key without timestamp or signature; refuses no key (-2014), an unknown key (-2015), a key over its limit (-1003)', async () => {
+    const ok = await run({ 'x-mbx-apikey': 'ak_good' });
+    expect(ok).toEqual({
+      outcome: true,
+      account: { accountId: 'alice', keyId: 'ak_good' },
+      replyHeaders: { 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '9' },
+    });
+    expect((await run({})).outcome).toEqual([401, -2014, 'API-key format invalid.']);
+    expect((await run({ 'x-mbx-apikey': 'ak_nobody' })).outcome).toEqual([
+      401,
+      -2015,
+      'Invalid API-key, IP, or permissions for action.',
+    ]);
+    const limited = await run({ 'x-mbx-apikey': 'ak_limited' });
+    expect(limited.outcome).toEqual([429, -1003, expect.any(String)]);
+    expect(limited.replyHeaders).toMatchObject({ 'x-ratelimit-remaining': '0', 'x-ratelimit-scope': 'key' });
+    expect(limited.account).toBeUndefined();
   });
 });
 
