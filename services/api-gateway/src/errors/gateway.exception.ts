@@ -1,42 +1,35 @@
-import { REJECT_CODES } from '@trading/contracts';
+import { REJECT_CODES, type RejectCode } from '@trading/contracts';
 
-// The order refusals are the pipeline's one vocabulary (@trading/contracts' REJECT_CODES): the
-// same check answers the same code here, in the order-router and in the matching engine.
-const {
-  UNKNOWN_SYMBOL,
-  MARKET_HALTED,
-  INVALID_PRICE,
-  PRICE_OFF_TICK,
-  INVALID_QUANTITY,
-  BELOW_MIN_QTY,
-  BELOW_MIN_NOTIONAL,
-  INVALID_STOP_PRICE,
-  INVALID_DISPLAY_QTY,
-  INVALID_PROTECTION_PRICE,
-  INVALID_QUOTE_BUDGET,
-  INVALID_ORDER_OPTIONS,
-  MARKET_BUY_UNBOUNDED,
-  IDEMPOTENCY_KEY_REUSED,
-} = REJECT_CODES;
+/** The named codes of REJECT_CODES as an object of their own (code: code). */
+function rejectCodes<C extends RejectCode>(...codes: C[]): { readonly [K in C]: K } {
+  return Object.fromEntries(codes.map((c) => [c, REJECT_CODES[c]])) as unknown as { [K in C]: K };
+}
 
 /** Every error the API answers with; the code is the contract, the message is for humans. */
 export const ErrorCode = {
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   MALFORMED_JSON: 'MALFORMED_JSON',
-  UNKNOWN_SYMBOL,
-  MARKET_HALTED,
-  INVALID_PRICE,
-  PRICE_OFF_TICK,
-  INVALID_QUANTITY,
-  BELOW_MIN_QTY,
-  BELOW_MIN_NOTIONAL,
-  INVALID_STOP_PRICE,
-  INVALID_DISPLAY_QTY,
-  INVALID_PROTECTION_PRICE,
-  INVALID_QUOTE_BUDGET,
-  INVALID_ORDER_OPTIONS,
-  /** A market or stop-market buy with neither protectionPrice nor quoteBudget: nothing bounds its cost. */
-  MARKET_BUY_UNBOUNDED,
+  // The order refusals are the pipeline's one vocabulary (@trading/contracts' REJECT_CODES): the
+  // same check answers the same code here, in the order-router and in the matching engine.
+  // MARKET_BUY_UNBOUNDED: a market or stop-market buy with neither protectionPrice nor
+  // quoteBudget; IDEMPOTENCY_KEY_REUSED: a clientOrderId or operator commandId used again with a
+  // different body (the field says which).
+  ...rejectCodes(
+    'UNKNOWN_SYMBOL',
+    'MARKET_HALTED',
+    'INVALID_PRICE',
+    'PRICE_OFF_TICK',
+    'INVALID_QUANTITY',
+    'BELOW_MIN_QTY',
+    'BELOW_MIN_NOTIONAL',
+    'INVALID_STOP_PRICE',
+    'INVALID_DISPLAY_QTY',
+    'INVALID_PROTECTION_PRICE',
+    'INVALID_QUOTE_BUDGET',
+    'INVALID_ORDER_OPTIONS',
+    'MARKET_BUY_UNBOUNDED',
+    'IDEMPOTENCY_KEY_REUSED',
+  ),
   INVALID_CURSOR: 'INVALID_CURSOR',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   INVALID_API_KEY: 'INVALID_API_KEY',
@@ -46,8 +39,6 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
   ORDER_NOT_OPEN: 'ORDER_NOT_OPEN',
-  /** A clientOrderId or operator commandId used again with a different body (the field says which). */
-  IDEMPOTENCY_KEY_REUSED,
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
   ACCOUNT_NOT_FOUND: 'ACCOUNT_NOT_FOUND',
   /** POST /v1/operator/accounts for an account id that exists (a key: its api-keys route). */
