@@ -1,6 +1,7 @@
 // Deliberately naive second implementation of the engine rules, used only by the property tests.
 // Written from the documented rules, not from the engine: one flat array of resting orders,
 // a global "time" counter for priority, a linear scan for every fill. Slow and obvious on purpose.
+import { isPricedOrderType, isStopOrderType } from '@trading/contracts';
 import {
   CancelReason,
   type DepthLevel,
@@ -98,8 +99,8 @@ export class ReferenceModel {
     }
     if (!isPosInt(c.qty)) return bad('INVALID_QUANTITY');
     const qty = c.qty;
-    const hasLimitPrice = type === 'limit' || type === 'stop-limit';
-    const isStop = type === 'stop-limit' || type === 'stop-market';
+    const hasLimitPrice = isPricedOrderType(type);
+    const isStop = isStopOrderType(type);
     if (hasLimitPrice && !isPosInt(c.price)) return bad('INVALID_PRICE');
     if (isStop && !isPosInt(c.stopPrice)) return bad('INVALID_STOP_PRICE');
     if (!hasLimitPrice && c.protectionPrice !== undefined && !isPosInt(c.protectionPrice)) {

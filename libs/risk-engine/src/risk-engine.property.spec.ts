@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { isPricedOrderType, isStopOrderType } from '@trading/contracts';
 import { MatchingEngine, type EngineCommand, type EngineEvent } from '@trading/matching-engine';
 import { AccountBook } from './account-book';
 import { feeFor, requiredHold } from './money';
@@ -218,8 +219,8 @@ class Exchange {
         const accountId = ACCOUNTS[op.account];
         const symbol = MARKETS[op.market].symbol;
         this.placed.push({ orderId, accountId, symbol });
-        const priced = op.orderType === 'limit' || op.orderType === 'stop-limit';
-        const stop = op.orderType.startsWith('stop');
+        const priced = isPricedOrderType(op.orderType);
+        const stop = isStopOrderType(op.orderType);
         const fix = <T>(value: T | undefined, wanted: boolean, fallback: T): T | undefined =>
           !op.wellFormed ? value : wanted ? (value ?? fallback) : undefined;
         return this.command({
