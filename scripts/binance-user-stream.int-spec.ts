@@ -8,6 +8,7 @@ import {
   openBinanceVenue,
   until,
 } from './testing/binance-clients';
+import { secret } from './testing/native-services';
 
 // Binance's user data stream the listenKey way, with no client library: POST/PUT/DELETE
 // /api/v3/userDataStream by raw HTTP (X-MBX-APIKEY only), then a raw WebSocket (the `ws`
@@ -250,5 +251,28 @@ describe('Binance user data stream by listenKey (/api/v3/userDataStream, /ws/<li
     expect(stream.closed()).toBe(1000);
     // A new POST starts a new listenKey.
     expect(await listenKeyOf(taker)).not.toBe(listenKey);
+  });
+
+  it('revoking the API key (DELETE /v1/operator/api-keys/:keyId) ends its listenKey stream: listenKeyExpired, then -1125 to a new connection', async () => {
+    const holder = await venue.account('revoked', {});
+    const listenKey = await listenKeyOf(holder);
+    const stream = await connect(`/ws/${listenKey}`);
+    const res = await fetch(`${GATEWAY_URL}/v1/operator/api-keys/${holder.apiKey}`, {
+      method: 'DELETE',
+      headers: { 'x-operator-token': secret('operator_token') },
+    });
+    expect(res.status).toBeLessThan(300);
+    // Seen within the key cache's TTL (30 s) and the stream's check (30 s).
+    const expired = await until(
+      'listenKeyExpired after the revocation',
+      async () => events(stream.frames, 'listenKeyExpired').at(0),
+      75_000,
+    );
+    expect(expired).toEqual({ e: 'listenKeyExpired', E: expect.any(Number), listenKey });
+    const again = await connect(`/ws/${listenKey}`);
+    await until('the close', async () => again.closed() ?? undefined);
+    expect(again.frames).toEqual([
+      { error: { code: -1125, msg: 'This listenKey does not exist.' }, id: null },
+    ]);
   });
 });

@@ -175,6 +175,16 @@ export class ApiKeyAuthService {
     };
   }
 
+  /**
+   * The account of an active key, null for an unknown or revoked one (cached as every lookup: a
+   * revocation shows within API_KEY_CACHE_TTL_MS). Counts nothing: for what a key was already
+   * admitted to (a listenKey stream re-checking its key).
+   */
+  async activeAccountOf(apiKey: string, now = Date.now()): Promise<string | null> {
+    const entry = KEY_ID.test(apiKey) ? await this.lookup(apiKey, now) : null;
+    return entry?.accountId ?? null;
+  }
+
   /** Forgets cached secrets (after a revocation, or in tests). */
   invalidate(keyId?: string): void {
     if (keyId === undefined) this.cache.clear();

@@ -26,7 +26,11 @@ function memoryRedis() {
   const redis = {
     status: 'ready',
     get: async (k: string) => live(k)?.v ?? null,
-    set: async (k: string, v: string, _px: 'PX', ms: number) => values.set(k, { v, until: now + ms }) && 'OK',
+    set: async (k: string, v: string, _px: 'PX', ms: number, xx?: 'XX') => {
+      if (xx && !live(k)) return null;
+      values.set(k, { v, until: now + ms });
+      return 'OK';
+    },
     pexpire: async (k: string, ms: number) => {
       const e = live(k);
       if (!e) return 0;
@@ -74,9 +78,12 @@ describe('listenKeys', () => {
     expect(await store.owner(key)).toEqual(alice);
     expect(await store.remainingMs(key)).toBe(LISTEN_KEY_TTL_MS);
     advance(10 * 60_000);
-    // A second POST answers the same key, extended.
+    // A second POST answers the same key, extended, held by the key that asked.
     expect(await store.create(alice)).toBe(key);
     expect(await store.remainingMs(key)).toBe(LISTEN_KEY_TTL_MS);
+    expect(await store.create({ ...alice, keyId: 'ak_a2' })).toBe(key);
+    expect(await store.owner(key)).toEqual({ ...alice, keyId: 'ak_a2' });
+    await store.create(alice);
     const notFound = [-1125, 'This listenKey does not exist.'];
     expect(await codeOf(store.keepalive(bob, key))).toEqual(notFound);
     expect(await codeOf(store.close(bob, key))).toEqual(notFound);

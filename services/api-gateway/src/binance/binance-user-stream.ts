@@ -84,13 +84,18 @@ export class ListenKeyStore {
   /** The account's listenKey, extended; a new one when it has none. */
   async create(account: AuthenticatedAccount): Promise<string> {
     return redisCall(this.redis, async () => {
+      const owner: ListenKeyOwner = { accountId: account.accountId, keyId: account.keyId };
       const existing = await this.redis.get(accountKey(account.accountId));
-      if (existing !== null && (await this.redis.pexpire(recordKey(existing), LISTEN_KEY_TTL_MS)) === 1) {
+      // Still live: extended, and now held by the key that asked (the one a revocation ends it with).
+      if (
+        existing !== null &&
+        (await this.redis.set(recordKey(existing), JSON.stringify(owner), 'PX', LISTEN_KEY_TTL_MS, 'XX')) ===
+          'OK'
+      ) {
         await this.redis.pexpire(accountKey(account.accountId), LISTEN_KEY_TTL_MS);
         return existing;
       }
       const listenKey = newListenKey();
-      const owner: ListenKeyOwner = { accountId: account.accountId, keyId: account.keyId };
       await this.redis
         .multi()
         .set(recordKey(listenKey), JSON.stringify(owner), 'PX', LISTEN_KEY_TTL_MS)
@@ -153,6 +158,7 @@ export class UserDataSources {
 
   constructor(
     listenKeys: ListenKeyStore,
+    auth: ApiKeyAuthService,
     hub: StreamHub,
     queries: OrderQueriesRepository,
     outcomes: OrderOutcomesService,
@@ -160,9 +166,19 @@ export class UserDataSources {
     markets: MarketLookupService,
     db: DatabaseService,
   ) {
+    // A listenKey whose API key was revoked (or now names another account) is gone too: its
+    // stream ends as an expired one would, within the key cache's TTL.
+    const keyStillOwns = async (owner: ListenKeyOwner) =>
+      (await auth.activeAccountOf(owner.keyId)) === owner.accountId;
     this.deps = {
-      owner: (listenKey) => listenKeys.owner(listenKey),
-      remainingMs: (listenKey) => listenKeys.remainingMs(listenKey),
+      owner: async (listenKey) => {
+        const owner = await listenKeys.owner(listenKey);
+        return owner && (await keyStillOwns(owner)) ? owner : null;
+      },
+      remainingMs: async (listenKey) => {
+        const owner = await listenKeys.owner(listenKey);
+        return owner && (await keyStillOwns(owner)) ? listenKeys.remainingMs(listenKey) : 0;
+      },
       events: accountEventDeps(hub, queries, outcomes, balances, markets, db),
     };
   }
