@@ -20,6 +20,12 @@ import { BinanceCombinedStreamGateway, BinanceRawStreamGateway } from './binance
 import { BinanceWsApiGateway } from './binance/binance-ws-api';
 import { BinanceTradingController } from './binance/binance-trading.controller';
 import { BinanceTradingService } from './binance/binance-trading.service';
+import {
+  BinanceApiKeyGuard,
+  BinanceUserStreamController,
+  ListenKeyStore,
+  UserDataSources,
+} from './binance/binance-user-stream';
 import { OrderOutcomesService } from './binance/order-outcomes.service';
 import { SecretCipher } from './auth/secret.cipher';
 import { GatewayMetrics } from './common/gateway.metrics';
@@ -72,6 +78,7 @@ export class AppModule {
         OperatorController,
         BinanceMarketController,
         BinanceTradingController,
+        BinanceUserStreamController,
       ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
@@ -102,6 +109,9 @@ export class AppModule {
         BinanceRawStreamGateway,
         BinanceCombinedStreamGateway,
         BinanceWsApiGateway,
+        BinanceApiKeyGuard,
+        ListenKeyStore,
+        UserDataSources,
       ],
     };
   }
