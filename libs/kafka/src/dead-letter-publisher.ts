@@ -1,5 +1,5 @@
 import { deadLetterSchema, TOPICS } from '@trading/contracts';
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer';
 import type { DeadLetterSink } from './validated-consumer';
 
@@ -36,23 +36,21 @@ export class DeadLetterPublisher implements DeadLetterSink {
   }
 }
 
-/** A dead-letter record for a consumed message, to send inside the consumer's own transaction. */
+/** A dead-letter record for a consumed record, to send inside the consumer's own transaction. */
 export function deadLetterMessage(
-  sourceTopic: string,
-  partition: number,
-  message: KafkaMessage,
+  record: { topic: string; partition: number; offset: string; key: string | null; value: string | null },
   reason: string,
   consumerGroup: string,
 ): Message {
   const value = deadLetterSchema.parse({
-    sourceTopic,
-    sourcePartition: partition,
-    sourceOffset: message.offset,
-    key: message.key ? message.key.toString() : null,
-    value: message.value ? message.value.toString() : null,
+    sourceTopic: record.topic,
+    sourcePartition: record.partition,
+    sourceOffset: record.offset,
+    key: record.key,
+    value: record.value,
     reason,
     consumerGroup,
     at: new Date().toISOString(),
   });
-  return { key: sourceTopic, value: JSON.stringify(value) };
+  return { key: record.topic, value: JSON.stringify(value) };
 }

@@ -7,14 +7,17 @@ import {
   type Execution,
   type SequencedCommand,
 } from '@trading/contracts';
-import { partitionFor } from '@trading/kafka';
+import type { EngineSnapshotsRepository } from '@trading/db';
+import { PARTITIONS_ASSIGNED, PartitionConsumer, partitionFor } from '@trading/kafka';
 import { MetricsRegistry } from '@trading/metrics';
-import type { DatabaseService, MarketCatalogService } from '@trading/nest-common';
+import type { MarketCatalogService } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
-import { MatchingWorkerService } from './matching-worker.service';
+import { INPUT, MatchingWorkerService } from './matching-worker.service';
+import { sequencedCommandSchema } from '@trading/contracts';
 
-// The worker's position handling, driven batch by batch with an in-memory consumer, producer and
-// snapshot store (the engine and the worker's own code are real). The case is the chaos-run
+// The worker's position handling, driven batch by batch through the PartitionConsumer transport
+// with an in-memory kafkajs consumer, producer and snapshot store (the engine, the transport and
+// the worker's own code are real). The case is the chaos-run
 // defect of session 3: the consumer rejoins while a partition is replaying silently, the
 // position goes back to the committed offset, and the offsets in between must still be applied.
 
@@ -102,13 +105,36 @@ function harness() {
     SNAPSHOT_INTERVAL_MS: 3_600_000,
   } as unknown as MatchingWorkerConfig;
   // No snapshot stored: a restore starts from an empty book (offset -1).
-  const db = { dataSource: { query: async () => [] } } as unknown as DatabaseService;
+  const snapshots = {
+    load: async () => null,
+    save: async () => undefined,
+  } as unknown as EngineSnapshotsRepository;
   const markets = {
     ensureLoaded: async () => undefined,
     refresh: async () => market,
     get: (s: string) => (s === SYMBOL ? market : undefined),
   } as unknown as MarketCatalogService;
-  const service = new MatchingWorkerService(kafka, config, db, markets, new MetricsRegistry('test', 't'));
+  const service = new MatchingWorkerService(
+    kafka,
+    config,
+    snapshots,
+    markets,
+    new MetricsRegistry('test', 't'),
+  );
+  const transport = new PartitionConsumer(kafka, {
+    name: 'matching',
+    groupId: 'matching-worker',
+    topics: { [INPUT]: sequencedCommandSchema },
+    commit: { kind: 'transaction' },
+    deadLetters: 'handler',
+  });
+  transport.addHandler(INPUT, service.handle.bind(service) as never, true);
+  transport.addHandler(
+    PARTITIONS_ASSIGNED,
+    (async (a: Record<string, number[]>) => service.assigned(a)) as never,
+    true,
+  );
+  transport.listen(() => undefined);
 
   const deliver = async (offsets: number[]) => {
     const messages = offsets.map(command);
@@ -120,11 +146,13 @@ function harness() {
         offsetLag: () => '0',
       },
       resolveOffset: () => undefined,
+      commitOffsetsIfNecessary: async () => undefined,
+      uncommittedOffsets: () => ({ topics: [] }),
       heartbeat: async () => undefined,
       isRunning: () => true,
       isStale: () => false,
     } as unknown as EachBatchPayload;
-    await (service as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+    await transport.onBatch(payload);
   };
   const rejoin = () =>
     handlers.get(consumer.events.GROUP_JOIN)!({

@@ -1,48 +1,40 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Kafka, Message } from 'kafkajs';
 import {
   executionSchema,
-  sequencedCommandSchema,
   TOPICS,
   type EngineEventMessage,
   type Execution,
   type OrderUpdate,
+  type SequencedCommand,
 } from '@trading/contracts';
 import { EngineSnapshotsRepository } from '@trading/db';
 import {
-  describeBatchRetry,
   deadLetterMessage,
-  decodeMessage,
-  fetchOptions,
   PartitionTransactions,
-  retryBatch,
+  type ConsumedRecord,
+  type PartitionBatchContext,
+  type RejectedRecord,
 } from '@trading/kafka';
 import type { EngineEvent } from '@trading/matching-engine';
 import {
   BATCH_SIZE_BUCKETS,
-  consumerRetriesCounter,
   ENGINE_DURATION_BUCKETS_SECONDS,
   KAFKA_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
   PIPELINE_DURATION_BUCKETS_SECONDS,
 } from '@trading/metrics';
-import { DatabaseService, KAFKA, MarketCatalogService, retryUntilConnected } from '@trading/nest-common';
+import { KAFKA, MarketCatalogService } from '@trading/nest-common';
 import type { MatchingWorkerConfig } from './matching-worker.config';
 import { OrderUpdateRecords, type OrderUpdateRecord } from './order-update-records';
 import { PartitionBook, resumePosition, type PartitionState } from './partition-book';
 
 export const MATCHING_CONFIG = Symbol('MATCHING_CONFIG');
-const INPUT = TOPICS.ordersSequenced.name;
+export const INPUT = TOPICS.ordersSequenced.name;
 
 /**
- * Consumes `orders.sequenced.v1` in one consumer group and runs one engine per symbol. Output is
+ * Runs one engine per symbol over `orders.sequenced.v1` (MatchingWorkerController hands it each
+ * partition batch from the SEQUENCED_CONSUMER transport, which leaves the commit to it). Output is
  * exactly once: per partition batch, the executions, the per-account order updates (one
  * `orders.updates.v2` record per destination partition) and the consumed offsets go out in one
  * Kafka transaction (a transactional producer per input partition, so a worker that takes a
@@ -51,45 +43,28 @@ const INPUT = TOPICS.ordersSequenced.name;
  * and the committed offset is replayed without output.
  */
 @Injectable()
-export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+export class MatchingWorkerService implements OnApplicationShutdown {
   private readonly logger = new Logger(MatchingWorkerService.name);
-  private readonly consumer: Consumer;
   private readonly books = new Map<number, PartitionBook>();
   // Offsets below this are replayed silently after a restore (their output is already committed).
   private readonly replayUntil = new Map<number, number>();
   // Where a partition was last sought back to; a batch that still starts beyond it is a real gap.
   private readonly gapSeeks = new Map<number, number>();
   private readonly transactions: PartitionTransactions;
-  private readonly snapshots: EngineSnapshotsRepository;
-  private stopping = false;
-  private running = false;
   private readonly m;
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
     @Inject(MATCHING_CONFIG) private readonly config: MatchingWorkerConfig,
-    db: DatabaseService,
+    private readonly snapshots: EngineSnapshotsRepository,
     private readonly markets: MarketCatalogService,
     metrics: MetricsRegistry,
   ) {
-    this.snapshots = new EngineSnapshotsRepository(db.dataSource);
-    this.consumer = kafka.consumer({
-      groupId: config.MATCHING_GROUP_ID,
-      readUncommitted: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      rebalanceTimeout: 20_000,
-      ...fetchOptions(config),
-      allowAutoTopicCreation: false,
-    });
     this.transactions = new PartitionTransactions(
       kafka,
       config.MATCHING_GROUP_ID,
       INPUT,
       (outcome, seconds) => this.m.txn.observe({ outcome }, seconds),
-    );
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) =>
-      this.onAssignment(e.payload.memberAssignment[INPUT] ?? []),
     );
     this.m = {
       command: metrics.histogram(
@@ -120,11 +95,6 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         'Order updates per orders.updates.v2 record (one record per destination partition and batch)',
         BATCH_SIZE_BUCKETS,
       ),
-      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', [
-        'topic',
-        'partition',
-        'group',
-      ]),
       emitted: metrics.histogram(
         'pipeline_execution_emitted_seconds',
         'Gateway receipt to execution committed',
@@ -135,7 +105,6 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         'partition',
       ]),
       restores: metrics.counter('matching_restores_total', 'Partition restores', ['source']),
-      retries: consumerRetriesCounter(metrics),
       duplicates: metrics.counter(
         'matching_duplicate_commands_total',
         'Router re-sends dropped by (partition, offset)',
@@ -143,49 +112,13 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     };
   }
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
-  onModuleInit(): void {
-    void retryUntilConnected(
-      'matching consumer',
-      async () => {
-        await this.consumer.connect();
-        await this.consumer.subscribe({ topic: INPUT, fromBeginning: true });
-        await this.consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 3,
-          // A failing batch (transaction or database down) is retried in place with a backoff:
-          // the partition waits and resumes by itself when the dependency is back.
-          eachBatch: (payload) =>
-            retryBatch(() => this.onBatch(payload), payload, {
-              onRetry: (attempt, delay, err) => {
-                this.m.retries.inc({ topic: payload.batch.topic });
-                this.logger.warn(describeBatchRetry(INPUT, payload.batch.partition, attempt, delay, err));
-              },
-            }),
-        });
-        this.running = true;
-      },
-      this.logger,
-      () => this.stopping,
-    );
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    // Stop consuming first: the batch in hand finishes its transaction, then the group is left.
-    this.stopping = true;
-    await this.consumer.disconnect().catch(() => undefined);
-    this.running = false;
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await this.transactions.close();
   }
 
-  private onAssignment(partitions: number[]): void {
+  /** A group join: what this worker owns now. */
+  assigned(assignment: Record<string, number[]>): void {
+    const partitions = assignment[INPUT] ?? [];
     const owned = new Set(partitions);
     for (const p of [...this.books.keys()]) {
       if (!owned.has(p)) {
@@ -215,19 +148,17 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     return book;
   }
 
-  private async onBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
-    const p = batch.partition;
-    if (batch.messages.length === 0) return;
+  /**
+   * One partition batch: its valid commands in offset order and, in `ctx.rejected`, the ones that
+   * failed their contract (dead-lettered in the batch's transaction). Throwing retries the batch;
+   * `ctx.seek` leaves it unresolved.
+   */
+  async handle(records: ConsumedRecord<SequencedCommand>[], ctx: PartitionBatchContext): Promise<void> {
+    const p = ctx.partition;
     await this.markets.ensureLoaded();
     // After an assignment or a rejoin the consumer starts at the committed offset; everything
     // below it has its output committed already.
-    const first = Number(batch.messages[0].offset);
+    const first = Number(ctx.firstOffset);
     let book = this.books.get(p);
     if (!book) {
       book = await this.restore(p);
@@ -249,34 +180,33 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       this.logger.log(
         `partition ${p}: replaying offsets ${resume.seekTo}..${resume.replayUntil - 1} silently`,
       );
-      this.consumer.seek({ topic: INPUT, partition: p, offset: String(resume.seekTo) });
+      ctx.seek(resume.seekTo);
       return;
     }
     const replayUntil = this.replayUntil.get(p) ?? -1;
     const emittedAt = Date.now();
-    const executions: Message[] = [];
+    const executions: { message: Message; record: Execution }[] = [];
     const updates = new OrderUpdateRecords(this.config.KAFKA_PARTITIONS);
     const deadLetters: Message[] = [];
-    const lastExecutionOf = new Map<string, { message: Message; record: Execution }>();
+    const lastExecutionOf = new Map<string, Execution>();
     const out: EngineEvent[] = [];
-    let lastSeen = -1;
+    const lastSeen = Number(ctx.lastOffset);
+    const appliedBefore = book.lastOffset;
     let liveFrom = -1;
     let receivedAtMin = Number.MAX_SAFE_INTEGER;
+    // Rejected records are skipped like applied ones (only the live ones are dead-lettered).
+    for (const r of ctx.rejected) {
+      const offset = Number(r.offset);
+      if (offset <= appliedBefore || offset < replayUntil) continue;
+      if (liveFrom < 0) liveFrom = offset;
+      deadLetters.push(this.deadLetter(r, r.reason));
+    }
 
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      const offset = Number(message.offset);
-      lastSeen = offset;
+    for (const { offset: at, value: cmd } of records) {
+      const offset = Number(at);
       if (offset <= book.lastOffset) continue;
       const live = offset >= replayUntil;
-      if (live && liveFrom < 0) liveFrom = offset;
-      const decoded = decodeMessage(sequencedCommandSchema, message);
-      if (!decoded.ok) {
-        book.lastOffset = offset;
-        if (live) deadLetters.push(this.deadLetter(p, message, decoded.reason));
-        continue;
-      }
-      const cmd = decoded.value;
+      if (live && (liveFrom < 0 || offset < liveFrom)) liveFrom = offset;
       if (!book.firstSeen(cmd.source)) {
         book.lastOffset = offset;
         this.m.duplicates.inc();
@@ -291,7 +221,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       }
       book.lastOffset = offset;
       if (!engine) {
-        if (live) deadLetters.push(this.deadLetter(p, message, `unknown market ${cmd.symbol}`));
+        if (live)
+          deadLetters.push(this.deadLetter(this.rejectedOf(p, offset, cmd), `unknown market ${cmd.symbol}`));
         continue;
       }
       out.length = 0;
@@ -311,10 +242,8 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         emittedAt,
         events: out.map((e) => ({ ...e })),
       };
-      const execMessage: Message = { key: cmd.symbol, partition: p, value: '' };
-      executions.push(execMessage);
-      lastExecutionOf.set(cmd.symbol, { message: execMessage, record });
-      execMessage.value = JSON.stringify(record);
+      executions.push({ message: { key: cmd.symbol, partition: p, value: '' }, record });
+      lastExecutionOf.set(cmd.symbol, record);
       for (const e of record.events) {
         if (e.type === 'trade') {
           this.m.trades.inc({ symbol: cmd.symbol });
@@ -335,8 +264,10 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
       }
     }
 
+    // Everything the batch looked at is behind the book, rejected records included.
+    if (lastSeen > book.lastOffset) book.lastOffset = lastSeen;
     // The book after the batch rides on the last record of each symbol.
-    for (const [symbol, { message, record }] of lastExecutionOf) {
+    for (const [symbol, record] of lastExecutionOf) {
       const engine = book.engines.get(symbol)!;
       const d = engine.depth(this.config.DEPTH_LEVELS);
       record.depth = {
@@ -344,27 +275,28 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
         bids: d.bids.map((l) => [l.price, l.qty, l.orders] as [number, number, number]),
         asks: d.asks.map((l) => [l.price, l.qty, l.orders] as [number, number, number]),
       };
-      message.value = JSON.stringify(executionSchema.parse(record));
       this.m.resting.set({ symbol }, engine.restingOrderCount);
       this.m.depth.set({ symbol, side: 'bid' }, d.bids.length);
       this.m.depth.set({ symbol, side: 'ask' }, d.asks.length);
     }
 
-    if (lastSeen < 0) return;
+    // Every record produced is checked against its contract (updates and dead letters in theirs).
+    for (const e of executions) e.message.value = JSON.stringify(executionSchema.parse(e.record));
+
     if (liveFrom >= 0 && lastSeen >= liveFrom) {
-      const updateRecords = await this.commit(p, lastSeen, executions, updates, deadLetters);
+      const updateRecords = await this.commit(
+        p,
+        lastSeen,
+        executions.map((e) => e.message),
+        updates,
+        deadLetters,
+      );
       this.m.batch.observe(lastSeen - liveFrom + 1);
       for (const r of updateRecords) this.m.updatesPerRecord.observe(r.updates);
       if (receivedAtMin !== Number.MAX_SAFE_INTEGER)
         this.m.emitted.observe((Date.now() - receivedAtMin) / 1000);
     }
     if (lastSeen + 1 >= replayUntil) this.replayUntil.delete(p);
-    resolveOffset(String(lastSeen));
-    await heartbeat();
-    this.m.lag.set(
-      { topic: INPUT, partition: String(p), group: this.config.MATCHING_GROUP_ID },
-      Number(batch.offsetLag()),
-    );
     await this.maybeSnapshot(book);
   }
 
@@ -413,8 +345,16 @@ export class MatchingWorkerService implements OnModuleInit, OnModuleDestroy, OnA
     }
   }
 
-  private deadLetter(partition: number, message: KafkaMessage, reason: string): Message {
-    return deadLetterMessage(INPUT, partition, message, reason, this.config.MATCHING_GROUP_ID);
+  private deadLetter(r: Omit<RejectedRecord, 'reason'>, reason: string): Message {
+    return deadLetterMessage(r, reason, this.config.MATCHING_GROUP_ID);
+  }
+
+  private rejectedOf(
+    partition: number,
+    offset: number,
+    cmd: SequencedCommand,
+  ): Omit<RejectedRecord, 'reason'> {
+    return { topic: INPUT, partition, offset: String(offset), key: cmd.symbol, value: JSON.stringify(cmd) };
   }
 
   /** For tests and operators: a hash of every partition this worker owns. */
