@@ -75,6 +75,8 @@ export class PartitionBatchContext {
     readonly partition: number,
     /** First offset of the fetched batch, before any skip. */
     readonly firstOffset: string,
+    /** First offset the batch covers: the first not already applied (store mode), rejected or not. */
+    readonly startOffset: string,
     /** Last offset looked at: the batch covers everything up to it (rejected records included). */
     readonly lastOffset: string,
     /** Invalid records of the batch when the handler dead-letters them itself, else empty. */
@@ -284,13 +286,14 @@ export class PartitionConsumer extends Server implements CustomTransportStrategy
       const valid: ConsumedRecord<unknown>[] = [];
       const rejected: RejectedRecord[] = [];
       let lastSeen: string | undefined;
+      let start: string | undefined;
       let size = 0;
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
         lastSeen = message.offset;
         // Offsets have gaps (transaction markers): only "already applied" is checked.
         if (next >= 0 && Number(message.offset) < next) continue;
-        size++;
+        if (size++ === 0) start = message.offset;
         const decoded = decodeMessage(schema, message);
         const recordKey = message.key ? message.key.toString('utf8') : null;
         if (decoded.ok) {
@@ -327,6 +330,7 @@ export class PartitionConsumer extends Server implements CustomTransportStrategy
           topic,
           partition,
           batch.messages[0].offset,
+          start ?? lastSeen,
           lastSeen,
           rejected,
           payload,

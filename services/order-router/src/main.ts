@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { loadConfig } from '@trading/config';
 import { bootstrapService, exitOnBootFailure } from '@trading/nest-common';
-import { AppModule } from './app.module';
+import { AppModule, ROUTER_CONSUMER } from './app.module';
 import { OrderRouterConfigSchema } from './order-router.config';
 
 async function main(): Promise<void> {
@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     port: config.HTTP_PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: config.SHUTDOWN_DRAIN_MS,
+    transports: [ROUTER_CONSUMER],
   });
 }
 

@@ -1,9 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   moneyLedgerKeys,
-  orderCommandSchema,
-  orderUpdateBatchSchema,
   sequencedCommandSchema,
   TOPICS,
   type OrderCommand,
@@ -13,7 +10,6 @@ import {
 } from '@trading/contracts';
 import {
   BalancesRepository,
-  ConsumerOffsetsRepository,
   OrdersRepository,
   RouterBatchRepository,
   RouterOutboxRepository,
@@ -26,30 +22,20 @@ import {
   type LedgerRow,
 } from '@trading/db';
 import {
-  describeBatchRetry,
-  CoPartitionAssigner,
   DeadLetterPublisher,
-  decodeMessage,
-  fetchOptions,
   partitionFor,
-  retryBatch,
+  type ConsumedRecord,
+  type ConsumerMetrics,
   type OutgoingRecord,
+  type PartitionBatchContext,
 } from '@trading/kafka';
 import {
   BATCH_SIZE_BUCKETS,
-  consumerRetriesCounter,
   DB_DURATION_BUCKETS_SECONDS,
   MetricsRegistry,
   PIPELINE_DURATION_BUCKETS_SECONDS,
 } from '@trading/metrics';
-import {
-  DatabaseService,
-  isDatabaseOutage,
-  KAFKA,
-  MarketCatalogService,
-  ProducerService,
-  retryUntilConnected,
-} from '@trading/nest-common';
+import { isDatabaseOutage, MarketCatalogService, ProducerService } from '@trading/nest-common';
 import {
   orderStreamOf,
   RiskEngine,
@@ -65,8 +51,10 @@ import type { OrderRouterConfig } from './order-router.config';
 import { OrderStreamPublisher, type OrderStreamUpdate } from './order-stream.publisher';
 
 export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
-const COMMANDS = TOPICS.orderCommands.name;
-const UPDATES = TOPICS.orderUpdates.name;
+/** The consumer metrics (batch size, lag, dead letters, retries), shared with the transport. */
+export const ROUTER_CONSUMER_METRICS = Symbol('ROUTER_CONSUMER_METRICS');
+export const COMMANDS = TOPICS.orderCommands.name;
+export const UPDATES = TOPICS.orderUpdates.name;
 
 /** What one router partition knows: its risk engine and where each input stands. */
 interface PartitionState {
@@ -74,8 +62,6 @@ interface PartitionState {
   engine: RiskEngine;
   /** Which of the engine's orders stay between batches. */
   orders: OpenOrders;
-  /** Next offset to apply per topic, from the database. */
-  next: Map<string, number>;
 }
 
 interface Outcome {
@@ -87,54 +73,44 @@ interface Outcome {
 
 /**
  * The order lifecycle and the money, sharded by account: the I/O around one risk engine per
- * partition (libs/risk-engine), which makes every decision. One consumer reads the per-account
- * commands and the per-account execution updates (co-partitioned: partition p of both topics
- * always belongs to the same member), gives the engine what it needs from the database, applies
- * each input, and commits what the engine returned (orders, events, ledger, balances, routed
- * commands) together with the consumed offset in one database transaction. Commands routed to
+ * partition (libs/risk-engine), which makes every decision. OrderRouterController hands it the
+ * partition batches of the per-account commands and the per-account execution updates
+ * (co-partitioned: partition p of both topics always belongs to the same member, and the
+ * ROUTER_CONSUMER transport runs one batch of a partition at a time). It gives the engine what it
+ * needs from the database, applies each input, and commits what the engine returned (orders,
+ * events, ledger, balances, routed commands) together with the consumed offset in one database
+ * transaction (the transport seeks to that stored offset on assignment). Commands routed to
  * matching carry their (partition, offset), so a batch replayed after a crash is de-duplicated by
  * the matching worker.
  */
 @Injectable()
-export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
+export class OrderRouterService {
   private readonly logger = new Logger(OrderRouterService.name);
-  private readonly consumer: Consumer;
   private readonly parts = new Map<number, PartitionState>();
-  private readonly locks = new Map<number, Promise<void>>();
-  private readonly orders: OrdersRepository;
-  private readonly balances: BalancesRepository;
-  private readonly offsets: ConsumerOffsetsRepository;
-  private readonly outbox: RouterOutboxRepository;
-  private readonly batches: RouterBatchRepository;
   /** Group commit lanes: partition p commits through lane p % lanes, one transaction in flight per lane. */
   private readonly committers: GroupCommitter<RouterBatch>[];
   private readonly deadLetters: DeadLetterPublisher;
   private readonly group: string;
   private readonly partitions: number;
-  private readonly concurrency: number;
   private readonly openOrdersMax: number;
-  private stopping = false;
   private readonly m;
 
   constructor(
-    @Inject(KAFKA) kafka: Kafka,
     @Inject(ROUTER_CONFIG) config: OrderRouterConfig,
-    db: DatabaseService,
+    private readonly orders: OrdersRepository,
+    private readonly balances: BalancesRepository,
+    private readonly outbox: RouterOutboxRepository,
+    private readonly batches: RouterBatchRepository,
     private readonly markets: MarketCatalogService,
     private readonly stream: OrderStreamPublisher,
     private readonly producer: ProducerService,
     metrics: MetricsRegistry,
+    @Inject(ROUTER_CONSUMER_METRICS) private readonly consumerMetrics: ConsumerMetrics,
   ) {
     this.group = config.ORDER_ROUTER_GROUP_ID;
     this.partitions = config.KAFKA_PARTITIONS;
-    this.concurrency = config.ORDER_ROUTER_CONCURRENCY;
     // Per partition; evicted ones are read again when needed.
     this.openOrdersMax = config.ORDER_ROUTER_OPEN_ORDERS_CACHED;
-    this.orders = new OrdersRepository(db.dataSource);
-    this.balances = new BalancesRepository(db.dataSource);
-    this.offsets = new ConsumerOffsetsRepository(db.dataSource);
-    this.outbox = new RouterOutboxRepository(db.dataSource);
-    this.batches = new RouterBatchRepository(db.dataSource);
     this.deadLetters = new DeadLetterPublisher(producer.producer, this.group);
     this.committers = Array.from(
       { length: config.ORDER_ROUTER_COMMIT_LANES },
@@ -150,20 +126,6 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           },
         ),
     );
-    this.consumer = kafka.consumer({
-      groupId: this.group,
-      partitionAssigners: [CoPartitionAssigner],
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      rebalanceTimeout: 20_000,
-      ...fetchOptions(config),
-      allowAutoTopicCreation: false,
-    });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      // A partition that moved away may come back with state changed elsewhere: forget it all.
-      this.parts.clear();
-      this.logger.log(`assigned ${JSON.stringify(e.payload.memberAssignment)}`);
-    });
     this.m = {
       routed: metrics.counter('router_commands_routed_total', 'Commands routed to matching', ['kind']),
       rejected: metrics.counter('orders_rejected_total', 'Orders refused before matching, by reason', [
@@ -176,9 +138,6 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       money: metrics.counter('router_money_commands_total', 'Deposits and withdrawals by outcome', [
         'kind',
         'outcome',
-      ]),
-      batch: metrics.histogram('router_batch_size', 'Records per partition batch', BATCH_SIZE_BUCKETS, [
-        'topic',
       ]),
       updates: metrics.histogram(
         'router_order_updates_per_batch',
@@ -209,11 +168,6 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
       ),
       dbErrors: metrics.counter('db_write_errors_total', 'Failed batched database writes', ['table']),
       ledger: metrics.counter('ledger_entries_total', 'Ledger entries posted', ['kind']),
-      lag: metrics.gauge('kafka_consumer_lag_records', 'Records behind the high watermark', [
-        'topic',
-        'partition',
-        'group',
-      ]),
       routedLatency: metrics.histogram(
         'pipeline_command_routed_seconds',
         'Gateway receipt to the command stored and acknowledged on orders.sequenced.v1',
@@ -224,139 +178,50 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         'Gateway receipt to order state persisted',
         PIPELINE_DURATION_BUCKETS_SECONDS,
       ),
-      dead: metrics.counter('kafka_dead_lettered_total', 'Records sent to the dead-letter topic', ['topic']),
-      retries: consumerRetriesCounter(metrics),
     };
   }
 
-  onModuleInit(): void {
-    void retryUntilConnected(
-      'order-router consumer',
-      async () => {
-        await this.consumer.connect();
-        await this.consumer.subscribe({ topics: [COMMANDS, UPDATES], fromBeginning: true });
-        await this.consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: this.concurrency,
-          // A failing batch (database or Redis down) is retried in place with a backoff: the
-          // partition waits, its offset stays, and it resumes by itself when the dependency is back.
-          eachBatch: (payload) =>
-            this.withPartition(payload.batch.partition, () =>
-              retryBatch(() => this.onBatch(payload), payload, {
-                onRetry: (attempt, delay, err) => {
-                  this.m.retries.inc({ topic: payload.batch.topic });
-                  this.logger.warn(
-                    describeBatchRetry(payload.batch.topic, payload.batch.partition, attempt, delay, err),
-                  );
-                },
-              }),
-            ),
-        });
-      },
-      this.logger,
-      () => this.stopping,
-    );
+  /** A group join: a partition that moved away may come back with state changed elsewhere, so all is forgotten. */
+  assigned(assignment: Record<string, number[]>): void {
+    this.parts.clear();
+    this.logger.log(`assigned ${JSON.stringify(assignment)}`);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.stopping = true;
-    await this.consumer.disconnect().catch(() => undefined);
+  /** One partition batch of orders.commands.v1 (valid records, in offset order). Throwing retries it. */
+  commands(records: ConsumedRecord<OrderCommand>[], ctx: PartitionBatchContext): Promise<void> {
+    return this.onBatch(ctx, (st) => this.onCommands(ctx, st, records));
   }
 
-  /** Batches of one partition (from either topic) run one at a time: they share its balances. */
-  private async withPartition(p: number, fn: () => Promise<void>): Promise<void> {
-    const prev = this.locks.get(p) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(p, tail);
-    try {
-      await run;
-    } finally {
-      if (this.locks.get(p) === tail) this.locks.delete(p);
-    }
+  /** One partition batch of orders.updates.v2 (valid records, in offset order). Throwing retries it. */
+  updates(records: ConsumedRecord<OrderUpdateBatch>[], ctx: PartitionBatchContext): Promise<void> {
+    return this.onBatch(ctx, (st) => this.onUpdates(ctx, st, records));
   }
 
-  private async onBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
-    const p = batch.partition;
-    const topic = batch.topic;
-    if (batch.messages.length === 0) return;
+  private async onBatch(
+    ctx: PartitionBatchContext,
+    apply: (st: PartitionState) => Promise<Outcome>,
+  ): Promise<void> {
+    const p = ctx.partition;
     let st = this.parts.get(p);
     if (!st) {
       // Whatever a previous owner committed but may not have sent goes out first (repeats are dropped downstream).
       await this.send(await this.outbox.pending(p));
       const engine = new RiskEngine(p);
-      st = { engine, orders: new OpenOrders(engine, this.openOrdersMax), next: new Map() };
+      st = { engine, orders: new OpenOrders(engine, this.openOrdersMax) };
       this.parts.set(p, st);
     }
-    if (!st.next.has(topic)) {
-      // Once per ownership: start exactly where the database says this topic-partition stands.
-      const stored = await this.offsets.load(this.group, topic, p);
-      st.next.set(topic, stored ?? Number(batch.messages[0].offset));
-      if (stored !== null && Number(batch.messages[0].offset) !== stored) {
-        this.consumer.seek({ topic, partition: p, offset: String(stored) });
-        return;
-      }
-    }
-    // Offsets have gaps (transaction markers), so only "already applied" is checked from here on.
-    const next = st.next.get(topic)!;
-    const messages = [];
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      if (Number(m.offset) >= next) messages.push(m);
-    }
-    if (messages.length === 0) {
-      resolveOffset(batch.messages[batch.messages.length - 1].offset);
-      return;
-    }
-    const last = Number(messages[messages.length - 1].offset);
     await this.markets.ensureLoaded();
     try {
-      const outcome =
-        topic === COMMANDS ? await this.onCommands(p, st, messages) : await this.onUpdates(p, st, messages);
-      st.next.set(topic, last + 1);
-      resolveOffset(String(last));
-      await heartbeat();
+      const outcome = await apply(st);
+      await ctx.heartbeat();
       await this.stream.publish(outcome.stream, outcome.forget);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
-      // The in-memory balances may be ahead of the database: reload them from it next time.
+      // The in-memory balances may be ahead of the database: reload them from it next time
+      // (the transport reads the stored offsets again too).
       this.parts.delete(p);
       throw err;
     }
-    this.m.batch.observe({ topic }, messages.length);
-    this.m.lag.set({ topic, partition: String(p), group: this.group }, Number(batch.offsetLag()));
-  }
-
-  private async decode<T>(
-    p: number,
-    topic: string,
-    messages: EachBatchPayload['batch']['messages'],
-    schema: Parameters<typeof decodeMessage<T>>[0],
-  ) {
-    const out: { offset: number; value: T }[] = [];
-    for (const m of messages) {
-      const d = decodeMessage(schema, m);
-      if (d.ok) out.push({ offset: Number(m.offset), value: d.value });
-      else {
-        await this.deadLetters.deadLetter({
-          topic,
-          partition: p,
-          offset: m.offset,
-          key: m.key?.toString() ?? null,
-          value: m.value?.toString() ?? null,
-          reason: d.reason,
-        });
-        this.m.dead.inc({ topic });
-      }
-    }
-    return out;
   }
 
   /**
@@ -392,11 +257,12 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async onCommands(
-    p: number,
+    ctx: PartitionBatchContext,
     st: PartitionState,
-    messages: EachBatchPayload['batch']['messages'],
+    records: ConsumedRecord<OrderCommand>[],
   ): Promise<Outcome> {
-    const commands = await this.decode<OrderCommand>(p, COMMANDS, messages, orderCommandSchema);
+    const p = ctx.partition;
+    const commands = records.map((r) => ({ offset: Number(r.offset), value: r.value }));
     const engine = st.engine;
     // Only cancels and amends look their orders up; a placement's id is new.
     await this.prepare(
@@ -463,12 +329,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
           orders: newRows,
           states: holdChanges,
           ledger,
-          outbox: { partition: p, pruneBefore: Number(messages[0].offset), rows: routed },
+          outbox: { partition: p, pruneBefore: Number(ctx.startOffset), rows: routed },
           offset,
         },
       }),
-      p,
-      messages,
+      ctx,
       { orders: newRows.length, ledger: ledger.length },
     );
     st.orders.committed(newRows.map((r) => r.orderId));
@@ -482,7 +347,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
         value: JSON.stringify(r.cmd),
         reason: r.reason,
       });
-      this.m.dead.inc({ topic: COMMANDS });
+      this.consumerMetrics.deadLettered(COMMANDS, 'reused_id');
     }
     if (appliedMoney.length > 0) await this.checkMoneyPosted(p, appliedMoney);
     const sentAt = Date.now();
@@ -552,15 +417,14 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async onUpdates(
-    p: number,
+    ctx: PartitionBatchContext,
     st: PartitionState,
-    messages: EachBatchPayload['batch']['messages'],
+    records: ConsumedRecord<OrderUpdateBatch>[],
   ): Promise<Outcome> {
     // A record holds the updates of one matching transaction for this partition in engine order,
     // and records come in offset order: flattened, they are in the order of one record each.
     const updates: OrderUpdate[] = [];
-    for (const r of await this.decode<OrderUpdateBatch>(p, UPDATES, messages, orderUpdateBatchSchema))
-      updates.push(...r.value.updates);
+    for (const r of records) updates.push(...r.value.updates);
     await this.prepare(st, updates);
     const ledger: LedgerEntry[] = [];
     const changed = new Map<string, RiskOrder>();
@@ -576,8 +440,7 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
     await this.commitBatch(
       UPDATES,
       (offset) => ({ kind: 'updates', batch: { events, states: [...changed.values()], ledger, offset } }),
-      p,
-      messages,
+      ctx,
       { order_events: events.length, ledger: ledger.length },
     );
     st.orders.committed();
@@ -606,11 +469,11 @@ export class OrderRouterService implements OnModuleInit, OnModuleDestroy {
   private async commitBatch(
     topic: string,
     batch: (offset: BatchOffset) => RouterBatch,
-    p: number,
-    messages: EachBatchPayload['batch']['messages'],
+    ctx: PartitionBatchContext,
     rows: Record<string, number>,
   ): Promise<void> {
-    const last = Number(messages[messages.length - 1].offset);
+    const p = ctx.partition;
+    const last = Number(ctx.lastOffset);
     const started = process.hrtime.bigint();
     try {
       await this.committers[p % this.committers.length].submit(

@@ -1,15 +1,31 @@
 import type { EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { z } from 'zod';
-import { sampleMarketSpec, type MarketSpec } from '@trading/contracts';
-import type { BalanceRow, LedgerRow, OrderStateRow, RouterBatch } from '@trading/db';
+import {
+  orderCommandSchema,
+  orderUpdateBatchSchema,
+  sampleMarketSpec,
+  type MarketSpec,
+} from '@trading/contracts';
+import type {
+  BalanceRow,
+  BalancesRepository,
+  LedgerRow,
+  OrdersRepository,
+  OrderStateRow,
+  RouterBatch,
+  RouterBatchRepository,
+  RouterOutboxRepository,
+} from '@trading/db';
+import { consumerMetrics, DeadLetterPublisher, PARTITIONS_ASSIGNED, PartitionConsumer } from '@trading/kafka';
 import { MetricsRegistry } from '@trading/metrics';
-import type { DatabaseService, MarketCatalogService, ProducerService } from '@trading/nest-common';
+import type { MarketCatalogService, ProducerService } from '@trading/nest-common';
 import type { OrderRouterConfig } from '../order-router.config';
-import { OrderRouterService } from '../order-router.service';
+import { COMMANDS, OrderRouterService, UPDATES } from '../order-router.service';
 import type { OrderStreamPublisher, OrderStreamUpdate } from '../order-stream.publisher';
 
-// The order-router service through its real onBatch, over in-memory stand-ins of its database,
-// Kafka producer, market catalog and Redis stream: what a unit spec of the router's wiring needs.
+// The order-router service behind its real PartitionConsumer transport (batch by batch), over
+// in-memory stand-ins of its database, Kafka consumer and producer, market catalog and Redis
+// stream: what a unit spec of the router's wiring needs.
 
 export const SYMBOL = 'AB-USDT';
 export const P = 5;
@@ -81,7 +97,6 @@ export function routerHarness(seed: Seed = {}) {
     ORDER_ROUTER_GROUP_COMMIT_MAX: 64,
     ORDER_ROUTER_COMMIT_LANES: 2,
   } as unknown as OrderRouterConfig;
-  const db = { dataSource: {} } as unknown as DatabaseService;
   const catalog = new Map((seed.markets ?? [market]).map((m) => [m.symbol, m]));
   const markets = {
     ensureLoaded: async () => undefined,
@@ -110,7 +125,15 @@ export function routerHarness(seed: Seed = {}) {
     },
   } as unknown as ProducerService;
   const metrics = new MetricsRegistry('test', 't');
-  const service = new OrderRouterService(kafka, config, db, markets, stream, producer, metrics);
+  const consumed = consumerMetrics(metrics, {
+    batch: { name: 'router_batch_size', help: 'Records per partition batch' },
+    lag: {
+      name: 'kafka_consumer_lag_records',
+      help: 'Records behind the high watermark',
+      group: 'order-router',
+    },
+    deadLetters: { name: 'kafka_dead_lettered_total', help: 'Records sent to the dead-letter topic' },
+  });
 
   // The database: what the seed holds, and what every commit wrote.
   const orders = new Map((seed.orders ?? []).map((s) => [s.orderId, s]));
@@ -118,59 +141,88 @@ export function routerHarness(seed: Seed = {}) {
   const ledger = new Map((seed.ledger ?? []).map((e) => [e.key, e]));
   const reads: string[][] = [];
   let failNextCommit = false;
-  Object.assign(service, {
-    outbox: { pending: async () => [] },
-    offsets: { load: async () => null },
-    balances: {
-      forAccounts: async (ids: string[]) => (seed.balances ?? []).filter((b) => ids.includes(b.accountId)),
-      findEntries: async (keys: string[]) => keys.flatMap((k) => (ledger.has(k) ? [ledger.get(k)!] : [])),
+  // A failed commit ends the delivery (as a rebalance would); the next delivery is the redelivery.
+  let stale = false;
+  const outbox = { pending: async () => [] } as unknown as RouterOutboxRepository;
+  const balances = {
+    forAccounts: async (ids: string[]) => (seed.balances ?? []).filter((b) => ids.includes(b.accountId)),
+    findEntries: async (keys: string[]) => keys.flatMap((k) => (ledger.has(k) ? [ledger.get(k)!] : [])),
+  } as unknown as BalancesRepository;
+  const ordersRepository = {
+    findStates: async (ids: string[]) => {
+      reads.push(ids);
+      return new Map(ids.flatMap((id) => (orders.has(id) ? [[id, { ...orders.get(id)! }]] : [])));
     },
-    orders: {
-      findStates: async (ids: string[]) => {
-        reads.push(ids);
-        return new Map(ids.flatMap((id) => (orders.has(id) ? [[id, { ...orders.get(id)! }]] : [])));
-      },
-      findByClientOrderIds: async (pairs: { accountId: string; clientOrderId: string }[]) =>
-        new Map(
-          pairs.flatMap(({ accountId, clientOrderId }) => {
-            const k = `${accountId}\u0000${clientOrderId}`;
-            return clientOrderIds.has(k) ? [[k, clientOrderIds.get(k)!]] : [];
-          }),
-        ),
-    },
-    batches: {
-      commit: async (b: RouterBatch) => {
-        if (failNextCommit) {
-          failNextCommit = false;
-          throw new Error('database went away');
+    findByClientOrderIds: async (pairs: { accountId: string; clientOrderId: string }[]) =>
+      new Map(
+        pairs.flatMap(({ accountId, clientOrderId }) => {
+          const k = `${accountId}\u0000${clientOrderId}`;
+          return clientOrderIds.has(k) ? [[k, clientOrderIds.get(k)!]] : [];
+        }),
+      ),
+  } as unknown as OrdersRepository;
+  const batches = {
+    commit: async (b: RouterBatch) => {
+      if (failNextCommit) {
+        failNextCommit = false;
+        stale = true;
+        throw new Error('database went away');
+      }
+      committed.push(structuredClone(b));
+      for (const e of b.batch.ledger) if (!ledger.has(e.key)) ledger.set(e.key, e);
+      for (const s of b.batch.states) orders.set(s.orderId, { ...s });
+      if (b.kind === 'commands')
+        for (const o of b.batch.orders) {
+          if (o.clientOrderId) clientOrderIds.set(`${o.accountId}\u0000${o.clientOrderId}`, o.orderId);
+          orders.set(
+            o.orderId,
+            order(o.orderId, o.accountId, o.qty, {
+              symbol: o.symbol,
+              side: o.side,
+              orderType: o.orderType as OrderStateRow['orderType'],
+              price: o.price,
+              protectionPrice: o.protectionPrice,
+              quoteBudget: o.quoteBudget,
+              status: o.status,
+              reason: o.reason,
+              holdAsset: o.holdAsset,
+              holdRemaining: o.holdRemaining,
+              makerFeeBps: o.makerFeeBps,
+              takerFeeBps: o.takerFeeBps,
+            }),
+          );
         }
-        committed.push(structuredClone(b));
-        for (const e of b.batch.ledger) if (!ledger.has(e.key)) ledger.set(e.key, e);
-        for (const s of b.batch.states) orders.set(s.orderId, { ...s });
-        if (b.kind === 'commands')
-          for (const o of b.batch.orders) {
-            if (o.clientOrderId) clientOrderIds.set(`${o.accountId}\u0000${o.clientOrderId}`, o.orderId);
-            orders.set(
-              o.orderId,
-              order(o.orderId, o.accountId, o.qty, {
-                symbol: o.symbol,
-                side: o.side,
-                orderType: o.orderType as OrderStateRow['orderType'],
-                price: o.price,
-                protectionPrice: o.protectionPrice,
-                quoteBudget: o.quoteBudget,
-                status: o.status,
-                reason: o.reason,
-                holdAsset: o.holdAsset,
-                holdRemaining: o.holdRemaining,
-                makerFeeBps: o.makerFeeBps,
-                takerFeeBps: o.takerFeeBps,
-              }),
-            );
-          }
-      },
     },
+  } as unknown as RouterBatchRepository;
+  const service = new OrderRouterService(
+    config,
+    ordersRepository,
+    balances,
+    outbox,
+    batches,
+    markets,
+    stream,
+    producer,
+    metrics,
+    consumed,
+  );
+  const transport = new PartitionConsumer(kafka, {
+    name: 'order-router',
+    groupId: 'order-router',
+    topics: { [COMMANDS]: orderCommandSchema, [UPDATES]: orderUpdateBatchSchema },
+    commit: { kind: 'store', load: async () => null },
+    deadLetters: new DeadLetterPublisher(producer.producer, 'order-router'),
+    metrics: consumed,
+    lockPartitions: true,
   });
+  transport.addHandler(COMMANDS, service.commands.bind(service) as never, true);
+  transport.addHandler(UPDATES, service.updates.bind(service) as never, true);
+  transport.addHandler(
+    PARTITIONS_ASSIGNED,
+    (async (a: Record<string, number[]>) => service.assigned(a)) as never,
+    true,
+  );
+  transport.listen(() => undefined);
 
   const deliver = async (topic: string, messages: KafkaMessage[]) => {
     const resolved: string[] = [];
@@ -178,10 +230,13 @@ export function routerHarness(seed: Seed = {}) {
       batch: { topic, partition: P, messages, offsetLag: () => '0' },
       resolveOffset: (o: string) => void resolved.push(o),
       heartbeat: async () => undefined,
+      commitOffsetsIfNecessary: async () => undefined,
+      uncommittedOffsets: () => ({ topics: [] }),
       isRunning: () => true,
-      isStale: () => false,
+      isStale: () => stale,
     } as unknown as EachBatchPayload;
-    await (service as unknown as { onBatch(p: EachBatchPayload): Promise<void> }).onBatch(payload);
+    stale = false;
+    await transport.onBatch(payload);
     return resolved;
   };
 
