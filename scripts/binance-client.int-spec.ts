@@ -107,8 +107,14 @@ describe('@binance/spot (Binance’s connector) against /api/v3', () => {
     ).data();
     expect(placed).toMatchObject({ symbol, status: 'NEW', side: 'SELL', type: 'LIMIT', executedQty: '0' });
     restingId = asOrderId(placed.orderId);
+    // Sent without newClientOrderId: made up as Binance does, and the order can be found by it.
+    expect(placed.clientOrderId).toMatch(/^[A-Za-z0-9]{22}$/);
     const fetched = await (await maker.restAPI.getOrder({ symbol, orderId: restingId })).data();
     expect(fetched).toMatchObject({ orderId: restingId, status: 'NEW', origQty: '0.5', price: '100' });
+    const byClientId = await (
+      await maker.restAPI.getOrder({ symbol, origClientOrderId: placed.clientOrderId })
+    ).data();
+    expect(byClientId).toMatchObject({ orderId: restingId, clientOrderId: placed.clientOrderId });
     const open = await (await maker.restAPI.getOpenOrders({ symbol })).data();
     expect(open.map((o) => o.orderId)).toEqual([restingId]);
     const book = await until('the ask on the book', async () => {

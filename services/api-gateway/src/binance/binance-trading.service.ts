@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   depthSnapshotSchema,
@@ -110,9 +111,12 @@ export class BinanceTradingService {
     const price = params.decimal('price');
     const stopPrice = params.decimal('stopPrice');
     const icebergQty = params.decimal('icebergQty');
-    const clientOrderId = params.optional('newClientOrderId');
-    if (clientOrderId !== undefined && !idSchema.safeParse(clientOrderId).success)
+    const sentClientOrderId = params.optional('newClientOrderId');
+    if (sentClientOrderId !== undefined && !idSchema.safeParse(sentClientOrderId).success)
       throw illegal('newClientOrderId', '^[A-Za-z0-9_.:-]{1,64}$');
+    // Binance: "A unique id among open orders. Automatically generated if not sent." Like its
+    // generated ids, 22 random alphanumerics; the order can then be queried by origClientOrderId.
+    const clientOrderId = sentClientOrderId ?? generatedClientOrderId();
     const respType =
       params.oneOf(
         'newOrderRespType',
@@ -160,7 +164,7 @@ export class BinanceTradingService {
       ...(type === 'LIMIT_MAKER' ? { postOnly: true } : {}),
       ...(stopPrice !== undefined ? { stopPrice } : {}),
       ...(icebergQty !== undefined ? { displayQuantity: icebergQty } : {}),
-      ...(clientOrderId !== undefined ? { clientOrderId } : {}),
+      clientOrderId,
       ...(stp !== undefined ? { stpMode: STP_MODES[stp as BinanceStpMode] } : {}),
     };
     const derived: DerivedFields = {};
@@ -186,7 +190,7 @@ export class BinanceTradingService {
       throw toBinanceError(err, 'place');
     }
     const symbol = binanceSymbol(market);
-    const clientId = ack.clientOrderId ?? '';
+    const clientId = ack.clientOrderId ?? clientOrderId;
     if (respType === 'ACK')
       return {
         symbol,
@@ -524,6 +528,15 @@ const invalidTif = () =>
     BinanceCode.INVALID_TIF,
     "Invalid timeInForce. (parameter 'timeInForce' is GTC, IOC or FOK)",
   );
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A clientOrderId as Binance makes one up when none is sent: 22 random alphanumerics. */
+export function generatedClientOrderId(): string {
+  let id = '';
+  for (let i = 0; i < 22; i++) id += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
+  return id;
+}
+
 const noSuchOrder = () => new BinanceError(BinanceCode.NO_SUCH_ORDER, 'Order does not exist.');
 const unknownOrder = () => new BinanceError(BinanceCode.CANCEL_REJECTED, 'Unknown order sent.');
 const noLiquidity = () =>

@@ -1,6 +1,6 @@
 import { sampleMarketSpec } from '@trading/contracts';
 import { BinanceCode, BinanceError } from './binance.errors';
-import { affordableQuantity, priceFor } from './binance-trading.service';
+import { affordableQuantity, generatedClientOrderId, priceFor } from './binance-trading.service';
 
 const market = sampleMarketSpec({ minQtyLots: 10 });
 // 0.5 at 100.00, 1 at 101.00 (ticks, lots).
@@ -32,5 +32,13 @@ describe('Binance market buys, bounded by the book', () => {
     expect(affordableQuantity('10.009999', asks, market)).toBe('0.1');
     expect(codeOf(() => affordableQuantity('0.05', asks, market))).toBe(BinanceCode.FILTER_FAILURE);
     expect(codeOf(() => affordableQuantity('50', [], market))).toBe(BinanceCode.NEW_ORDER_REJECTED);
+  });
+});
+
+describe('a clientOrderId made up when newClientOrderId is not sent', () => {
+  it('is 22 random alphanumerics, as Binance makes them, and a valid id', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => generatedClientOrderId()));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9]{22}$/);
   });
 });
