@@ -164,3 +164,27 @@ export const ROUTER_REJECT_CODES = [
   'MARKET_BUY_UNBOUNDED',
 ] as const satisfies readonly RejectCode[];
 export type RouterRejectCode = (typeof ROUTER_REJECT_CODES)[number];
+
+/** Why the engine cancelled a resting order, a pending stop or a taker (a `cancelled` reason). */
+export const CANCEL_REASONS = [
+  /** A cancel command. */
+  'USER',
+  /** Self-trade prevention removed this side. */
+  'SELF_TRADE',
+  /** An amend asked for a total quantity at or below what is already filled. */
+  'AMEND_TO_FILLED',
+] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/** Why the engine dropped the unfilled part of an immediate order (an `expired` reason). */
+export const EXPIRE_REASONS = [
+  /** IOC limit, market or triggered stop-market remainder after matching. */
+  'IMMEDIATE_REMAINDER',
+  /** A triggered FOK stop-limit could not fill entirely. */
+  'FOK_CANNOT_FILL',
+  /** A triggered stop-market found no liquidity within its protection price. */
+  'NO_LIQUIDITY',
+  /** A market buy ran out of quote budget. */
+  'BUDGET_EXHAUSTED',
+] as const;
+export type ExpireReason = (typeof EXPIRE_REASONS)[number];

@@ -1,39 +1,26 @@
 // Public types of the matching engine. Everything here is plain data: commands, events and
 // snapshots survive JSON.stringify/JSON.parse unchanged.
 
-// The vocabulary (sides, order types, time in force, STP modes, reject codes) is
-// @trading/contracts' own, imported as types only: nothing of it runs on the engine's hot path.
-import type { EngineRejectCode, OrderType, Side, StpMode, TimeInForce } from '@trading/contracts';
+// The vocabulary (sides, order types, time in force, STP modes, reject, cancel and expire
+// reasons) is @trading/contracts' own, imported as types only: nothing of it runs on the engine's
+// hot path.
+import type {
+  CancelReason,
+  EngineRejectCode,
+  ExpireReason,
+  OrderType,
+  Side,
+  StpMode,
+  TimeInForce,
+} from '@trading/contracts';
 
-export type { OrderType, Side, StpMode, TimeInForce } from '@trading/contracts';
+export type { CancelReason, ExpireReason, OrderType, Side, StpMode, TimeInForce } from '@trading/contracts';
 
 /**
  * Why a command was refused (@trading/contracts' ENGINE_REJECT_CODES). A rejected command changes
  * no state except the sequence number.
  */
 export type RejectReason = EngineRejectCode;
-
-/** Why a resting order, pending stop or taker was cancelled. */
-export enum CancelReason {
-  /** A cancel command. */
-  USER = 'USER',
-  /** Self-trade prevention removed this side. */
-  SELF_TRADE = 'SELF_TRADE',
-  /** An amend asked for a total quantity at or below what is already filled. */
-  AMEND_TO_FILLED = 'AMEND_TO_FILLED',
-}
-
-/** Why the unfilled part of an immediate order was dropped. */
-export enum ExpireReason {
-  /** IOC limit, market or triggered stop-market remainder after matching. */
-  IMMEDIATE_REMAINDER = 'IMMEDIATE_REMAINDER',
-  /** A triggered FOK stop-limit could not fill entirely. */
-  FOK_CANNOT_FILL = 'FOK_CANNOT_FILL',
-  /** A triggered stop-market found no liquidity within its protection price. */
-  NO_LIQUIDITY = 'NO_LIQUIDITY',
-  /** A market buy ran out of quote budget. */
-  BUDGET_EXHAUSTED = 'BUDGET_EXHAUSTED',
-}
 
 /**
  * Optional price band applied to limit prices (new limit, stop-limit and amended prices).

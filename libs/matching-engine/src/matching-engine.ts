@@ -2,13 +2,13 @@ import { BookSide } from './book-side';
 import {
   type AmendCommand,
   type CancelCommand,
-  CancelReason,
+  type CancelReason,
   type DepthLevel,
   type DepthView,
   type EngineCommand,
   type EngineEvent,
   type EngineSnapshot,
-  ExpireReason,
+  type ExpireReason,
   type NewOrderCommand,
   type OrderType,
   type OrderView,
@@ -487,11 +487,11 @@ export class MatchingEngine {
       this.stops.remove(o);
       this.index.remove(o, this.store.idHash(o));
       this.store.setPending(o, 0);
-      this.emitCancelled(out, o, CancelReason.USER);
+      this.emitCancelled(out, o, 'USER');
       this.store.release(o);
       return;
     }
-    this.cancelResting(o, CancelReason.USER, out);
+    this.cancelResting(o, 'USER', out);
   }
 
   private amend(c: AmendCommand, out: EngineEvent[]): void {
@@ -522,7 +522,7 @@ export class MatchingEngine {
     const newQty = c.qty === undefined ? oldQty : c.qty;
     const filled = oldQty - oldRemaining;
     if (newQty <= filled) {
-      this.cancelResting(o, CancelReason.AMEND_TO_FILLED, out);
+      this.cancelResting(o, 'AMEND_TO_FILLED', out);
       return;
     }
     if (newQty < this.minQty) return this.reject(out, 'amend', id, acct, 'BELOW_MIN_QTY');
@@ -584,15 +584,11 @@ export class MatchingEngine {
     const s = this.store;
     if (s.rem(o) > 0) {
       if (result === MATCH_SELF_TRADE) {
-        this.emitCancelled(out, o, CancelReason.SELF_TRADE);
+        this.emitCancelled(out, o, 'SELF_TRADE');
       } else if (s.kind(o) === KIND_LIMIT && s.tif(o) === TIF_GTC) {
         this.rest(o, out);
       } else {
-        this.emitExpired(
-          out,
-          o,
-          result === MATCH_BUDGET ? ExpireReason.BUDGET_EXHAUSTED : ExpireReason.IMMEDIATE_REMAINDER,
-        );
+        this.emitExpired(out, o, result === MATCH_BUDGET ? 'BUDGET_EXHAUSTED' : 'IMMEDIATE_REMAINDER');
       }
     }
     if (s.level(o) === NIL) s.release(o);
@@ -620,10 +616,10 @@ export class MatchingEngine {
       const maker = level.head;
       if (stp !== STP_NONE && s.acct(maker) === takerAcct) {
         if (stp === STP_CANCEL_MAKER) {
-          this.cancelResting(maker, CancelReason.SELF_TRADE, out);
+          this.cancelResting(maker, 'SELF_TRADE', out);
           continue;
         }
-        if (stp === STP_CANCEL_BOTH) this.cancelResting(maker, CancelReason.SELF_TRADE, out);
+        if (stp === STP_CANCEL_BOTH) this.cancelResting(maker, 'SELF_TRADE', out);
         return MATCH_SELF_TRADE;
       }
       const mVis = s.vis(maker);
@@ -695,7 +691,7 @@ export class MatchingEngine {
       if (s.kind(o) === KIND_STOP_MARKET) {
         s.setKind(o, KIND_MARKET);
         if (!this.hasLiquidity(s.isBuy(o) === 1, s.prot(o))) {
-          this.emitExpired(out, o, ExpireReason.NO_LIQUIDITY);
+          this.emitExpired(out, o, 'NO_LIQUIDITY');
           s.release(o);
           continue;
         }
@@ -705,7 +701,7 @@ export class MatchingEngine {
           s.tif(o) === TIF_FOK &&
           !this.canFill(s.isBuy(o) === 1, s.price(o), s.rem(o), s.acct(o), s.stp(o))
         ) {
-          this.emitExpired(out, o, ExpireReason.FOK_CANNOT_FILL);
+          this.emitExpired(out, o, 'FOK_CANNOT_FILL');
           s.release(o);
           continue;
         }

@@ -3,11 +3,11 @@
 // a global "time" counter for priority, a linear scan for every fill. Slow and obvious on purpose.
 import { isPricedOrderType, isStopOrderType } from '@trading/contracts';
 import {
-  CancelReason,
+  type CancelReason,
   type DepthLevel,
   type DepthView,
   type EngineEvent,
-  ExpireReason,
+  type ExpireReason,
   type RejectReason,
   type Side,
   type SymbolConfig,
@@ -181,13 +181,13 @@ export class ReferenceModel {
     const stop = this.stops.find((s) => s.id === id);
     if (stop) {
       this.stops = this.stops.filter((s) => s !== stop);
-      this.pushCancelled(stop, CancelReason.USER);
+      this.pushCancelled(stop, 'USER');
       return;
     }
     const o = this.resting.find((r) => r.id === id);
     if (!o) return this.emitReject('cancel', id, '', 'UNKNOWN_ORDER');
     this.resting = this.resting.filter((r) => r !== o);
-    this.pushCancelled(o, CancelReason.USER);
+    this.pushCancelled(o, 'USER');
   }
 
   private amend(c: AnyCommand): void {
@@ -207,7 +207,7 @@ export class ReferenceModel {
     const filled = o.qty - o.remaining;
     if (newQty <= filled) {
       this.resting = this.resting.filter((r) => r !== o);
-      this.pushCancelled(o, CancelReason.AMEND_TO_FILLED);
+      this.pushCancelled(o, 'AMEND_TO_FILLED');
       return;
     }
     if (newQty < this.config.minQty) return bad('BELOW_MIN_QTY');
@@ -248,13 +248,13 @@ export class ReferenceModel {
       if (s.type === 'stop-market') {
         s.type = 'market';
         if (!this.liquidityFor(s.side, s.protection)) {
-          this.pushExpired(s, ExpireReason.NO_LIQUIDITY);
+          this.pushExpired(s, 'NO_LIQUIDITY');
           continue;
         }
       } else {
         s.type = 'limit';
         if (s.tif === 'FOK' && !this.fokFillable(s.side, s.price, s.remaining, s.acct, s.stp)) {
-          this.pushExpired(s, ExpireReason.FOK_CANNOT_FILL);
+          this.pushExpired(s, 'FOK_CANNOT_FILL');
           continue;
         }
       }
@@ -275,7 +275,7 @@ export class ReferenceModel {
       if (t.stp !== 'none' && maker.acct === t.acct) {
         if (t.stp === 'cancel-maker' || t.stp === 'cancel-both') {
           this.resting = this.resting.filter((r) => r !== maker);
-          this.pushCancelled(maker, CancelReason.SELF_TRADE);
+          this.pushCancelled(maker, 'SELF_TRADE');
         }
         if (t.stp === 'cancel-maker') continue;
         outcome = 'stp';
@@ -317,7 +317,7 @@ export class ReferenceModel {
     }
     if (t.remaining > 0) {
       if (outcome === 'stp') {
-        this.pushCancelled(t, CancelReason.SELF_TRADE);
+        this.pushCancelled(t, 'SELF_TRADE');
       } else if (t.type === 'limit' && t.tif === 'GTC') {
         t.visible = t.display > 0 ? Math.min(t.display, t.remaining) : t.remaining;
         t.time = ++this.clock;
@@ -333,10 +333,7 @@ export class ReferenceModel {
           visibleQty: t.visible,
         });
       } else {
-        this.pushExpired(
-          t,
-          outcome === 'budget' ? ExpireReason.BUDGET_EXHAUSTED : ExpireReason.IMMEDIATE_REMAINDER,
-        );
+        this.pushExpired(t, outcome === 'budget' ? 'BUDGET_EXHAUSTED' : 'IMMEDIATE_REMAINDER');
       }
     }
     if (this.last !== lastBefore) {
