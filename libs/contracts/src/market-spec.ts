@@ -14,6 +14,9 @@ export interface MarketRow {
   makerFeeBps: number;
   takerFeeBps: number;
   status: 'trading' | 'halted';
+  /** Lowest / highest limit price the engine accepts (decimal on the tick grid); null: no bound. */
+  priceBandMin?: string | null;
+  priceBandMax?: string | null;
 }
 
 /** Integer form of a market: what every service past the edge works with. */
@@ -24,6 +27,28 @@ export interface MarketSpec extends MarketRow {
   baseUnitsPerLot: bigint;
   /** Minimum notional in ticks x lots (0 = none). */
   minNotionalTickLots: number;
+  /** The price band in ticks (null: no bound), as the matching engine applies it. */
+  priceBandMinTicks: number | null;
+  priceBandMaxTicks: number | null;
+}
+
+/** A price bound in whole ticks; throws when it is not on the tick grid. */
+function bandTicks(
+  row: MarketRow,
+  tick: string,
+  bound: string | null | undefined,
+  name: string,
+): number | null {
+  if (bound === null || bound === undefined) return null;
+  const b = stripZeros(bound);
+  const scale = Math.max(scaleOf(b), scaleOf(tick));
+  const units = parseDecimal(b, scale);
+  const tickUnits = parseDecimal(tick, scale)!;
+  if (units === null || units <= 0n || units % tickUnits !== 0n)
+    throw new Error(`${row.symbol}: ${name} ${bound} is not a positive multiple of the tick ${tick}`);
+  const ticks = units / tickUnits;
+  if (ticks > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${row.symbol}: ${name} is too large`);
+  return Number(ticks);
 }
 
 function stripZeros(d: string): string {
@@ -61,6 +86,10 @@ export function toMarketSpec(row: MarketRow): MarketSpec {
     quoteUnitsPerTickLot: num / den,
     baseUnitsPerLot: lotUnits,
     minNotionalTickLots: Number(minTl),
+    priceBandMin: row.priceBandMin == null ? null : stripZeros(row.priceBandMin),
+    priceBandMax: row.priceBandMax == null ? null : stripZeros(row.priceBandMax),
+    priceBandMinTicks: bandTicks(row, tick, row.priceBandMin, 'priceBandMin'),
+    priceBandMaxTicks: bandTicks(row, tick, row.priceBandMax, 'priceBandMax'),
   };
 }
 

@@ -32,6 +32,19 @@ const root = join(__dirname, '../../..');
  * entry: adding a migration means saying here what it does to data already in production.
  */
 const DATA_CHECKS: Record<string, (ds: DataSource) => Promise<void>> = {
+  MarketPriceBand1732407000000: async (ds) => {
+    // Two nullable columns: every existing market has no band (what the engine applied before),
+    // and a band whose minimum is above its maximum cannot be stored.
+    expect(
+      await ds.query(
+        `SELECT count(*)::int AS n FROM markets WHERE price_band_min IS NOT NULL OR price_band_max IS NOT NULL`,
+      ),
+    ).toEqual([{ n: 0 }]);
+    const [{ symbol }] = (await ds.query(`SELECT symbol FROM markets LIMIT 1`)) as { symbol: string }[];
+    await expect(
+      ds.query(`UPDATE markets SET price_band_min = 2, price_band_max = 1 WHERE symbol = $1`, [symbol]),
+    ).rejects.toThrow(/markets_price_band_order/);
+  },
   RouterGroupCommit1732406900000: async (ds) => {
     // Only a function is added. A group over old rows writes them like the single-batch functions:
     // a stale order state does not overwrite a newer one, a replayed ledger key moves nothing, and

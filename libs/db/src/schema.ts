@@ -6,6 +6,7 @@ import { BalancesLedger1732406600000 } from './migrations/1732406600000-balances
 import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee-rates.migration';
 import { SettlementWritePath1732406800000 } from './migrations/1732406800000-settlement-write-path.migration';
 import { RouterGroupCommit1732406900000 } from './migrations/1732406900000-router-group-commit.migration';
+import { MarketPriceBand1732407000000 } from './migrations/1732407000000-market-price-band.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   OrderFeeRates1732406700000,
   SettlementWritePath1732406800000,
   RouterGroupCommit1732406900000,
+  MarketPriceBand1732407000000,
 ];
