@@ -18,6 +18,14 @@ export function symbolConfig(spec: MarketSpec): SymbolConfig {
     lotSize: Number(spec.baseUnitsPerLot),
     minQty: spec.minQtyLots,
     minNotional: spec.minNotionalTickLots,
+    ...(spec.priceBandMinTicks !== null || spec.priceBandMaxTicks !== null
+      ? {
+          priceBand: {
+            ...(spec.priceBandMinTicks !== null ? { minPrice: spec.priceBandMinTicks } : {}),
+            ...(spec.priceBandMaxTicks !== null ? { maxPrice: spec.priceBandMaxTicks } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -30,6 +38,8 @@ export class PartitionBook {
   readonly engines = new Map<string, MatchingEngine>();
   // Router commands are re-sent after a router crash; each carries where the router read it.
   readonly sources = new Map<number, number>();
+  // The market each engine's config was last checked against, and that config (JSON).
+  private readonly applied = new Map<string, { market: MarketSpec; key: string }>();
   /** Last input offset applied (-1: nothing yet). */
   lastOffset = -1;
   commandsSinceSnapshot = 0;
@@ -46,14 +56,33 @@ export class PartitionBook {
     return book;
   }
 
+  /**
+   * The engine of a symbol, built from its market on first use. When the market's rules change
+   * in the catalog (an operator's PATCH /v1/operator/markets/:symbol: minimums, price band), the
+   * engine is rebuilt from its own snapshot with the new config before the next command: the
+   * book, stops, sequence and last price carry over, the new rules apply from that command on.
+   */
   engineFor(symbol: string, spec: () => MarketSpec | undefined): MatchingEngine | undefined {
     let engine = this.engines.get(symbol);
+    const market = spec();
     if (!engine) {
-      const market = spec();
       if (!market) return undefined;
       engine = new MatchingEngine(symbolConfig(market));
       this.engines.set(symbol, engine);
+      this.applied.set(symbol, { market, key: JSON.stringify(symbolConfig(market)) });
+      return engine;
     }
+    if (!market) return engine;
+    const seen = this.applied.get(symbol);
+    // The catalog hands out the same object until it reloads (every 2 s): compare configs only then.
+    if (seen?.market === market) return engine;
+    const config = symbolConfig(market);
+    const key = JSON.stringify(config);
+    if (key !== (seen?.key ?? JSON.stringify(engine.config))) {
+      engine = MatchingEngine.restore({ ...engine.snapshot(), config });
+      this.engines.set(symbol, engine);
+    }
+    this.applied.set(symbol, { market, key });
     return engine;
   }
 
