@@ -82,6 +82,10 @@ export const marketViewSchema = z.strictObject({
   minNotional: decimal,
   makerFeeBps: z.number().int(),
   takerFeeBps: z.number().int(),
+  priceBandMin: nullableDecimal.describe('lowest limit price accepted (PRICE_OUT_OF_BAND below); null: none'),
+  priceBandMax: nullableDecimal.describe(
+    'highest limit price accepted (PRICE_OUT_OF_BAND above); null: none',
+  ),
 });
 
 const level = z

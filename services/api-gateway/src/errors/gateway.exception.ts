@@ -43,6 +43,12 @@ export const ErrorCode = {
   ACCOUNT_NOT_FOUND: 'ACCOUNT_NOT_FOUND',
   /** POST /v1/operator/accounts for an account id that exists (a key: its api-keys route). */
   ACCOUNT_EXISTS: 'ACCOUNT_EXISTS',
+  /** POST /v1/operator/markets for a symbol that is listed already: nothing changes. */
+  MARKET_EXISTS: 'MARKET_EXISTS',
+  /** PATCH of a market's tickSize or lotSize while it trades (field: the rule): halt it first. */
+  MARKET_NOT_HALTED: 'MARKET_NOT_HALTED',
+  /** PATCH of a market's tickSize or lotSize while any of its orders is open (field: the rule). */
+  MARKET_HAS_OPEN_ORDERS: 'MARKET_HAS_OPEN_ORDERS',
   NOT_FOUND: 'NOT_FOUND',
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   /** The HTTP request itself is malformed (a URL that does not decode, a refused framing). */
@@ -88,6 +94,9 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.API_KEY_NOT_FOUND]: 404,
   [ErrorCode.ACCOUNT_NOT_FOUND]: 404,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
+  [ErrorCode.MARKET_EXISTS]: 409,
+  [ErrorCode.MARKET_NOT_HALTED]: 409,
+  [ErrorCode.MARKET_HAS_OPEN_ORDERS]: 409,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
   [ErrorCode.MALFORMED_REQUEST]: 400,

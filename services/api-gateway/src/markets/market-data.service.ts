@@ -38,6 +38,27 @@ export interface MarketView {
   minNotional: string;
   makerFeeBps: number;
   takerFeeBps: number;
+  /** Lowest / highest limit price accepted (the engine refuses others: PRICE_OUT_OF_BAND); null: none. */
+  priceBandMin: string | null;
+  priceBandMax: string | null;
+}
+
+/** A market as GET /v1/markets and the operator API answer it. */
+export function marketView(m: MarketSpec): MarketView {
+  return {
+    symbol: m.symbol,
+    baseAsset: m.baseAsset,
+    quoteAsset: m.quoteAsset,
+    status: m.status,
+    tickSize: m.tickSize,
+    lotSize: m.lotSize,
+    minQuantity: fromSteps(m.minQtyLots, m.lotSize),
+    minNotional: m.minNotional,
+    makerFeeBps: m.makerFeeBps,
+    takerFeeBps: m.takerFeeBps,
+    priceBandMin: m.priceBandMin ?? null,
+    priceBandMax: m.priceBandMax ?? null,
+  };
 }
 
 export interface CandleView {
@@ -84,18 +105,7 @@ export class MarketDataService {
   }
 
   list(): MarketView[] {
-    return this.markets.all().map((m) => ({
-      symbol: m.symbol,
-      baseAsset: m.baseAsset,
-      quoteAsset: m.quoteAsset,
-      status: m.status,
-      tickSize: m.tickSize,
-      lotSize: m.lotSize,
-      minQuantity: fromSteps(m.minQtyLots, m.lotSize),
-      minNotional: m.minNotional,
-      makerFeeBps: m.makerFeeBps,
-      takerFeeBps: m.takerFeeBps,
-    }));
+    return this.markets.all().map(marketView);
   }
 
   /** The book to `levels` (1..100: whatever a snapshot may hold; the Binance dialect's depth). */

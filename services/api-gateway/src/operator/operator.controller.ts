@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { jsonSchema } from '../common/openapi';
 import {
@@ -6,8 +6,11 @@ import {
   ApiErrors,
   feesViewSchema,
   issuedKeySchema,
+  marketViewSchema,
   moneyAckSchema,
 } from '../common/openapi-schemas';
+import type { MarketView } from '../markets/market-data.service';
+import { createMarketSchema, patchMarketSchema } from './operator-markets';
 import { OPERATOR_HEADER, OperatorGuard } from './operator.guard';
 import {
   accountSchema,
@@ -94,6 +97,48 @@ export class OperatorController {
   @ApiErrors([404, 'API_KEY_NOT_FOUND'])
   revokeApiKey(@Param('keyId') keyId: string): Promise<void> {
     return this.operator.revokeApiKey(keyId);
+  }
+
+  @Post('markets')
+  @HttpCode(201)
+  @ApiOperation({
+    summary:
+      'List a market: {symbol: BASE-QUOTE, baseAsset, quoteAsset, baseDecimals?/quoteDecimals? (to list an asset ' +
+      'that is not yet), tickSize, lotSize, minQuantity? (default lotSize), minNotional? (0), priceBandMin?/' +
+      'priceBandMax? (null: no bound), makerFeeBps? (10), takerFeeBps? (20), status? (trading)}, decimal strings as ' +
+      'GET /v1/markets answers them. Every service trades it within its catalog reload (2 s)',
+  })
+  @ApiBody({ schema: jsonSchema(createMarketSchema) })
+  @ApiAnswer(201, marketViewSchema, 'Listed: the market as GET /v1/markets shows it')
+  @ApiErrors(
+    [
+      400,
+      'VALIDATION_FAILED naming the field (a rule off its step, an unlisted asset without decimals, ...)',
+    ],
+    [409, 'MARKET_EXISTS (field symbol): nothing changes'],
+  )
+  createMarket(@Body() body: unknown): Promise<MarketView> {
+    return this.operator.createMarket(body);
+  }
+
+  @Patch('markets/:symbol')
+  @ApiOperation({
+    summary:
+      "Change a market's rules (any of tickSize, lotSize, minQuantity, minNotional, priceBandMin, priceBandMax, " +
+      "makerFeeBps, takerFeeBps, status); they apply to new orders and amends from the catalogs' next reload " +
+      '(2 s), resting orders keep theirs. tickSize and lotSize change only on a halted market without open orders',
+  })
+  @ApiBody({ schema: jsonSchema(patchMarketSchema) })
+  @ApiAnswer(200, marketViewSchema, 'The market as it now is')
+  @ApiErrors(
+    [400, 'UNKNOWN_SYMBOL (field symbol) or VALIDATION_FAILED naming the field; nothing changes'],
+    [
+      409,
+      'MARKET_NOT_HALTED or MARKET_HAS_OPEN_ORDERS (field tickSize or lotSize): the rule cannot change now; nothing changes',
+    ],
+  )
+  patchMarket(@Param('symbol') symbol: string, @Body() body: unknown): Promise<MarketView> {
+    return this.operator.patchMarket(symbol, body);
   }
 
   @Put('markets/:symbol/fees')

@@ -8,8 +8,11 @@ import {
   orderCommandSchema,
   parseDecimal,
   symbolSchema,
+  fromSteps,
+  toMarketSpec,
   TOPICS,
   type DepositCommand,
+  type MarketRow,
   type WithdrawCommand,
 } from '@trading/contracts';
 import { AccountsRepository, ApiKeysRepository, BalancesRepository, MarketsRepository } from '@trading/db';
@@ -20,7 +23,16 @@ import { SecretCipher } from '../auth/secret.cipher';
 import { dbCall } from '../common/dependency-call';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
+import { marketView, type MarketView } from '../markets/market-data.service';
 import { BalancesService } from '../money/balances.service';
+import {
+  checkedMarket,
+  createMarketSchema,
+  parseBody,
+  patchMarketSchema,
+  roundUpTo,
+  sameDecimal,
+} from './operator-markets';
 
 export const moneySchema = z
   .object({
@@ -213,6 +225,132 @@ export class OperatorService {
     );
     if (!updated) throw new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
     return { symbol, ...parsed.data };
+  }
+
+  /**
+   * Lists a market: 201 with it as GET /v1/markets shows it (which it does, and every service
+   * trades it, within the catalogs' 2 s reload). 409 MARKET_EXISTS for a listed symbol; 400
+   * naming the field for a bad rule. Nothing is written unless every rule is valid.
+   */
+  async createMarket(body: unknown): Promise<MarketView> {
+    const b = parseBody(createMarketSchema, body);
+    if (b.symbol !== `${b.baseAsset}-${b.quoteAsset}`)
+      throw new GatewayException(
+        ErrorCode.VALIDATION_FAILED,
+        `symbol must be ${b.baseAsset}-${b.quoteAsset} (baseAsset-quoteAsset)`,
+        'symbol',
+      );
+    if (b.baseAsset === b.quoteAsset)
+      throw new GatewayException(
+        ErrorCode.VALIDATION_FAILED,
+        'quoteAsset must differ from baseAsset',
+        'quoteAsset',
+      );
+    return dbCall(this.db.dataSource, async () => {
+      const newAssets: [string, number][] = [];
+      const decimalsOf = async (side: 'base' | 'quote'): Promise<number> => {
+        const code = side === 'base' ? b.baseAsset : b.quoteAsset;
+        const given = side === 'base' ? b.baseDecimals : b.quoteDecimals;
+        const known = await this.markets.assetDecimals(code);
+        if (known === null && given === undefined)
+          throw new GatewayException(
+            ErrorCode.VALIDATION_FAILED,
+            `asset ${code} is not listed: give ${side}Decimals to list it`,
+            `${side}Asset`,
+          );
+        if (known !== null && given !== undefined && given !== known)
+          throw new GatewayException(
+            ErrorCode.VALIDATION_FAILED,
+            `asset ${code} is listed with ${known} decimals`,
+            `${side}Decimals`,
+          );
+        if (known === null) newAssets.push([code, given!]);
+        return known ?? given!;
+      };
+      const row: MarketRow = {
+        symbol: b.symbol,
+        baseAsset: b.baseAsset,
+        quoteAsset: b.quoteAsset,
+        baseDecimals: await decimalsOf('base'),
+        quoteDecimals: await decimalsOf('quote'),
+        tickSize: b.tickSize,
+        lotSize: b.lotSize,
+        minQtyLots: 1,
+        minNotional: b.minNotional ?? '0',
+        makerFeeBps: b.makerFeeBps ?? 10,
+        takerFeeBps: b.takerFeeBps ?? 20,
+        status: b.status ?? 'trading',
+        priceBandMin: b.priceBandMin ?? null,
+        priceBandMax: b.priceBandMax ?? null,
+      };
+      const { spec, rules } = checkedMarket(row, b.minQuantity ?? b.lotSize);
+      if (
+        !(await this.markets.createMarket(
+          { ...rules, symbol: b.symbol, baseAsset: b.baseAsset, quoteAsset: b.quoteAsset },
+          newAssets,
+        ))
+      )
+        throw new GatewayException(
+          ErrorCode.MARKET_EXISTS,
+          `market ${b.symbol} exists (change it: PATCH)`,
+          'symbol',
+        );
+      return marketView(spec);
+    });
+  }
+
+  /**
+   * Changes a market's rules: 200 with the market as it now is. Minimums, price band, fees and
+   * status apply to orders (and amends) from the catalogs' next reload (2 s) on; resting orders
+   * keep what they were accepted with. tickSize and lotSize are the units every open order's
+   * price and quantity are counted in, and the gateways convert decimals with the catalog they
+   * hold: they change only on a halted market (409 MARKET_NOT_HALTED) with no open order (409
+   * MARKET_HAS_OPEN_ORDERS), the field naming the rule.
+   */
+  async patchMarket(symbol: string, body: unknown): Promise<MarketView> {
+    const unknown = () =>
+      new GatewayException(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${symbol}`, 'symbol');
+    if (!symbolSchema.safeParse(symbol).success) throw unknown();
+    const b = parseBody(patchMarketSchema, body);
+    return dbCall(this.db.dataSource, async () => {
+      const current = (await this.markets.findRows()).find((r) => r.symbol === symbol);
+      if (!current) throw unknown();
+      const now = toMarketSpec(current);
+      const row: MarketRow = {
+        ...current,
+        tickSize: b.tickSize ?? now.tickSize,
+        lotSize: b.lotSize ?? now.lotSize,
+        minNotional: b.minNotional ?? now.minNotional,
+        makerFeeBps: b.makerFeeBps ?? now.makerFeeBps,
+        takerFeeBps: b.takerFeeBps ?? now.takerFeeBps,
+        status: b.status ?? now.status,
+        priceBandMin: b.priceBandMin !== undefined ? b.priceBandMin : (now.priceBandMin ?? null),
+        priceBandMax: b.priceBandMax !== undefined ? b.priceBandMax : (now.priceBandMax ?? null),
+      };
+      // A new lotSize without a minQuantity keeps the minimum, rounded up to the new lot.
+      const minQuantity = b.minQuantity ?? roundUpTo(fromSteps(now.minQtyLots, now.lotSize), row.lotSize);
+      const { spec, rules } = checkedMarket(row, minQuantity);
+      const stepsChanged = (['tickSize', 'lotSize'] as const).filter(
+        (f) => b[f] !== undefined && !sameDecimal(b[f], now[f]),
+      );
+      if (stepsChanged.length > 0) {
+        const field = stepsChanged[0];
+        if (now.status !== 'halted')
+          throw new GatewayException(
+            ErrorCode.MARKET_NOT_HALTED,
+            `${field} changes only on a halted market (PATCH {"status":"halted"} first, then wait 2 s)`,
+            field,
+          );
+        if (await this.markets.hasOpenOrders(symbol))
+          throw new GatewayException(
+            ErrorCode.MARKET_HAS_OPEN_ORDERS,
+            `${field} cannot change while orders of ${symbol} are open (their prices and quantities are counted in it)`,
+            field,
+          );
+      }
+      if (!(await this.markets.updateRules(symbol, rules))) throw unknown();
+      return marketView(spec);
+    });
   }
 }
 
