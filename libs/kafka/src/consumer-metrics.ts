@@ -1,5 +1,5 @@
 import { BATCH_SIZE_BUCKETS, consumerRetriesCounter, type MetricsRegistry } from '@trading/metrics';
-import type { ConsumerMetrics } from './validated-consumer';
+import type { ConsumerMetrics } from './consumed-record';
 
 /**
  * The names a service's consumer metrics have on the dashboards and alerts (swarm/grafana,

@@ -1,7 +1,7 @@
 import { deadLetterSchema, TOPICS } from '@trading/contracts';
 import type { Message } from 'kafkajs';
 import type { BatchingProducer } from './batching-producer';
-import type { DeadLetterSink } from './validated-consumer';
+import type { DeadLetterSink } from './consumed-record';
 
 /** Publishes rejected records to `platform.dead-letter.v1`, keyed by their source topic. */
 export class DeadLetterPublisher implements DeadLetterSink {

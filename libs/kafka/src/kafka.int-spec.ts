@@ -7,7 +7,8 @@ import { DeadLetterPublisher } from './dead-letter-publisher';
 import { createKafka } from './kafka-client';
 import { partitionFor } from './murmur2';
 import { PartitionTransactions } from './partition-transactions';
-import { ValidatedConsumer, type ConsumedRecord } from './validated-consumer';
+import type { ConsumedRecord } from './consumed-record';
+import { PartitionConsumer } from './partition-consumer';
 
 // Talks to the real broker started by native/infra.sh.
 const config = loadConfig(kafkaSchema);
@@ -51,20 +52,25 @@ describe('kafka on the real broker', () => {
     const received: ConsumedRecord<Ping>[] = [];
     const deadLetters: string[] = [];
     const group = `test-${randomUUID()}`;
-    const consumer = new ValidatedConsumer(kafka, {
+    const consumer = new PartitionConsumer(kafka, {
+      name: 'test',
       groupId: group,
-      topics: [topic],
-      schema: pingSchema,
+      topics: { [topic]: pingSchema },
+      commit: { kind: 'consumer' },
       deadLetters: {
         deadLetter: async (r) => {
           deadLetters.push(r.reason);
         },
       },
-      handle: async (records) => {
-        received.push(...records);
-      },
     });
-    await consumer.start();
+    consumer.addHandler(
+      topic,
+      (async (records: ConsumedRecord<Ping>[]) => {
+        received.push(...records);
+      }) as never,
+      true,
+    );
+    consumer.listen(() => undefined);
 
     const symbols = ['BTC-USDT', 'ETH-USDT', 'SOL-USDT'];
     await Promise.all(
@@ -93,7 +99,7 @@ describe('kafka on the real broker', () => {
     await raw.disconnect();
 
     await waitFor(() => received.length >= 301 && deadLetters.length >= 1);
-    await consumer.stop();
+    await consumer.close();
 
     expect(received).toHaveLength(301);
     expect(new Set(received.map((r) => r.value.n)).size).toBe(301);

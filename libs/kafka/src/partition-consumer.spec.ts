@@ -7,7 +7,7 @@ import {
   type PartitionConsumerOptions,
   type RejectedRecord,
 } from './partition-consumer';
-import type { ConsumedRecord } from './validated-consumer';
+import type { ConsumedRecord } from './consumed-record';
 
 const schema = z.object({ n: z.number() });
 type Rec = z.infer<typeof schema>;

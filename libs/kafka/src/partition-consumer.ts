@@ -9,7 +9,7 @@ import {
   type ConsumerMetrics,
   decodeMessage,
   type DeadLetterSink,
-} from './validated-consumer';
+} from './consumed-record';
 
 /** The pattern of the event a controller receives on each group join: `Record<topic, partitions[]>`. */
 export const PARTITIONS_ASSIGNED = 'kafka.partitions.assigned';
@@ -179,8 +179,8 @@ export class PartitionConsumer extends Server implements CustomTransportStrategy
 
   /** Stops fetching, lets the batches in hand finish (and commit), then leaves the group. */
   async close(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
-    if (!this.running) return;
     this.running = false;
     await this.consumer.disconnect().catch(() => undefined);
   }
@@ -232,6 +232,11 @@ export class PartitionConsumer extends Server implements CustomTransportStrategy
           partitionsConsumedConcurrently: this.options.concurrency ?? 4,
           eachBatch: (payload) => this.onBatch(payload),
         });
+        if (this.stopping) {
+          // Closed while connecting: leave the group at once.
+          await this.consumer.disconnect().catch(() => undefined);
+          return;
+        }
         this.running = true;
         if (attempt > 0)
           this.options.logger?.log(`${this.options.name} consumer connected after ${attempt} retries`);
