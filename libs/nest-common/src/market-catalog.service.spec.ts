@@ -17,6 +17,8 @@ const ROW = {
   min_notional: '1',
   maker_fee_bps: 10,
   taker_fee_bps: 20,
+  price_band_min: null,
+  price_band_max: null,
   status: 'active',
 };
 

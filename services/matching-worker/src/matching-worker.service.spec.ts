@@ -70,6 +70,11 @@ function harness() {
     events: { GROUP_JOIN: 'consumer.group_join' },
     on: (event: string, fn: (e: unknown) => void) => handlers.set(event, fn),
     seek: ({ offset }: { offset: string }) => seeks.push(Number(offset)),
+    // Succeed at once: the transport's connection retry loop must not keep a timer alive.
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async () => undefined,
+    disconnect: async () => undefined,
   };
   const producer = {
     connect: async () => undefined,

@@ -87,7 +87,17 @@ export function routerHarness(seed: Seed = {}) {
   const sent: { topic: string; key: string; partition: number | undefined; value: unknown }[] = [];
   const deadLettered: { topic: string; value: { sourceOffset: string; reason: string } }[] = [];
   const published: { stream: Map<string, OrderStreamUpdate[]>; forget: string[] }[] = [];
-  const consumer = { events: { GROUP_JOIN: 'join' }, on: () => undefined, seek: () => undefined };
+  // connect/subscribe/run succeed at once: the transport's connection retry loop must not keep a
+  // timer alive after the test (jest would not exit).
+  const consumer = {
+    events: { GROUP_JOIN: 'join' },
+    on: () => undefined,
+    seek: () => undefined,
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async () => undefined,
+    disconnect: async () => undefined,
+  };
   const kafka = { consumer: () => consumer } as unknown as Kafka;
   const config = {
     ORDER_ROUTER_GROUP_ID: 'order-router',
