@@ -287,3 +287,13 @@ describe('the k6 accounts file', () => {
     expect(() => parseAccountsFile('{"accounts": []}', 'f')).toThrow(/not a JSON array/);
   });
 });
+
+describe('npm run load --idle', () => {
+  it('takes 0 and 0s as "no idle window" (the --smoke default) and a duration otherwise', async () => {
+    const { idleSecondsOf } = await import('../loadtest/src/run-load');
+    expect(idleSecondsOf('0s')).toBe(0);
+    expect(idleSecondsOf('0')).toBe(0);
+    expect(idleSecondsOf('10s')).toBe(10);
+    expect(() => idleSecondsOf('soon')).toThrow(/bad duration/);
+  });
+});

@@ -99,7 +99,7 @@ function parseArgs(argv: string[]): Options {
     maxErrorRate: Number(get('max-error-rate') ?? (smoke ? 0 : 0.01)),
     setupOnly: argv.includes('--setup-only'),
     maxWorkers: 0,
-    idleSeconds: parseDurationSeconds(get('idle') ?? (smoke ? '0s' : '10s')),
+    idleSeconds: idleSecondsOf(get('idle') ?? (smoke ? '0s' : '10s')),
     ws: !argv.includes('--no-ws'),
   };
   // Concurrency cap (vegeta -max-workers, one connection each): rate x 100 ms by default. An
@@ -109,6 +109,11 @@ function parseArgs(argv: string[]): Options {
   parseDurationSeconds(opts.duration);
   if (!(opts.rate > 0) || !(opts.accounts > 0)) throw new Error('--rate and --accounts must be positive');
   return opts;
+}
+
+/** --idle: a duration, or 0 / 0s for none (parseDurationSeconds refuses a zero duration). */
+export function idleSecondsOf(text: string): number {
+  return /^0+s?$/.test(text) ? 0 : parseDurationSeconds(text);
 }
 
 const log = (m: string): void => {
