@@ -214,3 +214,48 @@ describe('kafkajs eosManager coordinators (patched)', () => {
     expect(s.lookups.slice(3).sort()).toEqual(['group-1', 'txn-1', 'txn-1', 'txn-1']);
   });
 });
+
+// The same patch: kafkajs's RequestQueue re-armed a 1 ms timer forever once any response had
+// come back (throttledUntil is -1 until a broker throttles, so "throttledUntil - now" is a large
+// negative delay, which Node clamps to 1 ms and Node 24 warns about: tulios/kafkajs#1751). Every
+// broker connection of every idle client woke its process a thousand times a second.
+describe('kafkajs RequestQueue (patched): no timer while nothing is pending', () => {
+  type Queue = {
+    scheduleCheckPendingRequests(): void;
+    throttleCheckTimeoutId: NodeJS.Timeout | null;
+    pending: unknown[];
+    throttledUntil: number;
+    destroy(): void;
+  };
+  const RequestQueue = createRequire(__filename)('kafkajs/src/network/requestQueue') as new (
+    o: Record<string, unknown>,
+  ) => Queue;
+  const logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
+  };
+  const queue = () =>
+    new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 1000, clientId: 't', broker: 'b:1', logger });
+
+  it('arms no timer when nothing is pending and the broker does not throttle', () => {
+    const q = queue();
+    q.scheduleCheckPendingRequests();
+    expect(q.throttleCheckTimeoutId).toBeNull();
+  });
+
+  it('still checks a pending request after the usual interval, and a throttled queue when the throttle ends', () => {
+    const q = queue();
+    q.pending.push({});
+    q.scheduleCheckPendingRequests();
+    expect(q.throttleCheckTimeoutId).not.toBeNull();
+    clearTimeout(q.throttleCheckTimeoutId!);
+    q.throttleCheckTimeoutId = null;
+    q.pending.length = 0;
+    q.throttledUntil = Date.now() + 5000;
+    q.scheduleCheckPendingRequests();
+    expect(q.throttleCheckTimeoutId).not.toBeNull();
+    clearTimeout(q.throttleCheckTimeoutId!);
+  });
+});
