@@ -110,7 +110,7 @@ for ((pair = 0; pair < PAIRS; pair++)); do
         log "$name: the warm-up run failed (not reported)"
     fi
     for rate in "${rates[@]}"; do
-      id="ab-$stamp-$name-$rate-$pair"
+      id="ab${stamp#*-}-$name-$rate-$pair" # run ids are at most 30 characters
       log "$name: ${rate}/s for $DURATION ($id)"
       # shellcheck disable=SC2086 # LOAD_ARGS is a list of options
       in_variant "$v" npm run -s load -- --rate "$rate" --duration "$DURATION" --run-id "$id" $LOAD_ARGS \
