@@ -11,6 +11,7 @@ import { BinanceError } from './binance.errors';
 import type { BinanceRequest } from './binance-auth';
 import { BinanceApiKeyGuard, LISTEN_KEY_TTL_MS, ListenKeyStore, newListenKey } from './binance-user-stream';
 import { BinanceWsSession, type UserDataDeps } from './binance-ws.session';
+import { sampleOrderRow } from './order-row.fixture';
 
 const market = sampleMarketSpec();
 
@@ -153,30 +154,7 @@ describe('BinanceApiKeyGuard (USER_STREAM: X-MBX-APIKEY only)', () => {
   });
 });
 
-const row = (over: Partial<OrderRow> = {}): OrderRow => ({
-  orderId: 'o-1',
-  accountId: 'alice',
-  symbol: 'BTC-USDT',
-  clientOrderId: 'c-1',
-  side: 'buy',
-  orderType: 'limit',
-  tif: 'GTC',
-  postOnly: false,
-  price: '10000',
-  stopPrice: null,
-  displayQty: null,
-  qty: '5000',
-  filledQty: '0',
-  filledNotional: '0',
-  status: 'new',
-  reason: null,
-  receivedAt: new Date(1_000),
-  createdAt: new Date(1_010),
-  updatedAt: new Date(1_020),
-  createdAtKey: '1010000',
-  quoteBudget: null,
-  ...over,
-});
+const row = (over: Partial<OrderRow> = {}): OrderRow => sampleOrderRow({ accountId: 'alice', ...over });
 
 const LISTEN_KEY = 'L'.repeat(64);
 

@@ -5,33 +5,11 @@ import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import type { StreamHub } from '../stream/stream-hub.service';
 import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { BinanceWsApiSession, wsApiPayload } from './binance-ws-api';
+import { sampleOrderRow } from './order-row.fixture';
 
 const market = sampleMarketSpec();
 
-const row = (over: Partial<OrderRow> = {}): OrderRow => ({
-  orderId: 'o-1',
-  accountId: 'a-1',
-  symbol: 'BTC-USDT',
-  clientOrderId: 'c-1',
-  side: 'buy',
-  orderType: 'limit',
-  tif: 'GTC',
-  postOnly: false,
-  price: '10000',
-  stopPrice: null,
-  displayQty: null,
-  qty: '5000',
-  filledQty: '0',
-  filledNotional: '0',
-  status: 'new',
-  reason: null,
-  receivedAt: new Date(1_000),
-  createdAt: new Date(1_010),
-  updatedAt: new Date(1_020),
-  createdAtKey: '1010000',
-  quoteBudget: null,
-  ...over,
-});
+const row = sampleOrderRow;
 
 const fill: SettledFill = {
   symbol: 'BTC-USDT',

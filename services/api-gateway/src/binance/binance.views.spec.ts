@@ -11,33 +11,23 @@ import {
   quoteOf,
   quotient,
 } from './binance.views';
+import { sampleOrderRow } from './order-row.fixture';
 
 const market = sampleMarketSpec();
 
-const row = (over: Partial<OrderRow> = {}): OrderRow => ({
-  orderId: 'o-1',
-  accountId: 'a-1',
-  symbol: 'BTC-USDT',
-  clientOrderId: 'c-1',
-  side: 'buy',
-  orderType: 'limit',
-  tif: 'GTC',
-  postOnly: false,
-  price: '10025',
-  stopPrice: null,
-  displayQty: null,
-  qty: '5000',
-  filledQty: '2000',
-  filledNotional: '20050000',
-  status: 'partially_filled',
-  reason: null,
-  receivedAt: new Date(1_700_000_000_000),
-  createdAt: new Date(1_700_000_000_010),
-  updatedAt: new Date(1_700_000_000_020),
-  createdAtKey: '1700000000010000',
-  quoteBudget: null,
-  ...over,
-});
+// A partially filled order at 100.25.
+const row = (over: Partial<OrderRow> = {}): OrderRow =>
+  sampleOrderRow({
+    price: '10025',
+    filledQty: '2000',
+    filledNotional: '20050000',
+    status: 'partially_filled',
+    receivedAt: new Date(1_700_000_000_000),
+    createdAt: new Date(1_700_000_000_010),
+    updatedAt: new Date(1_700_000_000_020),
+    createdAtKey: '1700000000010000',
+    ...over,
+  });
 
 describe('Binance views', () => {
   it('does decimal arithmetic exactly, without floats', () => {
