@@ -98,7 +98,12 @@ export function toMarketSpec(row: MarketRow): MarketSpec {
  * fees 10/20 bps; `over` changes any rule (one fixture instead of a copy per spec).
  */
 export function sampleMarketSpec(over: Partial<MarketRow> = {}): MarketSpec {
-  return toMarketSpec({
+  return toMarketSpec(sampleMarketRow(over));
+}
+
+/** The same market as its stored row, before the integer conversion factors are derived. */
+export function sampleMarketRow(over: Partial<MarketRow> = {}): MarketRow {
+  return {
     symbol: 'BTC-USDT',
     baseAsset: 'BTC',
     quoteAsset: 'USDT',
@@ -112,5 +117,5 @@ export function sampleMarketSpec(over: Partial<MarketRow> = {}): MarketSpec {
     takerFeeBps: 20,
     status: 'trading',
     ...over,
-  });
+  };
 }

@@ -1,4 +1,4 @@
-import type { MarketRow } from '@trading/contracts';
+import { sampleMarketRow, type MarketRow } from '@trading/contracts';
 import { GatewayException } from '../errors/gateway.exception';
 import {
   checkedMarket,
@@ -8,22 +8,12 @@ import {
   roundUpTo,
 } from './operator-markets';
 
-const row: MarketRow = {
+const row: MarketRow = sampleMarketRow({
   symbol: 'XY-USDT',
   baseAsset: 'XY',
-  quoteAsset: 'USDT',
-  baseDecimals: 8,
-  quoteDecimals: 6,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQtyLots: 1,
-  minNotional: '1',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-  status: 'trading',
   priceBandMin: '50',
   priceBandMax: '200',
-};
+});
 
 /** The field a refusal names (400 VALIDATION_FAILED), or 'ok'. */
 function fieldOf(f: () => unknown): string {
