@@ -47,9 +47,9 @@ export function checkMarketRules(
   if (!market) return 'UNKNOWN_SYMBOL';
   if (market.status !== 'trading') return 'MARKET_HALTED';
   const priced = isPricedOrderType(order.orderType);
-  if (priced && order.price === undefined) return 'PRICE_REQUIRED';
-  if (!priced && order.price !== undefined) return 'PRICE_NOT_ALLOWED';
-  if (isStopOrderType(order.orderType) && order.stopPrice === undefined) return 'STOP_PRICE_REQUIRED';
+  if (priced && order.price === undefined) return 'INVALID_PRICE';
+  if (!priced && order.price !== undefined) return 'INVALID_ORDER_OPTIONS';
+  if (isStopOrderType(order.orderType) && order.stopPrice === undefined) return 'INVALID_STOP_PRICE';
   const qty = quantityViolation(order.qty, market);
   if (qty) return qty;
   return priced && order.price !== undefined ? notionalViolation(order.price, order.qty, market) : null;

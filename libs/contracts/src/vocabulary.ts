@@ -72,18 +72,15 @@ export const REJECT_CODES = {
   INVALID_ORDER_TYPE: 'INVALID_ORDER_TYPE',
   INVALID_TIME_IN_FORCE: 'INVALID_TIME_IN_FORCE',
   INVALID_STP_MODE: 'INVALID_STP_MODE',
-  /** An option that does not go with the order type (edge only: the engine names the option). */
+  /** An option that does not go with the order type (a price on a market order: edge and router; the engine names the option). */
   INVALID_ORDER_OPTIONS: 'INVALID_ORDER_OPTIONS',
   INVALID_POST_ONLY: 'INVALID_POST_ONLY',
   // Prices and quantities against the market rules (libs/contracts market-rules.ts).
   INVALID_PRICE: 'INVALID_PRICE',
   /** A decimal price that is not a multiple of the tick (edge only: past it prices are ticks). */
   PRICE_OFF_TICK: 'PRICE_OFF_TICK',
-  PRICE_REQUIRED: 'PRICE_REQUIRED',
-  PRICE_NOT_ALLOWED: 'PRICE_NOT_ALLOWED',
   PRICE_OUT_OF_BAND: 'PRICE_OUT_OF_BAND',
   INVALID_STOP_PRICE: 'INVALID_STOP_PRICE',
-  STOP_PRICE_REQUIRED: 'STOP_PRICE_REQUIRED',
   INVALID_PROTECTION_PRICE: 'INVALID_PROTECTION_PRICE',
   INVALID_QUOTE_BUDGET: 'INVALID_QUOTE_BUDGET',
   INVALID_QUANTITY: 'INVALID_QUANTITY',
@@ -147,9 +144,9 @@ export type EngineRejectCode = (typeof ENGINE_REJECT_CODES)[number];
 export const MARKET_RULE_VIOLATIONS = [
   'UNKNOWN_SYMBOL',
   'MARKET_HALTED',
-  'PRICE_REQUIRED',
-  'PRICE_NOT_ALLOWED',
-  'STOP_PRICE_REQUIRED',
+  'INVALID_PRICE',
+  'INVALID_ORDER_OPTIONS',
+  'INVALID_STOP_PRICE',
   'BELOW_MIN_QTY',
   'BELOW_MIN_NOTIONAL',
   'NOTIONAL_OVERFLOW',

@@ -245,8 +245,8 @@ describe('RiskEngine: placements', () => {
       [{ qty: 10_000 }, 'INSUFFICIENT_FUNDS'],
       [{ orderType: 'market', price: undefined }, 'MARKET_BUY_UNBOUNDED'],
       [{ symbol: 'NOPE-USDT' }, 'UNKNOWN_SYMBOL'],
-      [{ price: undefined }, 'PRICE_REQUIRED'],
-      [{ orderType: 'stop-limit' }, 'STOP_PRICE_REQUIRED'],
+      [{ price: undefined }, 'INVALID_PRICE'],
+      [{ orderType: 'stop-limit' }, 'INVALID_STOP_PRICE'],
     ];
     for (const [over, reason] of cases) {
       const cmd = place(over);

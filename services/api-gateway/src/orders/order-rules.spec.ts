@@ -1,4 +1,4 @@
-import { sampleMarketSpec, type MarketSpec } from '@trading/contracts';
+import { checkMarketRules, sampleMarketSpec, type MarketSpec, type RuledOrder } from '@trading/contracts';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { placeOrderRequestSchema, type PlaceOrderRequest } from './order-request.schema';
 import { validateAmend, validatePlaceOrder } from './order-rules';
@@ -198,5 +198,31 @@ describe('order request shape', () => {
   it('refuses numbers where decimal strings are expected', () => {
     const r = placeOrderRequestSchema.safeParse({ ...limit, quantity: 0.5 });
     expect(r.error?.issues[0]?.path).toEqual(['quantity']);
+  });
+});
+
+describe('one vocabulary: the gateway and the order-router refuse an order with the same code', () => {
+  // The router checks the shared market rules again on every command (one that reached Kafka
+  // without the gateway, or a market halted since the gateway looked): the same order must get
+  // the code the gateway answers, so a reason stored on a rejected order means one thing.
+  const cases: [string, Partial<PlaceOrderRequest>, MarketSpec | undefined, Partial<RuledOrder>][] = [
+    ['a limit order without a price', { price: undefined }, btc, { price: undefined }],
+    ['a market order with a price', { type: 'market', price: '100' }, btc, { orderType: 'market' }],
+    [
+      'a stop-limit order without a stop price',
+      { type: 'stop-limit' },
+      btc,
+      { orderType: 'stop-limit', stopPrice: undefined },
+    ],
+    ['an unknown market', { symbol: 'NOPE-USDT' }, undefined, {}],
+    ['a halted market', {}, { ...btc, status: 'halted' }, {}],
+    ['a quantity under the minimum', { quantity: '0.0001' }, { ...btc, minQtyLots: 2 }, { qty: 1 }],
+    ['a notional under the minimum', { price: '0.01', quantity: '0.0001' }, btc, { price: 1, qty: 1 }],
+  ];
+
+  it.each(cases)('%s', (_name, request, market, integers) => {
+    const atEdge = rejection(() => validatePlaceOrder({ ...limit, ...request } as PlaceOrderRequest, market));
+    const ruled: RuledOrder = { orderType: request.type ?? 'limit', qty: 5000, price: 10025, ...integers };
+    expect(checkMarketRules(ruled, market)).toBe(atEdge.code);
   });
 });
