@@ -37,6 +37,9 @@ const depConstraints = [
     onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:infra'],
   },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  // The load driver observes the platform from outside (HTTP, Kafka, SQL, the built dist/ for the
+  // reconciliation); of the libraries it shares only the vocabulary (statuses, topics).
+  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts'] },
 ];
 
 // A domain lib's specs may bring the other domain libs in: the risk engine's property suite runs

@@ -1,6 +1,7 @@
 // Cancels what an interrupted run left resting: `node -r @swc-node/register
 // loadtest/src/cleanup.ts --run-id <id>`. The run's secrets are gone with its process, so each
 // account gets a fresh key (label loadtest-cleanup) from the platform's own issuer (dist/).
+import { RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { dbPool, fromDist, gatewayUrl, loadPlatformEnv, type DistApiKeys } from './platform';
 import { cancelResting, drainResting } from './run-load';
 
@@ -39,8 +40,8 @@ async function main(): Promise<void> {
   const pool = dbPool();
   const prefix = `lt-${runId}-`;
   const { rows } = await pool.query<{ account_id: string }>(
-    `SELECT DISTINCT account_id FROM orders WHERE account_id LIKE $1 AND status IN ('new', 'partially_filled')`,
-    [`${prefix}%`],
+    `SELECT DISTINCT account_id FROM orders WHERE account_id LIKE $1 AND status = ANY($2)`,
+    [`${prefix}%`, RESTING_ORDER_STATUSES],
   );
   const ds = db.createDataSource(config, { applicationName: 'loadtest-cleanup' });
   await ds.initialize();

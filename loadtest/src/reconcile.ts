@@ -7,13 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Pool } from 'pg';
+import { FINAL_ORDER_STATUSES, RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { ASSET_DECIMALS, MARKETS } from './scenario';
 import { ROOT, kafkaBrokers } from './platform';
 import { readTopicRange } from './kafka-range';
 
 export const EXECUTIONS_TOPIC = 'executions.v1';
-const RESTING = ['new', 'partially_filled'];
-const FINAL = ['filled', 'cancelled', 'rejected', 'expired'];
+const KNOWN: readonly string[] = [...RESTING_ORDER_STATUSES, ...FINAL_ORDER_STATUSES];
 
 export type Offsets = Record<number, string>;
 
@@ -90,7 +90,7 @@ export async function checkAcknowledged(pool: Pool, prefix: string, acked: Set<s
     if (!acked.has(r.order_id)) unacknowledged++;
     else {
       found++;
-      if (![...RESTING, ...FINAL].includes(r.status)) pending++;
+      if (!KNOWN.includes(r.status)) pending++;
     }
   }
   const duplicates = [...seen.values()].filter((n) => n > 1).length;

@@ -21,6 +21,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
+import { OPEN_ORDER_STATUSES, RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
 import { CpuSampler, costModel, type CpuReport } from './cpu';
 import {
@@ -575,8 +576,8 @@ export async function cancelResting(
 ): Promise<{ cancelled: number; failed: number }> {
   const byId = new Map(accounts.map((a) => [a.accountId, a]));
   const { rows } = await pool.query<{ order_id: string; account_id: string }>(
-    `SELECT order_id, account_id FROM orders WHERE account_id LIKE $1 AND status IN ('new', 'partially_filled')`,
-    [`${prefix}%`],
+    `SELECT order_id, account_id FROM orders WHERE account_id LIKE $1 AND status = ANY($2)`,
+    [`${prefix}%`, RESTING_ORDER_STATUSES],
   );
   let next = 0;
   let cancelled = 0;
@@ -618,8 +619,8 @@ export async function drainResting(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { rows } = await pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM orders WHERE account_id LIKE $1 AND status IN ('pending', 'new', 'partially_filled')`,
-      [`${prefix}%`],
+      `SELECT count(*)::int AS n FROM orders WHERE account_id LIKE $1 AND status = ANY($2)`,
+      [`${prefix}%`, OPEN_ORDER_STATUSES],
     );
     if (rows[0].n === 0) return;
     await new Promise((r) => setTimeout(r, 500));

@@ -1,6 +1,14 @@
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import { fromSteps, toSteps, toMarketSpec, TOPICS, type MarketSpec } from '@trading/contracts';
+import {
+  FINAL_ORDER_STATUSES,
+  fromSteps,
+  RESTING_ORDER_STATUSES,
+  toSteps,
+  toMarketSpec,
+  TOPICS,
+  type MarketSpec,
+} from '@trading/contracts';
 import { MarketsRepository, ReconciliationRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { MatchingEngine, type EngineEvent } from '@trading/matching-engine';
@@ -35,8 +43,8 @@ export interface Reconciliation {
   duplicated: number;
 }
 
-const RESTING = new Set(['new', 'partially_filled']);
-const FINAL = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+const RESTING = new Set<string>(RESTING_ORDER_STATUSES);
+const FINAL = new Set<string>(FINAL_ORDER_STATUSES);
 
 /** The symbols' partitions of orders.sequenced.v1 and their current end offsets. */
 export async function sequencedEnds(kafka: Kafka, partitions: number[]): Promise<Map<number, bigint>> {

@@ -34,6 +34,8 @@ export const FINAL_ORDER_STATUSES = ['filled', 'cancelled', 'rejected', 'expired
 export type FinalOrderStatus = (typeof FINAL_ORDER_STATUSES)[number];
 /** Statuses of an order that may still trade or be cancelled (its hold is still held). */
 export const OPEN_ORDER_STATUSES = ['pending', 'new', 'partially_filled'] as const;
+/** Open statuses the engine has acknowledged: the order rests on the book (or waits as a stop). */
+export const RESTING_ORDER_STATUSES = ['new', 'partially_filled'] as const;
 
 /** True when nothing more can happen to an order in this status. */
 export function isFinalStatus(status: string): status is FinalOrderStatus {
