@@ -8,6 +8,7 @@ import { kafkaSchema, loadConfig } from '@trading/config';
 import { TOPICS } from '@trading/contracts';
 import { createKafka, partitionFor } from '@trading/kafka';
 import { GATEWAY_URL, SERVICE_PORTS } from './testing/native-services';
+import { until } from './testing/until';
 import {
   dashboardQueries,
   loadDashboards,
@@ -57,22 +58,6 @@ async function listening(port: number): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not after ${timeoutMs} ms ${last ? String(last) : ''}`);
-    await sleep(500);
   }
 }
 
@@ -127,11 +112,15 @@ describe('monitoring overlay against the live native platform', () => {
         stdio: 'ignore',
       });
       children.push(child);
-      await waitFor(`${s.name} ready`, 90_000, async () => {
-        if (child.exitCode !== null) throw new Error(`${s.name} exited with ${child.exitCode}`);
-        const res = await fetch(`http://127.0.0.1:${s.port}/health/ready`);
-        return res.status === 200 ? true : undefined;
-      });
+      await until(
+        `${s.name} ready`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${s.name} exited with ${child.exitCode}`);
+          const res = await fetch(`http://127.0.0.1:${s.port}/health/ready`);
+          return res.status === 200 ? true : undefined;
+        },
+        90_000,
+      );
     }
     // Readiness also refreshes service_dependency_up on every service.
     for (const s of SERVICES) await fetch(`http://127.0.0.1:${s.port}/health/ready`);
@@ -169,20 +158,24 @@ describe('monitoring overlay against the live native platform', () => {
         ],
       });
     }
-    await waitFor('deposits applied', 60_000, async () => {
-      for (const [i, asset] of [
-        [0, 'USDT'],
-        [1, 'BTC'],
-      ] as const) {
-        const res = await fetch(`${GATEWAY}/v1/balances`, {
-          headers: signedHeaders(keys.apiKeys[i], 'GET', '/v1/balances', ''),
-        });
-        const body = (await res.json()) as { balances: { asset: string; available: string }[] };
-        const b = body.balances.find((x) => x.asset === asset);
-        if (!b || Number(b.available) <= 1) return undefined;
-      }
-      return true;
-    });
+    await until(
+      'deposits applied',
+      async () => {
+        for (const [i, asset] of [
+          [0, 'USDT'],
+          [1, 'BTC'],
+        ] as const) {
+          const res = await fetch(`${GATEWAY}/v1/balances`, {
+            headers: signedHeaders(keys.apiKeys[i], 'GET', '/v1/balances', ''),
+          });
+          const body = (await res.json()) as { balances: { asset: string; available: string }[] };
+          const b = body.balances.find((x) => x.asset === asset);
+          if (!b || Number(b.available) <= 1) return undefined;
+        }
+        return true;
+      },
+      60_000,
+    );
 
     // Two rounds of crossing orders a few scrapes apart, so every rate() sees an increase.
     for (let round = 0; round < 2; round++) {
@@ -236,10 +229,14 @@ describe('monitoring overlay against the live native platform', () => {
       );
     expect(loaded.map((r) => r.name).sort()).toEqual([...inFiles].sort());
     for (const s of SERVICES) {
-      const up = await waitFor(`${s.name} scraped`, 30_000, async () => {
-        const r = await query(`up{instance="127.0.0.1:${s.port}"}`);
-        return r.result[0]?.value[1] === '1' ? r : undefined;
-      });
+      const up = await until(
+        `${s.name} scraped`,
+        async () => {
+          const r = await query(`up{instance="127.0.0.1:${s.port}"}`);
+          return r.result[0]?.value[1] === '1' ? r : undefined;
+        },
+        30_000,
+      );
       expect(up.result).toHaveLength(1);
     }
     const am = await query('alertmanager_config_last_reload_successful');
@@ -261,17 +258,21 @@ describe('monitoring overlay against the live native platform', () => {
       const panel = pipeline.panels.find((p) => p.title === title) as Panel;
       expect(panel).toBeDefined();
       // Recording rules run every 15 s: wait until they have seen the orders.
-      const values = await waitFor(`data for "${title}"`, 90_000, async () => {
-        const all: number[] = [];
-        for (const t of panel.targets ?? []) {
-          const r = await query(substituteGrafanaVariables(t.expr));
-          all.push(...r.result.map((x) => Number(x.value[1])));
-        }
-        const finite = all.filter((v) => Number.isFinite(v));
-        // Throughput and latency must show the orders just sent; lag only has to be reported.
-        const ok = title.startsWith('Lag') ? all.length > 0 : finite.some((v) => v > 0);
-        return ok ? finite : undefined;
-      });
+      const values = await until(
+        `data for "${title}"`,
+        async () => {
+          const all: number[] = [];
+          for (const t of panel.targets ?? []) {
+            const r = await query(substituteGrafanaVariables(t.expr));
+            all.push(...r.result.map((x) => Number(x.value[1])));
+          }
+          const finite = all.filter((v) => Number.isFinite(v));
+          // Throughput and latency must show the orders just sent; lag only has to be reported.
+          const ok = title.startsWith('Lag') ? all.length > 0 : finite.some((v) => v > 0);
+          return ok ? finite : undefined;
+        },
+        90_000,
+      );
       expect({ title, hasData: values.length > 0 }).toEqual({ title, hasData: true });
     }
   });

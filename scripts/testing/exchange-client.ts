@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { canonicalRequest, SIGNATURE_HEADERS, STREAM_PATH } from '@trading/contracts';
 import { checkResponse } from './openapi-check';
+import { until } from './until';
+
+export { until };
 
 // A small client of the public API for tests and the platform demo: signed REST and the
 // WebSocket stream. `ws` comes with @nestjs/platform-ws (Node 20 has no global WebSocket).
@@ -98,34 +101,6 @@ export class ExchangeClient {
 
   stream(): StreamClient {
     return new StreamClient(`${this.baseUrl.replace(/^http/, 'ws')}${STREAM_PATH}`);
-  }
-}
-
-/**
- * Polls `check` until it returns a value (not undefined); a check that throws is retried, and the
- * last error is named when the timeout passes.
- */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-  everyMs = 500,
-): Promise<T> {
-  const started = Date.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

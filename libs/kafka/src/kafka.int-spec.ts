@@ -9,6 +9,9 @@ import { partitionFor } from './murmur2';
 import { PartitionTransactions } from './partition-transactions';
 import type { ConsumedRecord } from './consumed-record';
 import { PartitionConsumer } from './partition-consumer';
+// The polling helper every integration suite shares (scripts/testing; test-only, not a project import).
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { until } from '../../../scripts/testing/until';
 
 // Talks to the real broker started by native/infra.sh.
 const config = loadConfig(kafkaSchema);
@@ -16,13 +19,9 @@ const kafka = createKafka(config, 'kafka-int-spec');
 const pingSchema = z.object({ n: z.number().int(), symbol: z.string() });
 type Ping = z.infer<typeof pingSchema>;
 
-async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Until `predicate` holds (polled every 50 ms). */
+const waitFor = (what: string, predicate: () => boolean): Promise<true> =>
+  until(what, () => predicate() || undefined, 30_000, 50);
 
 describe('kafka on the real broker', () => {
   jest.setTimeout(90_000);
@@ -98,7 +97,7 @@ describe('kafka on the real broker', () => {
     });
     await raw.disconnect();
 
-    await waitFor(() => received.length >= 301 && deadLetters.length >= 1);
+    await waitFor('301 records and a dead letter', () => received.length >= 301 && deadLetters.length >= 1);
     await consumer.close();
 
     expect(received).toHaveLength(301);
@@ -131,7 +130,7 @@ describe('kafka on the real broker', () => {
         found.push(deadLetterSchema.parse(JSON.parse(message.value.toString())));
       },
     });
-    await waitFor(() => found.length === 1);
+    await waitFor('the one record', () => found.length === 1);
     await consumer.disconnect();
     expect(found[0]).toMatchObject({
       sourceTopic: topic,
@@ -165,7 +164,7 @@ describe('kafka on the real broker', () => {
         if (v.pad) seen.push(v.n);
       },
     });
-    await waitFor(() => seen.length >= messages.length);
+    await waitFor('every record', () => seen.length >= messages.length);
     await consumer.disconnect();
     expect(seen).toEqual(messages.map((_, n) => n));
   });

@@ -30,6 +30,9 @@ import { createRedis } from '@trading/redis';
 import { AppModule } from './app.module';
 import { EXECUTIONS_CONSUMER } from './market-data.tokens';
 import { MarketDataConfigSchema } from './market-data.config';
+// The polling helper every integration suite shares (scripts/testing; test-only, not a project import).
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { until } from '../../../scripts/testing/until';
 
 // The whole service in-process against the real Kafka, PgBouncer/PostgreSQL and Redis.
 
@@ -43,16 +46,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const dbConfig = loadConfig(databaseSchema);
@@ -223,7 +216,7 @@ describe('market-data on the native stack', () => {
 
   it('persists each trade once, keeps the feeds in Redis and publishes gap-free updates, even when records are redelivered', async () => {
     await send(first);
-    await waitFor('the first trades in the database and Redis', async () => {
+    await until('the first trades in the database and Redis', async () => {
       const trades = await snapshot(redisKeys.trades(symbol));
       const ticker = await snapshot(redisKeys.ticker(symbol));
       const done =
@@ -250,16 +243,16 @@ describe('market-data on the native stack', () => {
     await raw.disconnect();
     await send([later]);
 
-    const depth = await waitFor('the last depth', async () => {
+    const depth = await until('the last depth', async () => {
       const s = await snapshot(redisKeys.depth(symbol));
       return s && depthSnapshotSchema.parse(s.data).engineSeq === 6 ? s : undefined;
     });
-    const ticker = await waitFor('the ticker after the last trade', async () => {
+    const ticker = await until('the ticker after the last trade', async () => {
       const s = await snapshot(redisKeys.ticker(symbol));
       const t = s ? tickerSchema.parse(s.data) : undefined;
       return s && t && t.trades === 4 && t.bestBid === '99.5' ? s : undefined;
     });
-    const trades = await waitFor('the last trade in Redis', async () => {
+    const trades = await until('the last trade in Redis', async () => {
       const s = await snapshot(redisKeys.trades(symbol));
       return s && (s.data as unknown[]).length === 4 ? s : undefined;
     });
