@@ -5,8 +5,17 @@ import { INFRA_NAMES, SERVICE_NAMES, pidOf } from './platform';
 
 const TICKS_PER_SECOND = 100; // CLK_TCK on Linux
 
-function readTicks(): Map<number, { comm: string; ticks: number; ppid: number }> {
-  const out = new Map<number, { comm: string; ticks: number; ppid: number }>();
+interface ProcTicks {
+  comm: string;
+  /** utime+stime. */
+  ticks: number;
+  /** cutime+cstime: children that exited and were reaped (a container's health-check execs). */
+  reaped: number;
+  ppid: number;
+}
+
+function readTicks(): Map<number, ProcTicks> {
+  const out = new Map<number, ProcTicks>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
@@ -17,6 +26,7 @@ function readTicks(): Map<number, { comm: string; ticks: number; ppid: number }>
       out.set(Number(name), {
         comm,
         ticks: Number(fields[11]) + Number(fields[12]),
+        reaped: Number(fields[13]) + Number(fields[14]),
         ppid: Number(fields[1]),
       });
     } catch {
@@ -61,6 +71,34 @@ export interface CpuReport {
   cores: number;
   /** % of one core, averaged over the window, highest first. */
   byProcess: { name: string; cpuPct: number }[];
+  /** Resident memory per label at stop(), MB (RSS and PSS summed over its processes), highest first. */
+  memory?: MemoryByLabel[];
+}
+
+export interface MemoryByLabel {
+  name: string;
+  rssMB: number;
+  /** Proportional set size: shared pages split between their users, so sums do not count them twice. */
+  pssMB: number;
+  processes: number;
+}
+
+/** RSS and PSS of one process in kB (/proc/<pid>/smaps_rollup), null when it is gone or not readable. */
+function memoryOf(pid: number): { rss: number; pss: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return { rss: kb('Rss'), pss: kb('Pss') };
+  } catch {
+    return null;
+  }
+}
+
+export interface SamplerOptions {
+  /** Label the native platform's processes by their pid files (default true). */
+  nativePids?: boolean;
+  /** Labels a process the pid files do not (e.g. by its container's Swarm service); null: by comm. */
+  labeller?: (pid: number, comm: string) => string | null;
 }
 
 /** Samples between start() and stop(); labels: service names, kafka (java), postgres, … */
@@ -71,15 +109,33 @@ export class CpuSampler {
   private labels = new Map<number, string>();
   private readonly postmaster: number | null;
   private exitedChildren: { name: string; first: number } | null = null;
+  private readonly labeller?: (pid: number, comm: string) => string | null;
 
-  constructor(extra: Record<string, number> = {}) {
-    for (const name of [...SERVICE_NAMES, ...INFRA_NAMES]) {
-      const pid = pidOf(name);
-      if (pid) this.labels.set(pid, name);
-    }
+  constructor(extra: Record<string, number> = {}, options: SamplerOptions = {}) {
+    const native = options.nativePids ?? true;
+    if (native)
+      for (const name of [...SERVICE_NAMES, ...INFRA_NAMES]) {
+        const pid = pidOf(name);
+        if (pid) this.labels.set(pid, name);
+      }
     for (const [name, pid] of Object.entries(extra)) this.labels.set(pid, name);
     // PostgreSQL's backends are children of the postmaster: counted with it.
-    this.postmaster = pidOf('postgres');
+    this.postmaster = native ? pidOf('postgres') : null;
+    this.labeller = options.labeller;
+  }
+
+  /** A process's label: pid file or given, else the labeller's, else by command name. */
+  private nameOf(pid: number, cur: ProcTicks): string {
+    const given = this.labels.get(pid) ?? this.labeller?.(pid, cur.comm);
+    if (given) return given;
+    const name = cur.comm;
+    // Another checkout's Kafka or PostgreSQL on the same machine is not this platform's.
+    if (name === 'java') return 'java (not this platform)';
+    if (name.startsWith('postgres') || name === 'postmaster')
+      return this.postmaster !== null && cur.ppid === this.postmaster
+        ? 'postgres'
+        : 'postgres (not this platform)';
+    return name;
   }
 
   label(pid: number, name: string): void {
@@ -108,18 +164,23 @@ export class CpuSampler {
     const lastTotal = totalCpu();
     const seconds = (Date.now() - this.started) / 1000;
     const sums = new Map<string, number>();
+    const memory = new Map<string, MemoryByLabel>();
     for (const [pid, cur] of last) {
-      const before = this.first.get(pid)?.ticks ?? 0;
-      const d = cur.ticks - before;
+      const name = this.nameOf(pid, cur);
+      const mem = memoryOf(pid);
+      if (mem && mem.rss > 0) {
+        const m = memory.get(name) ?? { name, rssMB: 0, pssMB: 0, processes: 0 };
+        m.rssMB += mem.rss / 1024;
+        m.pssMB += mem.pss / 1024;
+        m.processes++;
+        memory.set(name, m);
+      }
+      const was = this.first.get(pid);
+      // Children reaped meanwhile (cutime) count under their parent, e.g. the health-check
+      // execs a container engine runs; this process's own children are counted below.
+      const reaped = pid === process.pid ? 0 : cur.reaped - (was?.reaped ?? 0);
+      const d = cur.ticks - (was?.ticks ?? 0) + Math.max(0, reaped);
       if (d <= 0) continue;
-      let name = this.labels.get(pid) ?? cur.comm;
-      // Another checkout's Kafka or PostgreSQL on the same machine is not this platform's.
-      if (name === 'java') name = 'java (not this platform)';
-      if (name.startsWith('postgres') || name === 'postmaster')
-        name =
-          this.postmaster !== null && cur.ppid === this.postmaster
-            ? 'postgres'
-            : 'postgres (not this platform)';
       sums.set(name, (sums.get(name) ?? 0) + d);
     }
     if (this.exitedChildren) {
@@ -136,7 +197,15 @@ export class CpuSampler {
       .sort((a, b) => b.cpuPct - a.cpuPct);
     const busy = lastTotal.busy - this.firstTotal.busy;
     const all = lastTotal.all - this.firstTotal.all;
-    return { seconds, machineBusyPct: all > 0 ? Math.round((busy / all) * 1000) / 10 : 0, cores, byProcess };
+    return {
+      seconds,
+      machineBusyPct: all > 0 ? Math.round((busy / all) * 1000) / 10 : 0,
+      cores,
+      byProcess,
+      memory: [...memory.values()]
+        .map((m) => ({ ...m, rssMB: Math.round(m.rssMB), pssMB: Math.round(m.pssMB) }))
+        .sort((a, b) => b.rssMB - a.rssMB),
+    };
   }
 }
 

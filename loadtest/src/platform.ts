@@ -121,4 +121,12 @@ export const SERVICE_NAMES = [
   'matching-worker-2',
   'market-data',
 ];
-export const INFRA_NAMES = ['kafka', 'postgres', 'pgbouncer', 'redis', 'prometheus', 'alertmanager'];
+export const INFRA_NAMES = [
+  'kafka',
+  'postgres',
+  'pgbouncer',
+  'redis',
+  'prometheus',
+  'alertmanager',
+  'node-exporter',
+];

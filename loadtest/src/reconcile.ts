@@ -5,7 +5,7 @@
 //  (d) the platform's balance invariants (dist/services/order-router/src/reconcile.main.js).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import type { Pool } from 'pg';
 import { FINAL_ORDER_STATUSES, RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { ASSET_DECIMALS, MARKETS } from './scenario';
@@ -17,8 +17,15 @@ const KNOWN: readonly string[] = [...RESTING_ORDER_STATUSES, ...FINAL_ORDER_STAT
 
 export type Offsets = Record<number, string>;
 
+let socketFactory: ISocketFactory | undefined;
+
+/** How kafkaClient() connects (the Swarm target's relays); kafkajs's own sockets by default. */
+export function useKafkaSocketFactory(factory: ISocketFactory | undefined): void {
+  socketFactory = factory;
+}
+
 export function kafkaClient(clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING, socketFactory });
 }
 
 /** High watermarks of executions.v1 per partition. */

@@ -15,6 +15,8 @@
 //          --no-cleanup --drain-timeout 120s --max-error-rate 0.01
 //          --setup-only (accounts + deposits only; writes accounts.json for the k6 scripts)
 //          --max-workers N (concurrency cap; default max(50, rate/10))
+//          --target native|swarm (or LOAD_TARGET; default native): swarm measures the stack of
+//          `npm run swarm -- up` instead (swarm-target.ts), CPU and memory labelled by service
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,7 +25,15 @@ import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { OPEN_ORDER_STATUSES, RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
-import { CpuSampler, costModel, type CpuReport } from './cpu';
+import { CpuSampler, costModel, type CpuReport, type SamplerOptions } from './cpu';
+import { groupOf } from './containers';
+import {
+  openSwarmTarget,
+  relaySocketFactory,
+  swarmPlatformReconcile,
+  swarmUrls,
+  type SwarmTarget,
+} from './swarm-target';
 import {
   INFRA_NAMES,
   ROOT,
@@ -45,6 +55,7 @@ import {
   kafkaClient,
   platformReconcile,
   readExecutions,
+  useKafkaSocketFactory,
 } from './reconcile';
 import { setupAccounts, writeAccountsFile } from './setup';
 import { TargetFeeder, nodeHmac } from './vegeta-targets';
@@ -66,6 +77,8 @@ function fmtSeconds(x: number | null): string {
 const VEGETA_MODULE = 'github.com/tsenart/vegeta/v12@v12.13.0';
 
 interface Options {
+  /** What is measured: the native platform or the Swarm stack. */
+  target: 'native' | 'swarm';
   rate: number;
   duration: string;
   accounts: number;
@@ -87,12 +100,18 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const get = (name: string): string | undefined => argValue(argv, name);
   const smoke = argv.includes('--smoke');
+  const target = get('target') ?? process.env.LOAD_TARGET ?? 'native';
+  if (target !== 'native' && target !== 'swarm') throw new Error('--target: native or swarm');
   const opts: Options = {
+    target,
     rate: Number(get('rate') ?? (smoke ? 50 : 1000)),
     duration: get('duration') ?? (smoke ? '5s' : '30s'),
     accounts: Number(get('accounts') ?? (smoke ? 10 : 100)),
     symbols: (get('symbols') ?? 'BTC-USDT,ETH-USDT').split(',').filter(Boolean),
-    baseUrl: (get('base-url') ?? gatewayUrl()).replace(/\/$/, ''),
+    baseUrl: (
+      get('base-url') ??
+      (target === 'swarm' ? (process.env.BASE_URL ?? swarmUrls().gatewayUrl) : gatewayUrl())
+    ).replace(/\/$/, ''),
     runId: checkRunId(get('run-id') ?? newRunId()),
     smoke,
     cleanup: !argv.includes('--no-cleanup'),
@@ -130,7 +149,11 @@ async function gatewayReady(baseUrl: string): Promise<boolean> {
   }
 }
 
-async function ensurePlatform(baseUrl: string): Promise<void> {
+async function ensurePlatform(baseUrl: string, target: Options['target']): Promise<void> {
+  if (target === 'swarm') {
+    if (await gatewayReady(baseUrl)) return;
+    throw new Error(`${baseUrl} is not ready: bring the stack up first (npm run swarm -- up)`);
+  }
   const local = /^https?:\/\/(127\.0\.0\.1|localhost)(:|\/|$)/.test(baseUrl);
   // A ready gateway is enough: services may have been started by something other than
   // `npm run platform` (tests), and starting a second copy would only collide on the ports.
@@ -205,8 +228,18 @@ async function main(): Promise<void> {
     `run ${opts.runId}: ${opts.rate}/s for ${opts.duration}, ${opts.accounts} accounts, ${opts.symbols.join(',')} -> ${opts.baseUrl}`,
   );
 
-  await ensurePlatform(opts.baseUrl);
-  loadPlatformEnv();
+  await ensurePlatform(opts.baseUrl, opts.target);
+  let swarm: SwarmTarget | null = null;
+  if (opts.target === 'swarm') {
+    swarm = await openSwarmTarget();
+    useKafkaSocketFactory(relaySocketFactory(swarm.relays));
+    log(
+      `swarm stack ${swarm.stack}: database and Kafka through docker exec relays into ${swarm.taskContainer.slice(0, 12)}`,
+    );
+  } else loadPlatformEnv();
+  // Which processes are this deployment's, and how they are labelled.
+  const sampling: SamplerOptions = swarm ? { nativePids: false, labeller: swarm.labeller.label } : {};
+  const platformNames = swarm ? swarm.labeller.names() : [...SERVICE_NAMES, ...INFRA_NAMES];
   const vegeta = ensureVegeta();
   const pool = dbPool();
   const kafka = kafkaClient(`loadtest-${opts.runId}`);
@@ -219,6 +252,7 @@ async function main(): Promise<void> {
     count: opts.accounts,
     symbols: opts.symbols,
     pool,
+    operatorTokenFile: swarm?.operatorTokenFile,
     log,
   });
   log(`${accounts.length} accounts funded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -229,10 +263,11 @@ async function main(): Promise<void> {
     writeAccountsFile(file, accounts);
     log(`accounts with keys written to ${file} (secrets: keep it out of git; reports/ is ignored)`);
     await pool.end();
+    swarm?.close();
     return;
   }
   const fromOffsets = await executionOffsets(kafka);
-  const idle = opts.idleSeconds > 0 ? await measureIdle(opts.idleSeconds) : null;
+  const idle = opts.idleSeconds > 0 ? await measureIdle(opts.idleSeconds, sampling, platformNames) : null;
   // A trader's subscriber on the public trade channels: receipt -> trade frame at the client.
   const watcher = opts.ws ? new TradeFrameWatcher(opts.baseUrl, opts.symbols) : null;
   await watcher?.open();
@@ -283,7 +318,7 @@ async function main(): Promise<void> {
     opts.maxWorkers,
   );
   attack.stdin.on('error', () => feeder.stop());
-  const cpu = new CpuSampler({ 'load-driver': process.pid });
+  const cpu = new CpuSampler({ 'load-driver': process.pid }, sampling);
   if (attack.pid) cpu.label(attack.pid, 'vegeta');
   if (encode.pid) cpu.label(encode.pid, 'vegeta');
   // Both have usually exited when the sampler stops: their CPU then comes from our cutime.
@@ -449,24 +484,27 @@ async function main(): Promise<void> {
   log(
     `(c) bought == sold per symbol: ${boughtSold.ok ? 'ok' : 'FAILED'} ${JSON.stringify(boughtSold.symbols)}`,
   );
-  const platform = platformReconcile();
+  const platform = swarm ? swarmPlatformReconcile(swarm.taskContainer) : platformReconcile();
   log(`(d) balance invariants (reconcile.main): ${platform.ok ? 'ok' : 'FAILED'}\n${platform.output}`);
   await pool.end();
+  swarm?.close();
 
   const reconciliationOk =
     ackCheck.ok && tradesCheck.ok && boughtSold.ok && platform.ok && drained.pending === 0;
   const errorRate = report.requests ? (failed - expectedFailures) / report.requests : 0;
-  const cost = costModel(cpuReport, report.throughput, opts.rate, [
-    ...SERVICE_NAMES,
-    ...INFRA_NAMES,
-    'load-driver',
-    'vegeta',
-    'vegeta-encode',
-  ]);
+  const ours = new Set([...platformNames, 'load-driver', 'vegeta', 'vegeta-encode']);
+  const cost = costModel(cpuReport, report.throughput, opts.rate, ours);
+  // CPU ms per order by kind of process (services, kafka, data, monitoring, engine, edge, driver).
+  const costByGroup: Record<string, number> = {};
+  for (const p of cost?.byProcess ?? [])
+    costByGroup[groupOf(p.name)] =
+      Math.round(((costByGroup[groupOf(p.name)] ?? 0) + p.msPerRequest) * 1000) / 1000;
+  const memory = (cpuReport.memory ?? []).filter((m) => ours.has(m.name));
   const planned = Math.round(opts.rate * parseDurationSeconds(opts.duration));
   const summary = {
     runId: opts.runId,
     command: `npm run load -- ${process.argv.slice(2).join(' ')}`.trim(),
+    deployment: opts.target,
     machine: { cores: cpus().length, cpu: cpus()[0]?.model },
     target: {
       rate: opts.rate,
@@ -510,6 +548,8 @@ async function main(): Promise<void> {
     idle,
     wsDelivery,
     cost,
+    costByGroup,
+    memory,
     reconciliation: {
       ok: reconciliationOk,
       acknowledged: ackCheck,
@@ -545,6 +585,12 @@ async function main(): Promise<void> {
               ', ',
             )}; total ${cost.totalMsPerRequest} ms -> ~${cost.capacityPerSecond}/s on ${cpuReport.cores} cores; ${opts.rate}/s would need ~${cost.coresForTarget} cores`
         : 'cpu ms per successful request: n/a',
+      `cpu ms per successful request by kind: ${Object.entries(costByGroup)
+        .map(([g, v]) => `${g} ${v}`)
+        .join(', ')}`,
+      `resident memory at the end of the attack, MB RSS (PSS): ${memory
+        .map((m) => `${m.name}${m.processes > 1 ? ` x${m.processes}` : ''} ${m.rssMB} (${m.pssMB})`)
+        .join(', ')}`,
       wsDelivery
         ? `WebSocket delivery (gateway receipt -> trade frame at a subscriber), p50/p99/max s: ${fmtSeconds(wsDelivery.p50)}/${fmtSeconds(wsDelivery.p99)}/${fmtSeconds(wsDelivery.max)} over ${wsDelivery.delivered} trades${wsDelivery.missed ? `, ${wsDelivery.missed} trade frames never arrived` : ''}`
         : 'WebSocket delivery: not measured (--no-ws)',
@@ -654,18 +700,24 @@ if (require.main === module) {
  * (after the run's deposits are applied, before the attack), in % of one core (issue 21's goal:
  * at most 3 % in all, the broker included). The load driver waits; it is not counted.
  */
-async function measureIdle(seconds: number): Promise<{
+async function measureIdle(
+  seconds: number,
+  sampling: SamplerOptions,
+  platformNames: string[],
+): Promise<{
   seconds: number;
   totalPctOfOneCore: number;
   byProcess: { name: string; cpuPct: number }[];
+  memory: { name: string; rssMB: number; pssMB: number; processes: number }[];
 }> {
   log(`idle cost: ${seconds} s with no orders`);
-  const sampler = new CpuSampler();
+  const sampler = new CpuSampler({}, sampling);
   sampler.start();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const report = sampler.stop(cpus().length, 0.1);
-  const ours = new Set<string>([...SERVICE_NAMES, ...INFRA_NAMES]);
+  const ours = new Set<string>(platformNames);
   const byProcess = report.byProcess.filter((p) => ours.has(p.name));
   const total = Math.round(byProcess.reduce((a, p) => a + p.cpuPct, 0) * 10) / 10;
-  return { seconds: report.seconds, totalPctOfOneCore: total, byProcess };
+  const memory = (report.memory ?? []).filter((m) => ours.has(m.name));
+  return { seconds: report.seconds, totalPctOfOneCore: total, byProcess, memory };
 }
