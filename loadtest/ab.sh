@@ -8,6 +8,10 @@
 #                its platform and load driver run with, e.g.
 #                  node24=. node20=.,NODE_RUNTIME=system
 #                  after=. before=/tmp/before       (git worktree add /tmp/before <commit>)
+#                With LOAD_TARGET=swarm the variant is the Swarm stack (`npm run swarm -- up` and
+#                `-- down` instead of `npm run platform`; `npm run load` measures the stack):
+#                  native=. swarm=.,LOAD_TARGET=swarm
+#                  swarm1=.,LOAD_TARGET=swarm,SWARM_OVERLAYS=swarm/like-native.yml
 #   --rates 400,1000,5000   the measured runs of each round, in this order (default 1000)
 #   --duration 30s          each measured run (default 30s)
 #   --warmup 1000:20s       a run first in each round, not reported ("" for none; default 1000:20s)
@@ -56,9 +60,18 @@ in_variant() {
   (cd "$dir" && env "${envs[@]}" "$@")
 }
 
+# is_swarm SPEC: the variant runs the Swarm stack.
+is_swarm() { [[ ",${1#*=}," == *",LOAD_TARGET=swarm,"* ]]; }
+
 all_down() {
   local v
-  for v in "${variants[@]}"; do in_variant "$v" npm run -s platform -- down >/dev/null 2>&1 || true; done
+  for v in "${variants[@]}"; do
+    if is_swarm "$v"; then
+      in_variant "$v" npm run -s swarm -- down >/dev/null 2>&1 || true
+    else
+      in_variant "$v" npm run -s platform -- down >/dev/null 2>&1 || true
+    fi
+  done
 }
 
 # One reported row from a run's summary.json.
@@ -68,13 +81,20 @@ row() {
     const s = require(process.argv[1]);
     const cost = Object.fromEntries(s.cost.byProcess.map((p) => [p.name, p.msPerRequest]));
     const sum = (re) => s.cost.byProcess.filter((p) => re.test(p.name)).reduce((a, p) => a + p.msPerRequest, 0);
+    const services = /^(api-gateway|order-router|matching-worker|market-data)/;
+    const mem = s.memory ?? null;
+    const rss = mem ? mem.filter((m) => services.test(m.name)).reduce((a, m) => a + m.rssMB, 0) : null;
+    const pss = mem ? mem.filter((m) => !/^(load-driver|vegeta)/.test(m.name)).reduce((a, m) => a + m.pssMB, 0) : null;
+    const stage = (k) => s.pipeline.stagesSecondsFromReceipt?.[k]?.p50 ?? null;
     const ms = (x) => (x == null ? "n/a" : `${Math.round(x * 1000)} ms`);
     const sec = (x) => (x == null ? "n/a" : `${x.toFixed(2)} s`);
     const cells = [process.argv[2], process.argv[3], s.achieved.throughput,
-      s.cost.totalMsPerRequest.toFixed(3), (cost.kafka ?? 0).toFixed(3), (cost["order-router"] ?? 0).toFixed(3),
-      sum(/^(api-gateway|order-router|matching-worker|market-data)/).toFixed(3),
+      s.cost.totalMsPerRequest.toFixed(3), sum(/^kafka/).toFixed(3), (cost["order-router"] ?? 0).toFixed(3),
+      sum(services).toFixed(3),
       ms(s.pipeline.p99GatewayAckSecondsRun), sec(s.pipeline.p99TradePersistedSecondsRun),
       s.wsDelivery ? sec(s.wsDelivery.p99) : "n/a", s.idle ? `${s.idle.totalPctOfOneCore} %` : "n/a",
+      `${Math.round(s.latencyMs.p50)} / ${Math.round(s.latencyMs.p99)} ms`, ms(stage("acknowledged")),
+      sec(stage("trade persisted")), rss ?? "n/a", pss ?? "n/a",
       s.reconciliation && s.reconciliation.ok ? "clean" : "**FAILED**", s.runId];
     console.log(`| ${cells.join(" | ")} |`);
   ' "$1" "$2" "$3"
@@ -88,8 +108,8 @@ row() {
   [[ -z "$LOAD_ARGS" ]] || extra=" --load-args '$LOAD_ARGS'"
   echo "Command: \`bash loadtest/ab.sh --rates $RATES --duration $DURATION --warmup '$WARMUP' --pairs $PAIRS$extra ${variants[*]}\`"
   echo
-  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | receipt→WS trade frame p99 | idle, % of a core | reconciliation | run |"
-  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------------------: | ----------------: | -------------- | --- |"
+  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | receipt→WS trade frame p99 | idle, % of a core | client latency p50 / p99 | ack p50 | receipt→trade persisted p50 | RSS MB, the four services | PSS MB, all | reconciliation | run |"
+  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------------------: | ----------------: | -----------------------: | ------: | --------------------------: | ------------------------: | ----------: | -------------- | --- |"
 } >"$OUT"
 
 IFS=, read -r -a rates <<<"$RATES"
@@ -103,7 +123,11 @@ for ((pair = 0; pair < PAIRS; pair++)); do
     name="${v%%=*}"
     log "round $((pair + 1)): $name: fresh platform"
     all_down
-    in_variant "$v" npm run -s platform >/dev/null
+    if is_swarm "$v"; then
+      in_variant "$v" npm run -s swarm -- up >"/tmp/ab$stamp-$name-up.log" 2>&1
+    else
+      in_variant "$v" npm run -s platform >/dev/null
+    fi
     if [[ -n "$WARMUP" ]]; then
       log "$name: warm-up ${WARMUP%%:*}/s for ${WARMUP#*:}"
       in_variant "$v" npm run -s load -- --rate "${WARMUP%%:*}" --duration "${WARMUP#*:}" >/dev/null 2>&1 ||

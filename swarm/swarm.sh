@@ -13,7 +13,8 @@
 #
 # Variables: STACK (trading), GATEWAY_PORT (8080), PROMETHEUS_PORT (9090), ALERTMANAGER_PORT
 # (9093), TAG (0.1.0), SWARM_WAIT_S (900), SWARM_BUILD_ALL=1 (build even where a registry answers),
-# SWARM_KEEP_ENGINE=1 (down leaves dockerd running).
+# SWARM_KEEP_ENGINE=1 (down leaves dockerd running), SWARM_OVERLAYS (more compose files, deployed
+# after the others: swarm/like-native.yml is the native platform's shape, one broker).
 set -euo pipefail
 # shellcheck source=swarm/lib/engine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/engine.sh"
@@ -29,6 +30,8 @@ SECRETS=(pg_password redis_password grafana_admin_password api_key_encryption_ke
 export GATEWAY_PORT="${GATEWAY_PORT:-8080}" PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 export ALERTMANAGER_PORT="${ALERTMANAGER_PORT:-9093}"
 STACK_FILES=(-c "$SWARM_DIR/stack.yml" -c "$SWARM_DIR/monitoring.yml" -c "$SWARM_DIR/single-node.yml")
+# More compose files deployed last, e.g. SWARM_OVERLAYS=swarm/like-native.yml (space-separated).
+for f in ${SWARM_OVERLAYS:-}; do STACK_FILES+=(-c "$f"); done
 
 swarm_init() {
   local state
