@@ -23,6 +23,10 @@ export const TOPICS = {
   // v2: a record carries every update of one matching transaction for one partition
   // (orderUpdateBatchSchema); v1 carried one update per record.
   orderUpdates: { name: 'orders.updates.v2', key: 'accountId', partitions: 'default' },
+  // The order-router's per-account stream (orders and balances, each record numbered by the
+  // account's seq): produced from the router's outbox after each commit, at least once; every
+  // gateway reads all of it from the end (ADR 0014).
+  accountEvents: { name: 'account.events.v1', key: 'accountId', partitions: 'default' },
   engineSnapshots: {
     name: 'engine.snapshots.v1',
     key: 'symbol',

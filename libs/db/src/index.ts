@@ -16,3 +16,4 @@ export * from './repositories/consumer-offsets.repository';
 export * from './repositories/router-outbox.repository';
 export * from './repositories/reconciliation.repository';
 export * from './repositories/router-batch.repository';
+export * from './repositories/account-stream.repository';

@@ -32,6 +32,15 @@ const root = join(__dirname, '../../..');
  * entry: adding a migration means saying here what it does to data already in production.
  */
 const DATA_CHECKS: Record<string, (ds: DataSource) => Promise<void>> = {
+  AccountStream1732407100000: async (ds) => {
+    // Two new tables, empty: existing accounts are at seq 0 (no stream update sent yet) and
+    // nothing is waiting to be sent; a seq is positive.
+    expect(await ds.query(`SELECT count(*)::int AS n FROM account_stream_seq`)).toEqual([{ n: 0 }]);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM account_events_outbox`)).toEqual([{ n: 0 }]);
+    await expect(
+      ds.query(`INSERT INTO account_stream_seq (account_id, seq) VALUES ('a', 0)`),
+    ).rejects.toThrow(/check/i);
+  },
   MarketPriceBand1732407000000: async (ds) => {
     // Two nullable columns: every existing market has no band (what the engine applied before),
     // and a band whose minimum is above its maximum cannot be stored.

@@ -7,6 +7,7 @@ import { OrderFeeRates1732406700000 } from './migrations/1732406700000-order-fee
 import { SettlementWritePath1732406800000 } from './migrations/1732406800000-settlement-write-path.migration';
 import { RouterGroupCommit1732406900000 } from './migrations/1732406900000-router-group-commit.migration';
 import { MarketPriceBand1732407000000 } from './migrations/1732407000000-market-price-band.migration';
+import { AccountStream1732407100000 } from './migrations/1732407100000-account-stream.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
@@ -18,4 +19,5 @@ export const MIGRATIONS = [
   SettlementWritePath1732406800000,
   RouterGroupCommit1732406900000,
   MarketPriceBand1732407000000,
+  AccountStream1732407100000,
 ];

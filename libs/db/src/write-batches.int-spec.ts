@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { databaseSchema, loadConfig } from '@trading/config';
+import { AccountStreamRepository } from './repositories/account-stream.repository';
 import { BalancesRepository, type LedgerRow } from './repositories/balances.repository';
 import { ConsumerOffsetsRepository } from './repositories/consumer-offsets.repository';
 import { OrdersRepository, type NewOrderRow, type OrderEventRow } from './repositories/orders.repository';
@@ -8,6 +9,7 @@ import {
   RouterBatchRepository,
   type CommandsBatch,
   type RouterBatch as GroupMember,
+  type StreamBatch,
 } from './repositories/router-batch.repository';
 import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
@@ -364,6 +366,74 @@ describe('write batches under redelivery', () => {
     const other = commands(6, routerBatch(401, 402));
     if (other.kind === 'commands') other.batch.offset.groupId = 'someone-else';
     await expect(batches.commitGroup([commands(4, next), other])).rejects.toThrow(/spans consumer groups/);
+  });
+
+  it('writes the own-orders stream (seqs, outbox) with the batch, alone or in a group, and prunes what was sent', async () => {
+    const batches = new RouterBatchRepository(ds);
+    const stream = new AccountStreamRepository(ds);
+    const group = 'order-router-stream';
+    const updates = (
+      p: number,
+      nextOffset: number,
+      st?: StreamBatch,
+      ledger: LedgerRow[] = [],
+    ): GroupMember => ({
+      kind: 'updates',
+      batch: {
+        events: [],
+        states: [],
+        ledger,
+        offset: { groupId: group, topic: 'orders.updates.v2', partition: p, nextOffset },
+        stream: st,
+      },
+    });
+    const records = (accountId: string, ...seqs: number[]) =>
+      JSON.stringify(seqs.map((seq) => ({ accountId, seq, data: { type: 'balance' } })));
+    await batches.commit(updates(1, 10, { partition: 1, records: records('s-a', 1, 2), seqs: [['s-a', 2]] }));
+    expect(await stream.seqs(['s-a', 's-b'])).toEqual(
+      new Map([
+        ['s-a', 2],
+        ['s-b', 0],
+      ]),
+    );
+    expect(await stream.pending(1)).toEqual([records('s-a', 1, 2)]);
+    // A group: partition 1's earlier row was sent (it goes), partition 2's first row stays; a
+    // repeated commit of an older seq never moves the stored seq back.
+    await batches.commitGroup([
+      updates(1, 11, { partition: 1, records: records('s-a', 3), seqs: [['s-a', 3]] }),
+      updates(2, 5, { partition: 2, records: records('s-b', 1), seqs: [['s-b', 1]] }),
+      updates(3, 7, { partition: 3, records: null, seqs: [['s-c', 9]] }),
+    ]);
+    expect(await stream.pending(1)).toEqual([records('s-a', 3)]);
+    expect(await stream.pending(2)).toEqual([records('s-b', 1)]);
+    expect(await stream.pending(3)).toEqual([]);
+    await batches.commit(updates(2, 5, { partition: 2, records: records('s-b', 1), seqs: [['s-b', 1]] }));
+    await batches.commit(updates(1, 12, { partition: 1, records: null, seqs: [['s-a', 1]] }));
+    expect(await stream.seqs(['s-a', 's-b', 's-c'])).toEqual(
+      new Map([
+        ['s-a', 3],
+        ['s-b', 1],
+        ['s-c', 9],
+      ]),
+    );
+    expect(await stream.pending(1)).toEqual([]);
+    // A batch that fails (here: a balance would go negative) writes none of its stream.
+    const overdraw: LedgerRow = {
+      key: 's-d:overdraw',
+      accountId: 'acct-0',
+      asset: 'USDT',
+      availableDelta: -(10n ** 15n),
+      heldDelta: 0n,
+      kind: 'hold',
+      ref: 's-d',
+    };
+    await expect(
+      batches.commit(
+        updates(4, 1, { partition: 4, records: records('s-d', 1), seqs: [['s-d', 1]] }, [overdraw]),
+      ),
+    ).rejects.toThrow(/balances_available_check/);
+    expect(await stream.pending(4)).toEqual([]);
+    expect((await stream.seqs(['s-d'])).get('s-d')).toBe(0);
   });
 
   it('stores a market-data trade batch once when the same executions arrive again', async () => {

@@ -24,3 +24,10 @@ export {
   RiskEngine,
   stateOfNew,
 } from './risk-engine';
+export {
+  AccountSequencer,
+  streamStep,
+  type AccountEvent,
+  type AccountStreamData,
+  type BalanceStreamUpdate,
+} from './account-stream';

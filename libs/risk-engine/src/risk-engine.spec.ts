@@ -223,7 +223,22 @@ describe('RiskEngine: placements', () => {
         takerFeeBps: 20,
       }),
     ]);
-    expect(r.stream).toEqual([]);
+    // The own-orders stream shows the accepted order as pending (ADR 0014).
+    expect(r.stream).toEqual([
+      {
+        accountId: 'a',
+        update: {
+          type: 'order',
+          orderId: cmd.orderId,
+          symbol: cmd.symbol,
+          status: 'pending',
+          reason: null,
+          filledQty: 0,
+          qty: cmd.qty,
+          lastSeq: 0,
+        },
+      },
+    ]);
     expect(e.order(cmd.orderId)).toMatchObject({ status: 'pending', holdRemaining: BUY_HOLD, lastSeq: 0 });
     expect(e.balance('a', 'USDT')).toEqual({ available: 1_000_000n - BUY_HOLD, held: BUY_HOLD });
   });

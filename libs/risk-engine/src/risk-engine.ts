@@ -280,6 +280,8 @@ export class RiskEngine {
     r.newOrders.push(row);
     if (reason) return r;
     this.orders.set(row.orderId, stateOfNew(row));
+    // The own-orders stream shows the order from here (the snapshot counts pending orders as open).
+    r.stream.push({ accountId: cmd.accountId, update: placeUpdate(cmd, row.status, null) });
     if (hold > 0n) this.post(r, [holdEntry(cmd.accountId, holdAsset!, hold, cmd.orderId, this.refOf(input))]);
     r.routed.push(this.route(input, cmd.symbol, placeToEngine(cmd)));
     return r;
@@ -558,7 +560,7 @@ function result(decision: Decision): RiskResult {
   };
 }
 
-function placeUpdate(cmd: PlaceCommand, status: string, reason: string): StreamUpdate {
+function placeUpdate(cmd: PlaceCommand, status: string, reason: string | null): StreamUpdate {
   return {
     type: 'order',
     orderId: cmd.orderId,

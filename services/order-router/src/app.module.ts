@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { orderCommandSchema, orderUpdateBatchSchema } from '@trading/contracts';
 import {
+  AccountStreamRepository,
   BalancesRepository,
   ConsumerOffsetsRepository,
   OrdersRepository,
@@ -78,6 +79,7 @@ export class AppModule {
         repository(ConsumerOffsetsRepository, (ds) => new ConsumerOffsetsRepository(ds)),
         repository(RouterOutboxRepository, (ds) => new RouterOutboxRepository(ds)),
         repository(RouterBatchRepository, (ds) => new RouterBatchRepository(ds)),
+        repository(AccountStreamRepository, (ds) => new AccountStreamRepository(ds)),
         {
           provide: ROUTER_CONSUMER_METRICS,
           inject: [MetricsRegistry],

@@ -146,7 +146,9 @@ describe('OrderRouterService on orders.commands.v1', () => {
       },
       source: { partition: P, offset: 100 },
     });
-    expect(h.stream).toEqual({});
+    expect(h.stream).toEqual({
+      a1: [expect.objectContaining({ orderId: cmd.orderId, status: 'pending', reason: null, qty: 3 })],
+    });
     expect(await h.metric('router_commands_routed_total')).toEqual({ 'kind=place': 1 });
     expect(await h.metric('ledger_entries_total')).toEqual({ 'kind=hold': 1 });
   });
@@ -167,6 +169,7 @@ describe('OrderRouterService on orders.commands.v1', () => {
     expect(h.sent).toHaveLength(1);
     expect(h.stream).toEqual({
       a1: [
+        expect.objectContaining({ orderId: first.orderId, status: 'pending', reason: null }),
         expect.objectContaining({ orderId: broke.orderId, status: 'rejected', reason: 'INSUFFICIENT_FUNDS' }),
         expect.objectContaining({ orderId: unknown.orderId, status: 'rejected', reason: 'UNKNOWN_SYMBOL' }),
       ],

@@ -9,6 +9,7 @@ import {
   type SequencedCommand,
 } from '@trading/contracts';
 import {
+  AccountStreamRepository,
   BalancesRepository,
   OrdersRepository,
   RouterBatchRepository,
@@ -20,6 +21,7 @@ import {
   type OrderEventRow,
   type OrderStateRow,
   type LedgerRow,
+  type StreamBatch,
 } from '@trading/db';
 import {
   DeadLetterPublisher,
@@ -37,8 +39,10 @@ import {
 } from '@trading/metrics';
 import { isDatabaseOutage, MarketCatalogService, ProducerService } from '@trading/nest-common';
 import {
+  AccountSequencer,
   orderStreamOf,
   RiskEngine,
+  type AccountEvent,
   type Decision,
   type LedgerEntry,
   type RiskOrder,
@@ -55,6 +59,7 @@ export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
 export const ROUTER_CONSUMER_METRICS = Symbol('ROUTER_CONSUMER_METRICS');
 export const COMMANDS = TOPICS.orderCommands.name;
 export const UPDATES = TOPICS.orderUpdates.name;
+export const ACCOUNT_EVENTS = TOPICS.accountEvents.name;
 
 /** What one router partition knows: its risk engine and where each input stands. */
 interface PartitionState {
@@ -62,11 +67,15 @@ interface PartitionState {
   engine: RiskEngine;
   /** Which of the engine's orders stay between batches. */
   orders: OpenOrders;
+  /** Each loaded account's own-orders stream seq (ADR 0014). */
+  seqs: AccountSequencer;
 }
 
 interface Outcome {
   ledger: LedgerEntry[];
   stream: Map<string, OrderStreamUpdate[]>;
+  /** The batch's numbered stream records, committed with it, produced to account.events.v1 after. */
+  events: AccountEvent[];
   /** Orders whose accepted-order record goes too (besides the final ones in `stream`). */
   forget?: string[];
 }
@@ -101,6 +110,7 @@ export class OrderRouterService {
     private readonly balances: BalancesRepository,
     private readonly outbox: RouterOutboxRepository,
     private readonly batches: RouterBatchRepository,
+    private readonly accountStream: AccountStreamRepository,
     private readonly markets: MarketCatalogService,
     private readonly stream: OrderStreamPublisher,
     private readonly producer: ProducerService,
@@ -206,14 +216,19 @@ export class OrderRouterService {
     if (!st) {
       // Whatever a previous owner committed but may not have sent goes out first (repeats are dropped downstream).
       await this.send(await this.outbox.pending(p));
+      for (const records of await this.accountStream.pending(p))
+        await this.sendEvents(JSON.parse(records) as AccountEvent[]);
       const engine = new RiskEngine(p);
-      st = { engine, orders: new OpenOrders(engine, this.openOrdersMax) };
+      st = { engine, orders: new OpenOrders(engine, this.openOrdersMax), seqs: new AccountSequencer() };
       this.parts.set(p, st);
     }
     await this.markets.ensureLoaded();
     try {
       const outcome = await apply(st);
       await ctx.heartbeat();
+      // At least once: a crash before this leaves the records in the outbox, sent by whoever
+      // takes the partition next (above), before anything newer of it.
+      await this.sendEvents(outcome.events);
       await this.stream.publish(outcome.stream, outcome.forget);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
@@ -243,6 +258,9 @@ export class OrderRouterService {
           rows.filter((r) => r.accountId === a),
         );
     }
+    const unsequenced = [...new Set(inputs.map((i) => i.accountId))].filter((a) => !st.seqs.isLoaded(a));
+    if (unsequenced.length > 0)
+      for (const [a, seq] of await this.accountStream.seqs(unsequenced)) st.seqs.load(a, seq);
     const { hits, loaded } = await st.orders.load(
       inputs.flatMap((i) => (i.orderId === undefined ? [] : [i.orderId])),
       (missing) => this.orders.findStates(missing),
@@ -319,6 +337,7 @@ export class OrderRouterService {
       }
     }
 
+    const { events, batch: streamBatch } = this.numberStream(st, p, stream, ledger);
     // Decisions, money and the outbox commit together; only then does matching get the commands,
     // so an execution update can never arrive before its order. Earlier batches were sent already.
     await this.commitBatch(
@@ -331,6 +350,7 @@ export class OrderRouterService {
           ledger,
           outbox: { partition: p, pruneBefore: Number(ctx.startOffset), rows: routed },
           offset,
+          stream: streamBatch,
         },
       }),
       ctx,
@@ -352,7 +372,7 @@ export class OrderRouterService {
     if (appliedMoney.length > 0) await this.checkMoneyPosted(p, appliedMoney);
     const sentAt = Date.now();
     for (const received of routedReceivedAt) this.m.routedLatency.observe((sentAt - received) / 1000);
-    return { ledger, stream: byAccount(stream), forget };
+    return { ledger, stream: byAccount(stream), forget, events };
   }
 
   /** The metrics of one decision of the engine. */
@@ -437,9 +457,14 @@ export class OrderRouterService {
       if (r.decision.outcome === 'unknown_order')
         this.logger.error(`update for unknown order ${u.orderId} (${u.symbol} seq ${u.seq})`);
     }
+    const stream = orderStreamOf(changed.values());
+    const numbered = this.numberStream(st, ctx.partition, stream, ledger);
     await this.commitBatch(
       UPDATES,
-      (offset) => ({ kind: 'updates', batch: { events, states: [...changed.values()], ledger, offset } }),
+      (offset) => ({
+        kind: 'updates',
+        batch: { events, states: [...changed.values()], ledger, offset, stream: numbered.batch },
+      }),
       ctx,
       { order_events: events.length, ledger: ledger.length },
     );
@@ -447,7 +472,46 @@ export class OrderRouterService {
     this.m.updates.observe(updates.length);
     const now = Date.now();
     for (const u of updates) this.m.persisted.observe((now - u.receivedAt) / 1000);
-    return { ledger, stream: byAccount(orderStreamOf(changed.values())) };
+    return { ledger, stream: byAccount(stream), events: numbered.events };
+  }
+
+  /**
+   * The batch's stream records: its order and money updates, then the balances its ledger entries
+   * moved (as they stand after the batch), numbered per account; with what the commit writes.
+   */
+  private numberStream(
+    st: PartitionState,
+    p: number,
+    updates: { accountId: string; update: StreamUpdate }[],
+    ledger: LedgerEntry[],
+  ): { events: AccountEvent[]; batch: StreamBatch } {
+    const touched = new Map<string, { accountId: string; asset: string }>();
+    for (const e of ledger)
+      if (st.engine.isLoaded(e.accountId) && st.seqs.isLoaded(e.accountId))
+        touched.set(`${e.accountId}\u0000${e.asset}`, { accountId: e.accountId, asset: e.asset });
+    const balances = [...touched.values()].map(({ accountId, asset }) => ({
+      accountId,
+      asset,
+      ...st.engine.balance(accountId, asset),
+    }));
+    const { events, last } = st.seqs.number(updates, balances);
+    return {
+      events,
+      batch: { partition: p, records: events.length ? JSON.stringify(events) : null, seqs: [...last] },
+    };
+  }
+
+  /** Stream records to account.events.v1, keyed by account, in order. */
+  private async sendEvents(events: AccountEvent[]): Promise<void> {
+    await Promise.all(
+      events.map((e) =>
+        this.producer.producer.sendEncoded(ACCOUNT_EVENTS, {
+          key: e.accountId,
+          value: JSON.stringify(e),
+          partition: partitionFor(e.accountId, this.partitions),
+        }),
+      ),
+    );
   }
 
   private async send(rows: OutboxRow[]): Promise<void> {

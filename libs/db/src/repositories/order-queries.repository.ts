@@ -129,6 +129,41 @@ export class OrderQueriesRepository {
     return rows.map(toOrder);
   }
 
+  /**
+   * What the own-orders stream's snapshot shows (ADR 0014): the account's open orders, balances
+   * and last stream seq, read in one REPEATABLE READ transaction, so they are the state after
+   * exactly the updates numbered up to `seq` (the router writes all three in one transaction).
+   */
+  async streamSnapshot(accountId: string): Promise<{
+    seq: number;
+    orders: OrderRow[];
+    balances: { asset: string; available: bigint; held: bigint }[];
+  }> {
+    return this.db.transaction('REPEATABLE READ', async (m) => {
+      const seq = (await m.query(`SELECT seq::text AS seq FROM account_stream_seq WHERE account_id = $1`, [
+        accountId,
+      ])) as { seq: string }[];
+      const orders = (await m.query(
+        `SELECT ${ORDER_COLUMNS} FROM orders WHERE account_id = $1 AND status IN ${OPEN_STATUSES_SQL}
+         ORDER BY created_at, order_id`,
+        [accountId],
+      )) as Raw[];
+      const balances = (await m.query(
+        `SELECT asset, available::text AS available, held::text AS held FROM balances WHERE account_id = $1 ORDER BY asset`,
+        [accountId],
+      )) as { asset: string; available: string; held: string }[];
+      return {
+        seq: seq.length ? Number(seq[0].seq) : 0,
+        orders: orders.map(toOrder),
+        balances: balances.map((b) => ({
+          asset: b.asset,
+          available: BigInt(b.available),
+          held: BigInt(b.held),
+        })),
+      };
+    });
+  }
+
   /** The account's orders that can still change (pending, new, partially filled), oldest first. */
   async openOwn(accountId: string, symbol: string | undefined, limit: number): Promise<OrderRow[]> {
     const rows = (await this.db.query(

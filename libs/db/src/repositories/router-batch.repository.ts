@@ -20,6 +20,17 @@ export interface BatchOffset {
   nextOffset: number;
 }
 
+/**
+ * A batch's own-orders stream (ADR 0014): its records (account.events.v1 messages, JSON, in send
+ * order; null: none) and each account's new last seq, written in the batch's transaction. The
+ * partition's earlier outbox rows go in the same statement: they were sent before the batch began.
+ */
+export interface StreamBatch {
+  partition: number;
+  records: string | null;
+  seqs: [accountId: string, seq: number][];
+}
+
 export interface CommandsBatch {
   orders: NewOrderRow[];
   /** Orders whose hold grew (amends). */
@@ -28,6 +39,7 @@ export interface CommandsBatch {
   /** Routed commands of this batch; outbox rows before `pruneBefore` were sent already. */
   outbox: { partition: number; pruneBefore: number; rows: OutboxRow[] };
   offset: BatchOffset;
+  stream?: StreamBatch;
 }
 
 export interface UpdatesBatch {
@@ -35,6 +47,7 @@ export interface UpdatesBatch {
   states: OrderStateRow[];
   ledger: LedgerRow[];
   offset: BatchOffset;
+  stream?: StreamBatch;
 }
 
 const params = (casts: string[], from: number): string =>
@@ -74,6 +87,52 @@ const GROUP_SQL = (() => {
   return `SELECT router_commit_group(${params(casts, 1)}, $${x}::text, $${x + 1}::text[], $${x + 2}::int[], $${x + 3}::bigint[])`;
 })();
 
+/**
+ * The stream's writes as data-modifying CTEs in front of a commit function's SELECT, parameters
+ * from `$from`: one statement, so they commit or fail with the batch (PostgreSQL runs every
+ * data-modifying CTE whether the main query reads it or not).
+ */
+const streamPrefix = (from: number): string =>
+  `WITH stream_sent AS (DELETE FROM account_events_outbox WHERE router_partition = ANY($${from}::int[])),
+  stream_outbox AS (INSERT INTO account_events_outbox (router_partition, records)
+    SELECT p, r FROM unnest($${from + 1}::int[], $${from + 2}::text[]) AS t(p, r)),
+  stream_seq AS (INSERT INTO account_stream_seq (account_id, seq)
+    SELECT a, q FROM unnest($${from + 3}::text[], $${from + 4}::bigint[]) AS t(a, q)
+    ON CONFLICT (account_id) DO UPDATE SET seq = GREATEST(account_stream_seq.seq, EXCLUDED.seq))
+  `;
+
+/** The parameters of streamPrefix for the batches of one statement. */
+function streamParams(streams: (StreamBatch | undefined)[]): unknown[] {
+  const pruned = new Set<number>();
+  const withRecords: StreamBatch[] = [];
+  const accounts: string[] = [];
+  const seqs: number[] = [];
+  for (const s of streams) {
+    if (!s) continue;
+    pruned.add(s.partition);
+    if (s.records !== null) withRecords.push(s);
+    for (const [a, q] of s.seqs) {
+      accounts.push(a);
+      seqs.push(q);
+    }
+  }
+  return pgArrays([
+    [...pruned],
+    withRecords.map((s) => s.partition),
+    withRecords.map((s) => s.records),
+    accounts,
+    seqs,
+  ]);
+}
+
+const withStream = (sql: string): string => {
+  const n = (sql.match(/\$\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
+  return streamPrefix(n + 1) + sql;
+};
+const COMMANDS_STREAM_SQL = withStream(COMMANDS_SQL);
+const UPDATES_STREAM_SQL = withStream(UPDATES_SQL);
+const GROUP_STREAM_SQL = withStream(GROUP_SQL);
+
 const offsetParams = (o: BatchOffset): unknown[] => [o.groupId, o.topic, o.partition, o.nextOffset];
 
 /** A consumed batch of either input topic, for a group commit. */
@@ -91,7 +150,7 @@ export class RouterBatchRepository {
 
   async commitCommands(b: CommandsBatch, db: DataSource | EntityManager = this.db): Promise<void> {
     const first = b.outbox.rows[0]?.offset ?? null;
-    await db.query(COMMANDS_SQL, [
+    await db.query(b.stream ? COMMANDS_STREAM_SQL : COMMANDS_SQL, [
       ...newOrderColumns(b.orders),
       ...orderStateColumns(b.states),
       ...ledgerColumns(b.ledger),
@@ -100,6 +159,7 @@ export class RouterBatchRepository {
       first,
       b.outbox.rows.length ? outboxRecords(b.outbox.rows) : null,
       ...offsetParams(b.offset),
+      ...(b.stream ? streamParams([b.stream]) : []),
     ]);
   }
 
@@ -143,7 +203,9 @@ export class RouterBatchRepository {
     const groupIds = new Set(offsets.map((o) => o.groupId));
     if (groupIds.size !== 1)
       throw new Error(`a group commit spans consumer groups ${[...groupIds].join(', ')}`);
-    await db.query(GROUP_SQL, [
+    const streams = group.map((g) => g.batch.stream);
+    const stream = streams.some((x) => x !== undefined);
+    await db.query(stream ? GROUP_STREAM_SQL : GROUP_SQL, [
       ...newOrderColumns(orders),
       ...orderEventColumns(events),
       ...orderStateColumns(states),
@@ -160,15 +222,17 @@ export class RouterBatchRepository {
         offsets.map((o) => o.partition),
         offsets.map((o) => o.nextOffset),
       ]),
+      ...(stream ? streamParams(streams) : []),
     ]);
   }
 
   async commitUpdates(b: UpdatesBatch, db: DataSource | EntityManager = this.db): Promise<void> {
-    await db.query(UPDATES_SQL, [
+    await db.query(b.stream ? UPDATES_STREAM_SQL : UPDATES_SQL, [
       ...orderEventColumns(b.events),
       ...orderStateColumns(b.states),
       ...ledgerColumns(b.ledger),
       ...offsetParams(b.offset),
+      ...(b.stream ? streamParams([b.stream]) : []),
     ]);
   }
 }

@@ -4,9 +4,11 @@ import {
   orderCommandSchema,
   orderUpdateBatchSchema,
   sampleMarketSpec,
+  TOPICS,
   type MarketSpec,
 } from '@trading/contracts';
 import type {
+  AccountStreamRepository,
   BalanceRow,
   BalancesRepository,
   LedgerRow,
@@ -84,6 +86,8 @@ interface Seed {
 
 export function routerHarness(seed: Seed = {}) {
   const committed: RouterBatch[] = [];
+  /** What was produced to account.events.v1 (the rest of what was sent is in `sent`). */
+  const accountEvents: { topic: string; key: string; partition: number | undefined; value: unknown }[] = [];
   const sent: { topic: string; key: string; partition: number | undefined; value: unknown }[] = [];
   const deadLettered: { topic: string; value: { sourceOffset: string; reason: string } }[] = [];
   const published: { stream: Map<string, OrderStreamUpdate[]>; forget: string[] }[] = [];
@@ -124,7 +128,7 @@ export function routerHarness(seed: Seed = {}) {
         value: JSON.stringify(r.schema.parse(r.value)),
       }),
       sendEncoded: async (topic: string, m: Message) =>
-        void sent.push({
+        void (topic === TOPICS.accountEvents.name ? accountEvents : sent).push({
           topic,
           key: String(m.key),
           partition: m.partition,
@@ -154,6 +158,13 @@ export function routerHarness(seed: Seed = {}) {
   // A failed commit ends the delivery (as a rebalance would); the next delivery is the redelivery.
   let stale = false;
   const outbox = { pending: async () => [] } as unknown as RouterOutboxRepository;
+  // Each account's stream seq as committed, and the stream outbox rows not yet pruned.
+  const streamSeqs = new Map<string, number>();
+  const streamOutbox: { partition: number; records: string }[] = [];
+  const accountStream = {
+    seqs: async (ids: string[]) => new Map(ids.map((a) => [a, streamSeqs.get(a) ?? 0])),
+    pending: async (p: number) => streamOutbox.filter((r) => r.partition === p).map((r) => r.records),
+  } as unknown as AccountStreamRepository;
   const balances = {
     forAccounts: async (ids: string[]) => (seed.balances ?? []).filter((b) => ids.includes(b.accountId)),
     findEntries: async (keys: string[]) => keys.flatMap((k) => (ledger.has(k) ? [ledger.get(k)!] : [])),
@@ -179,6 +190,13 @@ export function routerHarness(seed: Seed = {}) {
         throw new Error('database went away');
       }
       committed.push(structuredClone(b));
+      const st = b.batch.stream;
+      if (st) {
+        for (let i = streamOutbox.length - 1; i >= 0; i--)
+          if (streamOutbox[i].partition === st.partition) streamOutbox.splice(i, 1);
+        if (st.records !== null) streamOutbox.push({ partition: st.partition, records: st.records });
+        for (const [a, q] of st.seqs) streamSeqs.set(a, Math.max(streamSeqs.get(a) ?? 0, q));
+      }
       for (const e of b.batch.ledger) if (!ledger.has(e.key)) ledger.set(e.key, e);
       for (const s of b.batch.states) orders.set(s.orderId, { ...s });
       if (b.kind === 'commands')
@@ -210,6 +228,7 @@ export function routerHarness(seed: Seed = {}) {
     balances,
     outbox,
     batches,
+    accountStream,
     markets,
     stream,
     producer,
@@ -273,5 +292,8 @@ export function routerHarness(seed: Seed = {}) {
     deliver,
     metric,
     failCommit: () => (failNextCommit = true),
+    streamSeqs,
+    streamOutbox,
+    accountEvents,
   };
 }
