@@ -539,23 +539,81 @@ describe('api-gateway against the native infrastructure', () => {
         type: 'authenticated',
         accountId: ACCOUNT_A,
       });
+      // The own-orders channel (ADR 0014): a snapshot from the database with the account's stream
+      // seq, then the account's records of account.events.v1 in decimals; a repeat is dropped, a
+      // gap answered with a fresh snapshot.
+      await db.query(
+        `INSERT INTO account_stream_seq (account_id, seq) VALUES ($1, 7)
+         ON CONFLICT (account_id) DO UPDATE SET seq = 7`,
+        [ACCOUNT_A],
+      );
       ws.send(JSON.stringify({ op: 'subscribe', channel: 'orders' }));
-      await next((f) => f.type === 'subscribed' && f.channel === 'orders');
-      const update = { orderId: placedOrderId, status: 'new' };
-      await redis.publish(
-        redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_B)),
-        JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_B), seq: 1, data: { other: true } }),
-      );
-      await redis.publish(
-        redisKeys.pubsub(redisKeys.orderChannel(ACCOUNT_A)),
-        JSON.stringify({ channel: redisKeys.orderChannel(ACCOUNT_A), seq: 1, data: update }),
-      );
+      const snapshot = await next((f) => f.type === 'snapshot' && f.channel === 'orders');
+      expect(snapshot).toMatchObject({
+        seq: 7,
+        data: { orders: expect.any(Array), balances: expect.any(Array) },
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      const event = (accountId: string, seq: number, data: unknown) => ({
+        key: accountId,
+        value: JSON.stringify({ accountId, seq, data }),
+        partition: partitionFor(accountId, config.KAFKA_PARTITIONS),
+      });
+      const update = {
+        type: 'order',
+        orderId: placedOrderId,
+        symbol: SYMBOL,
+        status: 'new',
+        reason: null,
+        qty: 5000,
+        filledQty: 0,
+        lastSeq: 1,
+      };
+      await producer.send({
+        topic: TOPICS.accountEvents.name,
+        messages: [
+          event(ACCOUNT_B, 8, { other: true }),
+          event(ACCOUNT_A, 7, {
+            type: 'order',
+            orderId: 'stale',
+            symbol: SYMBOL,
+            status: 'new',
+            reason: null,
+          }),
+          event(ACCOUNT_A, 8, update),
+          event(ACCOUNT_A, 8, update),
+          event(ACCOUNT_A, 9, { type: 'balance', asset: 'USDT', available: '1500000', held: '250' }),
+          event(ACCOUNT_A, 11, { type: 'balance', asset: 'USDT', available: '1', held: '0' }),
+        ],
+      });
+      await producer.disconnect();
       expect(await next((f) => f.type === 'update' && f.channel === 'orders')).toEqual({
         type: 'update',
         channel: 'orders',
-        seq: 1,
-        data: update,
+        seq: 8,
+        data: {
+          type: 'order',
+          orderId: placedOrderId,
+          symbol: SYMBOL,
+          status: 'new',
+          reason: null,
+          quantity: '0.5',
+          filledQuantity: '0',
+        },
       });
+      expect(await next((f) => f.type === 'update' && f.seq === 9)).toMatchObject({
+        data: { type: 'balance', asset: 'USDT', available: '1.5', held: '0.00025' },
+      });
+      // 11 after 9: a gap, so a fresh snapshot (at the database's seq) instead of the update.
+      await next((f) => f.type === 'snapshot' && f.channel === 'orders' && f !== snapshot);
+      const orderFrames = frames.filter((f) => f.channel === 'orders' && f.type !== 'error');
+      expect(orderFrames.map((f) => [f.type, f.seq])).toEqual([
+        ['snapshot', 7],
+        ['update', 8],
+        ['update', 9],
+        ['snapshot', 7],
+      ]);
       expect(ws.readyState).toBe(1);
       expect(frames.filter((f) => JSON.stringify(f).includes('"other"'))).toEqual([]);
     } finally {

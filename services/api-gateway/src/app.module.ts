@@ -38,6 +38,8 @@ import { FillsController } from './orders/fills.controller';
 import { OrderQueriesService } from './orders/order-queries.service';
 import { OrdersController } from './orders/orders.controller';
 import { OrdersService } from './orders/orders.service';
+import { AccountEventsConsumer } from './stream/account-events.consumer';
+import { AccountStreamViews } from './stream/account-stream.views';
 import { StreamHub } from './stream/stream-hub.service';
 import { StreamGateway } from './stream/stream.gateway';
 import { BalancesController } from './money/balances.controller';
@@ -98,6 +100,8 @@ export class AppModule {
         OrderQueriesService,
         MarketDataService,
         StreamHub,
+        AccountStreamViews,
+        AccountEventsConsumer,
         StreamGateway,
         BalancesService,
         OperatorGuard,

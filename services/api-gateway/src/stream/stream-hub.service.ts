@@ -1,22 +1,31 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { RedisConfig } from '@trading/config';
-import { streamMessageSchema, type StreamMessage } from '@trading/contracts';
+import { redisKeys, streamMessageSchema, type StreamMessage } from '@trading/contracts';
 import { createRedis } from '@trading/redis';
 
 export type StreamListener = (message: StreamMessage) => void;
+
+/** The accounts' order channels: fed by account.events.v1 (AccountEventsConsumer), not by Redis. */
+const ACCOUNT_CHANNEL_PREFIX = redisKeys.pubsub(redisKeys.orderChannel(''));
+/** How long a subscription to an account channel waits for the Kafka feed to be running. */
+const ACCOUNT_FEED_WAIT_MS = 10_000;
 
 /**
  * The process's one Redis subscriber connection, shared by every WebSocket: a Redis channel is
  * subscribed while at least one socket listens to it (reference-counted) and each message is
  * parsed once, however many sockets receive it. ioredis re-subscribes after a reconnect; the
- * sessions notice a seq gap and resynchronise from the snapshot.
+ * sessions notice a seq gap and resynchronise from the snapshot. The accounts' order channels
+ * (`stream:orders:<accountId>`) are local: `deliver` hands them what the Kafka consumer of
+ * account.events.v1 reads (ADR 0014).
  */
 @Injectable()
 export class StreamHub implements OnApplicationShutdown {
   private readonly logger = new Logger(StreamHub.name);
   private readonly sub: Redis;
   private readonly listeners = new Map<string, Set<StreamListener>>();
+  private accountFeedReady = false;
+  private accountFeedWaiters: (() => void)[] = [];
 
   constructor(@Inject('REDIS_CONFIG') config: RedisConfig, @Inject('APPLICATION_NAME') name: string) {
     this.sub = createRedis(config, `${name}-stream`);
@@ -29,6 +38,39 @@ export class StreamHub implements OnApplicationShutdown {
     return this.sub.status === 'ready';
   }
 
+  /** The account feed reads account.events.v1 from its end: account channels can be subscribed. */
+  accountFeedStarted(): void {
+    this.accountFeedReady = true;
+    for (const w of this.accountFeedWaiters.splice(0)) w();
+  }
+
+  /** Whether anyone here listens to the account's order channel (the consumer skips the rest). */
+  hasAccountListeners(accountId: string): boolean {
+    return this.listeners.has(ACCOUNT_CHANNEL_PREFIX + accountId);
+  }
+
+  /** A record of account.events.v1 to the sockets of its account's order channel. */
+  deliver(accountId: string, message: StreamMessage): void {
+    const set = this.listeners.get(ACCOUNT_CHANNEL_PREFIX + accountId);
+    if (!set) return;
+    for (const listener of set) listener(message);
+  }
+
+  private async accountFeed(): Promise<void> {
+    if (this.accountFeedReady) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.accountFeedWaiters = this.accountFeedWaiters.filter((w) => w !== done);
+        reject(new Error('account feed not running'));
+      }, ACCOUNT_FEED_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.accountFeedWaiters.push(done);
+    });
+  }
+
   /** Listens to a Redis pub/sub channel; resolves once Redis confirmed the subscription. */
   async subscribe(channel: string, listener: StreamListener): Promise<() => void> {
     let set = this.listeners.get(channel);
@@ -38,6 +80,15 @@ export class StreamHub implements OnApplicationShutdown {
       this.listeners.set(channel, set);
     }
     set.add(listener);
+    if (channel.startsWith(ACCOUNT_CHANNEL_PREFIX)) {
+      try {
+        await this.accountFeed();
+      } catch (err) {
+        this.remove(channel, listener);
+        throw err;
+      }
+      return () => this.remove(channel, listener);
+    }
     try {
       // Every subscriber waits for Redis' confirmation, even when the channel is already live.
       if (first || this.sub.status !== 'ready') await this.sub.subscribe(channel);
@@ -62,7 +113,7 @@ export class StreamHub implements OnApplicationShutdown {
     set.delete(listener);
     if (set.size === 0) {
       this.listeners.delete(channel);
-      this.sub.unsubscribe(channel).catch(() => undefined);
+      if (!channel.startsWith(ACCOUNT_CHANNEL_PREFIX)) this.sub.unsubscribe(channel).catch(() => undefined);
     }
   }
 

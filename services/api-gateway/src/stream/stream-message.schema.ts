@@ -4,6 +4,8 @@ import { z } from 'zod';
 export const clientMessageSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('subscribe'), channel: z.string().max(64) }),
   z.strictObject({ op: z.literal('unsubscribe'), channel: z.string().max(64) }),
+  // A fresh snapshot of a subscribed channel (a client that noticed a gap, or doubts its view).
+  z.strictObject({ op: z.literal('resync'), channel: z.string().max(64) }),
   z.strictObject({
     op: z.literal('auth'),
     apiKey: z.string().max(64),

@@ -5,6 +5,7 @@ import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import { GatewayMetrics } from '../common/gateway.metrics';
 import { MarketLookupService } from '../markets/market-lookup.service';
+import { AccountStreamViews } from './account-stream.views';
 import type { WsClient } from './stream-message.schema';
 import { StreamHub } from './stream-hub.service';
 import { StreamSession } from './stream.session';
@@ -21,6 +22,7 @@ export class StreamGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly auth: ApiKeyAuthService,
     private readonly markets: MarketLookupService,
     private readonly metrics: GatewayMetrics,
+    private readonly accountViews: AccountStreamViews,
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
   ) {}
 
@@ -30,6 +32,7 @@ export class StreamGateway implements OnGatewayConnection, OnGatewayDisconnect {
       redis: this.redis.redis,
       auth: this.auth,
       markets: this.markets,
+      accountViews: this.accountViews,
       maxSubscriptions: this.config.WS_MAX_SUBSCRIPTIONS,
       onSubscriptionCount: (delta) =>
         delta >= 0 ? this.metrics.wsSubscriptions.inc(delta) : this.metrics.wsSubscriptions.dec(-delta),

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import type { MarketLookupService } from '../markets/market-lookup.service';
+import type { AccountStreamViews } from './account-stream.views';
 import type { StreamHub } from './stream-hub.service';
 import { WS_OPEN, type WsClient } from './stream-message.schema';
 import { StreamSession } from './stream.session';
@@ -35,6 +36,7 @@ function harness() {
     markets: {
       find: async (symbol: string) => (symbol === 'BTC-USDT' ? { symbol } : undefined),
     } as unknown as MarketLookupService,
+    accountViews: {} as AccountStreamViews,
     maxSubscriptions: 50,
     onSubscriptionCount: (delta) => (gauge += delta),
   });

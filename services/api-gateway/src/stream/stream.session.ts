@@ -5,6 +5,7 @@ import { inspectJson } from '../common/edge-input';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import type { MarketLookupService } from '../markets/market-lookup.service';
 import { clientMessageSchema, WS_OPEN, type ClientMessage, type WsClient } from './stream-message.schema';
+import type { AccountStreamViews } from './account-stream.views';
 import type { StreamHub } from './stream-hub.service';
 
 // A client this far behind is cut off rather than buffered without bound.
@@ -12,13 +13,18 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 // Updates held while a snapshot is being read; beyond that the session resynchronises.
 const MAX_PENDING = 10_000;
 
+/** Where a channel's snapshot comes from: a Redis key (market data) or the account's own view. */
+type SnapshotSource = { kind: 'redis'; key: string } | { kind: 'account'; accountId: string };
+
 interface Subscription {
   redisChannel: string;
-  snapshotKey: string | null;
+  snapshot: SnapshotSource | null;
   live: boolean;
   syncing: boolean;
   pending: StreamMessage[];
   lastSeq: number;
+  /** An update that could not be shown before a fresh snapshot (it is skipped if it still cannot). */
+  unviewable?: number;
   unsubscribe: (() => void) | null;
 }
 
@@ -27,6 +33,8 @@ export interface SessionDeps {
   redis: Redis;
   auth: ApiKeyAuthService;
   markets: MarketLookupService;
+  /** The own-orders channel's snapshot and decimal updates (ADR 0014). */
+  accountViews: AccountStreamViews;
   maxSubscriptions: number;
   onSubscriptionCount: (delta: number) => void;
 }
@@ -68,7 +76,7 @@ export class StreamSession {
     if (!parsed.success) {
       return this.error(
         ErrorCode.VALIDATION_FAILED,
-        'expected {"op":"subscribe"|"unsubscribe"|"auth"|"ping", ...}',
+        'expected {"op":"subscribe"|"unsubscribe"|"resync"|"auth"|"ping", ...}',
       );
     }
     try {
@@ -118,6 +126,12 @@ export class StreamSession {
         this.drop(msg.channel, sub);
         return this.send({ type: 'unsubscribed', channel: msg.channel });
       }
+      case 'resync': {
+        const sub = this.subs.get(msg.channel);
+        if (!sub?.snapshot) return this.error('NOT_SUBSCRIBED', 'not subscribed', msg.channel);
+        if (!sub.live) return; // a snapshot is on its way
+        return this.sync(msg.channel, sub);
+      }
     }
   }
 
@@ -149,7 +163,7 @@ export class StreamSession {
     // counted twice, and the replaced one was never answered).
     const sub: Subscription = {
       redisChannel: '',
-      snapshotKey: null,
+      snapshot: null,
       live: false,
       syncing: false,
       pending: [],
@@ -165,7 +179,7 @@ export class StreamSession {
     // Unsubscribed or closed while the channel was resolved.
     if (this.closed || this.subs.get(channel) !== sub) return;
     sub.redisChannel = target.redisChannel;
-    sub.snapshotKey = target.snapshotKey;
+    sub.snapshot = target.snapshot;
     try {
       sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) =>
         this.onUpdate(channel, sub, m),
@@ -180,7 +194,7 @@ export class StreamSession {
     }
     // Unsubscribed or closed while Redis confirmed.
     if (this.closed || this.subs.get(channel) !== sub) return sub.unsubscribe();
-    if (sub.snapshotKey) return this.sync(channel, sub);
+    if (sub.snapshot) return this.sync(channel, sub);
     this.send({ type: 'subscribed', channel });
     sub.live = true;
     for (const m of sub.pending.splice(0)) this.forward(channel, sub, m);
@@ -189,7 +203,7 @@ export class StreamSession {
   /** Redis channel and snapshot key of a client channel; null (with an error sent) if invalid. */
   private async resolve(
     channel: string,
-  ): Promise<{ redisChannel: string; snapshotKey: string | null } | null> {
+  ): Promise<{ redisChannel: string; snapshot: SnapshotSource | null } | null> {
     if (channel === 'orders') {
       if (!this.account) {
         this.error('UNAUTHENTICATED', 'send {"op":"auth",...} before subscribing to orders', channel);
@@ -197,7 +211,7 @@ export class StreamSession {
       }
       return {
         redisChannel: redisKeys.pubsub(redisKeys.orderChannel(this.account.accountId)),
-        snapshotKey: null,
+        snapshot: { kind: 'account', accountId: this.account.accountId },
       };
     }
     const m = /^(depth|trades|ticker):(.{1,32})$/.exec(channel);
@@ -215,7 +229,10 @@ export class StreamSession {
       this.error(ErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${m[2]}`, channel);
       return null;
     }
-    return { redisChannel: redisKeys.pubsub(channel), snapshotKey: redisKeys[kind](market.symbol) };
+    return {
+      redisChannel: redisKeys.pubsub(channel),
+      snapshot: { kind: 'redis', key: redisKeys[kind](market.symbol) },
+    };
   }
 
   /** Sends the snapshot, then the held updates newer than it. */
@@ -224,14 +241,20 @@ export class StreamSession {
     sub.syncing = true;
     sub.live = false;
     try {
-      const raw = await this.deps.redis.get(sub.snapshotKey!);
-      if (this.closed || this.subs.get(channel) !== sub) return;
       let seq = 0;
       let data: unknown = null;
-      if (raw !== null) {
-        const env = JSON.parse(raw) as { seq?: unknown; data?: unknown };
-        if (typeof env.seq === 'number') seq = env.seq;
-        data = env.data ?? null;
+      const source = sub.snapshot!;
+      if (source.kind === 'account') {
+        ({ seq, data } = await this.deps.accountViews.snapshot(source.accountId));
+        if (this.closed || this.subs.get(channel) !== sub) return;
+      } else {
+        const raw = await this.deps.redis.get(source.key);
+        if (this.closed || this.subs.get(channel) !== sub) return;
+        if (raw !== null) {
+          const env = JSON.parse(raw) as { seq?: unknown; data?: unknown };
+          if (typeof env.seq === 'number') seq = env.seq;
+          data = env.data ?? null;
+        }
       }
       this.send({ type: 'snapshot', channel, seq, data });
       sub.lastSeq = seq;
@@ -255,7 +278,9 @@ export class StreamSession {
   }
 
   private forward(channel: string, sub: Subscription, m: StreamMessage): void {
-    if (sub.snapshotKey) {
+    let data = m.data;
+    if (sub.snapshot) {
+      // Repeats (at-least-once redelivery, or updates the snapshot already counts) are dropped.
       if (m.seq <= sub.lastSeq) return;
       if (m.seq !== sub.lastSeq + 1) {
         // A gap: the snapshot (written before each publish) is at least this new.
@@ -263,9 +288,25 @@ export class StreamSession {
         void this.sync(channel, sub);
         return;
       }
+      if (sub.snapshot.kind === 'account') {
+        const view = this.deps.accountViews.update(m.data);
+        if (view === null && sub.unviewable !== m.seq) {
+          // A market or asset this process does not know yet: a snapshot loads it.
+          sub.unviewable = m.seq;
+          sub.pending = [m];
+          void this.sync(channel, sub);
+          return;
+        }
+        if (view === null) {
+          // Not one this channel shows, even after a snapshot: counted, not sent.
+          sub.lastSeq = m.seq;
+          return;
+        }
+        data = view;
+      }
       sub.lastSeq = m.seq;
     }
-    this.send({ type: 'update', channel, seq: m.seq, data: m.data });
+    this.send({ type: 'update', channel, seq: m.seq, data });
   }
 
   private error(code: string, message: string, channel?: string): void {
