@@ -84,7 +84,9 @@ describe('groupOf', () => {
       'services',
     ]);
     expect(['kafka', 'kafka-3'].map(groupOf)).toEqual(['kafka', 'kafka']);
-    expect(['postgres', 'timescaledb', 'pgbouncer', 'redis'].map(groupOf)).toEqual(Array(4).fill('data'));
+    expect(
+      ['postgres', 'timescaledb', 'pgbouncer', 'redis', 'redis-replica', 'redis-sentinel-2'].map(groupOf),
+    ).toEqual(Array(6).fill('data'));
     expect(['prometheus', 'node-exporter', 'cadvisor', 'redis-exporter'].map(groupOf)).toEqual(
       Array(4).fill('monitoring'),
     );

@@ -47,7 +47,7 @@ export function swarmLabelOf(cgroupText: string, comm: string, services: Map<str
 export function groupOf(name: string): string {
   if (/^(api-gateway|order-router|matching-worker|market-data)/.test(name)) return 'services';
   if (/^kafka/.test(name)) return 'kafka';
-  if (/^(postgres|timescaledb|pgbouncer|redis)$/.test(name)) return 'data';
+  if (/^(postgres|timescaledb|pgbouncer|redis(-replica|-sentinel-\d+)?)$/.test(name)) return 'data';
   if (
     /^(prometheus|alertmanager|grafana|cadvisor|node-exporter|postgres-exporter|redis-exporter)$/.test(name)
   )
