@@ -95,6 +95,7 @@ row() {
       s.wsDelivery ? sec(s.wsDelivery.p99) : "n/a", s.idle ? `${s.idle.totalPctOfOneCore} %` : "n/a",
       `${Math.round(s.latencyMs.p50)} / ${Math.round(s.latencyMs.p99)} ms`, ms(stage("acknowledged")),
       sec(stage("trade persisted")), rss ?? "n/a", pss ?? "n/a",
+      Object.entries(s.costByGroup ?? {}).map(([g, v]) => `${g} ${v.toFixed(3)}`).join(", ") || "n/a",
       s.reconciliation && s.reconciliation.ok ? "clean" : "**FAILED**", s.runId];
     console.log(`| ${cells.join(" | ")} |`);
   ' "$1" "$2" "$3"
@@ -108,8 +109,8 @@ row() {
   [[ -z "$LOAD_ARGS" ]] || extra=" --load-args '$LOAD_ARGS'"
   echo "Command: \`bash loadtest/ab.sh --rates $RATES --duration $DURATION --warmup '$WARMUP' --pairs $PAIRS$extra ${variants[*]}\`"
   echo
-  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | receipt→WS trade frame p99 | idle, % of a core | client latency p50 / p99 | ack p50 | receipt→trade persisted p50 | RSS MB, the four services | PSS MB, all | reconciliation | run |"
-  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------------------: | ----------------: | -----------------------: | ------: | --------------------------: | ------------------------: | ----------: | -------------- | --- |"
+  echo "| variant | offered/s | accepted/s | CPU ms/order, all | Kafka | order-router | the four services | ack p99 | receipt→trade persisted p99 | receipt→WS trade frame p99 | idle, % of a core | client latency p50 / p99 | ack p50 | receipt→trade persisted p50 | RSS MB, the four services | PSS MB, all | CPU ms/order by kind | reconciliation | run |"
+  echo "| ------- | --------: | ---------: | ----------------: | ----: | -----------: | ----------------: | ------: | --------------------------: | -------------------------: | ----------------: | -----------------------: | ------: | --------------------------: | ------------------------: | ----------: | -------------------- | -------------- | --- |"
 } >"$OUT"
 
 IFS=, read -r -a rates <<<"$RATES"
