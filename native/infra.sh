@@ -36,7 +36,11 @@ COMPONENTS=(
   "postgres:$PG_PORT"
   "pgbouncer:$PGBOUNCER_PORT"
   "redis:$REDIS_PORT"
+  "redis-replica:$REDIS_REPLICA_PORT"
 )
+for ((_i = 0; _i < REDIS_SENTINELS_N; _i++)); do
+  COMPONENTS+=("$(redis_sentinel_name "$_i"):$(redis_sentinel_port "$_i")")
+done
 for ((_i = 0; _i < KAFKA_NODES; _i++)); do
   COMPONENTS+=("$(kafka_node_name "$_i"):$(kafka_node_port "$_i")")
 done
@@ -72,6 +76,8 @@ DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
 API_KEY_ENCRYPTION_KEY_FILE=$SECRETS_DIR/api_key_encryption_key
 OPERATOR_TOKEN_FILE=$SECRETS_DIR/operator_token
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+REDIS_SENTINELS=$(redis_sentinels_list)
+REDIS_SENTINEL_NAME=$REDIS_SENTINEL_NAME
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 ALERTMANAGER_URL=http://127.0.0.1:$ALERTMANAGER_PORT
 # Where the native services listen (native/platform.sh, tests); NATIVE_PORT_OFFSET applied.
@@ -115,7 +121,7 @@ cmd_wait() {
   done
   wait_for postgres 60 "$PG_LOG" pg_ready
   wait_for pgbouncer 30 "$PGBOUNCER_LOG" pgbouncer_ready
-  wait_for redis 30 "$REDIS_LOG" redis_ready
+  redis_wait
   wait_for "$(kafka_node_name 0)" 120 "$KAFKA_LOG" kafka_ready
   wait_for alertmanager 30 "$ALERTMANAGER_LOG" alertmanager_ready
   wait_for node-exporter 30 "$NODE_EXPORTER_LOG" node_exporter_ready
@@ -158,7 +164,7 @@ cmd_status() {
       state=down
       rc=3
     fi
-    printf '%-13s %-8s pid=%-8s port=%s\n' "$name" "$state" "$pid" "$port"
+    printf '%-16s %-8s pid=%-8s port=%s\n' "$name" "$state" "$pid" "$port"
   done
   return "$rc"
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { DataSource } from 'typeorm';
+import { loadConfig, redisSchema } from '@trading/config';
 import { redisKeys, TOPICS, type OrderCommand } from '@trading/contracts';
 import { partitionFor } from '@trading/kafka';
+import { createRedis } from '@trading/redis';
 import { ExchangeClient, type Credentials, type StreamClient } from './testing/exchange-client';
 import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
 import { openTestMarket } from './testing/test-market';
@@ -126,7 +128,8 @@ describe('idempotency keys (clientOrderId, operator commandId)', () => {
     operator = secret('operator_token');
     db = await openTestMarket('idempotency-spec', symbolA, `IA${run}`);
     dbB = await openTestMarket('idempotency-spec-b', symbolB, `IB${run}`);
-    redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+    // Through the sentinels, as the services: whichever node is the primary now.
+    redis = createRedis(loadConfig(redisSchema), 'idempotency-spec');
     await redis.connect();
     kafka = new Kafka({
       clientId: 'idempotency-spec',

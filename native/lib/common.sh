@@ -43,7 +43,7 @@ running_pid() {
   local want cmdline
   case "$1" in
     kafka | kafka-[0-9]) want=kafka.Kafka ;;
-    redis) want=redis-server ;;
+    redis | redis-replica | redis-sentinel-[0-9]) want=redis-server ;;
     alertmanager) want=alertmanager ;;
     *) want="$1" ;;
   esac

@@ -59,6 +59,15 @@ export const databaseSchema = z.object({
 export const redisSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
   REDIS_PASSWORD: z.string().optional(),
+  // With Sentinel (docs/reliability.md "Redis failover"): the sentinels to ask for the primary of
+  // REDIS_SENTINEL_NAME, comma-separated host:port; REDIS_URL then only gives the database and
+  // the scheme. Every connection follows the primary through a failover without a restart.
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'must be host:port[,host:port...]')
+    .optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('exchange'),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseSchema>;

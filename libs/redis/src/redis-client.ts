@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '@trading/config';
 
 export interface RedisClientOptions {
@@ -19,9 +19,17 @@ export interface RedisClientOptions {
   coalesceWrites?: boolean;
 }
 
-/** One ioredis connection; TCP keepalive stays below Swarm's 900 s idle cut. */
-export function createRedis(config: RedisConfig, name: string, options: RedisClientOptions = {}): Redis {
-  const redis = new Redis(config.REDIS_URL, {
+/** REDIS_SENTINELS as ioredis wants them. */
+export function parseSentinels(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
+}
+
+/** The options of a connection: to REDIS_URL, or to the primary the sentinels name. */
+export function redisOptions(config: RedisConfig, name: string, options: RedisClientOptions = {}): RedisOptions {
+  const common: RedisOptions = {
     password: config.REDIS_PASSWORD,
     connectionName: name,
     keepAlive: 60_000,
@@ -30,7 +38,30 @@ export function createRedis(config: RedisConfig, name: string, options: RedisCli
     maxRetriesPerRequest: 2,
     // Reconnect forever with capped backoff: a Redis restart must heal by itself.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-  });
+  };
+  if (!config.REDIS_SENTINELS) return common;
+  const url = new URL(config.REDIS_URL);
+  return {
+    ...common,
+    sentinels: parseSentinels(config.REDIS_SENTINELS),
+    name: config.REDIS_SENTINEL_NAME,
+    role: 'master',
+    db: Number(url.pathname.slice(1) || 0),
+    sentinelPassword: config.REDIS_SENTINEL_PASSWORD,
+    ...(url.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+    // A failover the sentinels announce (+switch-master) moves the connection at once, instead
+    // of when the old primary's socket fails; a primary demoted to replica (READONLY) too.
+    failoverDetector: true,
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+  };
+}
+
+/** One ioredis connection; TCP keepalive stays below Swarm's 900 s idle cut. */
+export function createRedis(config: RedisConfig, name: string, options: RedisClientOptions = {}): Redis {
+  const redis = config.REDIS_SENTINELS
+    ? new Redis(redisOptions(config, name, options))
+    : new Redis(config.REDIS_URL, redisOptions(config, name, options));
   if (options.coalesceWrites) redis.on('connect', () => coalesceWrites(redis.stream as Socket));
   return redis;
 }
