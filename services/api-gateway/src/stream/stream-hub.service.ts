@@ -24,6 +24,9 @@ export class StreamHub implements OnApplicationShutdown {
   private readonly logger = new Logger(StreamHub.name);
   private readonly sub: Redis;
   private readonly listeners = new Map<string, Set<StreamListener>>();
+  /** What each Redis-fed listener does when the subscriber connection comes back (a fresh snapshot). */
+  private readonly resyncs = new Map<StreamListener, () => void>();
+  private connectedOnce = false;
   private accountFeedReady = false;
   private accountFeedWaiters: (() => void)[] = [];
 
@@ -31,9 +34,26 @@ export class StreamHub implements OnApplicationShutdown {
     this.sub = createRedis(config, `${name}-stream`);
     this.sub.on('error', () => undefined);
     this.sub.on('message', (channel: string, raw: string) => this.dispatch(channel, raw));
+    this.sub.on('ready', () => this.onReady());
     this.sub.connect().catch(() => undefined);
   }
 
+  /**
+   * The subscriber is connected again (a Redis restart or a Sentinel failover): whatever was
+   * published meanwhile is lost to it, and a promoted replica may even have counted a channel's
+   * seq a little lower than the old primary did, so a gap is not a reliable sign. Every Redis
+   * channel's sockets get a fresh snapshot instead (docs/reliability.md "Redis failover").
+   */
+  private onReady(): void {
+    if (!this.connectedOnce) {
+      this.connectedOnce = true;
+      return;
+    }
+    const resyncs = [...this.resyncs.values()];
+    if (resyncs.length > 0)
+      this.logger.warn(`redis subscriber reconnected: ${resyncs.length} subscriptions resynchronised`);
+    for (const resync of resyncs) resync();
+  }
   get isReady(): boolean {
     return this.sub.status === 'ready';
   }
@@ -71,8 +91,12 @@ export class StreamHub implements OnApplicationShutdown {
     });
   }
 
-  /** Listens to a Redis pub/sub channel; resolves once Redis confirmed the subscription. */
-  async subscribe(channel: string, listener: StreamListener): Promise<() => void> {
+  /**
+   * Listens to a Redis pub/sub channel; resolves once Redis confirmed the subscription. `resync`
+   * runs when the subscriber connection comes back after losing Redis (not for account channels,
+   * which Kafka feeds).
+   */
+  async subscribe(channel: string, listener: StreamListener, resync?: () => void): Promise<() => void> {
     let set = this.listeners.get(channel);
     const first = !set;
     if (!set) {
@@ -89,6 +113,7 @@ export class StreamHub implements OnApplicationShutdown {
       }
       return () => this.remove(channel, listener);
     }
+    if (resync) this.resyncs.set(listener, resync);
     try {
       // Every subscriber waits for Redis' confirmation, even when the channel is already live.
       if (first || this.sub.status !== 'ready') await this.sub.subscribe(channel);
@@ -109,6 +134,7 @@ export class StreamHub implements OnApplicationShutdown {
 
   private remove(channel: string, listener: StreamListener): void {
     const set = this.listeners.get(channel);
+    this.resyncs.delete(listener);
     if (!set) return;
     set.delete(listener);
     if (set.size === 0) {

@@ -103,3 +103,52 @@ describe('StreamSession subscriptions', () => {
     expect(h.gauge()).toBe(0);
   });
 });
+
+describe('StreamSession after the hub lost Redis', () => {
+  it('sends a fresh snapshot and counts on from its seq, even a seq lower than the last one sent', async () => {
+    const frames: Record<string, unknown>[] = [];
+    let snapshot = { seq: 10, data: { bids: [['1', '1']] } };
+    let listener: ((m: { seq: number; data: unknown }) => void) | undefined;
+    let resync: (() => void) | undefined;
+    const session = new StreamSession(
+      {
+        readyState: WS_OPEN,
+        bufferedAmount: 0,
+        send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
+        close: () => undefined,
+        terminate: () => undefined,
+        on() {
+          return this;
+        },
+      },
+      {
+        hub: {
+          subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
+            listener = l;
+            resync = r;
+            return () => undefined;
+          },
+        } as unknown as StreamHub,
+        redis: { get: async () => JSON.stringify(snapshot) } as unknown as Redis,
+        auth: {} as ApiKeyAuthService,
+        markets: { find: async (symbol: string) => ({ symbol }) } as unknown as MarketLookupService,
+        accountViews: {} as AccountStreamViews,
+        maxSubscriptions: 50,
+        onSubscriptionCount: () => undefined,
+      },
+    );
+    await session.onMessage(Buffer.from(JSON.stringify({ op: 'subscribe', channel: 'depth:BTC-USDT' })));
+    listener!({ seq: 11, data: 'a' });
+    // A Sentinel failover: the promoted replica had counted the channel to 7 only.
+    snapshot = { seq: 7, data: { bids: [['2', '1']] } };
+    resync!();
+    await new Promise((r) => setImmediate(r));
+    listener!({ seq: 8, data: 'b' });
+    expect(frames.map((f) => [f.type, f.seq])).toEqual([
+      ['snapshot', 10],
+      ['update', 11],
+      ['snapshot', 7],
+      ['update', 8],
+    ]);
+  });
+});

@@ -181,8 +181,11 @@ export class StreamSession {
     sub.redisChannel = target.redisChannel;
     sub.snapshot = target.snapshot;
     try {
-      sub.unsubscribe = await this.deps.hub.subscribe(sub.redisChannel, (m) =>
-        this.onUpdate(channel, sub, m),
+      sub.unsubscribe = await this.deps.hub.subscribe(
+        sub.redisChannel,
+        (m) => this.onUpdate(channel, sub, m),
+        // Redis lost and back: a fresh snapshot, whatever the seq says (StreamHub.onReady).
+        sub.snapshot?.kind === 'redis' ? () => this.resyncAfterReconnect(channel, sub) : undefined,
       );
     } catch {
       this.drop(channel, sub);
@@ -233,6 +236,12 @@ export class StreamSession {
       redisChannel: redisKeys.pubsub(channel),
       snapshot: { kind: 'redis', key: redisKeys[kind](market.symbol) },
     };
+  }
+
+  private resyncAfterReconnect(channel: string, sub: Subscription): void {
+    if (this.closed || this.subs.get(channel) !== sub || !sub.live) return;
+    // Updates after it count from the snapshot's seq, even one lower than the last sent.
+    void this.sync(channel, sub);
   }
 
   /** Sends the snapshot, then the held updates newer than it. */
