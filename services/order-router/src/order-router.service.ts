@@ -22,6 +22,7 @@ import {
   type OrderStateRow,
   type LedgerRow,
   type StreamBatch,
+  type AmendsInFlight,
 } from '@trading/db';
 import {
   DeadLetterPublisher,
@@ -45,7 +46,9 @@ import {
   type AccountEvent,
   type Decision,
   type LedgerEntry,
+  type PendingAmend,
   type RiskOrder,
+  type RiskResult,
   type RoutedCommand,
   type StreamUpdate,
 } from '@trading/risk-engine';
@@ -195,6 +198,20 @@ export class OrderRouterService {
   assigned(assignment: Record<string, number[]>): void {
     this.parts.clear();
     this.logger.log(`assigned ${JSON.stringify(assignment)}`);
+    // Stream records a previous owner committed but may not have sent reach the clients now,
+    // not only when the partition's next input comes (its first batch sends them again: a repeat
+    // is dropped by seq).
+    void this.flushStreamOutboxes(assignment[COMMANDS] ?? []);
+  }
+
+  private async flushStreamOutboxes(partitions: number[]): Promise<void> {
+    try {
+      for (const p of partitions)
+        for (const records of await this.accountStream.pending(p))
+          await this.sendEvents(JSON.parse(records) as AccountEvent[]);
+    } catch (err) {
+      this.logger.warn(`stream outbox not flushed on assignment: ${(err as Error).message}`);
+    }
   }
 
   /** One partition batch of orders.commands.v1 (valid records, in offset order). Throwing retries it. */
@@ -226,10 +243,12 @@ export class OrderRouterService {
     try {
       const outcome = await apply(st);
       await ctx.heartbeat();
+      // The accepted-order records of final orders go first: a client that saw an order's final
+      // update gets 409 for a cancel of it.
+      await this.stream.publish(outcome.stream, outcome.forget);
       // At least once: a crash before this leaves the records in the outbox, sent by whoever
       // takes the partition next (above), before anything newer of it.
       await this.sendEvents(outcome.events);
-      await this.stream.publish(outcome.stream, outcome.forget);
       for (const e of outcome.ledger) this.m.ledger.inc({ kind: e.kind });
     } catch (err) {
       // The in-memory balances may be ahead of the database: reload them from it next time
@@ -263,7 +282,12 @@ export class OrderRouterService {
       for (const [a, seq] of await this.accountStream.seqs(unsequenced)) st.seqs.load(a, seq);
     const { hits, loaded } = await st.orders.load(
       inputs.flatMap((i) => (i.orderId === undefined ? [] : [i.orderId])),
-      (missing) => this.orders.findStates(missing),
+      async (missing) => {
+        const states = await this.orders.findStates(missing);
+        // What their amends still in flight hold stays held (the engine keeps its own if it has them).
+        engine.loadAmends(await this.orders.findAmendsInFlight([...states.keys()]));
+        return states;
+      },
     );
     if (hits > 0) this.m.stateReads.inc({ source: 'memory' }, hits);
     if (loaded > 0) this.m.stateReads.inc({ source: 'database' }, loaded);
@@ -314,6 +338,7 @@ export class OrderRouterService {
     const routedReceivedAt: number[] = [];
     const forget: string[] = [];
     const stream: { accountId: string; update: StreamUpdate }[] = [];
+    const amends = new AmendsInFlightOf();
     const appliedMoney: LedgerEntry[] = [];
     const reusedMoney: { offset: number; cmd: OrderCommand; reason: string }[] = [];
     const at = Date.now();
@@ -325,6 +350,7 @@ export class OrderRouterService {
       holdChanges.push(...r.changedOrders);
       stream.push(...r.stream);
       forget.push(...r.forget);
+      amends.add(r.amends);
       for (const x of r.routed) {
         routed.push(this.toOutbox(x));
         this.m.routed.inc({ kind: c.value.kind });
@@ -351,6 +377,7 @@ export class OrderRouterService {
           outbox: { partition: p, pruneBefore: Number(ctx.startOffset), rows: routed },
           offset,
           stream: streamBatch,
+          amends: amends.batch(),
         },
       }),
       ctx,
@@ -449,9 +476,11 @@ export class OrderRouterService {
     const ledger: LedgerEntry[] = [];
     const changed = new Map<string, RiskOrder>();
     const events: OrderEventRow[] = [];
+    const amends = new AmendsInFlightOf();
     for (const u of updates) {
       const r = st.engine.apply({ update: u });
       events.push(...r.events);
+      amends.add(r.amends);
       ledger.push(...r.ledger);
       for (const o of r.changedOrders) changed.set(o.orderId, o);
       if (r.decision.outcome === 'unknown_order')
@@ -463,7 +492,14 @@ export class OrderRouterService {
       UPDATES,
       (offset) => ({
         kind: 'updates',
-        batch: { events, states: [...changed.values()], ledger, offset, stream: numbered.batch },
+        batch: {
+          events,
+          states: [...changed.values()],
+          ledger,
+          offset,
+          stream: numbered.batch,
+          amends: amends.batch(),
+        },
       }),
       ctx,
       { order_events: events.length, ledger: ledger.length },
@@ -564,4 +600,18 @@ function byAccount(updates: { accountId: string; update: StreamUpdate }[]): Map<
     out.set(accountId, list);
   }
   return out;
+}
+
+/** A batch's amends in flight by order, as the engine last reported them (RiskResult.amends). */
+class AmendsInFlightOf {
+  private readonly last = new Map<string, PendingAmend[]>();
+
+  add(reported: RiskResult['amends']): void {
+    for (const [id, list] of reported) this.last.set(id, list);
+  }
+
+  /** For the commit: the JSON list, or null when none is left. */
+  batch(): AmendsInFlight {
+    return [...this.last].map(([id, list]) => [id, list.length > 0 ? JSON.stringify(list) : null]);
+  }
 }
