@@ -8,6 +8,7 @@ import { SettlementWritePath1732406800000 } from './migrations/1732406800000-set
 import { RouterGroupCommit1732406900000 } from './migrations/1732406900000-router-group-commit.migration';
 import { MarketPriceBand1732407000000 } from './migrations/1732407000000-market-price-band.migration';
 import { AccountStream1732407100000 } from './migrations/1732407100000-account-stream.migration';
+import { OrderAmendsInFlight1732407200000 } from './migrations/1732407200000-order-amends-in-flight.migration';
 
 /** Every entity and migration, in order; data sources and the migrate command use these lists. */
 export const ENTITIES = [AssetEntity, MarketEntity];
@@ -20,4 +21,5 @@ export const MIGRATIONS = [
   RouterGroupCommit1732406900000,
   MarketPriceBand1732407000000,
   AccountStream1732407100000,
+  OrderAmendsInFlight1732407200000,
 ];

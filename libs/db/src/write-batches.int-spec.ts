@@ -10,6 +10,7 @@ import {
   type CommandsBatch,
   type RouterBatch as GroupMember,
   type StreamBatch,
+  type AmendsInFlight,
 } from './repositories/router-batch.repository';
 import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
@@ -434,6 +435,81 @@ describe('write batches under redelivery', () => {
     ).rejects.toThrow(/balances_available_check/);
     expect(await stream.pending(4)).toEqual([]);
     expect((await stream.seqs(['s-d'])).get('s-d')).toBe(0);
+  });
+
+  it('writes amends in flight with the batch, alone, with the stream or in a group (the last list wins), and nothing of a failed batch', async () => {
+    const batches = new RouterBatchRepository(ds);
+    const group = 'order-router-amends';
+    const updates = (
+      p: number,
+      nextOffset: number,
+      amends: AmendsInFlight,
+      ledger: LedgerRow[] = [],
+    ): GroupMember => ({
+      kind: 'updates',
+      batch: {
+        events: [],
+        states: [],
+        ledger,
+        offset: { groupId: group, topic: 'orders.updates.v2', partition: p, nextOffset },
+        amends,
+      },
+    });
+    const list = (...amends: { price?: number; qty?: number }[]) => JSON.stringify(amends);
+    await batches.commit(
+      updates(1, 1, [
+        ['am-1', list({ price: 120 }, { qty: 5 })],
+        ['am-2', list({ qty: 2 })],
+      ]),
+    );
+    expect(await orders.findAmendsInFlight(['am-1', 'am-2', 'am-3'])).toEqual(
+      new Map([
+        ['am-1', [{ price: 120 }, { qty: 5 }]],
+        ['am-2', [{ qty: 2 }]],
+      ]),
+    );
+    // With the stream too; am-1 answered once (its list shrinks), am-2 answered for good (its row goes).
+    await batches.commit({
+      kind: 'updates',
+      batch: {
+        ...updates(1, 2, [
+          ['am-1', list({ qty: 5 })],
+          ['am-2', null],
+        ]).batch,
+        stream: { partition: 1, records: null, seqs: [['am-acct', 1]] },
+      },
+    } as GroupMember);
+    expect(await orders.findAmendsInFlight(['am-1', 'am-2'])).toEqual(new Map([['am-1', [{ qty: 5 }]]]));
+    // A group where one order's list changes in two members (in the router: its partition's batch
+    // of commands and of updates): the later member's list is stored.
+    await batches.commitGroup([
+      updates(1, 3, [
+        ['am-1', list({ qty: 5 }, { qty: 7 })],
+        ['am-3', list({ price: 1 })],
+      ]),
+      updates(2, 1, [['am-4', list({ qty: 1 })]]),
+      updates(3, 4, [['am-1', null]]),
+    ]);
+    expect(await orders.findAmendsInFlight(['am-1', 'am-3', 'am-4'])).toEqual(
+      new Map([
+        ['am-3', [{ price: 1 }]],
+        ['am-4', [{ qty: 1 }]],
+      ]),
+    );
+    // A batch that fails writes none of its amends.
+    const overdraw: LedgerRow = {
+      key: 'am:overdraw',
+      accountId: 'acct-0',
+      asset: 'USDT',
+      availableDelta: -(10n ** 15n),
+      heldDelta: 0n,
+      kind: 'hold',
+      ref: 'am',
+    };
+    await expect(batches.commit(updates(3, 1, [['am-5', list({ qty: 9 })]], [overdraw]))).rejects.toThrow(
+      /balances_available_check/,
+    );
+    expect(await orders.findAmendsInFlight(['am-5'])).toEqual(new Map());
   });
 
   it('stores a market-data trade batch once when the same executions arrive again', async () => {

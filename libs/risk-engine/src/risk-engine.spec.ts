@@ -538,6 +538,62 @@ describe('RiskEngine: cancels and amends', () => {
     }
   });
 
+  it('reports its amends in flight, and a new engine given them back keeps holding for them', () => {
+    const e = engine();
+    const cmd = place({ qty: 2 });
+    run(e, cmd);
+    const perLot = (price: bigint): bigint => price * 3n + feeFor(price * 3n, 20);
+    // What the router stores with each batch: the list as it stands after it, by order.
+    const stored = new Map<string, { price?: number; qty?: number }[]>();
+    const keep = (r: RiskResult): void => {
+      for (const [id, list] of r.amends) stored.set(id, list);
+    };
+    keep(run(e, amend(cmd.orderId, { price: 120 })));
+    keep(run(e, amend(cmd.orderId, { qty: 5 })));
+    expect([...stored]).toEqual([[cmd.orderId, [{ price: 120 }, { qty: 5 }]]]);
+    // The router restarts: a new engine from the stored balances, order and amends.
+    const fresh = (withAmends: boolean): RiskEngine => {
+      const x = new RiskEngine(P);
+      x.setMarket(market);
+      x.loadAccount('a', [{ asset: 'USDT', ...e.balance('a', 'USDT') }]);
+      x.loadAccount(x.feeAccount);
+      x.loadOrders([{ ...e.order(cmd.orderId)! }]);
+      if (withAmends) x.loadAmends(stored);
+      return x;
+    };
+    const held = (x: RiskEngine): bigint[] => {
+      keep(
+        update(x, cmd.orderId, {
+          type: 'rejected',
+          seq: 1,
+          command: 'amend',
+          orderId: cmd.orderId,
+          accountId: 'a',
+          reason: 'PRICE_OUT_OF_BAND',
+        }),
+      );
+      const afterRefusal = x.order(cmd.orderId)!.holdRemaining;
+      keep(
+        update(x, cmd.orderId, {
+          type: 'amended',
+          seq: 2,
+          orderId: cmd.orderId,
+          accountId: 'a',
+          price: 100,
+          qty: 5,
+          remainingQty: 5,
+          keptPriority: false,
+        }),
+      );
+      return [afterRefusal, x.order(cmd.orderId)!.holdRemaining];
+    };
+    // Without them the refusal released what the size amend still needed: 5 lots open on 2 held.
+    expect(held(fresh(false))).toEqual([2n * perLot(100n), 2n * perLot(100n)]);
+    stored.set(cmd.orderId, [{ price: 120 }, { qty: 5 }]);
+    expect(held(fresh(true))).toEqual([5n * perLot(100n), 5n * perLot(100n)]);
+    expect(stored.get(cmd.orderId)).toEqual([]);
+  });
+
   it('needs the market of an order it amends', () => {
     const e = engine();
     const cmd = place();

@@ -101,6 +101,16 @@ export class RiskEngine {
     for (const s of states) this.orders.set(s.orderId, s);
   }
 
+  /**
+   * Amends in flight as stored (`RiskResult.amends` of earlier batches), for orders the engine
+   * has none in memory for: a new engine (a restart, a failed batch, a partition taken over)
+   * must keep holding what they may need until matching answers them.
+   */
+  loadAmends(stored: Iterable<[orderId: string, amends: PendingAmend[]]>): void {
+    for (const [id, list] of stored)
+      if (list.length > 0 && !this.amends.has(id)) this.amends.set(id, list.slice());
+  }
+
   /** Stored placements by `accountId NUL clientOrderId` (the orders repository's lookup). */
   knowClientOrderIds(taken: Map<string, string>): void {
     for (const [k, id] of taken) this.clientOrderIds.set(k, id);
@@ -328,6 +338,7 @@ export class RiskEngine {
         r.changedOrders.push(order);
       }
       this.amends.set(order.orderId, amends);
+      r.amends.push([order.orderId, amends.slice()]);
     }
     r.routed.push(
       this.route(input, cmd.symbol, { type: 'amend', orderId: cmd.orderId, price: cmd.price, qty: cmd.qty }),
@@ -372,7 +383,7 @@ export class RiskEngine {
       takerFeeBps: order.takerFeeBps,
     };
     applyOrderEvent(order, u.orderId, u.event);
-    const floor = this.answerAmends(order, u.event, market);
+    const floor = this.answerAmends(r, order, u.event, market);
     if (order.holdAsset) {
       const entries = settleEvent(money, u.event, u.symbol, market, this.feeAccount, floor);
       this.post(r, entries);
@@ -386,14 +397,17 @@ export class RiskEngine {
    * Matching answers an order's amends in the order they were routed (Amended, or a refusal of the
    * amend); a final order has none left. Returns what the amends still in flight need held.
    */
-  private answerAmends(order: RiskOrder, event: RiskEvent, market: RiskMarket): bigint {
+  private answerAmends(r: RiskResult, order: RiskOrder, event: RiskEvent, market: RiskMarket): bigint {
     const amends = this.amends.get(order.orderId);
     if (!amends) return 0n;
-    if (event.type === 'amended' || (event.type === 'rejected' && event.command === 'amend')) amends.shift();
+    const answered = event.type === 'amended' || (event.type === 'rejected' && event.command === 'amend');
+    if (answered) amends.shift();
     if (amends.length === 0 || isFinal(order.status)) {
       this.amends.delete(order.orderId);
+      r.amends.push([order.orderId, []]);
       return 0n;
     }
+    if (answered) r.amends.push([order.orderId, amends.slice()]);
     return amendsHold(order, amends, market);
   }
 
@@ -557,6 +571,7 @@ function result(decision: Decision): RiskResult {
     events: [],
     stream: [],
     forget: [],
+    amends: [],
   };
 }
 

@@ -268,6 +268,12 @@ export interface RiskResult {
   stream: { accountId: string; update: StreamUpdate }[];
   /** Orders whose accepted-order record the gateway wrote again and must be dropped. */
   forget: string[];
+  /**
+   * Orders whose amends in flight changed, with the list as it now stands (empty: none left).
+   * The caller stores them with the batch and gives them back through `loadAmends` to a new
+   * engine: what an amend up holds stays held until matching answers it, across restarts.
+   */
+  amends: [orderId: string, amends: PendingAmend[]][];
 }
 
 /** A command read at `offset` of the partition, decided at `at` (epoch ms, the caller's clock). */

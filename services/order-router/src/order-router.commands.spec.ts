@@ -4,6 +4,7 @@ import {
   placeOrderCommandSchema,
   TOPICS,
   type OrderCommand,
+  type OrderUpdate,
   type PlaceOrderCommand,
 } from '@trading/contracts';
 import type { BalanceRow, CommandsBatch, LedgerRow } from '@trading/db';
@@ -259,6 +260,79 @@ describe('OrderRouterService on orders.commands.v1', () => {
       'reason=INSUFFICIENT_FUNDS': 1,
       'reason=UNKNOWN_ORDER': 1,
     });
+  });
+
+  it('keeps holding for an amend in flight across a rebuild of the partition from the database', async () => {
+    // s1: a resting buy of 3 lots at 100 (3,000 held); the owner amends it up to 5 lots.
+    const stored = order('s1', 'a1', 3, {
+      status: 'new',
+      lastSeq: 2,
+      holdAsset: 'USDT',
+      holdRemaining: 3000n,
+    });
+    const h = harness({ orders: [stored], balances: [usdt('a1', 10_000n, 3000n)] });
+    await h.run(touch('amend', 's1', { qty: 5 }));
+    expect(h.batches[0].amends).toEqual([['s1', JSON.stringify([{ qty: 5 }])]]);
+    expect(h.batches[0].states).toEqual([expect.objectContaining({ orderId: 's1', holdRemaining: 5000n })]);
+    // A batch of updates fails to commit: the partition's engine is rebuilt from the database.
+    // Before matching answers the amend, 1 lot of the 3 trades: 4 lots may still rest (the amend
+    // applied), so 4,000 stays held, not the 2,000 the order as it stands needs.
+    const fill: OrderUpdate = {
+      accountId: 'a1',
+      orderId: 's1',
+      symbol: SYMBOL,
+      seq: 3,
+      receivedAt: 1,
+      emittedAt: 2,
+      event: {
+        type: 'trade',
+        seq: 3,
+        price: 100,
+        qty: 1,
+        makerOrderId: 's1',
+        takerOrderId: 'x1',
+        makerAccountId: 'a1',
+        takerAccountId: 'b1',
+        takerSide: 'sell',
+        makerRemainingQty: 2,
+        takerRemainingQty: 0,
+      },
+    };
+    const updates = TOPICS.orderUpdates.name;
+    h.failCommit();
+    await expect(h.deliver(updates, [record(7, { updates: [fill] })])).rejects.toThrow(/went away/);
+    await h.deliver(updates, [record(7, { updates: [fill] })]);
+    const after = h.committed.at(-1)!;
+    expect(after.kind).toBe('updates');
+    expect(after.batch.states).toEqual([
+      expect.objectContaining({ orderId: 's1', filledQty: 1, holdRemaining: 4000n }),
+    ]);
+    // Matching applies the amend: nothing is in flight any more, and the row goes.
+    await h.deliver(updates, [
+      record(8, {
+        updates: [
+          {
+            ...fill,
+            seq: 4,
+            event: {
+              type: 'amended',
+              seq: 4,
+              orderId: 's1',
+              accountId: 'a1',
+              price: 100,
+              qty: 5,
+              remainingQty: 4,
+              keptPriority: true,
+            },
+          },
+        ],
+      }),
+    ]);
+    expect(h.committed.at(-1)!.batch.amends).toEqual([['s1', null]]);
+    expect(h.committed.at(-1)!.batch.states).toEqual([
+      expect.objectContaining({ orderId: 's1', qty: 5, holdRemaining: 4000n }),
+    ]);
+    expect(h.amendsInFlight.size).toBe(0);
   });
 
   it('posts money once, acknowledges a repeat and dead-letters another body under a posted id', async () => {

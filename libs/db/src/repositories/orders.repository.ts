@@ -179,6 +179,22 @@ export class OrdersRepository {
     );
   }
 
+  /**
+   * The amends in flight stored for these orders (migration OrderAmendsInFlight): by order, the
+   * list oldest first as the risk engine reported it; orders without any are absent.
+   */
+  async findAmendsInFlight(
+    orderIds: string[],
+    tx: Executor = this.db,
+  ): Promise<Map<string, { price?: number; qty?: number }[]>> {
+    if (orderIds.length === 0) return new Map();
+    const rows = (await tx.query(
+      `SELECT order_id, amends FROM order_amends_in_flight WHERE order_id = ANY($1::text[])`,
+      [orderIds],
+    )) as { order_id: string; amends: string }[];
+    return new Map(rows.map((r) => [r.order_id, JSON.parse(r.amends) as { price?: number; qty?: number }[]]));
+  }
+
   /** Writes new states; a row only moves forward (`last_seq` guard), so a replay is a no-op. */
   async updateStates(rows: OrderStateRow[], tx: Executor = this.db): Promise<void> {
     if (rows.length === 0) return;

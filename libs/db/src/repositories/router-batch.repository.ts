@@ -31,6 +31,9 @@ export interface StreamBatch {
   seqs: [accountId: string, seq: number][];
 }
 
+/** Orders whose amends in flight changed in the batch: the JSON list as it now stands, null when none is left. */
+export type AmendsInFlight = [orderId: string, amends: string | null][];
+
 export interface CommandsBatch {
   orders: NewOrderRow[];
   /** Orders whose hold grew (amends). */
@@ -40,6 +43,7 @@ export interface CommandsBatch {
   outbox: { partition: number; pruneBefore: number; rows: OutboxRow[] };
   offset: BatchOffset;
   stream?: StreamBatch;
+  amends?: AmendsInFlight;
 }
 
 export interface UpdatesBatch {
@@ -48,6 +52,7 @@ export interface UpdatesBatch {
   ledger: LedgerRow[];
   offset: BatchOffset;
   stream?: StreamBatch;
+  amends?: AmendsInFlight;
 }
 
 const params = (casts: string[], from: number): string =>
@@ -88,20 +93,38 @@ const GROUP_SQL = (() => {
 })();
 
 /**
- * The stream's writes as data-modifying CTEs in front of a commit function's SELECT, parameters
- * from `$from`: one statement, so they commit or fail with the batch (PostgreSQL runs every
+ * Writes that ride in front of a commit function's SELECT as data-modifying CTEs, parameters from
+ * `from`: one statement, so they commit or fail with the batch (PostgreSQL runs every
  * data-modifying CTE whether the main query reads it or not).
  */
-const streamPrefix = (from: number): string =>
-  `WITH stream_sent AS (DELETE FROM account_events_outbox WHERE router_partition = ANY($${from}::int[])),
+interface Ctes {
+  params: number;
+  sql: (from: number) => string;
+}
+
+/** The own-orders stream (ADR 0014): the partitions' sent outbox rows go, the batch's records and seqs come. */
+const STREAM_CTES: Ctes = {
+  params: 5,
+  sql: (
+    from,
+  ) => `stream_sent AS (DELETE FROM account_events_outbox WHERE router_partition = ANY($${from}::int[])),
   stream_outbox AS (INSERT INTO account_events_outbox (router_partition, records)
     SELECT p, r FROM unnest($${from + 1}::int[], $${from + 2}::text[]) AS t(p, r)),
   stream_seq AS (INSERT INTO account_stream_seq (account_id, seq)
     SELECT a, q FROM unnest($${from + 3}::text[], $${from + 4}::bigint[]) AS t(a, q)
-    ON CONFLICT (account_id) DO UPDATE SET seq = GREATEST(account_stream_seq.seq, EXCLUDED.seq))
-  `;
+    ON CONFLICT (account_id) DO UPDATE SET seq = GREATEST(account_stream_seq.seq, EXCLUDED.seq))`,
+};
 
-/** The parameters of streamPrefix for the batches of one statement. */
+/** Amends in flight: orders with none left lose their row, the others' lists replace theirs (disjoint sets). */
+const AMENDS_CTES: Ctes = {
+  params: 3,
+  sql: (from) => `amends_gone AS (DELETE FROM order_amends_in_flight WHERE order_id = ANY($${from}::text[])),
+  amends_kept AS (INSERT INTO order_amends_in_flight (order_id, amends)
+    SELECT o, a FROM unnest($${from + 1}::text[], $${from + 2}::text[]) AS t(o, a)
+    ON CONFLICT (order_id) DO UPDATE SET amends = EXCLUDED.amends)`,
+};
+
+/** The parameters of STREAM_CTES for the batches of one statement. */
 function streamParams(streams: (StreamBatch | undefined)[]): unknown[] {
   const pruned = new Set<number>();
   const withRecords: StreamBatch[] = [];
@@ -125,13 +148,46 @@ function streamParams(streams: (StreamBatch | undefined)[]): unknown[] {
   ]);
 }
 
-const withStream = (sql: string): string => {
-  const n = (sql.match(/\$\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
-  return streamPrefix(n + 1) + sql;
-};
-const COMMANDS_STREAM_SQL = withStream(COMMANDS_SQL);
-const UPDATES_STREAM_SQL = withStream(UPDATES_SQL);
-const GROUP_STREAM_SQL = withStream(GROUP_SQL);
+/** The parameters of AMENDS_CTES for the batches of one statement, in commit order (the last list of an order wins). */
+function amendsParams(batches: (AmendsInFlight | undefined)[]): unknown[] {
+  const last = new Map<string, string | null>();
+  for (const b of batches) for (const [id, list] of b ?? []) last.set(id, list);
+  const gone: string[] = [];
+  const kept: [string, string][] = [];
+  for (const [id, list] of last) {
+    if (list === null) gone.push(id);
+    else kept.push([id, list]);
+  }
+  return pgArrays([gone, kept.map(([id]) => id), kept.map(([, list]) => list)]);
+}
+
+const lastParam = (sql: string): number =>
+  (sql.match(/\$\d+/g) ?? []).reduce((m, p) => Math.max(m, Number(p.slice(1))), 0);
+
+const statements = new Map<string, string>();
+/** A commit function's statement with the CTEs the batch needs in front, their parameters after its own. */
+function statement(name: 'commands' | 'updates' | 'group', stream: boolean, amends: boolean): string {
+  const key = `${name}:${stream}:${amends}`;
+  let sql = statements.get(key);
+  if (sql === undefined) {
+    const base = name === 'commands' ? COMMANDS_SQL : name === 'updates' ? UPDATES_SQL : GROUP_SQL;
+    let next = lastParam(base) + 1;
+    const ctes: string[] = [];
+    for (const [wanted, c] of [
+      [stream, STREAM_CTES],
+      [amends, AMENDS_CTES],
+    ] as const) {
+      if (!wanted) continue;
+      ctes.push(c.sql(next));
+      next += c.params;
+    }
+    sql = ctes.length > 0 ? `WITH ${ctes.join(',\n  ')}\n  ${base}` : base;
+    statements.set(key, sql);
+  }
+  return sql;
+}
+
+const hasAmends = (a: AmendsInFlight | undefined): boolean => a !== undefined && a.length > 0;
 
 const offsetParams = (o: BatchOffset): unknown[] => [o.groupId, o.topic, o.partition, o.nextOffset];
 
@@ -150,7 +206,8 @@ export class RouterBatchRepository {
 
   async commitCommands(b: CommandsBatch, db: DataSource | EntityManager = this.db): Promise<void> {
     const first = b.outbox.rows[0]?.offset ?? null;
-    await db.query(b.stream ? COMMANDS_STREAM_SQL : COMMANDS_SQL, [
+    const amends = hasAmends(b.amends);
+    await db.query(statement('commands', b.stream !== undefined, amends), [
       ...newOrderColumns(b.orders),
       ...orderStateColumns(b.states),
       ...ledgerColumns(b.ledger),
@@ -160,6 +217,7 @@ export class RouterBatchRepository {
       b.outbox.rows.length ? outboxRecords(b.outbox.rows) : null,
       ...offsetParams(b.offset),
       ...(b.stream ? streamParams([b.stream]) : []),
+      ...(amends ? amendsParams([b.amends]) : []),
     ]);
   }
 
@@ -205,7 +263,8 @@ export class RouterBatchRepository {
       throw new Error(`a group commit spans consumer groups ${[...groupIds].join(', ')}`);
     const streams = group.map((g) => g.batch.stream);
     const stream = streams.some((x) => x !== undefined);
-    await db.query(stream ? GROUP_STREAM_SQL : GROUP_SQL, [
+    const amends = group.some((g) => hasAmends(g.batch.amends));
+    await db.query(statement('group', stream, amends), [
       ...newOrderColumns(orders),
       ...orderEventColumns(events),
       ...orderStateColumns(states),
@@ -223,16 +282,19 @@ export class RouterBatchRepository {
         offsets.map((o) => o.nextOffset),
       ]),
       ...(stream ? streamParams(streams) : []),
+      ...(amends ? amendsParams(group.map((g) => g.batch.amends)) : []),
     ]);
   }
 
   async commitUpdates(b: UpdatesBatch, db: DataSource | EntityManager = this.db): Promise<void> {
-    await db.query(b.stream ? UPDATES_STREAM_SQL : UPDATES_SQL, [
+    const amends = hasAmends(b.amends);
+    await db.query(statement('updates', b.stream !== undefined, amends), [
       ...orderEventColumns(b.events),
       ...orderStateColumns(b.states),
       ...ledgerColumns(b.ledger),
       ...offsetParams(b.offset),
       ...(b.stream ? streamParams([b.stream]) : []),
+      ...(amends ? amendsParams([b.amends]) : []),
     ]);
   }
 }

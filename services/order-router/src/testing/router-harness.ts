@@ -169,7 +169,15 @@ export function routerHarness(seed: Seed = {}) {
     forAccounts: async (ids: string[]) => (seed.balances ?? []).filter((b) => ids.includes(b.accountId)),
     findEntries: async (keys: string[]) => keys.flatMap((k) => (ledger.has(k) ? [ledger.get(k)!] : [])),
   } as unknown as BalancesRepository;
+  // order_amends_in_flight: the JSON list by order, as committed.
+  const amendsInFlight = new Map<string, string>();
   const ordersRepository = {
+    findAmendsInFlight: async (ids: string[]) =>
+      new Map(
+        ids.flatMap((id) =>
+          amendsInFlight.has(id) ? [[id, JSON.parse(amendsInFlight.get(id)!) as object[]]] : [],
+        ),
+      ),
     findStates: async (ids: string[]) => {
       reads.push(ids);
       return new Map(ids.flatMap((id) => (orders.has(id) ? [[id, { ...orders.get(id)! }]] : [])));
@@ -197,6 +205,9 @@ export function routerHarness(seed: Seed = {}) {
         if (st.records !== null) streamOutbox.push({ partition: st.partition, records: st.records });
         for (const [a, q] of st.seqs) streamSeqs.set(a, Math.max(streamSeqs.get(a) ?? 0, q));
       }
+      for (const [id, list] of b.batch.amends ?? [])
+        if (list === null) amendsInFlight.delete(id);
+        else amendsInFlight.set(id, list);
       for (const e of b.batch.ledger) if (!ledger.has(e.key)) ledger.set(e.key, e);
       for (const s of b.batch.states) orders.set(s.orderId, { ...s });
       if (b.kind === 'commands')
@@ -295,5 +306,6 @@ export function routerHarness(seed: Seed = {}) {
     streamSeqs,
     streamOutbox,
     accountEvents,
+    amendsInFlight,
   };
 }
