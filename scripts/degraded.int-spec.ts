@@ -147,12 +147,12 @@ describe('degraded dependencies', () => {
         (await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount })).status,
       ).toBe(202);
     await api.until('deposits applied', async () => {
-      const res = await api.signed<{ balances: { asset: string }[] }>(buyer, 'GET', '/v1/balances');
-      return res.body.balances?.some((b) => b.asset === 'USDT') ? true : undefined;
+      const res = await api.signed<{ data: { asset: string }[] }>(buyer, 'GET', '/v1/balances');
+      return res.body.data?.some((b) => b.asset === 'USDT') ? true : undefined;
     });
     await api.until('market listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
     });
   });
 
@@ -304,13 +304,13 @@ describe('degraded dependencies', () => {
     );
     expect(trades).toEqual([{ price: '10000', qty: '5000' }]);
     await api.until('seller settled', async () => {
-      const res = await api.signed<{ balances: { asset: string; available: string }[] }>(
+      const res = await api.signed<{ data: { asset: string; available: string }[] }>(
         seller,
         'GET',
         '/v1/balances',
       );
       // 0.5 x 100 = 50 USDT less the maker fee (0.1 %).
-      return res.body.balances.find((b) => b.asset === 'USDT')?.available === '49.95' ? true : undefined;
+      return res.body.data.find((b) => b.asset === 'USDT')?.available === '49.95' ? true : undefined;
     });
     figures.kafka = {
       orderRefusedIn: refusedInMs,

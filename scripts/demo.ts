@@ -30,12 +30,12 @@ async function main(): Promise<void> {
     amount: '100000',
   });
   await api.until('deposits', async () => {
-    const b = await api.signed<{ balances: { asset: string; available: string }[] }>(
+    const b = await api.signed<{ data: { asset: string; available: string }[] }>(
       accounts.taker,
       'GET',
       '/v1/balances',
     );
-    return b.body.balances.some((x) => x.asset === 'USDT' && x.available === '100000') ? true : undefined;
+    return b.body.data.some((x) => x.asset === 'USDT' && x.available === '100000') ? true : undefined;
   });
   const sell = await api.signed<{ orderId: string }>(accounts.maker, 'POST', '/v1/orders', {
     symbol: 'BTC-USDT',

@@ -105,8 +105,8 @@ describe('order pipeline end to end', () => {
     );
     // The market catalog reloads every 2 s; wait until the gateway knows the new market.
     await api.until('market listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
     });
     stream = api.stream();
     await stream.auth(buyer);

@@ -143,8 +143,8 @@ describe('gateway edge input (issue 18)', () => {
     expect(created.status).toBe(201);
     creds = { apiKey: created.body.apiKey, secret: created.body.secret };
     await api.until('market listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
     });
   });
 

@@ -138,8 +138,8 @@ describe('idempotency keys (clientOrderId, operator commandId)', () => {
     }).producer();
     await kafka.connect();
     await api.until('markets listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      const listed = new Set(res.body.map((m) => m.symbol));
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      const listed = new Set(res.body.data.map((m) => m.symbol));
       return listed.has(symbolA) && listed.has(symbolB) ? true : undefined;
     });
   });

@@ -181,7 +181,10 @@ async function fakeGateway(token: string): Promise<{ url: string; close(): Promi
     if (req.url !== '/v1/balances' || !key || !signed) return reply(res, 401, { code: 'UNAUTHORIZED' });
     key.reads += 1;
     const assets = key.reads > 1 ? (deposited.get(key.accountId) ?? []) : [];
-    reply(res, 200, { balances: assets.map((asset) => ({ asset, available: '1.00', held: '0' })) });
+    reply(res, 200, {
+      data: assets.map((asset) => ({ asset, available: '1.00', held: '0' })),
+      nextCursor: null,
+    });
   };
   const server = createServer((req, res) => {
     let raw = '';

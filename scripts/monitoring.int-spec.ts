@@ -168,8 +168,8 @@ describe('monitoring overlay against the live native platform', () => {
           const res = await fetch(`${GATEWAY}/v1/balances`, {
             headers: signedHeaders(keys.apiKeys[i], 'GET', '/v1/balances', ''),
           });
-          const body = (await res.json()) as { balances: { asset: string; available: string }[] };
-          const b = body.balances.find((x) => x.asset === asset);
+          const body = (await res.json()) as { data: { asset: string; available: string }[] };
+          const b = body.data.find((x) => x.asset === asset);
           if (!b || Number(b.available) <= 1) return undefined;
         }
         return true;

@@ -27,7 +27,7 @@ describe('markets as an operator job (POST/PATCH /v1/operator/markets)', () => {
   const op = (method: string, path: string, body: unknown) =>
     api.operator<Json>(operator, method, path, body);
   const listed = async (s: string) =>
-    (await api.public<Json[]>('/v1/markets')).body.find((m) => m.symbol === s);
+    (await api.public<{ data: Json[] }>('/v1/markets')).body.data.find((m) => m.symbol === s);
 
   async function account(deposits: Record<string, string>): Promise<Account> {
     const accountId = `om-${run}-${++accountSeq}`;

@@ -204,8 +204,8 @@ describe('every order type end to end (signed REST /v1)', () => {
       markets.set(name, { symbol, base });
     }
     await api.until('markets listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return [...markets.values()].every((m) => res.body.some((x) => x.symbol === m.symbol))
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return [...markets.values()].every((m) => res.body.data.some((x) => x.symbol === m.symbol))
         ? true
         : undefined;
     });
@@ -854,8 +854,8 @@ describe('every order type end to end (signed REST /v1)', () => {
       ...new Set(symbols.map((s) => partitionFor(s, kafkaConfig.KAFKA_PARTITIONS))),
     ]);
     await api.until('mix markets listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return symbols.every((s) => res.body.some((m) => m.symbol === s)) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
     });
     const accounts: LoadAccount[] = [];
     for (let i = 0; i < 3; i++)

@@ -167,7 +167,7 @@ describe('the own-orders stream across a SIGKILL of the order-router', () => {
     }
     const b = await api.signed<Json>(who, 'GET', '/v1/balances');
     expect(b.status).toBe(200);
-    const balances = ((b.body.data ?? b.body.balances) as BalanceView[]) ?? [];
+    const balances = b.body.data as BalanceView[];
     return {
       orders: orders
         .map((o) => [o.orderId, o.status, o.quantity, o.filledQuantity])
@@ -198,9 +198,8 @@ describe('the own-orders stream across a SIGKILL of the order-router', () => {
       takerFeeBps: 20,
     });
     await api.until('market listed', async () => {
-      const res = await api.public<Json>('/v1/markets');
-      const list = (Array.isArray(res.body) ? res.body : res.body.data) as { symbol: string }[];
-      return list.some((m) => m.symbol === SYMBOL) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return res.body.data.some((m) => m.symbol === SYMBOL) ? true : undefined;
     });
   });
 

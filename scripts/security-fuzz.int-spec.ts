@@ -221,8 +221,8 @@ describe('gateway under hostile input', () => {
       return true;
     });
     await api.until('market listed', async () => {
-      const res = await api.public<{ symbol: string }[]>('/v1/markets');
-      return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
     });
   });
 
@@ -756,13 +756,13 @@ describe('gateway under hostile input', () => {
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('API_KEY_NOT_FOUND');
 
-    const other = await api.signed<{ balances: { asset: string; available: string }[] }>(
+    const other = await api.signed<{ data: { asset: string; available: string }[] }>(
       second.body,
       'GET',
       '/v1/balances',
     );
     expect(other.status).toBe(200);
-    expect(other.body.balances.find((b) => b.asset === 'USDT')?.available).toBe('100');
+    expect(other.body.data.find((b) => b.asset === 'USDT')?.available).toBe('100');
     expect(await account()).toEqual(before);
   });
 

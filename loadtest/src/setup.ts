@@ -208,7 +208,7 @@ async function depositsThroughApi(
     const spec = signedRequest(nodeHmac, account, 'GET', '/v1/balances', '', Date.now(), 'balances');
     const res = await fetch(`${baseUrl}${spec.path}`, { headers: spec.headers });
     if (res.status !== 200) return false;
-    const { balances } = (await res.json()) as { balances?: { asset: string; available: string }[] };
+    const { data: balances } = (await res.json()) as { data?: { asset: string; available: string }[] };
     return assets.every((a) => (balances ?? []).some((b) => b.asset === a && Number(b.available) > 0));
   });
   const n = funded.filter(Boolean).length;

@@ -298,8 +298,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await api.until(
       'markets listed by the gateway',
       async () => {
-        const res = await api.public<{ symbol: string }[]>('/v1/markets');
-        return symbols.every((s) => res.body.some((m) => m.symbol === s)) ? true : undefined;
+        const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+        return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
       },
       60_000,
     );

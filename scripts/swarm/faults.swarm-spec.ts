@@ -109,12 +109,12 @@ describe('the Swarm stack under faults and rollouts', () => {
     await until(
       'deposits applied',
       async () => {
-        const r = await api.signed<{ balances: { asset: string; available: string }[] }>(
+        const r = await api.signed<{ data: { asset: string; available: string }[] }>(
           accounts[7],
           'GET',
           '/v1/balances',
         );
-        return r.body.balances?.some((b) => b.asset === base && b.available === '100000') ? true : undefined;
+        return r.body.data?.some((b) => b.asset === base && b.available === '100000') ? true : undefined;
       },
       60_000,
     );

@@ -90,8 +90,8 @@ export class ExchangeClient {
 
   /** The account's balance of one asset (decimal strings), or undefined when it holds none. */
   async balance(creds: Credentials, asset: string): Promise<Balance | undefined> {
-    const res = await this.signed<{ balances?: Balance[] }>(creds, 'GET', '/v1/balances');
-    return res.body.balances?.find((b) => b.asset === asset);
+    const res = await this.signed<{ data?: Balance[] }>(creds, 'GET', '/v1/balances');
+    return res.body.data?.find((b) => b.asset === asset);
   }
 
   /** Polls until `check` returns a value (not undefined) or the timeout passes. */

@@ -65,7 +65,9 @@ export async function seedDemoPlatform(): Promise<void> {
   }
   // The gateway's market catalog reloads every 2 s.
   for (const deadline = Date.now() + 20_000; ;) {
-    const markets = (await (await fetch(`${GATEWAY_URL}/v1/markets`)).json()) as { symbol: string }[];
+    const markets = (
+      (await (await fetch(`${GATEWAY_URL}/v1/markets`)).json()) as { data: { symbol: string }[] }
+    ).data;
     if (['BTC-USDT', 'ETH-USDT'].every((s) => markets.some((m) => m.symbol === s))) return;
     if (Date.now() > deadline) throw new Error('the seeded markets did not reach the gateway in 20 s');
     await new Promise((r) => setTimeout(r, 250));

@@ -88,8 +88,8 @@ export async function listMarket(api: { public: ExchangeClient['public'] }, base
   );
   // The catalog reloads every 2 s.
   await until('market listed', async () => {
-    const res = await api.public<{ symbol: string }[]>('/v1/markets');
-    return res.body.some((m) => m.symbol === symbol) ? true : undefined;
+    const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+    return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
   });
   return symbol;
 }

@@ -1,6 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
 import {
   ApiAnswer,
   ApiErrors,
@@ -9,6 +8,7 @@ import {
   candlesViewSchema,
   depthViewSchema,
   marketViewSchema,
+  pageSchema,
   tickerViewSchema,
   tradesViewSchema,
 } from '../common/openapi-schemas';
@@ -26,10 +26,12 @@ export class MarketsController {
   constructor(private readonly data: MarketDataService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Every market with its rules (tick, lot, minimums, fees)' })
-  @ApiAnswer(200, z.array(marketViewSchema), 'The markets (an array)')
-  list(): MarketView[] {
-    return this.data.list();
+  @ApiOperation({
+    summary: 'Every market with its rules (tick, lot, minimums, fees): { data, nextCursor } (one page: null)',
+  })
+  @ApiAnswer(200, pageSchema(marketViewSchema), '{ data: markets, nextCursor: null }')
+  list(): { data: MarketView[]; nextCursor: null } {
+    return { data: this.data.list(), nextCursor: null };
   }
 
   @Get(':symbol/depth')

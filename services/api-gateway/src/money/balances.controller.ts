@@ -1,6 +1,5 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { CurrentAccount } from '../auth/current-account.decorator';
@@ -24,10 +23,15 @@ export class BalancesController {
   constructor(private readonly balances: BalancesService) {}
 
   @Get('balances')
-  @ApiOperation({ summary: 'Own balances per asset: available and held, as decimal strings' })
-  @ApiAnswer(200, z.strictObject({ balances: z.array(balanceViewSchema) }), '{ balances }, by asset')
-  list(@CurrentAccount() account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
-    return this.balances.balances(account);
+  @ApiOperation({
+    summary:
+      'Own balances per asset, available and held as decimal strings: { data, nextCursor } (one page: null)',
+  })
+  @ApiAnswer(200, pageSchema(balanceViewSchema), '{ data: balances by asset, nextCursor: null }')
+  async list(
+    @CurrentAccount() account: AuthenticatedAccount,
+  ): Promise<{ data: BalanceView[]; nextCursor: null }> {
+    return { data: (await this.balances.balances(account)).balances, nextCursor: null };
   }
 
   @Get('ledger')
