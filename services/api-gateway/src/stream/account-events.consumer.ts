@@ -43,9 +43,13 @@ export class AccountEventsConsumer implements OnApplicationBootstrap, OnApplicat
       maxWaitTimeInMs: 100,
     });
     this.consumer = consumer;
-    // The first fetch has resolved the partitions' end offsets: from here on nothing is skipped.
-    const off = consumer.on(consumer.events.FETCH, () => {
-      off();
+    // The first fetch after each join has resolved the partitions' end offsets: from there on
+    // nothing is skipped (after a rejoin the hub resynchronises the subscriptions).
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+    consumer.on(consumer.events.FETCH, () => {
+      if (!joined) return;
+      joined = false;
       this.hub.accountFeedStarted();
     });
     try {

@@ -28,6 +28,8 @@ export class StreamHub implements OnApplicationShutdown {
   private readonly resyncs = new Map<StreamListener, () => void>();
   private connectedOnce = false;
   private accountFeedReady = false;
+  /** What each account-channel listener does when the account feed starts again (a fresh snapshot). */
+  private readonly accountResyncs = new Map<StreamListener, () => void>();
   private accountFeedWaiters: (() => void)[] = [];
 
   constructor(@Inject('REDIS_CONFIG') config: RedisConfig, @Inject('APPLICATION_NAME') name: string) {
@@ -60,6 +62,9 @@ export class StreamHub implements OnApplicationShutdown {
 
   /** The account feed reads account.events.v1 from its end: account channels can be subscribed. */
   accountFeedStarted(): void {
+    // Started again (its consumer rejoined and read on from the end): what it skipped meanwhile
+    // is unknown, so every account subscription takes a fresh snapshot.
+    if (this.accountFeedReady) for (const resync of [...this.accountResyncs.values()]) resync();
     this.accountFeedReady = true;
     for (const w of this.accountFeedWaiters.splice(0)) w();
   }
@@ -111,6 +116,7 @@ export class StreamHub implements OnApplicationShutdown {
         this.remove(channel, listener);
         throw err;
       }
+      if (resync) this.accountResyncs.set(listener, resync);
       return () => this.remove(channel, listener);
     }
     if (resync) this.resyncs.set(listener, resync);
@@ -135,6 +141,7 @@ export class StreamHub implements OnApplicationShutdown {
   private remove(channel: string, listener: StreamListener): void {
     const set = this.listeners.get(channel);
     this.resyncs.delete(listener);
+    this.accountResyncs.delete(listener);
     if (!set) return;
     set.delete(listener);
     if (set.size === 0) {

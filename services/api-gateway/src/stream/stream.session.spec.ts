@@ -152,3 +152,122 @@ describe('StreamSession after the hub lost Redis', () => {
     ]);
   });
 });
+
+describe('StreamSession on the orders channel (ADR 0014)', () => {
+  function ordersHarness() {
+    const frames: Record<string, unknown>[] = [];
+    let listener: ((m: { channel: string; seq: number; data: unknown }) => void) | undefined;
+    let resync: (() => void) | undefined;
+    let snapshotSeq = 5;
+    let snapshots = 0;
+    const session = new StreamSession(
+      {
+        readyState: WS_OPEN,
+        bufferedAmount: 0,
+        send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
+        close: () => undefined,
+        terminate: () => undefined,
+        on() {
+          return this;
+        },
+      },
+      {
+        hub: {
+          subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
+            listener = l;
+            resync = r;
+            return () => undefined;
+          },
+        } as unknown as StreamHub,
+        redis: {} as Redis,
+        auth: {
+          authenticate: async () => ({ accountId: 'acc-1' }),
+        } as unknown as ApiKeyAuthService,
+        markets: {} as MarketLookupService,
+        accountViews: {
+          snapshot: async () => {
+            snapshots += 1;
+            return { seq: snapshotSeq, data: { orders: [], balances: [] } };
+          },
+          update: (d: { type?: string; qty?: number }) =>
+            d.type === 'order' ? { type: 'order', quantity: String((d.qty ?? 0) / 10) } : null,
+        } as unknown as AccountStreamViews,
+        maxSubscriptions: 50,
+        onSubscriptionCount: () => undefined,
+      },
+    );
+    const send = (msg: Record<string, unknown>) => session.onMessage(Buffer.from(JSON.stringify(msg)));
+    const push = (seq: number, data: unknown = { type: 'order', qty: 10 }) =>
+      listener!({ channel: 'orders:acc-1', seq, data });
+    return {
+      frames,
+      send,
+      push,
+      resync: () => resync!(),
+      setSnapshotSeq: (s: number) => (snapshotSeq = s),
+      snapshots: () => snapshots,
+      orders: () => frames.filter((f) => f.channel === 'orders').map((f) => [f.type, f.seq]),
+    };
+  }
+
+  async function subscribed() {
+    const h = ordersHarness();
+    await h.send({ op: 'auth', apiKey: 'k', timestamp: Date.now(), signature: 's' });
+    await h.send({ op: 'subscribe', channel: 'orders' });
+    return h;
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('sends the snapshot, then seq + 1 in the views’ decimals, dropping repeats and what the snapshot counts', async () => {
+    const h = await subscribed();
+    h.push(4);
+    h.push(5);
+    h.push(6);
+    h.push(6);
+    h.push(7);
+    expect(h.orders()).toEqual([
+      ['snapshot', 5],
+      ['update', 6],
+      ['update', 7],
+    ]);
+    expect(h.frames.find((f) => f.seq === 6)?.data).toEqual({ type: 'order', quantity: '1' });
+  });
+
+  it('answers a gap with a fresh snapshot and goes on from it', async () => {
+    const h = await subscribed();
+    h.setSnapshotSeq(9);
+    h.push(6);
+    h.push(9); // 7 and 8 missed: the snapshot at 9 covers them
+    await tick();
+    h.push(10);
+    expect(h.orders()).toEqual([
+      ['snapshot', 5],
+      ['update', 6],
+      ['snapshot', 9],
+      ['update', 10],
+    ]);
+  });
+
+  it('takes a fresh snapshot on {"op":"resync"} and when the account feed starts again', async () => {
+    const h = await subscribed();
+    await h.send({ op: 'resync', channel: 'orders' });
+    h.resync();
+    await tick();
+    expect(h.snapshots()).toBe(3);
+    await h.send({ op: 'resync', channel: 'ticker:BTC-USDT' });
+    expect(h.frames.at(-1)).toMatchObject({ type: 'error', code: 'NOT_SUBSCRIBED' });
+  });
+
+  it('skips an update it cannot show after one fresh snapshot, instead of resynchronising forever', async () => {
+    const h = await subscribed();
+    h.push(6, { type: 'unknown' });
+    await tick();
+    h.push(6, { type: 'unknown' });
+    h.push(7);
+    expect(h.orders()).toEqual([
+      ['snapshot', 5],
+      ['snapshot', 5],
+      ['update', 7],
+    ]);
+  });
+});

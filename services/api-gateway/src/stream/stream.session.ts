@@ -184,8 +184,9 @@ export class StreamSession {
       sub.unsubscribe = await this.deps.hub.subscribe(
         sub.redisChannel,
         (m) => this.onUpdate(channel, sub, m),
-        // Redis lost and back: a fresh snapshot, whatever the seq says (StreamHub.onReady).
-        sub.snapshot?.kind === 'redis' ? () => this.resyncAfterReconnect(channel, sub) : undefined,
+        // Redis lost and back (StreamHub.onReady), or the account feed started again
+        // (StreamHub.accountFeedStarted): a fresh snapshot, whatever the seq says.
+        sub.snapshot ? () => this.resyncAfterReconnect(channel, sub) : undefined,
       );
     } catch {
       this.drop(channel, sub);
