@@ -658,7 +658,7 @@ describe('gateway under hostile input', () => {
       await streams[who].auth(creds[who]);
       await streams[who].waitFor((m) => m.type === 'authenticated' && m.accountId === ids[who]);
       await streams[who].send({ op: 'subscribe', channel: 'orders' });
-      await streams[who].waitFor((m) => m.type === 'subscribed' && m.channel === 'orders');
+      await streams[who].waitFor((m) => m.type === 'snapshot' && m.channel === 'orders');
     }
     // Another account's channel cannot be named.
     for (const [channel, code] of [
