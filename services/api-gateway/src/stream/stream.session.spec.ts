@@ -248,6 +248,25 @@ describe('StreamSession on the orders channel (ADR 0014)', () => {
     ]);
   });
 
+  it('starts the next snapshot when the updates held during one have a gap of their own', async () => {
+    const h = await subscribed();
+    h.push(6);
+    h.setSnapshotSeq(9);
+    h.push(9); // gap: a snapshot at 9 is read; meanwhile 10 and 12 are held
+    h.push(10);
+    h.push(12);
+    h.setSnapshotSeq(12);
+    await tick();
+    await tick();
+    expect(h.orders()).toEqual([
+      ['snapshot', 5],
+      ['update', 6],
+      ['snapshot', 9],
+      ['update', 10],
+      ['snapshot', 12],
+    ]);
+  });
+
   it('takes a fresh snapshot on {"op":"resync"} and when the account feed starts again', async () => {
     const h = await subscribed();
     await h.send({ op: 'resync', channel: 'orders' });

@@ -269,12 +269,18 @@ export class StreamSession {
       this.send({ type: 'snapshot', channel, seq, data });
       sub.lastSeq = seq;
       sub.live = true;
-      for (const m of sub.pending.splice(0)) this.forward(channel, sub, m);
+      sub.syncing = false;
+      // A gap among the held updates starts the next snapshot at once (live false again; it used
+      // to be refused while this one was finishing, leaving the view stale until another update
+      // came): the rest wait for it.
+      for (const m of sub.pending.splice(0)) {
+        if (sub.live) this.forward(channel, sub, m);
+        else if (sub.pending.length < MAX_PENDING) sub.pending.push(m);
+      }
     } catch {
+      sub.syncing = false;
       this.error(ErrorCode.SERVICE_UNAVAILABLE, 'snapshot unavailable, resubscribe shortly', channel);
       this.drop(channel, sub);
-    } finally {
-      sub.syncing = false;
     }
   }
 
