@@ -29,8 +29,13 @@ type Json = Record<string, unknown>;
 type Dependency = 'redis' | 'pgbouncer' | 'kafka';
 
 function kill(name: Dependency): void {
-  const pid = Number(readFileSync(join(root, 'native/.run/pids', `${name}.pid`), 'utf8').trim());
-  process.kill(pid, 'SIGKILL');
+  // Redis down means every node of it: the primary alone is failed over by the sentinels
+  // (scripts/redis-failover.int-spec.ts); both at once leave nothing to fail over to.
+  const names = name === 'redis' ? ['redis', 'redis-replica'] : [name];
+  const pids = names.map((n) =>
+    Number(readFileSync(join(root, 'native/.run/pids', `${n}.pid`), 'utf8').trim()),
+  );
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
 }
 
 /** Starts whatever infrastructure is missing; returns how long it took. */
