@@ -3,6 +3,7 @@
 // below are structural matches of their @trading/contracts counterparts, so the router passes
 // those in unchanged.
 import type {
+  EngineEventMessage,
   LedgerEntry,
   NewOrder,
   OrderEventRecord,
@@ -77,76 +78,8 @@ export interface MoneyCommand extends CommandBase {
 }
 export type RiskCommand = PlaceCommand | CancelCommand | AmendCommand | MoneyCommand;
 
-/** The matching engine's events as they travel (@trading/contracts' EngineEventMessage). */
-export type RiskEvent =
-  | {
-      type: 'accepted';
-      seq: number;
-      orderId: string;
-      accountId: string;
-      side: Side;
-      orderType: OrderType;
-      price: number;
-      qty: number;
-    }
-  | {
-      type: 'rejected';
-      seq: number;
-      command: 'new' | 'cancel' | 'amend' | 'unknown';
-      orderId: string;
-      accountId: string;
-      reason: string;
-    }
-  | {
-      type: 'rested';
-      seq: number;
-      orderId: string;
-      accountId: string;
-      side: Side;
-      price: number;
-      remainingQty: number;
-      visibleQty: number;
-    }
-  | {
-      type: 'trade';
-      seq: number;
-      price: number;
-      qty: number;
-      makerOrderId: string;
-      takerOrderId: string;
-      makerAccountId: string;
-      takerAccountId: string;
-      takerSide: Side;
-      makerRemainingQty: number;
-      takerRemainingQty: number;
-    }
-  | {
-      type: 'cancelled';
-      seq: number;
-      orderId: string;
-      accountId: string;
-      remainingQty: number;
-      reason: string;
-    }
-  | {
-      type: 'amended';
-      seq: number;
-      orderId: string;
-      accountId: string;
-      price: number;
-      qty: number;
-      remainingQty: number;
-      keptPriority: boolean;
-    }
-  | { type: 'expired'; seq: number; orderId: string; accountId: string; remainingQty: number; reason: string }
-  | {
-      type: 'triggered';
-      seq: number;
-      orderId: string;
-      accountId: string;
-      stopPrice: number;
-      lastPrice: number;
-    };
+/** The matching engine's events as they travel: @trading/contracts' EngineEventMessage, one definition. */
+export type RiskEvent = EngineEventMessage;
 export type TradeEvent = Extract<RiskEvent, { type: 'trade' }>;
 
 /** One order side of one engine event (@trading/contracts' OrderUpdate). */
