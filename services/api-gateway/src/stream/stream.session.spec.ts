@@ -4,7 +4,7 @@ import type { MarketLookupService } from '../markets/market-lookup.service';
 import type { AccountStreamViews } from './account-stream.views';
 import type { StreamHub } from './stream-hub.service';
 import { WS_OPEN, type WsClient } from './stream-message.schema';
-import { StreamSession } from './stream.session';
+import { StreamSession, type SessionDeps } from './stream.session';
 
 // The ws_subscriptions gauge and the answers of a session, with a hub that confirms a Redis
 // subscription a moment later (as Redis does) and a market that exists.
@@ -42,6 +42,37 @@ function harness() {
   });
   const send = (msg: Record<string, unknown>) => session.onMessage(Buffer.from(JSON.stringify(msg)));
   return { frames, session, send, gauge: () => gauge, listeners: () => [...hubListeners.values()] };
+}
+
+/** A session over a client that records its frames, with the given dependencies (the rest inert). */
+function recordingSession(deps: Partial<SessionDeps>): {
+  session: StreamSession;
+  frames: Record<string, unknown>[];
+} {
+  const frames: Record<string, unknown>[] = [];
+  const session = new StreamSession(
+    {
+      readyState: WS_OPEN,
+      bufferedAmount: 0,
+      send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
+      close: () => undefined,
+      terminate: () => undefined,
+      on() {
+        return this;
+      },
+    },
+    {
+      hub: {} as StreamHub,
+      redis: {} as Redis,
+      auth: {} as ApiKeyAuthService,
+      markets: {} as MarketLookupService,
+      accountViews: {} as AccountStreamViews,
+      maxSubscriptions: 50,
+      onSubscriptionCount: () => undefined,
+      ...deps,
+    },
+  );
+  return { session, frames };
 }
 
 describe('StreamSession subscriptions', () => {
@@ -106,37 +137,20 @@ describe('StreamSession subscriptions', () => {
 
 describe('StreamSession after the hub lost Redis', () => {
   it('sends a fresh snapshot and counts on from its seq, even a seq lower than the last one sent', async () => {
-    const frames: Record<string, unknown>[] = [];
     let snapshot = { seq: 10, data: { bids: [['1', '1']] } };
     let listener: ((m: { seq: number; data: unknown }) => void) | undefined;
     let resync: (() => void) | undefined;
-    const session = new StreamSession(
-      {
-        readyState: WS_OPEN,
-        bufferedAmount: 0,
-        send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-        close: () => undefined,
-        terminate: () => undefined,
-        on() {
-          return this;
+    const { session, frames } = recordingSession({
+      hub: {
+        subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
+          listener = l;
+          resync = r;
+          return () => undefined;
         },
-      },
-      {
-        hub: {
-          subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
-            listener = l;
-            resync = r;
-            return () => undefined;
-          },
-        } as unknown as StreamHub,
-        redis: { get: async () => JSON.stringify(snapshot) } as unknown as Redis,
-        auth: {} as ApiKeyAuthService,
-        markets: { find: async (symbol: string) => ({ symbol }) } as unknown as MarketLookupService,
-        accountViews: {} as AccountStreamViews,
-        maxSubscriptions: 50,
-        onSubscriptionCount: () => undefined,
-      },
-    );
+      } as unknown as StreamHub,
+      redis: { get: async () => JSON.stringify(snapshot) } as unknown as Redis,
+      markets: { find: async (symbol: string) => ({ symbol }) } as unknown as MarketLookupService,
+    });
     await session.onMessage(Buffer.from(JSON.stringify({ op: 'subscribe', channel: 'depth:BTC-USDT' })));
     listener!({ seq: 11, data: 'a' });
     // A Sentinel failover: the promoted replica had counted the channel to 7 only.
@@ -155,47 +169,30 @@ describe('StreamSession after the hub lost Redis', () => {
 
 describe('StreamSession on the orders channel (ADR 0014)', () => {
   function ordersHarness() {
-    const frames: Record<string, unknown>[] = [];
     let listener: ((m: { channel: string; seq: number; data: unknown }) => void) | undefined;
     let resync: (() => void) | undefined;
     let snapshotSeq = 5;
     let snapshots = 0;
-    const session = new StreamSession(
-      {
-        readyState: WS_OPEN,
-        bufferedAmount: 0,
-        send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-        close: () => undefined,
-        terminate: () => undefined,
-        on() {
-          return this;
+    const { session, frames } = recordingSession({
+      hub: {
+        subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
+          listener = l;
+          resync = r;
+          return () => undefined;
         },
-      },
-      {
-        hub: {
-          subscribe: async (_c: string, l: typeof listener, r: typeof resync) => {
-            listener = l;
-            resync = r;
-            return () => undefined;
-          },
-        } as unknown as StreamHub,
-        redis: {} as Redis,
-        auth: {
-          authenticate: async () => ({ accountId: 'acc-1' }),
-        } as unknown as ApiKeyAuthService,
-        markets: {} as MarketLookupService,
-        accountViews: {
-          snapshot: async () => {
-            snapshots += 1;
-            return { seq: snapshotSeq, data: { orders: [], balances: [] } };
-          },
-          update: (d: { type?: string; qty?: number }) =>
-            d.type === 'order' ? { type: 'order', quantity: String((d.qty ?? 0) / 10) } : null,
-        } as unknown as AccountStreamViews,
-        maxSubscriptions: 50,
-        onSubscriptionCount: () => undefined,
-      },
-    );
+      } as unknown as StreamHub,
+      auth: {
+        authenticate: async () => ({ accountId: 'acc-1' }),
+      } as unknown as ApiKeyAuthService,
+      accountViews: {
+        snapshot: async () => {
+          snapshots += 1;
+          return { seq: snapshotSeq, data: { orders: [], balances: [] } };
+        },
+        update: (d: { type?: string; qty?: number }) =>
+          d.type === 'order' ? { type: 'order', quantity: String((d.qty ?? 0) / 10) } : null,
+      } as unknown as AccountStreamViews,
+    });
     const send = (msg: Record<string, unknown>) => session.onMessage(Buffer.from(JSON.stringify(msg)));
     const push = (seq: number, data: unknown = { type: 'order', qty: 10 }) =>
       listener!({ channel: 'orders:acc-1', seq, data });
