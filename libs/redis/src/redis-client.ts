@@ -28,7 +28,11 @@ export function parseSentinels(list: string): { host: string; port: number }[] {
 }
 
 /** The options of a connection: to REDIS_URL, or to the primary the sentinels name. */
-export function redisOptions(config: RedisConfig, name: string, options: RedisClientOptions = {}): RedisOptions {
+export function redisOptions(
+  config: RedisConfig,
+  name: string,
+  options: RedisClientOptions = {},
+): RedisOptions {
   const common: RedisOptions = {
     password: config.REDIS_PASSWORD,
     connectionName: name,
