@@ -6,7 +6,9 @@ export type RangeOffsets = Record<number, string>;
 /**
  * The committed records of `topic` with from[p] <= offset < to[p], per partition in offset order
  * (read_committed, a throwaway group, each offset once). Transaction markers occupy offsets too,
- * so a partition whose last records are markers ends when nothing arrives for `idleMs`.
+ * so a partition whose last records are markers ends when nothing arrives for `idleMs` after the
+ * first batch; before it, joining the group may take longer (three brokers behind relays, a
+ * loaded machine), so the wait for the first batch is `firstMs`.
  */
 export async function readTopicRange(
   kafka: Kafka,
@@ -14,6 +16,7 @@ export async function readTopicRange(
   from: RangeOffsets,
   to: RangeOffsets,
   idleMs = 5000,
+  firstMs = 30_000,
 ): Promise<Map<number, { offset: bigint; value: Buffer }[]>> {
   const pending = new Set(
     Object.keys(to)
@@ -31,12 +34,15 @@ export async function readTopicRange(
     try {
       await consumer.subscribe({ topic, fromBeginning: false });
       let lastProgress = Date.now();
+      let started = false;
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
       await consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           const p = batch.partition;
+          if (!started) lastProgress = Date.now();
+          started = true;
           const end = BigInt(to[p] ?? '0');
           for (const m of batch.messages) {
             const off = BigInt(m.offset);
@@ -51,7 +57,7 @@ export async function readTopicRange(
       for (const p of Object.keys(to).map(Number))
         consumer.seek({ topic, partition: p, offset: from[p] ?? '0' });
       const idle = setInterval(() => {
-        if (Date.now() - lastProgress > idleMs) done();
+        if (Date.now() - lastProgress > (started ? idleMs : firstMs)) done();
       }, 250);
       await finished;
       clearInterval(idle);
