@@ -119,17 +119,15 @@ redis_sentinel_ready() {
     sed -n 2p)" =~ ^[0-9]+$ ]]
 }
 
+# The primary first (a replica is started against it), then the replica and the sentinels; then
+# everything ready (the replica synced, every sentinel naming the primary).
 redis_start() {
   local i
   redis_node_start redis
   wait_for redis 30 "$REDIS_LOG" redis_ready
   redis_node_start redis-replica
-  wait_for redis-replica 60 "$LOG_DIR/redis-replica.log" redis_replica_ready "$REDIS_REPLICA_PORT"
   for ((i = 0; i < REDIS_SENTINELS_N; i++)); do redis_sentinel_start "$i"; done
-  for ((i = 0; i < REDIS_SENTINELS_N; i++)); do
-    wait_for "$(redis_sentinel_name "$i")" 30 "$LOG_DIR/$(redis_sentinel_name "$i").log" \
-      redis_sentinel_ready "$(redis_sentinel_port "$i")"
-  done
+  redis_wait
 }
 
 redis_wait() {
