@@ -57,27 +57,8 @@ describe('every order type end to end (signed REST /v1)', () => {
   /** A fresh market per scenario, so no book is shared. */
   const market = (name: string) => markets.get(name)!;
 
-  async function account(deposits: Record<string, string>): Promise<Account> {
-    const accountId = `ot-${run}-${++accountSeq}`;
-    const res = await api.operator<{ apiKey: string; secret: string }>(
-      operator,
-      'POST',
-      '/v1/operator/accounts',
-      { accountId, name: 'order-types' },
-    );
-    expect(res.status).toBe(201);
-    const who = { accountId, apiKey: res.body.apiKey, secret: res.body.secret };
-    for (const [asset, amount] of Object.entries(deposits))
-      expect(
-        (await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount })).status,
-      ).toBe(202);
-    await api.until(`deposits of ${accountId}`, async () => {
-      for (const [asset, amount] of Object.entries(deposits))
-        if ((await api.balance(who, asset))?.available !== amount) return undefined;
-      return true;
-    });
-    return who;
-  }
+  const account = (deposits: Record<string, string>): Promise<Account> =>
+    api.fundedAccount(operator, `ot-${run}-${++accountSeq}`, 'order-types', deposits);
 
   async function place(who: Account, body: Json): Promise<string> {
     const res = await api.signed<Json>(who, 'POST', '/v1/orders', body);

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { DataSource } from 'typeorm';
-import { databaseSchema, loadConfig } from '@trading/config';
-import { createDataSource, MarketsRepository } from '@trading/db';
 import { ExchangeClient, type Credentials, type StreamMessage } from './testing/exchange-client';
+import { openTestMarket } from './testing/test-market';
 import {
   ensureServices,
   GATEWAY_URL,
@@ -126,27 +125,8 @@ describe('the own-orders stream across a SIGKILL of the order-router', () => {
   let operator: string;
   let restarted: ChildProcess | null = null;
 
-  async function account(name: string, deposits: Record<string, string>): Promise<Account> {
-    const accountId = `os-${run}-${name}`.toLowerCase();
-    const res = await api.operator<{ apiKey: string; secret: string }>(
-      operator,
-      'POST',
-      '/v1/operator/accounts',
-      { accountId, name: 'own-orders-stream' },
-    );
-    expect(res.status).toBe(201);
-    const who = { accountId, apiKey: res.body.apiKey, secret: res.body.secret };
-    for (const [asset, amount] of Object.entries(deposits))
-      expect(
-        (await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount })).status,
-      ).toBe(202);
-    await api.until(`deposits of ${accountId}`, async () => {
-      for (const [asset, amount] of Object.entries(deposits))
-        if ((await api.balance(who, asset))?.available !== amount) return undefined;
-      return true;
-    });
-    return who;
-  }
+  const account = (name: string, deposits: Record<string, string>): Promise<Account> =>
+    api.fundedAccount(operator, `os-${run}-${name}`.toLowerCase(), 'own-orders-stream', deposits);
 
   /** REST's view: every open order (all pages) and the balances, in OwnOrdersView's shape. */
   async function rest(who: Account) {
@@ -182,21 +162,7 @@ describe('the own-orders stream across a SIGKILL of the order-router', () => {
   beforeAll(async () => {
     services = await ensureServices();
     operator = secret('operator_token');
-    db = createDataSource(loadConfig(databaseSchema), { applicationName: 'own-orders-stream' });
-    await db.initialize();
-    const repo = new MarketsRepository(db);
-    await repo.upsertAsset('USDT', 6);
-    await repo.upsertAsset(BASE, 8);
-    await repo.upsertMarket({
-      symbol: SYMBOL,
-      baseAsset: BASE,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minNotional: '1',
-      makerFeeBps: 10,
-      takerFeeBps: 20,
-    });
+    db = await openTestMarket('own-orders-stream', SYMBOL, BASE);
     await api.until('market listed', async () => {
       const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
       return res.body.data.some((m) => m.symbol === SYMBOL) ? true : undefined;

@@ -116,32 +116,11 @@ describe('Redis failover through Sentinel under load', () => {
     services = await ensureServices();
     const operator = secret('operator_token');
     db = await openTestMarket('redis-failover', symbol, base);
-    const keys: Credentials[] = [];
-    for (const [accountId, asset, amount] of [
-      [`rf-seller-${run}`, base, '100'],
-      [`rf-buyer-${run}`, 'USDT', '1000000'],
-    ]) {
-      const key = await api.operator<{ apiKey: string; secret: string }>(
-        operator,
-        'POST',
-        '/v1/operator/accounts',
-        {
-          accountId,
-          name: accountId,
-        },
-      );
-      expect(key.status).toBe(201);
-      keys.push({ apiKey: key.body.apiKey, secret: key.body.secret });
-      expect(
-        (await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount })).status,
-      ).toBe(202);
-    }
-    [seller, buyer] = keys;
-    await until('deposits applied and the market listed', async () => {
-      const b = await api.balance(buyer, 'USDT');
-      const markets = await api.public<Json>('/v1/markets');
-      const list = (Array.isArray(markets.body) ? markets.body : markets.body.data) as { symbol: string }[];
-      return b && list.some((m) => m.symbol === symbol) ? true : undefined;
+    seller = await api.fundedAccount(operator, `rf-seller-${run}`, 'redis-failover', { [base]: '100' });
+    buyer = await api.fundedAccount(operator, `rf-buyer-${run}`, 'redis-failover', { USDT: '1000000' });
+    await until('the market listed', async () => {
+      const markets = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
+      return markets.body.data.some((m) => m.symbol === symbol) ? true : undefined;
     });
   });
 

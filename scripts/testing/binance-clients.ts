@@ -59,27 +59,8 @@ export async function openBinanceVenue(app: string, base: string): Promise<Binan
     base,
     symbol: `${base}USDT`,
     async account(role, deposits) {
-      const accountId = `${app}-${role}-${base}`;
-      const res = await api.operator<Credentials>(operator, 'POST', '/v1/operator/accounts', {
-        accountId,
-        name: role,
-      });
-      if (res.status !== 201)
-        throw new Error(`account ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
-      const creds = { apiKey: res.body.apiKey, secret: res.body.secret };
-      for (const [asset, amount] of Object.entries(deposits)) {
-        const dep = await api.operator(operator, 'POST', '/v1/operator/deposits', {
-          accountId,
-          asset,
-          amount,
-        });
-        if (dep.status !== 202)
-          throw new Error(`deposit ${asset}: ${dep.status} ${JSON.stringify(dep.body)}`);
-        await until(`${role} ${asset} deposit`, async () =>
-          (await api.balance(creds, asset))?.available === amount ? true : undefined,
-        );
-      }
-      return creds;
+      const { apiKey, secret } = await api.fundedAccount(operator, `${app}-${role}-${base}`, role, deposits);
+      return { apiKey, secret };
     },
     async close() {
       await opened.destroy();

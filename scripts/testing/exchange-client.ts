@@ -94,6 +94,40 @@ export class ExchangeClient {
     return res.body.data?.find((b) => b.asset === asset);
   }
 
+  /**
+   * A new account with an API key (operator API) and its deposits, resolved once every deposit
+   * shows as available; a refusal of either throws with the answer.
+   */
+  async fundedAccount(
+    operatorToken: string,
+    accountId: string,
+    name: string,
+    deposits: Record<string, string>,
+  ): Promise<Credentials & { accountId: string }> {
+    const res = await this.operator<Credentials>(operatorToken, 'POST', '/v1/operator/accounts', {
+      accountId,
+      name,
+    });
+    if (res.status !== 201)
+      throw new Error(`account ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
+    const who = { accountId, apiKey: res.body.apiKey, secret: res.body.secret };
+    for (const [asset, amount] of Object.entries(deposits)) {
+      const dep = await this.operator(operatorToken, 'POST', '/v1/operator/deposits', {
+        accountId,
+        asset,
+        amount,
+      });
+      if (dep.status !== 202)
+        throw new Error(`deposit ${asset} to ${accountId}: ${dep.status} ${JSON.stringify(dep.body)}`);
+    }
+    await this.until(`deposits of ${accountId}`, async () => {
+      for (const [asset, amount] of Object.entries(deposits))
+        if ((await this.balance(who, asset))?.available !== amount) return undefined;
+      return true;
+    });
+    return who;
+  }
+
   /** Polls until `check` returns a value (not undefined) or the timeout passes. */
   until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
     return until(what, check, timeoutMs, 200);
