@@ -11,6 +11,7 @@ import {
   type RouterBatch as GroupMember,
   type StreamBatch,
   type AmendsInFlight,
+  type UpdatesBatch,
 } from './repositories/router-batch.repository';
 import { RouterOutboxRepository } from './repositories/router-outbox.repository';
 import { TradesRepository, type TradeInsert } from './repositories/trades.repository';
@@ -94,6 +95,34 @@ function routerBatch(from: number, to: number): RouterBatch {
   }
   return { orders, ledger, events, nextOffset: to };
 }
+
+/** A router batch of updates carrying only what a test gives it (no events, states or ledger otherwise). */
+const updatesBatch = (
+  groupId: string,
+  partition: number,
+  nextOffset: number,
+  rest: Partial<UpdatesBatch> = {},
+): GroupMember => ({
+  kind: 'updates',
+  batch: {
+    events: [],
+    states: [],
+    ledger: [],
+    offset: { groupId, topic: 'orders.updates.v2', partition, nextOffset },
+    ...rest,
+  },
+});
+
+/** A hold that would take acct-0's USDT below zero: a batch carrying it fails as a whole. */
+const overdraw = (ref: string): LedgerRow => ({
+  key: `${ref}:overdraw`,
+  accountId: 'acct-0',
+  asset: 'USDT',
+  availableDelta: -(10n ** 15n),
+  heldDelta: 0n,
+  kind: 'hold',
+  ref,
+});
 
 describe('write batches under redelivery', () => {
   jest.setTimeout(60_000);
@@ -373,21 +402,8 @@ describe('write batches under redelivery', () => {
     const batches = new RouterBatchRepository(ds);
     const stream = new AccountStreamRepository(ds);
     const group = 'order-router-stream';
-    const updates = (
-      p: number,
-      nextOffset: number,
-      st?: StreamBatch,
-      ledger: LedgerRow[] = [],
-    ): GroupMember => ({
-      kind: 'updates',
-      batch: {
-        events: [],
-        states: [],
-        ledger,
-        offset: { groupId: group, topic: 'orders.updates.v2', partition: p, nextOffset },
-        stream: st,
-      },
-    });
+    const updates = (p: number, nextOffset: number, stream?: StreamBatch, ledger: LedgerRow[] = []) =>
+      updatesBatch(group, p, nextOffset, { stream, ledger });
     const records = (accountId: string, ...seqs: number[]) =>
       JSON.stringify(seqs.map((seq) => ({ accountId, seq, data: { type: 'balance' } })));
     await batches.commit(updates(1, 10, { partition: 1, records: records('s-a', 1, 2), seqs: [['s-a', 2]] }));
@@ -419,18 +435,9 @@ describe('write batches under redelivery', () => {
     );
     expect(await stream.pending(1)).toEqual([]);
     // A batch that fails (here: a balance would go negative) writes none of its stream.
-    const overdraw: LedgerRow = {
-      key: 's-d:overdraw',
-      accountId: 'acct-0',
-      asset: 'USDT',
-      availableDelta: -(10n ** 15n),
-      heldDelta: 0n,
-      kind: 'hold',
-      ref: 's-d',
-    };
     await expect(
       batches.commit(
-        updates(4, 1, { partition: 4, records: records('s-d', 1), seqs: [['s-d', 1]] }, [overdraw]),
+        updates(4, 1, { partition: 4, records: records('s-d', 1), seqs: [['s-d', 1]] }, [overdraw('s-d')]),
       ),
     ).rejects.toThrow(/balances_available_check/);
     expect(await stream.pending(4)).toEqual([]);
@@ -440,21 +447,8 @@ describe('write batches under redelivery', () => {
   it('writes amends in flight with the batch, alone, with the stream or in a group (the last list wins), and nothing of a failed batch', async () => {
     const batches = new RouterBatchRepository(ds);
     const group = 'order-router-amends';
-    const updates = (
-      p: number,
-      nextOffset: number,
-      amends: AmendsInFlight,
-      ledger: LedgerRow[] = [],
-    ): GroupMember => ({
-      kind: 'updates',
-      batch: {
-        events: [],
-        states: [],
-        ledger,
-        offset: { groupId: group, topic: 'orders.updates.v2', partition: p, nextOffset },
-        amends,
-      },
-    });
+    const updates = (p: number, nextOffset: number, amends: AmendsInFlight, ledger: LedgerRow[] = []) =>
+      updatesBatch(group, p, nextOffset, { amends, ledger });
     const list = (...amends: { price?: number; qty?: number }[]) => JSON.stringify(amends);
     await batches.commit(
       updates(1, 1, [
@@ -497,18 +491,9 @@ describe('write batches under redelivery', () => {
       ]),
     );
     // A batch that fails writes none of its amends.
-    const overdraw: LedgerRow = {
-      key: 'am:overdraw',
-      accountId: 'acct-0',
-      asset: 'USDT',
-      availableDelta: -(10n ** 15n),
-      heldDelta: 0n,
-      kind: 'hold',
-      ref: 'am',
-    };
-    await expect(batches.commit(updates(3, 1, [['am-5', list({ qty: 9 })]], [overdraw]))).rejects.toThrow(
-      /balances_available_check/,
-    );
+    await expect(
+      batches.commit(updates(3, 1, [['am-5', list({ qty: 9 })]], [overdraw('am')])),
+    ).rejects.toThrow(/balances_available_check/);
     expect(await orders.findAmendsInFlight(['am-5'])).toEqual(new Map());
   });
 
