@@ -1,14 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { KafkaMessage } from 'kafkajs';
-import {
-  placeOrderCommandSchema,
-  TOPICS,
-  type OrderCommand,
-  type OrderUpdate,
-  type PlaceOrderCommand,
-} from '@trading/contracts';
+import { TOPICS, type OrderCommand, type OrderUpdate } from '@trading/contracts';
 import type { BalanceRow, CommandsBatch, LedgerRow } from '@trading/db';
-import { order, P, record, routerHarness, SYMBOL } from './testing/router-harness';
+import { order, P, placeCommand as place, record, routerHarness, SYMBOL } from './testing/router-harness';
 
 // The router's command path through its real onBatch, with in-memory repositories: the risk engine
 // decides (its own specs cover how); this covers what the service makes of each decision: the
@@ -25,23 +19,6 @@ const usdt = (accountId: string, available: bigint, held = 0n): BalanceRow => ({
 });
 
 let n = 0;
-/** A buy of 3 lots at 100 as the gateway sends it (the schema's defaults for the rest). */
-function place(over: Partial<PlaceOrderCommand> = {}): PlaceOrderCommand {
-  n += 1;
-  return placeOrderCommandSchema.parse({
-    kind: 'place',
-    commandId: `c${n}`,
-    accountId: 'a1',
-    orderId: `o${n}`,
-    symbol: SYMBOL,
-    side: 'buy',
-    orderType: 'limit',
-    qty: 3,
-    price: 100,
-    receivedAt: 1_000,
-    ...over,
-  });
-}
 const touch = (kind: 'cancel' | 'amend', orderId: string, over: object = {}): OrderCommand =>
   ({
     kind,

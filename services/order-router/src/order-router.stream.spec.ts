@@ -1,6 +1,6 @@
-import { placeOrderCommandSchema, TOPICS, type PlaceOrderCommand } from '@trading/contracts';
+import { TOPICS } from '@trading/contracts';
 import type { AccountEvent } from '@trading/risk-engine';
-import { P, record, routerHarness, SYMBOL } from './testing/router-harness';
+import { P, placeCommand as place, record, routerHarness } from './testing/router-harness';
 
 // The own-orders stream's numbering in the router (ADR 0014): each account's seq continues from
 // what the database has, is committed with the batch that produced the updates (records in the
@@ -9,24 +9,6 @@ import { P, record, routerHarness, SYMBOL } from './testing/router-harness';
 // over sends what its outbox still holds before anything new.
 
 const COMMANDS = TOPICS.orderCommands.name;
-
-let n = 0;
-function place(over: Partial<PlaceOrderCommand> = {}): PlaceOrderCommand {
-  n += 1;
-  return placeOrderCommandSchema.parse({
-    kind: 'place',
-    commandId: `c${n}`,
-    accountId: 'a1',
-    orderId: `o${n}`,
-    symbol: SYMBOL,
-    side: 'buy',
-    orderType: 'limit',
-    qty: 3,
-    price: 100,
-    receivedAt: 1_000,
-    ...over,
-  });
-}
 
 function harness(seqs: [string, number][] = []) {
   const h = routerHarness({

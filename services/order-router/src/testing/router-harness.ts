@@ -3,9 +3,11 @@ import type { z } from 'zod';
 import {
   orderCommandSchema,
   orderUpdateBatchSchema,
+  placeOrderCommandSchema,
   sampleMarketSpec,
   TOPICS,
   type MarketSpec,
+  type PlaceOrderCommand,
 } from '@trading/contracts';
 import type {
   AccountStreamRepository,
@@ -64,6 +66,25 @@ export function order(orderId: string, accountId: string, qty: number, over: Par
     ...over,
   };
   return row;
+}
+
+let placed = 0;
+/** A buy of 3 lots at 100 as the gateway sends it (the schema's defaults for the rest), with fresh ids. */
+export function placeCommand(over: Partial<PlaceOrderCommand> = {}): PlaceOrderCommand {
+  placed += 1;
+  return placeOrderCommandSchema.parse({
+    kind: 'place',
+    commandId: `c${placed}`,
+    accountId: 'a1',
+    orderId: `o${placed}`,
+    symbol: SYMBOL,
+    side: 'buy',
+    orderType: 'limit',
+    qty: 3,
+    price: 100,
+    receivedAt: 1_000,
+    ...over,
+  });
 }
 
 /** A consumed Kafka record. */
