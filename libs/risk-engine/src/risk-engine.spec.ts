@@ -66,6 +66,34 @@ const amend = (orderId: string, over: { price?: number; qty?: number } = {}): Ri
   ...over,
 });
 
+/** Matching's refusal of an amend of `orderId` (owned by 'a'). */
+const amendRefused = (orderId: string, seq: number, reason: string): RiskEvent => ({
+  type: 'rejected',
+  seq,
+  command: 'amend',
+  orderId,
+  accountId: 'a',
+  reason,
+});
+
+/** Matching's application of an amend of `orderId` (owned by 'a'), the order's priority lost. */
+const amended = (
+  orderId: string,
+  seq: number,
+  price: number,
+  qty: number,
+  remainingQty: number,
+): RiskEvent => ({
+  type: 'amended',
+  seq,
+  orderId,
+  accountId: 'a',
+  price,
+  qty,
+  remainingQty,
+  keptPriority: false,
+});
+
 function update(e: RiskEngine, orderId: string, event: RiskEvent): RiskResult {
   const o = e.order(orderId)!;
   return e.apply({
@@ -432,24 +460,8 @@ describe('RiskEngine: cancels and amends', () => {
       price: 100,
       qty: 1,
     });
-    update(e, cmd.orderId, {
-      type: 'rejected',
-      seq: 2,
-      command: 'amend',
-      orderId: cmd.orderId,
-      accountId: 'a',
-      reason: 'INVALID_AMEND',
-    });
-    update(e, cmd.orderId, {
-      type: 'amended',
-      seq: 3,
-      orderId: cmd.orderId,
-      accountId: 'a',
-      price: 100,
-      qty: 2,
-      remainingQty: 2,
-      keptPriority: false,
-    });
+    update(e, cmd.orderId, amendRefused(cmd.orderId, 2, 'INVALID_AMEND'));
+    update(e, cmd.orderId, amended(cmd.orderId, 3, 100, 2, 2));
     expect(e.order(cmd.orderId)!.holdRemaining).toBe(2n * (BUY_HOLD / 10n));
   });
 
@@ -479,16 +491,7 @@ describe('RiskEngine: cancels and amends', () => {
     const first = update(e, buy.orderId, fill(1, 1, 3));
     expect(first.ledger.filter((l) => l.kind === 'release')).toEqual([]);
     expect(e.order(buy.orderId)!.holdRemaining).toBe(9n * perLot);
-    update(e, buy.orderId, {
-      type: 'amended',
-      seq: 2,
-      orderId: buy.orderId,
-      accountId: 'a',
-      price: 100,
-      qty: 10,
-      remainingQty: 9,
-      keptPriority: false,
-    });
+    update(e, buy.orderId, amended(buy.orderId, 2, 100, 10, 9));
     expect(e.order(buy.orderId)!.holdRemaining).toBe(9n * perLot);
     // The 9 lots fill from what is held for them.
     update(e, buy.orderId, fill(3, 9, 0));
@@ -512,26 +515,10 @@ describe('RiskEngine: cancels and amends', () => {
     const back = RiskEngine.restore(JSON.parse(JSON.stringify(e.snapshot())));
     expect(back.snapshot()).toEqual(e.snapshot());
     for (const x of [e, back]) {
-      update(x, cmd.orderId, {
-        type: 'rejected',
-        seq: 1,
-        command: 'amend',
-        orderId: cmd.orderId,
-        accountId: 'a',
-        reason: 'PRICE_OUT_OF_BAND',
-      });
+      update(x, cmd.orderId, amendRefused(cmd.orderId, 1, 'PRICE_OUT_OF_BAND'));
       // The price stays 100; the size amend still in flight may take the order to 5 lots at 100.
       expect(x.order(cmd.orderId)!.holdRemaining).toBe(5n * perLot(100n));
-      update(x, cmd.orderId, {
-        type: 'amended',
-        seq: 2,
-        orderId: cmd.orderId,
-        accountId: 'a',
-        price: 100,
-        qty: 5,
-        remainingQty: 5,
-        keptPriority: false,
-      });
+      update(x, cmd.orderId, amended(cmd.orderId, 2, 100, 5, 5));
       expect(x.order(cmd.orderId)!.holdRemaining).toBe(5n * perLot(100n));
       expect(x.balance('a', 'USDT').held).toBe(5n * perLot(100n));
       expect(x.snapshot().amends).toEqual([]);
@@ -562,29 +549,9 @@ describe('RiskEngine: cancels and amends', () => {
       return x;
     };
     const held = (x: RiskEngine): bigint[] => {
-      keep(
-        update(x, cmd.orderId, {
-          type: 'rejected',
-          seq: 1,
-          command: 'amend',
-          orderId: cmd.orderId,
-          accountId: 'a',
-          reason: 'PRICE_OUT_OF_BAND',
-        }),
-      );
+      keep(update(x, cmd.orderId, amendRefused(cmd.orderId, 1, 'PRICE_OUT_OF_BAND')));
       const afterRefusal = x.order(cmd.orderId)!.holdRemaining;
-      keep(
-        update(x, cmd.orderId, {
-          type: 'amended',
-          seq: 2,
-          orderId: cmd.orderId,
-          accountId: 'a',
-          price: 100,
-          qty: 5,
-          remainingQty: 5,
-          keptPriority: false,
-        }),
-      );
+      keep(update(x, cmd.orderId, amended(cmd.orderId, 2, 100, 5, 5)));
       return [afterRefusal, x.order(cmd.orderId)!.holdRemaining];
     };
     // Without them the refusal released what the size amend still needed: 5 lots open on 2 held.
