@@ -3,9 +3,9 @@ import { sampleMarketSpec, type StreamMessage } from '@trading/contracts';
 import type { OrderRow, SettledFill } from '@trading/db';
 import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import type { StreamHub } from '../stream/stream-hub.service';
-import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { BinanceWsApiSession, wsApiPayload } from './binance-ws-api';
 import { sampleOrderRow } from './order-row.fixture';
+import { recordingClient } from '../stream/ws-client.fixture';
 
 const market = sampleMarketSpec();
 
@@ -25,20 +25,10 @@ const fill: SettledFill = {
 };
 
 function harness() {
-  const frames: Record<string, unknown>[] = [];
+  const { client, frames } = recordingClient();
   let listener: ((m: StreamMessage) => void) | null = null;
   let current = row();
   const seen: { payload?: string } = {};
-  const client: WsClient = {
-    readyState: WS_OPEN,
-    bufferedAmount: 0,
-    send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-    close: () => undefined,
-    terminate: () => undefined,
-    on() {
-      return this;
-    },
-  };
   const session = new BinanceWsApiSession(client, {
     auth: {
       admitCanonical: async (_key: string, signature: string, payload: string) => {

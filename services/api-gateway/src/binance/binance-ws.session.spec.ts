@@ -1,8 +1,8 @@
 import type Redis from 'ioredis';
 import type { MarketSpec, StreamMessage } from '@trading/contracts';
 import type { StreamHub } from '../stream/stream-hub.service';
-import { WS_OPEN, type WsClient } from '../stream/stream-message.schema';
 import { BinanceWsSession } from './binance-ws.session';
+import { recordingClient } from '../stream/ws-client.fixture';
 
 const book = (engineSeq: number, asks: [string, string, number][]) => ({
   symbol: 'BTC-USDT',
@@ -14,19 +14,9 @@ const book = (engineSeq: number, asks: [string, string, number][]) => ({
 
 // A session over a hub and a Redis whose depth snapshot and messages the test controls.
 function harness(snapshot: { seq: number; data: unknown }) {
-  const frames: Record<string, unknown>[] = [];
+  const { client, frames } = recordingClient();
   const listeners = new Map<string, (m: StreamMessage) => void>();
   let gauge = 0;
-  const client: WsClient = {
-    readyState: WS_OPEN,
-    bufferedAmount: 0,
-    send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-    close: () => undefined,
-    terminate: () => undefined,
-    on() {
-      return this;
-    },
-  };
   const hub = {
     subscribe: async (channel: string, listener: (m: StreamMessage) => void) => {
       await new Promise((r) => setTimeout(r, 2));

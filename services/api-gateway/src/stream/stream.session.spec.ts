@@ -3,25 +3,15 @@ import type { ApiKeyAuthService } from '../auth/api-key-auth.service';
 import type { MarketLookupService } from '../markets/market-lookup.service';
 import type { AccountStreamViews } from './account-stream.views';
 import type { StreamHub } from './stream-hub.service';
-import { WS_OPEN, type WsClient } from './stream-message.schema';
 import { StreamSession, type SessionDeps } from './stream.session';
+import { recordingClient } from './ws-client.fixture';
 
 // The ws_subscriptions gauge and the answers of a session, with a hub that confirms a Redis
 // subscription a moment later (as Redis does) and a market that exists.
 function harness() {
-  const frames: Record<string, unknown>[] = [];
+  const { client, frames } = recordingClient();
   let gauge = 0;
   const hubListeners = new Map<string, number>();
-  const client: WsClient = {
-    readyState: WS_OPEN,
-    bufferedAmount: 0,
-    send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-    close: () => undefined,
-    terminate: () => undefined,
-    on() {
-      return this;
-    },
-  };
   const hub = {
     subscribe: async (channel: string) => {
       await new Promise((r) => setTimeout(r, 5));
@@ -49,29 +39,17 @@ function recordingSession(deps: Partial<SessionDeps>): {
   session: StreamSession;
   frames: Record<string, unknown>[];
 } {
-  const frames: Record<string, unknown>[] = [];
-  const session = new StreamSession(
-    {
-      readyState: WS_OPEN,
-      bufferedAmount: 0,
-      send: (data) => frames.push(JSON.parse(data) as Record<string, unknown>),
-      close: () => undefined,
-      terminate: () => undefined,
-      on() {
-        return this;
-      },
-    },
-    {
-      hub: {} as StreamHub,
-      redis: {} as Redis,
-      auth: {} as ApiKeyAuthService,
-      markets: {} as MarketLookupService,
-      accountViews: {} as AccountStreamViews,
-      maxSubscriptions: 50,
-      onSubscriptionCount: () => undefined,
-      ...deps,
-    },
-  );
+  const { client, frames } = recordingClient();
+  const session = new StreamSession(client, {
+    hub: {} as StreamHub,
+    redis: {} as Redis,
+    auth: {} as ApiKeyAuthService,
+    markets: {} as MarketLookupService,
+    accountViews: {} as AccountStreamViews,
+    maxSubscriptions: 50,
+    onSubscriptionCount: () => undefined,
+    ...deps,
+  });
   return { session, frames };
 }
 
