@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type ApiResponse, type Credentials } from './testing/exchange-client';
 import {
   ensureServices,
+  infraPid,
+  infraUp,
   GATEWAY_URL,
   secret,
   SERVICE_PORTS,
@@ -18,7 +17,6 @@ import { openTestMarket } from './testing/test-market';
 // (never a 500), /health/ready is 503 and names it, and no order is half-accepted; when
 // `native/infra.sh up` brings it back every service recovers by itself (no restart), a retried
 // clientOrderId is accepted exactly once, and a crossing order trades and settles end to end.
-const root = join(__dirname, '..');
 const api = new ExchangeClient(GATEWAY_URL);
 const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const symbol = `D${run}-USDT`;
@@ -32,17 +30,8 @@ function kill(name: Dependency): void {
   // Redis down means every node of it: the primary alone is failed over by the sentinels
   // (scripts/redis-failover.int-spec.ts); both at once leave nothing to fail over to.
   const names = name === 'redis' ? ['redis', 'redis-replica'] : [name];
-  const pids = names.map((n) =>
-    Number(readFileSync(join(root, 'native/.run/pids', `${n}.pid`), 'utf8').trim()),
-  );
+  const pids = names.map(infraPid);
   for (const pid of pids) process.kill(pid, 'SIGKILL');
-}
-
-/** Starts whatever infrastructure is missing; returns how long it took. */
-function infraUp(): number {
-  const started = Date.now();
-  execFileSync('bash', [join(root, 'native/infra.sh'), 'up'], { cwd: root, stdio: 'ignore' });
-  return Date.now() - started;
 }
 
 async function readiness(port: number): Promise<{ status: number; body: Json }> {

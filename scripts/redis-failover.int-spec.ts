@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { ExchangeClient, type Credentials } from './testing/exchange-client';
 import {
   ensureServices,
   GATEWAY_URL,
+  infraPid,
+  infraUp,
   nativeEnv,
   secret,
   SERVICE_PORTS,
@@ -52,9 +53,6 @@ function primaryPort(): number | undefined {
   return undefined;
 }
 
-const pidOf = (name: string): number =>
-  Number(readFileSync(join(root, 'native/.run/pids', `${name}.pid`), 'utf8').trim());
-
 /** Each service's process start time (its /metrics): unchanged means not restarted. */
 async function startTimes(): Promise<number[]> {
   return Promise.all(
@@ -63,10 +61,6 @@ async function startTimes(): Promise<number[]> {
       return Number(/^process_start_time_seconds(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
     }),
   );
-}
-
-function infraUp(): void {
-  execFileSync('bash', [join(root, 'native/infra.sh'), 'up'], { cwd: root, stdio: 'ignore' });
 }
 
 /** Back to REDIS_URL's node as primary (other suites use it directly), with its replica linked. */
@@ -173,7 +167,7 @@ describe('Redis failover through Sentinel under load', () => {
 
     const killedAt = Date.now();
     const framesBefore = ws.messages.length;
-    process.kill(pidOf('redis'), 'SIGKILL');
+    process.kill(infraPid('redis'), 'SIGKILL');
     const promoted = await until(
       'a new primary',
       () => {

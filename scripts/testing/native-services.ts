@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,18 @@ export async function seedDemoPlatform(): Promise<void> {
     if (Date.now() > deadline) throw new Error('the seeded markets did not reach the gateway in 20 s');
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The pid of a native infrastructure process (native/.run/pids/<name>.pid: redis, kafka, ...). */
+export function infraPid(name: string): number {
+  return Number(readFileSync(join(root, 'native/.run/pids', `${name}.pid`), 'utf8').trim());
+}
+
+/** `native/infra.sh up`: starts whatever infrastructure is missing; returns how long it took. */
+export function infraUp(): number {
+  const started = Date.now();
+  execFileSync('bash', [join(root, 'native/infra.sh'), 'up'], { cwd: root, stdio: 'ignore' });
+  return Date.now() - started;
 }
 
 export function secret(name: string): string {
