@@ -45,6 +45,7 @@ running_pid() {
     kafka | kafka-[0-9]) want=kafka.Kafka ;;
     redis | redis-replica | redis-sentinel-[0-9]) want=redis-server ;;
     alertmanager) want=alertmanager ;;
+    postgres-replica) want=postgres ;;
     *) want="$1" ;;
   esac
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
