@@ -23,6 +23,15 @@ describe('loadConfig', () => {
     expect(cfg.KAFKA_BROKERS).toEqual(['a:9092', 'b:9092']);
     expect(cfg.LOG_LEVEL).toBe('info');
     expect(cfg.KAFKA_PARTITIONS).toBe(12);
+    // No replica unless named: every read on the primary.
+    expect(cfg.DATABASE_REPLICA_NAME).toBeUndefined();
+    expect(cfg.DATABASE_REPLICA_MAX_LAG_MS).toBe(2000);
+  });
+
+  it('refuses a replica lag bound that is not a positive integer', () => {
+    expect(() => loadConfig(schema, { ...goodEnv, DATABASE_REPLICA_MAX_LAG_MS: '1.5s' })).toThrow(
+      /DATABASE_REPLICA_MAX_LAG_MS/,
+    );
   });
 
   it('names every bad key at once and never echoes a secret', () => {

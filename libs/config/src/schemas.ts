@@ -54,6 +54,11 @@ export const databaseSchema = z.object({
   DATABASE_PASSWORD: z.string().min(1),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   DATABASE_SSL: bool.default(false),
+  // History reads (candles, public trades, order history, fills, ledger) go to a hot standby:
+  // PgBouncer's database for it, on DATABASE_HOST:DATABASE_PORT. Unset: every read on the primary.
+  DATABASE_REPLICA_NAME: z.string().min(1).optional(),
+  // Replica lag past which (or with the replica down) history reads go to the primary.
+  DATABASE_REPLICA_MAX_LAG_MS: positiveInt.default(2000),
 });
 
 export const redisSchema = z.object({
