@@ -329,6 +329,7 @@ describe('deployment files', () => {
         [
           ...APP_SERVICES,
           'alertmanager',
+          'autoscaler',
           'cadvisor',
           'create-topics',
           'edge',
