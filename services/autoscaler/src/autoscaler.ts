@@ -68,6 +68,9 @@ export function autoscalerMetrics(registry: Registry) {
   };
 }
 
+/** Update states of a rollout or rollback still replacing tasks (not `*_completed`, `*paused`). */
+const ROLLING = new Set(['updating', 'rollback_started']);
+
 export class Autoscaler {
   private readonly states = new Map<string, ScaleState>();
   private readonly lastReason = new Map<string, string>();
@@ -148,7 +151,7 @@ export class Autoscaler {
       let applied = false;
       if (decision.direction !== 'hold') {
         // A rollout in progress owns the service: scaling now would fight its task replacement.
-        if (view.updateState === 'updating' || view.updateState.startsWith('rollback')) {
+        if (ROLLING.has(view.updateState)) {
           this.log.info(
             {
               event: 'scale_deferred',

@@ -17,7 +17,7 @@ export interface ServiceView {
   version: number;
   /** Null for a global service or a job: not scalable. */
   replicas: number | null;
-  /** A rollout or rollback under way (`updating`, `rollback_started`), or ''. */
+  /** The last rollout's state (`updating`, `completed`, `rollback_started`, `rollback_completed`...), or ''. */
   updateState: string;
   spec: ServiceSpec;
 }
