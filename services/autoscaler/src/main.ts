@@ -19,7 +19,8 @@ function main(): void {
     process.stderr.write(`autoscaler: ${err.message}\n`);
     process.exit(2);
   }
-  const log = pino({ level: config.logLevel, base: { service: 'autoscaler' } });
+  // `service` in a line is the scaled service; the process names itself `app`.
+  const log = pino({ level: config.logLevel, base: { app: 'autoscaler' } });
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'autoscaler' });
   collectDefaultMetrics({ register: registry });
