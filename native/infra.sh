@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Native (no Docker) infrastructure of the trading platform: PostgreSQL 15 + PgBouncer, Redis,
+# Native (no Docker) infrastructure of the trading platform: PostgreSQL 15 (a primary and a
+# hot-standby replica) + PgBouncer, Redis,
 # Kafka 4.x (KRaft), Prometheus, Alertmanager; all on 127.0.0.1, ports from native/ports.env,
 # data, logs and pid files under native/.run/.
 #
@@ -10,6 +11,7 @@
 #   bash native/infra.sh status    one line per component (exit 0 all up, 3 otherwise)
 #   bash native/infra.sh down      stop everything it started (data kept)
 #   bash native/infra.sh down --purge | reset   stop and delete native/.run data
+#   bash native/infra.sh replica-rebuild   throw the PostgreSQL replica away, copy it again
 #
 # KAFKA_NODES=3 bash native/infra.sh up   runs Kafka as three KRaft nodes (replication 3, min ISR
 #                                  2) instead of one; later runs follow the data on disk. Switching
@@ -34,6 +36,7 @@ ENV_FILE="$RUN_DIR/env"
 # name:port, in start order
 COMPONENTS=(
   "postgres:$PG_PORT"
+  "postgres-replica:$PG_REPLICA_PORT"
   "pgbouncer:$PGBOUNCER_PORT"
   "redis:$REDIS_PORT"
   "redis-replica:$REDIS_REPLICA_PORT"
@@ -71,6 +74,9 @@ DATABASE_HOST=127.0.0.1
 DATABASE_PORT=$PGBOUNCER_PORT
 DATABASE_DIRECT_PORT=$PG_PORT
 DATABASE_NAME=$PG_DATABASE
+# History reads (docs/operations.md "PostgreSQL replica natively"): PgBouncer's database on the replica.
+DATABASE_REPLICA_NAME=$PG_REPLICA_DATABASE
+DATABASE_REPLICA_DIRECT_PORT=$PG_REPLICA_PORT
 DATABASE_USER=$PG_USER
 DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
 API_KEY_ENCRYPTION_KEY_FILE=$SECRETS_DIR/api_key_encryption_key
@@ -94,6 +100,7 @@ cmd_up() {
   local t0=$SECONDS
   ensure_run_dirs
   kafka_check_layout
+  # shellcheck disable=SC2119 # no arguments: every package of the infrastructure
   install_missing_packages
   command -v node >/dev/null 2>&1 || die "node is required (Kafka readiness and topic creation)"
   [[ -d "$ROOT_DIR/node_modules/kafkajs" && -d "$ROOT_DIR/node_modules/@swc-node/register" ]] ||
@@ -102,6 +109,7 @@ cmd_up() {
     stop_distro_services
   fi
   pg_start
+  pg_replica_start
   pgbouncer_start
   redis_start
   kafka_start
@@ -120,6 +128,7 @@ cmd_wait() {
     is_running "${entry%%:*}" || die "${entry%%:*} is not running: run 'bash native/infra.sh up'"
   done
   wait_for postgres 60 "$PG_LOG" pg_ready
+  wait_for postgres-replica 60 "$PG_REPLICA_LOG" pg_replica_ready
   wait_for pgbouncer 30 "$PGBOUNCER_LOG" pgbouncer_ready
   redis_wait
   wait_for "$(kafka_node_name 0)" 120 "$KAFKA_LOG" kafka_ready
@@ -139,6 +148,7 @@ cmd_down() {
   kafka_stop
   redis_stop
   pgbouncer_stop
+  pg_replica_stop
   pg_stop
   if ((purge)); then
     log "purging $RUN_DIR"
@@ -170,7 +180,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -189,6 +199,10 @@ main() {
     reset)
       lock_infra
       cmd_down --purge
+      ;;
+    replica-rebuild)
+      lock_infra
+      pg_replica_rebuild
       ;;
     status) cmd_status ;;
     -h | --help | help) usage ;;

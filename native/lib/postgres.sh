@@ -9,6 +9,12 @@ PG_HOME="$RUN_DIR/pg" # owned by the postgres user: data/, socket/, pgbouncer/
 [[ -L "$PG_HOME" ]] && PG_HOME="$(readlink -f "$PG_HOME")"
 PG_DATA="$PG_HOME/data"
 PG_LOG="$LOG_DIR/postgres.log"
+# The hot standby (pg_basebackup -R of PG_DATA, streaming through the physical slot
+# PG_REPLICA_SLOT) on PG_REPLICA_PORT; PgBouncer serves it as the database PG_REPLICA_DATABASE.
+PG_REPLICA_DATA="$PG_HOME/replica"
+PG_REPLICA_LOG="$LOG_DIR/postgres-replica.log"
+PG_REPLICA_SLOT=native_replica
+PG_REPLICA_DATABASE="${PG_DATABASE}_replica"
 PGBOUNCER_LOG="$LOG_DIR/pgbouncer.log"
 export PG_PASSWORD_FILE
 
@@ -52,6 +58,7 @@ ensure_pg_home() {
     [[ -e "$PG_HOME" ]] || ln -s "$alt" "$PG_HOME"
     PG_HOME="$alt"
     PG_DATA="$PG_HOME/data"
+    PG_REPLICA_DATA="$PG_HOME/replica"
   fi
   local sock
   sock="$(pg_socket_dir)"
@@ -82,7 +89,8 @@ pg_init_cluster() {
   printf "\ninclude 'native.conf'\n" >>"$PG_DATA/postgresql.conf"
 }
 
-pg_write_config() {
+# native.conf of a cluster listening on port $1 (the primary's; the replica's adds lines).
+pg_native_conf() {
   local sock preload
   sock="$(pg_socket_dir)"
   # pg_stat_statements: where the database's time goes (docs/performance.md reads it).
@@ -90,10 +98,10 @@ pg_write_config() {
   if [[ -f "$("$PG_BIN_DIR/pg_config" --pkglibdir 2>/dev/null)/timescaledb.so" ]]; then
     preload="shared_preload_libraries = 'timescaledb,pg_stat_statements'"
   fi
-  cat >"$PG_DATA/native.conf.new" <<EOF
+  cat <<EOF
 # Written by native/lib/postgres.sh on every \`infra.sh up\`; edits are overwritten.
 listen_addresses = '127.0.0.1'
-port = $PG_PORT
+port = $1
 unix_socket_directories = '$sock'
 max_connections = 100
 shared_buffers = 256MB
@@ -112,24 +120,37 @@ log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 1000
 $preload
 EOF
+}
+
+# Moves DIR/F.new over DIR/F for each F that differs (owner postgres, mode 600); returns 0 when
+# something changed.
+pg_install_files() {
+  local dir="$1" f changed=1
+  shift
+  for f in "$@"; do
+    if cmp -s "$dir/$f.new" "$dir/$f"; then
+      rm -f "$dir/$f.new"
+    else
+      mv "$dir/$f.new" "$dir/$f"
+      changed=0
+    fi
+    chown "$PG_OS_USER:$PG_OS_USER" "$dir/$f"
+    chmod 600 "$dir/$f"
+  done
+  return "$changed"
+}
+
+pg_write_config() {
+  pg_native_conf "$PG_PORT" >"$PG_DATA/native.conf.new"
+  # The replica's walreceiver connects over the socket as postgres (peer).
   cat >"$PG_DATA/pg_hba.conf.new" <<'EOF'
 # Written by native/lib/postgres.sh. TYPE DATABASE USER ADDRESS METHOD
 local   all all                 peer
+local   replication postgres    peer
 host    all all 127.0.0.1/32    scram-sha-256
 host    all all ::1/128         scram-sha-256
 EOF
-  local f changed=1
-  for f in native.conf pg_hba.conf; do
-    if cmp -s "$PG_DATA/$f.new" "$PG_DATA/$f"; then
-      rm -f "$PG_DATA/$f.new"
-    else
-      mv "$PG_DATA/$f.new" "$PG_DATA/$f"
-      changed=0
-    fi
-    chown "$PG_OS_USER:$PG_OS_USER" "$PG_DATA/$f"
-    chmod 600 "$PG_DATA/$f"
-  done
-  return "$changed" # 0 when something changed
+  pg_install_files "$PG_DATA" native.conf pg_hba.conf # 0 when something changed
 }
 
 pg_ready() {
@@ -138,8 +159,10 @@ pg_ready() {
 
 # A postmaster without our pid file (pid file lost) is adopted; one that is exiting (e.g. just
 # killed, not yet reaped) is waited for, so that the new one does not trip on postmaster.pid.
+# pg_adopt_or_wait [NAME DATA_DIR]: the primary by default.
 pg_adopt_or_wait() {
-  local f="$PG_DATA/postmaster.pid" old i state
+  local name="${1:-postgres}" data="${2:-$PG_DATA}"
+  local f="$data/postmaster.pid" old i state
   [[ -f "$f" ]] || return 0
   old="$(head -n 1 "$f" | tr -dc '0-9')"
   [[ -n "$old" ]] || return 0
@@ -147,8 +170,8 @@ pg_adopt_or_wait() {
     [[ -e "/proc/$old" ]] || return 0
     state="$(awk '{print $3}' "/proc/$old/stat" 2>/dev/null || echo X)"
     if [[ "$state" != Z && "$state" != X ]] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -q postgres; then
-      log "adopting the running postgres (pid $old)"
-      printf '%s\n' "$old" >"$(pid_file postgres)"
+      log "adopting the running $name (pid $old)"
+      printf '%s\n' "$old" >"$(pid_file "$name")"
       return 0
     fi
     sleep 0.1
@@ -208,12 +231,13 @@ EOF
 }
 
 pgbouncer_write_config() {
-  local dir="$PG_HOME/pgbouncer" changed=1
+  local dir="$PG_HOME/pgbouncer"
   (umask 077 && printf '"%s" "%s"\n' "$PG_USER" "$(pg_password)" >"$dir/userlist.txt.new")
   cat >"$dir/pgbouncer.ini.new" <<EOF
 ;; Written by native/lib/postgres.sh on every \`infra.sh up\`; edits are overwritten.
 [databases]
 $PG_DATABASE = host=127.0.0.1 port=$PG_PORT dbname=$PG_DATABASE
+$PG_REPLICA_DATABASE = host=127.0.0.1 port=$PG_REPLICA_PORT dbname=$PG_DATABASE
 * = host=127.0.0.1 port=$PG_PORT
 
 [pgbouncer]
@@ -235,18 +259,7 @@ server_check_delay = 10
 log_connections = 0
 log_disconnections = 0
 EOF
-  local f
-  for f in userlist.txt pgbouncer.ini; do
-    if cmp -s "$dir/$f.new" "$dir/$f"; then
-      rm -f "$dir/$f.new"
-    else
-      mv "$dir/$f.new" "$dir/$f"
-      changed=0
-    fi
-    chown "$PG_OS_USER:$PG_OS_USER" "$dir/$f"
-    chmod 600 "$dir/$f"
-  done
-  return "$changed"
+  pg_install_files "$dir" userlist.txt pgbouncer.ini
 }
 
 pgbouncer_ready() {
@@ -274,3 +287,109 @@ pgbouncer_start() {
 pgbouncer_stop() { stop_component pgbouncer TERM 20; }
 # SIGINT = PostgreSQL's "fast" shutdown (SIGTERM would wait for every client to leave).
 pg_stop() { stop_component postgres INT 60; }
+
+# --- The hot-standby replica (PG_REPLICA_PORT) ---------------------------------------------
+
+# psql as the postgres OS user over the socket: pg_sql PORT DATABASE SQL (tuples only).
+pg_sql() {
+  as_pg "$PG_BIN_DIR/psql" -X -qtA -h "$(pg_socket_dir)" -p "$1" -U postgres -d "$2" -c "$3"
+}
+
+# The cluster's "Database system identifier" (pg_controldata): a replica has its primary's.
+pg_system_id() {
+  as_pg "$PG_BIN_DIR/pg_controldata" -D "$1" 2>/dev/null | sed -n 's/^Database system identifier: *//p'
+}
+
+# True when PG_REPLICA_DATA holds a standby (standby.signal) of this primary (same system id).
+pg_replica_of_primary() {
+  [[ -f "$PG_REPLICA_DATA/PG_VERSION" && -f "$PG_REPLICA_DATA/standby.signal" ]] || return 1
+  local primary replica
+  primary="$(pg_system_id "$PG_DATA")"
+  replica="$(pg_system_id "$PG_REPLICA_DATA")"
+  [[ -n "$primary" && "$primary" == "$replica" ]]
+}
+
+pg_replica_conf() {
+  pg_native_conf "$PG_REPLICA_PORT"
+  cat <<EOF
+# The hot standby: read-only queries; feedback keeps the primary's vacuum from cancelling them.
+cluster_name = '$PG_REPLICA_SLOT'
+hot_standby = on
+hot_standby_feedback = on
+EOF
+}
+
+# The physical slot that keeps the primary's WAL until the replica has it (made if missing).
+pg_replica_ensure_slot() {
+  pg_sql "$PG_PORT" postgres "SELECT pg_create_physical_replication_slot('$PG_REPLICA_SLOT', true)
+    WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$PG_REPLICA_SLOT')" \
+    >>"$PG_REPLICA_LOG" 2>&1 || die "cannot create the replication slot $PG_REPLICA_SLOT; see $PG_REPLICA_LOG"
+}
+
+# A fresh copy of the primary (pg_basebackup -R: standby.signal and primary_conninfo written),
+# streaming through a new slot PG_REPLICA_SLOT (an idle one left by an older replica is dropped).
+pg_replica_build() {
+  local sock i
+  sock="$(pg_socket_dir)"
+  log "building the replica in $PG_REPLICA_DATA (pg_basebackup -R from 127.0.0.1:$PG_PORT, slot $PG_REPLICA_SLOT)"
+  rm -rf "$PG_REPLICA_DATA"
+  pg_sql "$PG_PORT" postgres "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+    WHERE slot_name = '$PG_REPLICA_SLOT' AND NOT active" >>"$PG_REPLICA_LOG" 2>&1 || true
+  # The primary may still be reloading pg_hba.conf (replication line): a few tries.
+  for ((i = 1; ; i++)); do
+    if as_pg "$PG_BIN_DIR/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$PG_REPLICA_DATA" \
+      -R -C -S "$PG_REPLICA_SLOT" -X stream -c fast -w >>"$PG_REPLICA_LOG" 2>&1; then
+      break
+    fi
+    ((i < 5)) || die "pg_basebackup failed; see $PG_REPLICA_LOG"
+    rm -rf "$PG_REPLICA_DATA"
+    sleep 1
+  done
+  chmod 700 "$PG_REPLICA_DATA"
+}
+
+# Ready: accepts connections, in recovery, and the primary sees it streaming.
+pg_replica_ready() {
+  "$PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$PG_REPLICA_PORT" -t 2 &&
+    [[ "$(pg_sql "$PG_REPLICA_PORT" postgres 'SELECT pg_is_in_recovery()')" == t ]] &&
+    [[ "$(pg_sql "$PG_PORT" postgres "SELECT count(*) FROM pg_stat_replication
+      WHERE application_name = '$PG_REPLICA_SLOT' AND state = 'streaming'")" == 1 ]]
+}
+
+# Starts the replica after the primary: reuses PG_REPLICA_DATA when it is a standby of this
+# primary, else (none, primary re-initialised, promoted) builds it again. Idempotent.
+pg_replica_start() {
+  if [[ -e "$PG_REPLICA_DATA" ]] && ! pg_replica_of_primary; then
+    warn "$PG_REPLICA_DATA is not a standby of the primary on $PG_PORT (re-initialised or promoted): rebuilding it"
+    pg_replica_stop
+    rm -rf "$PG_REPLICA_DATA"
+  fi
+  touch "$PG_REPLICA_LOG"
+  [[ -f "$PG_REPLICA_DATA/PG_VERSION" ]] || pg_replica_build
+  pg_replica_ensure_slot
+  local changed=1
+  pg_replica_conf >"$PG_REPLICA_DATA/native.conf.new"
+  pg_install_files "$PG_REPLICA_DATA" native.conf && changed=0
+  is_running postgres-replica || pg_adopt_or_wait postgres-replica "$PG_REPLICA_DATA"
+  if is_running postgres-replica; then
+    if ((changed == 0)); then
+      log "postgres-replica config changed: reloading"
+      kill -HUP "$(running_pid postgres-replica)" || true
+    fi
+  else
+    check_port_free postgres-replica "$PG_REPLICA_PORT"
+    log "starting postgres-replica (hot standby) on 127.0.0.1:$PG_REPLICA_PORT"
+    (cd "$PG_HOME" && start_bg postgres-replica "$PG_REPLICA_LOG" setpriv --reuid="$PG_OS_USER" \
+      --regid="$PG_OS_USER" --init-groups -- "$PG_BIN_DIR/postgres" -D "$PG_REPLICA_DATA")
+  fi
+  wait_for postgres-replica 120 "$PG_REPLICA_LOG" pg_replica_ready
+}
+
+pg_replica_stop() { stop_component postgres-replica INT 60; }
+
+# Throws the replica away and builds it again from the primary (docs/operations.md).
+pg_replica_rebuild() {
+  pg_replica_stop
+  rm -rf "$PG_REPLICA_DATA"
+  pg_replica_start
+}
