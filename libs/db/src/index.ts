@@ -17,3 +17,4 @@ export * from './repositories/router-outbox.repository';
 export * from './repositories/reconciliation.repository';
 export * from './repositories/router-batch.repository';
 export * from './repositories/account-stream.repository';
+export * from './history-read-router';
