@@ -1,6 +1,7 @@
 import {
   Kafka,
   logLevel,
+  type Admin,
   type KafkaConfig as KafkaJsConfig,
   type LogEntry,
   type RetryOptions,
@@ -68,22 +69,60 @@ export function fetchOptions(
   return { maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS, minBytes: config.KAFKA_FETCH_MIN_BYTES };
 }
 
-/** Resolves when the cluster answers within the timeout; readiness probes use it. */
-export async function pingKafka(kafka: Kafka, timeoutMs: number): Promise<void> {
-  // One attempt: a broker that refuses connections fails the check at once instead of at the timeout.
-  const admin = kafka.admin({ retry: { retries: 0 } });
-  const timer = new Promise<never>((_, reject) => {
-    setTimeout(() => reject(new Error(`kafka did not answer within ${timeoutMs} ms`)), timeoutMs).unref();
-  });
-  try {
-    await Promise.race([
-      (async () => {
-        await admin.connect();
-        await admin.describeCluster();
-      })(),
-      timer,
-    ]);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
+/**
+ * The readiness probe of one process: a Metadata request on one admin connection kept open
+ * between checks. A fresh admin per check (connect, ApiVersions, Metadata, disconnect every 5 s in
+ * every process) cost the broker and the services more than the check itself; after a failed check
+ * the connection is dropped, so the next check connects afresh and a broker that refuses
+ * connections fails it at once instead of at the timeout.
+ */
+export class KafkaProbe {
+  private admin: Admin | null = null;
+  private connecting: Promise<void> | null = null;
+
+  constructor(private readonly kafka: Pick<Kafka, 'admin'>) {}
+
+  /** Resolves when the cluster answers within the timeout. */
+  async check(timeoutMs: number): Promise<void> {
+    if (!this.admin) {
+      // One attempt per check: the readiness poll is the retry.
+      this.admin = this.kafka.admin({ retry: { retries: 0 } });
+      this.connecting = this.admin.connect();
+    }
+    const admin = this.admin;
+    const connecting = this.connecting;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        (async () => {
+          await connecting;
+          await admin.describeCluster();
+        })(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`kafka did not answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } catch (err) {
+      if (this.admin === admin) await this.close();
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  /** Closes the probe's connection (shutdown, or after a failed check). */
+  async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = null;
+    this.connecting = null;
+    await admin?.disconnect().catch(() => undefined);
+  }
+
+  /** Nest calls this on shutdown (the probe is a provider). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 }

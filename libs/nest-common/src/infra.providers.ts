@@ -12,7 +12,7 @@ import type Redis from 'ioredis';
 import { type DatabaseConfig, type KafkaConfig, type RedisConfig } from '@trading/config';
 import { topicPlan } from '@trading/contracts';
 import { createDataSource, ENTITIES, MIGRATIONS, pingDatabase } from '@trading/db';
-import { BatchingProducer, createKafka, pingKafka } from '@trading/kafka';
+import { BatchingProducer, createKafka, KafkaProbe } from '@trading/kafka';
 import { MetricsRegistry, KAFKA_DURATION_BUCKETS_SECONDS, BATCH_SIZE_BUCKETS } from '@trading/metrics';
 import { createRedis, pingRedis, type RedisClientOptions } from '@trading/redis';
 import type { ReadinessCheck } from './readiness';
@@ -67,13 +67,14 @@ export function kafkaProviders(config: KafkaConfig, clientId: string, retry?: Re
           retry,
         ),
     },
+    { provide: KafkaProbe, inject: [KAFKA], useFactory: (kafka: Kafka) => new KafkaProbe(kafka) },
     {
       provide: KAFKA_READY,
-      inject: [KAFKA],
-      useFactory: (kafka: Kafka): ReadinessCheck => ({
+      inject: [KafkaProbe],
+      useFactory: (probe: KafkaProbe): ReadinessCheck => ({
         name: 'kafka',
         timeoutMs: CHECK_TIMEOUT_MS,
-        check: () => pingKafka(kafka, CHECK_TIMEOUT_MS),
+        check: () => probe.check(CHECK_TIMEOUT_MS),
       }),
     },
   ];
