@@ -85,6 +85,36 @@ describe('database through PgBouncer', () => {
     expect(market?.tickSize).toBe('0.050000000000000000');
   });
 
+  it('answers the same catalog digest until a market is added or changed', async () => {
+    const repo = new MarketsRepository(pooled);
+    const code = `D${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
+    await repo.upsertAsset(code, 8);
+    await repo.upsertAsset('USDT', 6);
+    const before = await repo.catalogDigest();
+    expect(await repo.catalogDigest()).toBe(before);
+    const symbol = `${code}-USDT`;
+    await repo.upsertMarket({
+      symbol,
+      baseAsset: code,
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.0001',
+    });
+    const added = await repo.catalogDigest();
+    expect(added).not.toBe(before);
+    expect(await repo.catalogDigest()).toBe(added);
+    expect(await repo.setFees(symbol, 5, 7)).toBe(true);
+    const fees = await repo.catalogDigest();
+    expect(fees).not.toBe(added);
+    // The rows findRows reads are what the digest covers.
+    expect((await repo.findRows()).find((m) => m.symbol === symbol)).toMatchObject({
+      makerFeeBps: 5,
+      takerFeeBps: 7,
+    });
+    expect(await repo.setFees(symbol, 5, 7)).toBe(true);
+    expect(await repo.catalogDigest()).toBe(fees);
+  });
+
   it('refuses a market whose step is not positive', async () => {
     const repo = new MarketsRepository(pooled);
     await repo.upsertAsset('USDT', 6);

@@ -22,14 +22,25 @@ const ROW = {
   status: 'active',
 };
 
-function fakeDb(state: { initialized: boolean; fail: boolean; rows: object[] }): DatabaseService {
+interface FakeState {
+  initialized: boolean;
+  fail: boolean;
+  rows: object[];
+  /** The catalog's digest as PostgreSQL would answer it; rowReads counts the reads of the rows. */
+  digest?: string;
+  rowReads?: number;
+}
+
+function fakeDb(state: FakeState): DatabaseService {
   return {
     dataSource: {
       get isInitialized() {
         return state.initialized;
       },
-      query: async () => {
+      query: async (sql: string) => {
         if (state.fail) throw new Error('connect ECONNREFUSED 127.0.0.1:16432');
+        if (sql.includes('md5(')) return [{ digest: state.digest ?? 'digest-1' }];
+        state.rowReads = (state.rowReads ?? 0) + 1;
         return state.rows;
       },
     },
@@ -64,5 +75,19 @@ describe('MarketCatalogService', () => {
     const catalog = new MarketCatalogService(fakeDb({ initialized: true, fail: false, rows: [ROW] }));
     expect(await catalog.refresh('ETH-USDT')).toBeUndefined();
     await expect(catalog.require('ETH-USDT')).rejects.toThrow(/ETH-USDT is not in the catalog/);
+  });
+
+  it('reads the rows only when the digest changed', async () => {
+    const state: FakeState = { initialized: true, fail: false, rows: [ROW], digest: 'a' };
+    const catalog = new MarketCatalogService(fakeDb(state));
+    await catalog.ensureLoaded();
+    expect(await catalog.refresh('ETH-USDT')).toBeUndefined();
+    expect(await catalog.refresh('ETH-USDT')).toBeUndefined();
+    expect(state.rowReads).toBe(1);
+
+    state.rows = [ROW, { ...ROW, symbol: 'ETH-USDT', base_asset: 'ETH' }];
+    state.digest = 'b';
+    expect((await catalog.refresh('ETH-USDT'))?.symbol).toBe('ETH-USDT');
+    expect(state.rowReads).toBe(2);
   });
 });

@@ -29,6 +29,13 @@ export interface MarketRules {
   status: 'trading' | 'halted';
 }
 
+/** Every market with its assets' decimals, as the services' catalogs read it. */
+const CATALOG_SQL = `SELECT m.symbol, m.base_asset, m.quote_asset, b.decimals AS base_decimals, q.decimals AS quote_decimals,
+         m.tick_size::text, m.lot_size::text, m.min_qty_lots::text, m.min_notional::text,
+         m.maker_fee_bps, m.taker_fee_bps, m.status,
+         m.price_band_min::text AS price_band_min, m.price_band_max::text AS price_band_max
+  FROM markets m JOIN assets b ON b.code = m.base_asset JOIN assets q ON q.code = m.quote_asset`;
+
 /** Markets and assets; the only place that speaks SQL about them. */
 export class MarketsRepository {
   constructor(private readonly db: DataSource) {}
@@ -158,14 +165,10 @@ export class MarketsRepository {
 
   /** Every market with its assets' decimals, as exact strings (NUMERIC never becomes a float). */
   async findRows(): Promise<MarketRow[]> {
-    const rows = (await this.db.query(
-      `SELECT m.symbol, m.base_asset, m.quote_asset, b.decimals AS base_decimals, q.decimals AS quote_decimals,
-              m.tick_size::text, m.lot_size::text, m.min_qty_lots::text, m.min_notional::text,
-              m.maker_fee_bps, m.taker_fee_bps, m.status,
-              m.price_band_min::text AS price_band_min, m.price_band_max::text AS price_band_max
-       FROM markets m JOIN assets b ON b.code = m.base_asset JOIN assets q ON q.code = m.quote_asset
-       ORDER BY m.symbol`,
-    )) as Record<string, string | number | null>[];
+    const rows = (await this.db.query(`${CATALOG_SQL} ORDER BY m.symbol`)) as Record<
+      string,
+      string | number | null
+    >[];
     return rows.map((r) => ({
       symbol: String(r.symbol),
       baseAsset: String(r.base_asset),
@@ -182,5 +185,16 @@ export class MarketsRepository {
       priceBandMin: r.price_band_min === null ? null : String(r.price_band_min),
       priceBandMax: r.price_band_max === null ? null : String(r.price_band_max),
     }));
+  }
+
+  /**
+   * A digest of everything findRows reads, computed by PostgreSQL and answered as one row: the
+   * same digest, the same catalog. The services poll it and read the rows only when it changed.
+   */
+  async catalogDigest(): Promise<string> {
+    const rows = (await this.db.query(
+      `SELECT md5(coalesce(string_agg(c::text, '|' ORDER BY c.symbol), '')) AS digest FROM (${CATALOG_SQL}) c`,
+    )) as { digest: string }[];
+    return rows[0].digest;
   }
 }
