@@ -40,6 +40,10 @@ export const kafkaSchema = z.object({
   // CPU per record) for at most that much added latency per hop (docs/performance.md).
   KAFKA_FETCH_MAX_WAIT_MS: positiveInt.default(100),
   KAFKA_FETCH_MIN_BYTES: positiveInt.default(1),
+  // After a fetch that brought no records, the next one asks for the first byte and waits up to
+  // KAFKA_FETCH_IDLE_WAIT_MS for it (answered the moment a record arrives): an idle consumer asks
+  // the broker twice a second instead of every KAFKA_FETCH_MAX_WAIT_MS (patches/kafkajs).
+  KAFKA_FETCH_IDLE_WAIT_MS: positiveInt.default(500),
 });
 
 export const databaseSchema = z.object({

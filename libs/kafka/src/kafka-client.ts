@@ -2,6 +2,7 @@ import {
   Kafka,
   logLevel,
   type Admin,
+  type ConsumerConfig,
   type KafkaConfig as KafkaJsConfig,
   type LogEntry,
   type RetryOptions,
@@ -59,14 +60,28 @@ export function createKafka(
   return new Kafka(options);
 }
 
-/** The fetch settings of every consumer of the platform (KAFKA_FETCH_MAX_WAIT_MS, _MIN_BYTES). */
-export function fetchOptions(
-  config: Pick<KafkaConfig, 'KAFKA_FETCH_MAX_WAIT_MS' | 'KAFKA_FETCH_MIN_BYTES'>,
-): {
+/**
+ * kafkajs's consumer settings plus the patched idle wait (patches/kafkajs+2.2.4.patch,
+ * ConsumerGroup#fetch): after a fetch that brought no records, the next one waits for the first
+ * byte up to idleMaxWaitTimeInMs instead of polling every maxWaitTimeInMs.
+ */
+export type PatchedConsumerConfig = ConsumerConfig & { idleMaxWaitTimeInMs?: number };
+
+/** The fetch settings of a consumer of the platform (KAFKA_FETCH_MAX_WAIT_MS, _MIN_BYTES, _IDLE_WAIT_MS). */
+export interface FetchOptions {
   maxWaitTimeInMs: number;
   minBytes: number;
-} {
-  return { maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS, minBytes: config.KAFKA_FETCH_MIN_BYTES };
+  idleMaxWaitTimeInMs: number;
+}
+
+export function fetchOptions(
+  config: Pick<KafkaConfig, 'KAFKA_FETCH_MAX_WAIT_MS' | 'KAFKA_FETCH_MIN_BYTES' | 'KAFKA_FETCH_IDLE_WAIT_MS'>,
+): FetchOptions {
+  return {
+    maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
+    minBytes: config.KAFKA_FETCH_MIN_BYTES,
+    idleMaxWaitTimeInMs: config.KAFKA_FETCH_IDLE_WAIT_MS,
+  };
 }
 
 /**

@@ -259,3 +259,79 @@ describe('kafkajs RequestQueue (patched): no timer while nothing is pending', ()
     clearTimeout(q.throttleCheckTimeoutId!);
   });
 });
+
+// Third part: ConsumerGroup#fetch polled every maxWaitTime while nothing flowed (the matching
+// workers every 20 ms: 150 empty fetches a second from three idle workers, most of the idle
+// broker's CPU). After a fetch that brought no records it now asks for the first byte and waits up
+// to idleMaxWaitTimeInMs; records answer it at once, and while they flow the configured wait and
+// minimum bytes batch them.
+describe('kafkajs ConsumerGroup fetch (patched): the idle wait', () => {
+  type FetchRequest = { maxWaitTime: number; minBytes: number };
+  type ConsumerGroupLike = {
+    fetch(nodeId: number): Promise<{ messages: unknown[] }[]>;
+  } & Record<string, unknown>;
+  const ConsumerGroup = createRequire(__filename)('kafkajs/src/consumer/consumerGroup') as new (
+    options: Record<string, unknown>,
+  ) => ConsumerGroupLike;
+
+  function group(idleMaxWaitTimeInMs: number | undefined, answers: number[]) {
+    const requests: FetchRequest[] = [];
+    const broker = {
+      fetch: (req: FetchRequest) => {
+        requests.push({ maxWaitTime: req.maxWaitTime, minBytes: req.minBytes });
+        const count = answers.shift() ?? 0;
+        const messages = Array.from({ length: count }, (_, i) => ({
+          offset: String(i),
+          value: Buffer.from('x'),
+        }));
+        return Promise.resolve({
+          responses: [{ topicName: 't', partitions: [{ partition: 0, highWatermark: '9', messages }] }],
+        });
+      },
+    };
+    const logger = { namespace: () => logger, debug: () => undefined, info: () => undefined };
+    const g = new ConsumerGroup({
+      logger,
+      cluster: {
+        refreshMetadataIfNecessary: () => Promise.resolve(),
+        findBroker: () => Promise.resolve(broker),
+      },
+      topics: ['t'],
+      topicConfigurations: {},
+      retry: {},
+      minBytes: 65_536,
+      maxWaitTimeInMs: 20,
+      idleMaxWaitTimeInMs,
+    });
+    Object.assign(g, {
+      checkForStaleAssignment: () => undefined,
+      subscriptionState: { assigned: () => [{ topic: 't', partitions: [0] }], isPaused: () => false },
+      filterPartitionsByNode: (_n: number, tps: unknown) => tps,
+      seekOffsets: () => Promise.resolve(),
+      offsetManager: { committedOffsets: () => ({ t: { 0: '0' } }), nextOffset: () => '0' },
+      getActiveTopicPartitions: () => ({ t: new Set([0]) }),
+    });
+    return { g, requests };
+  }
+
+  it('waits for the first byte after an empty fetch, and batches again once records flow', async () => {
+    const { g, requests } = group(500, [0, 0, 3, 2, 0]);
+    const got: number[] = [];
+    for (let i = 0; i < 6; i++) got.push((await g.fetch(1)).reduce((n, b) => n + b.messages.length, 0));
+    expect(got).toEqual([0, 0, 3, 2, 0, 0]);
+    expect(requests).toEqual([
+      { maxWaitTime: 20, minBytes: 65_536 }, // nothing known yet: as configured
+      { maxWaitTime: 500, minBytes: 1 }, // after an empty fetch: idle
+      { maxWaitTime: 500, minBytes: 1 }, // this one brings 3 records
+      { maxWaitTime: 20, minBytes: 65_536 }, // records flow: batched as configured
+      { maxWaitTime: 20, minBytes: 65_536 },
+      { maxWaitTime: 500, minBytes: 1 },
+    ]);
+  });
+
+  it('polls as configured when no idle wait is set (kafkajs as published)', async () => {
+    const { g, requests } = group(undefined, [0, 0, 1]);
+    for (let i = 0; i < 3; i++) await g.fetch(1);
+    expect(requests.every((r) => r.maxWaitTime === 20 && r.minBytes === 65_536)).toBe(true);
+  });
+});

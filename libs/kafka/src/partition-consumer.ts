@@ -1,6 +1,6 @@
 import { Catch, type RpcExceptionFilter } from '@nestjs/common';
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
-import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import { isObservable, lastValueFrom, type Observable, throwError } from 'rxjs';
 import type { z } from 'zod';
 import { type BackoffOptions, describeBatchRetry, retryBatch } from './batch-retry';
@@ -10,6 +10,7 @@ import {
   decodeMessage,
   type DeadLetterSink,
 } from './consumed-record';
+import type { FetchOptions, PatchedConsumerConfig } from './kafka-client';
 
 /** The pattern of the event a controller receives on each group join: `Record<topic, partitions[]>`. */
 export const PARTITIONS_ASSIGNED = 'kafka.partitions.assigned';
@@ -53,7 +54,7 @@ export interface PartitionConsumerOptions {
   metrics?: ConsumerMetrics;
   readUncommitted?: boolean;
   fromBeginning?: boolean;
-  fetch?: { maxWaitTimeInMs: number; minBytes: number };
+  fetch?: FetchOptions;
   rebalanceTimeout?: number;
   partitionAssigners?: PartitionAssigner[];
   /** Partition batches handled at once (kafkajs partitionsConsumedConcurrently). */
@@ -157,8 +158,9 @@ export class PartitionConsumer extends Server implements CustomTransportStrategy
       rebalanceTimeout: options.rebalanceTimeout ?? 15_000,
       maxWaitTimeInMs: options.fetch?.maxWaitTimeInMs ?? 50,
       minBytes: options.fetch?.minBytes ?? 1,
+      idleMaxWaitTimeInMs: options.fetch?.idleMaxWaitTimeInMs,
       allowAutoTopicCreation: false,
-    });
+    } satisfies PatchedConsumerConfig as ConsumerConfig);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
   }
 

@@ -6,9 +6,11 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 import { redisKeys, TOPICS } from '@trading/contracts';
+import { fetchOptions, type PatchedConsumerConfig } from '@trading/kafka';
 import { KAFKA } from '@trading/nest-common';
+import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { StreamHub } from './stream-hub.service';
 
 // The consumer's own retries: the gateway's Kafka client gives up fast (an order during an outage
@@ -30,6 +32,7 @@ export class AccountEventsConsumer implements OnApplicationBootstrap, OnApplicat
   constructor(
     @Inject(KAFKA) private readonly kafka: Kafka,
     private readonly hub: StreamHub,
+    @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -40,8 +43,8 @@ export class AccountEventsConsumer implements OnApplicationBootstrap, OnApplicat
     const consumer = this.kafka.consumer({
       groupId: `api-gateway-account-events-${randomUUID()}`,
       retry: FEED_RETRY,
-      maxWaitTimeInMs: 100,
-    });
+      ...fetchOptions(this.config),
+    } satisfies PatchedConsumerConfig as ConsumerConfig);
     this.consumer = consumer;
     // The first fetch after each join has resolved the partitions' end offsets: from there on
     // nothing is skipped (after a rejoin the hub resynchronises the subscriptions).
