@@ -8,9 +8,8 @@ import {
   docker,
   GATEWAY_URL,
   listMarket,
-  reconcile,
+  nothingLostOrDoubled,
   service,
-  sql,
   swarmSecret,
   until,
   updateState,
@@ -42,41 +41,6 @@ describe('the Swarm stack under faults and rollouts', () => {
   jest.setTimeout(900_000);
   let symbol: string;
   const accounts: LoadAccount[] = [];
-
-  /** Every acknowledged order is stored exactly once, and the money reconciles. */
-  async function nothingLostOrDoubled(load: ChaosLoad): Promise<void> {
-    const ids = [...load.acked.values()].map((a) => a.orderId);
-    expect(load.stats.conflictingAcks).toBe(0);
-    expect(load.stats.abandoned).toBe(0);
-    const stored = await until(
-      `all ${ids.length} acknowledged orders stored`,
-      () => {
-        let found = 0;
-        for (let i = 0; i < ids.length; i += 500) {
-          const list = ids
-            .slice(i, i + 500)
-            .map((id) => `'${id}'`)
-            .join(',');
-          found += Number(sql(`SELECT count(*) FROM orders WHERE order_id IN (${list})`)[0][0]);
-        }
-        return found === ids.length ? found : undefined;
-      },
-      180_000,
-      3_000,
-    );
-    const doubled = sql(
-      `SELECT count(*) FROM (SELECT account_id, client_order_id FROM orders WHERE symbol = '${symbol}'
-        AND client_order_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`,
-    )[0][0];
-    expect(doubled).toBe('0');
-    const rec = await until(
-      'reconciliation ok',
-      () => (reconcile().ok ? reconcile() : undefined),
-      120_000,
-      5_000,
-    );
-    log(`${stored} acknowledged orders stored once each; ${rec.output.split('\n').at(-1)}`);
-  }
 
   beforeAll(async () => {
     const operator = swarmSecret('operator_token');
@@ -150,7 +114,7 @@ describe('the Swarm stack under faults and rollouts', () => {
     await load.stop(60_000);
     log(`load: ${JSON.stringify(load.stats)}`);
     expect(load.stats.acknowledged).toBeGreaterThan(RATE * 30);
-    await nothingLostOrDoubled(load);
+    await nothingLostOrDoubled(load, symbol, log);
   });
 
   // Two faults at once (issue 23): a matching worker with a broker (the engine replays its book
@@ -184,7 +148,7 @@ describe('the Swarm stack under faults and rollouts', () => {
       await sleep(10_000);
       await load.stop(60_000);
       log(`load: ${JSON.stringify(load.stats)}`);
-      await nothingLostOrDoubled(load);
+      await nothingLostOrDoubled(load, symbol, log);
     },
   );
 
@@ -251,7 +215,7 @@ describe('the Swarm stack under faults and rollouts', () => {
       log(`load: ${JSON.stringify(load.stats)}`);
       expect(load.stats.failures).toEqual({});
       expect(load.stats.retries).toBe(0);
-      await nothingLostOrDoubled(load);
+      await nothingLostOrDoubled(load, symbol, log);
     },
   );
 });

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ChaosLoad } from '../chaos/load';
 import { until, type ExchangeClient } from './exchange-client';
 
 export { until };
@@ -145,4 +146,43 @@ export function updateState(name: string): string {
     '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
     service(name),
   );
+}
+
+/** Every order the load saw acknowledged is stored exactly once, and the money reconciles. */
+export async function nothingLostOrDoubled(
+  load: ChaosLoad,
+  symbol: string,
+  log: (msg: string) => void,
+): Promise<void> {
+  const ids = [...load.acked.values()].map((a) => a.orderId);
+  expect(load.stats.conflictingAcks).toBe(0);
+  expect(load.stats.abandoned).toBe(0);
+  const stored = await until(
+    `all ${ids.length} acknowledged orders stored`,
+    () => {
+      let found = 0;
+      for (let i = 0; i < ids.length; i += 500) {
+        const list = ids
+          .slice(i, i + 500)
+          .map((id) => `'${id}'`)
+          .join(',');
+        found += Number(sql(`SELECT count(*) FROM orders WHERE order_id IN (${list})`)[0][0]);
+      }
+      return found === ids.length ? found : undefined;
+    },
+    180_000,
+    3_000,
+  );
+  const doubled = sql(
+    `SELECT count(*) FROM (SELECT account_id, client_order_id FROM orders WHERE symbol = '${symbol}'
+      AND client_order_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`,
+  )[0][0];
+  expect(doubled).toBe('0');
+  const rec = await until(
+    'reconciliation ok',
+    () => (reconcile().ok ? reconcile() : undefined),
+    120_000,
+    5_000,
+  );
+  log(`${stored} acknowledged orders stored once each; ${rec.output.split('\n').at(-1)}`);
 }
