@@ -30,6 +30,7 @@ import { OrderOutcomesService } from './binance/order-outcomes.service';
 import { SecretCipher } from './auth/secret.cipher';
 import { GatewayMetrics } from './common/gateway.metrics';
 import { repositoryProviders } from './common/repositories';
+import { HistoryReads } from './common/history-reads';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter';
 import { MarketDataService } from './markets/market-data.service';
 import { MarketLookupService } from './markets/market-lookup.service';
@@ -91,6 +92,8 @@ export class AppModule {
         { provide: APP_FILTER, useClass: GatewayExceptionFilter },
         // Repositories over the pooled data source; services get them injected (tests replace them).
         ...repositoryProviders,
+        // History reads on the PostgreSQL replica when DATABASE_REPLICA_NAME is set.
+        HistoryReads,
         MarketCatalogService,
         MarketLookupService,
         GatewayMetrics,

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { fromSteps, type MarketSpec } from '@trading/contracts';
-import { CandlesRepository, type CandleInterval, TradesRepository } from '@trading/db';
+import { type CandleInterval } from '@trading/db';
 import { DatabaseService } from '@trading/nest-common';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { dbCall } from '../common/dependency-call';
+import { HistoryReads } from '../common/history-reads';
 import { MarketDataService } from '../markets/market-data.service';
 import { MarketLookupService } from '../markets/market-lookup.service';
 import { BinanceCode, BinanceError, illegal, invalidSymbol } from './binance.errors';
@@ -34,8 +35,7 @@ export class BinanceMarketService {
     private readonly markets: MarketLookupService,
     private readonly data: MarketDataService,
     private readonly db: DatabaseService,
-    private readonly trades: TradesRepository,
-    private readonly candles: CandlesRepository,
+    private readonly history: HistoryReads,
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
   ) {}
 
@@ -141,7 +141,9 @@ export class BinanceMarketService {
     const market = this.market(params.required('symbol'));
     const limit = params.integer('limit', 1, 1000) ?? 500;
     params.finish();
-    const rows = await dbCall(this.db.dataSource, () => this.trades.range(market.symbol, { limit }));
+    const rows = await dbCall(this.db.dataSource, () =>
+      this.history.read('trades', (r) => r.trades.range(market.symbol, { limit })),
+    );
     return rows.map((t) => {
       const price = fromSteps(t.price, market.tickSize);
       const qty = fromSteps(t.qty, market.lotSize);
@@ -171,7 +173,9 @@ export class BinanceMarketService {
         "Parameter 'startTime' must not be after 'endTime'.",
       );
     const rows = await dbCall(this.db.dataSource, () =>
-      this.trades.range(market.symbol, { fromSeq: fromId, start, end, limit }),
+      this.history.read('trades', (r) =>
+        r.trades.range(market.symbol, { fromSeq: fromId, start, end, limit }),
+      ),
     );
     return rows.map((t) => ({
       a: t.seq,
@@ -212,10 +216,12 @@ export class BinanceMarketService {
     const to = start ? Math.min(last, from + span) : last;
     if (from >= to) return [];
     const [rows, volumes] = await dbCall(this.db.dataSource, () =>
-      Promise.all([
-        this.candles.find(market.symbol, iv.interval, new Date(from), new Date(to), limit),
-        this.trades.bucketVolumes(market.symbol, iv.ms, new Date(from), new Date(to + iv.ms)),
-      ]),
+      this.history.read('candles', (r) =>
+        Promise.all([
+          r.candles.find(market.symbol, iv.interval, new Date(from), new Date(to), limit),
+          r.trades.bucketVolumes(market.symbol, iv.ms, new Date(from), new Date(to + iv.ms)),
+        ]),
+      ),
     );
     return rows.map((r) => {
       const open = r.bucket.getTime();

@@ -9,12 +9,13 @@ import {
   redisKeys,
   toSteps,
 } from '@trading/contracts';
-import { OrderQueriesRepository, type OrderRow, TradesRepository } from '@trading/db';
+import { OrderQueriesRepository, type OrderRow } from '@trading/db';
 import { DatabaseService, RedisService } from '@trading/nest-common';
 import { z } from 'zod';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { dbCall, redisCall } from '../common/dependency-call';
+import { HistoryReads } from '../common/history-reads';
 import { BalancesService } from '../money/balances.service';
 import { FINAL_STATUSES } from '../orders/order-request.schema';
 import { tickLotSize } from '../orders/order-rules';
@@ -87,7 +88,7 @@ export class BinanceTradingService {
     private readonly markets: BinanceMarketService,
     private readonly balances: BalancesService,
     private readonly queries: OrderQueriesRepository,
-    private readonly trades: TradesRepository,
+    private readonly history: HistoryReads,
     private readonly db: DatabaseService,
     private readonly redis: RedisService,
     @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
@@ -433,7 +434,9 @@ export class BinanceTradingService {
     params.finish();
     if (fromOrderId !== undefined && !idSchema.safeParse(fromOrderId).success) return [];
     const rows = await dbCall(this.db.dataSource, () =>
-      this.queries.history(account.accountId, { symbol: market.symbol, fromOrderId, start, end, limit }),
+      this.history.read('orders', (r) =>
+        r.orders.history(account.accountId, { symbol: market.symbol, fromOrderId, start, end, limit }),
+      ),
     );
     return this.render(rows);
   }
@@ -449,14 +452,16 @@ export class BinanceTradingService {
     params.finish();
     if (orderId !== undefined && !idSchema.safeParse(orderId).success) return [];
     const fills = await dbCall(this.db.dataSource, () =>
-      this.trades.settledFills(account.accountId, {
-        symbol: market.symbol,
-        orderId,
-        fromSeq: fromId,
-        start,
-        end,
-        limit,
-      }),
+      this.history.read('fills', (r) =>
+        r.trades.settledFills(account.accountId, {
+          symbol: market.symbol,
+          orderId,
+          fromSeq: fromId,
+          start,
+          end,
+          limit,
+        }),
+      ),
     );
     return fills.map((f) => binanceMyTrade(f, market));
   }

@@ -10,11 +10,12 @@ import {
   type PublicTrade,
   type Ticker,
 } from '@trading/contracts';
-import { CANDLE_INTERVALS, CandlesRepository } from '@trading/db';
+import { CANDLE_INTERVALS } from '@trading/db';
 import { DatabaseService, RedisService } from '@trading/nest-common';
 import { z } from 'zod';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from '../api-gateway.config';
 import { dbCall, redisCall } from '../common/dependency-call';
+import { HistoryReads } from '../common/history-reads';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import {
@@ -86,7 +87,7 @@ export class MarketDataService {
   constructor(
     private readonly redis: RedisService,
     private readonly db: DatabaseService,
-    private readonly candlesRepo: CandlesRepository,
+    private readonly history: HistoryReads,
     private readonly markets: MarketLookupService,
     @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
   ) {
@@ -152,7 +153,7 @@ export class MarketDataService {
     if (from.getTime() >= to.getTime())
       throw new GatewayException(ErrorCode.VALIDATION_FAILED, 'from must be before to', 'from');
     const rows = await dbCall(this.db.dataSource, () =>
-      this.candlesRepo.find(market.symbol, q.interval, from, to, q.limit),
+      this.history.read('candles', (r) => r.candles.find(market.symbol, q.interval, from, to, q.limit)),
     );
     return {
       symbol: market.symbol,

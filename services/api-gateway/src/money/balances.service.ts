@@ -4,6 +4,7 @@ import { BalancesRepository, MarketsRepository } from '@trading/db';
 import { DatabaseService } from '@trading/nest-common';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { dbCall } from '../common/dependency-call';
+import { HistoryReads } from '../common/history-reads';
 import { queryInteger } from '../common/edge-input';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
@@ -29,6 +30,7 @@ export class BalancesService {
     private readonly db: DatabaseService,
     private readonly balancesRepo: BalancesRepository,
     private readonly markets: MarketsRepository,
+    private readonly history: HistoryReads,
   ) {}
 
   async balances(account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
@@ -56,11 +58,13 @@ export class BalancesService {
     if (cursor !== undefined && !/^[0-9]{1,18}$/.test(cursor))
       throw new GatewayException(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned', 'cursor');
     const rows = await dbCall(this.db.dataSource, () =>
-      this.balancesRepo.ledgerPage(account.accountId, {
-        asset,
-        beforeId: cursor ? BigInt(cursor) : undefined,
-        limit,
-      }),
+      this.history.read('ledger', (r) =>
+        r.balances.ledgerPage(account.accountId, {
+          asset,
+          beforeId: cursor ? BigInt(cursor) : undefined,
+          limit,
+        }),
+      ),
     );
     const decimals = await this.assetDecimals();
     const data = rows.map((r) => {

@@ -1,13 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { OrderQueriesRepository, TradesRepository } from '@trading/db';
+import { OrderQueriesRepository } from '@trading/db';
 import { DatabaseService } from '@trading/nest-common';
 import type { AuthenticatedAccount } from '../auth/api-key-auth.service';
 import { dbCall } from '../common/dependency-call';
+import { HistoryReads } from '../common/history-reads';
 import { decodeCursor, encodeCursor } from '../common/cursor';
 import { ErrorCode, GatewayException } from '../errors/gateway.exception';
 import { fromZodError } from '../errors/gateway-exception.filter';
 import { MarketLookupService } from '../markets/market-lookup.service';
-import { listFillsQuerySchema, listOrdersQuerySchema, orderIdParamSchema } from './order-request.schema';
+import {
+  FINAL_STATUSES,
+  listFillsQuerySchema,
+  listOrdersQuerySchema,
+  orderIdParamSchema,
+} from './order-request.schema';
 import { toFillView, toOrderView, type FillView, type OrderView } from './order.view';
 
 // Cursor parts are checked before they reach SQL, so a forged cursor is a 400, never a 500.
@@ -28,8 +34,8 @@ export class OrderQueriesService {
   constructor(
     private readonly db: DatabaseService,
     private readonly repo: OrderQueriesRepository,
-    private readonly trades: TradesRepository,
     private readonly markets: MarketLookupService,
+    private readonly history: HistoryReads,
   ) {}
 
   async get(account: AuthenticatedAccount, orderId: string): Promise<OrderView> {
@@ -47,13 +53,18 @@ export class OrderQueriesService {
     const after = q.cursor ? decodeCursor(q.cursor, 2) : undefined;
     if (after && (!MICROS.test(after[0]) || !orderIdParamSchema.safeParse(after[1]).success))
       throw badCursor();
+    const listQuery = {
+      symbol: q.symbol,
+      status: q.status,
+      limit: q.limit,
+      after: after ? { createdAtKey: after[0], orderId: after[1] } : undefined,
+    };
+    // Closed orders are history (the replica may answer); a list that can hold an order just
+    // placed reads the primary.
     const rows = await dbCall(this.db.dataSource, () =>
-      this.repo.listOwn(account.accountId, {
-        symbol: q.symbol,
-        status: q.status,
-        limit: q.limit,
-        after: after ? { createdAtKey: after[0], orderId: after[1] } : undefined,
-      }),
+      q.status !== undefined && FINAL_STATUSES.has(q.status)
+        ? this.history.read('orders', (r) => r.orders.listOwn(account.accountId, listQuery))
+        : this.repo.listOwn(account.accountId, listQuery),
     );
     const data: OrderView[] = [];
     for (const r of rows) data.push(toOrderView(r, await this.market(r.symbol)));
@@ -71,11 +82,9 @@ export class OrderQueriesService {
     if (q.cursor !== undefined && q.cursor.length > MAX_CURSOR_LENGTH) throw badCursor();
     const page = await dbCall(this.db.dataSource, async () => {
       try {
-        return await this.trades.forAccount(account.accountId, {
-          symbol: q.symbol,
-          cursor: q.cursor,
-          limit: q.limit,
-        });
+        return await this.history.read('fills', (r) =>
+          r.trades.forAccount(account.accountId, { symbol: q.symbol, cursor: q.cursor, limit: q.limit }),
+        );
       } catch (err) {
         // TradesRepository refuses a cursor it did not issue with a RangeError.
         if (err instanceof RangeError) throw badCursor();
