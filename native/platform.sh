@@ -9,6 +9,11 @@
 #   npm run platform -- stop-services   stop the services, keep the infrastructure
 #
 # MATCHING_WORKERS=N starts N matching-worker instances (default 3, one per scrape target).
+# SCALE_OUT=1 starts the scaled-out topology (docs/operations.md): two api-gateways
+# (API_GATEWAY_BASE_PORT + 0, 1) behind Debian's HAProxy on API_GATEWAY_PORT (native/haproxy.cfg,
+# installed when missing), two order-routers sharing the co-partitioned partitions and two
+# market-data instances (ORDER_ROUTER_1_PORT, MARKET_DATA_1_PORT). `status`, `down` and
+# `stop-services` follow whichever topology is running (native/.run/scale-out).
 # Every service runs under native/lib/supervise.sh: whenever it exits (SIGKILL, crash) it is
 # started again after 1 s, doubling to 30 s for a crash loop (the production units' Restart=).
 set -euo pipefail
@@ -21,6 +26,14 @@ RUN="$ROOT/native/.run"
 PIDS="$RUN/pids"
 LOGS="$RUN/logs"
 MATCHING_WORKERS="${MATCHING_WORKERS:-3}"
+# Present while the scaled-out topology runs; status and down read it.
+SCALE_OUT_MARK="$RUN/scale-out"
+if [[ -z "${SCALE_OUT:-}" && -e "$SCALE_OUT_MARK" ]]; then SCALE_OUT=1; fi
+SCALE_OUT="${SCALE_OUT:-0}"
+[[ "$SCALE_OUT" == 0 || "$SCALE_OUT" == 1 ]] || {
+  echo "SCALE_OUT must be 0 or 1, got '$SCALE_OUT'" >&2
+  exit 1
+}
 export NX_NO_CLOUD=true
 # The services, the build and the demo run on the pinned Node.js (.node-version).
 # shellcheck source=scripts/lib/node-runtime.sh
@@ -33,15 +46,24 @@ die() {
   exit 1
 }
 
-# name:port:entry:instance for every service process, in start order.
+# name:port:entry:instance for every service process, in start order (SCALE_OUT=1: the second
+# instances, the gateways on their own ports and HAProxy, entry `haproxy`, on API_GATEWAY_PORT).
 service_list() {
   echo "order-router:$ORDER_ROUTER_PORT:order-router:0"
+  ((SCALE_OUT)) && echo "order-router-1:$ORDER_ROUTER_1_PORT:order-router:1"
   local i
   for ((i = 0; i < MATCHING_WORKERS; i++)); do
     echo "matching-worker-$i:$((MATCHING_WORKER_BASE_PORT + i)):matching-worker:$i"
   done
   echo "market-data:$MARKET_DATA_PORT:market-data:0"
-  echo "api-gateway:$API_GATEWAY_PORT:api-gateway:0"
+  if ((SCALE_OUT)); then
+    echo "market-data-1:$MARKET_DATA_1_PORT:market-data:1"
+    echo "api-gateway:$API_GATEWAY_BASE_PORT:api-gateway:0"
+    echo "api-gateway-1:$((API_GATEWAY_BASE_PORT + 1)):api-gateway:1"
+    echo "haproxy:$API_GATEWAY_PORT:haproxy:0"
+  else
+    echo "api-gateway:$API_GATEWAY_PORT:api-gateway:0"
+  fi
 }
 
 live_pid() {
@@ -49,7 +71,7 @@ live_pid() {
   [[ -s "$f" ]] || return 1
   pid="$(cat "$f")"
   kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa "$ROOT/dist/services/" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  grep -qa -e "$ROOT/dist/services/" -e "$ROOT/native/haproxy.cfg" "/proc/$pid/cmdline" 2>/dev/null || return 1
   echo "$pid"
 }
 
@@ -86,6 +108,16 @@ start_service() {
     . "$RUN/env"
     set +a
     export HTTP_PORT="$port" INSTANCE_ID="$instance" NODE_ENV=production LOG_LEVEL="${LOG_LEVEL:-info}"
+    if [[ "$entry" == haproxy ]]; then
+      export API_GATEWAY_PORT API_GATEWAY_0_PORT="$API_GATEWAY_BASE_PORT" API_GATEWAY_1_PORT="$((API_GATEWAY_BASE_PORT + 1))"
+      exec setsid bash "$ROOT/native/lib/supervise.sh" "$name" "$PIDS/$name.pid" "$LOGS/$name.log" \
+        /usr/sbin/haproxy -db -f "$ROOT/native/haproxy.cfg"
+    fi
+    if ((SCALE_OUT)) && [[ "$entry" == api-gateway ]]; then
+      # Behind the edge: /health/serving answers 503 for 5 s on SIGTERM while requests are still
+      # served, so HAProxy's checks take the gateway out first; X-Forwarded-For from 127.0.0.1.
+      export SHUTDOWN_DRAIN_MS="${SHUTDOWN_DRAIN_MS:-5000}" TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"
+    fi
     # A 32 MB young generation (V8 default 16): fewer scavenges of the per-order garbage
     # (docs/performance.md, "Third pass"); the flags of the Dockerfile and the systemd units.
     exec setsid bash "$ROOT/native/lib/supervise.sh" "$name" "$PIDS/$name.pid" "$LOGS/$name.log" \
@@ -108,10 +140,46 @@ wait_ready() {
   done
 }
 
+# One topology at a time: the scaled one's HAProxy and the default gateway both want
+# API_GATEWAY_PORT.
+check_topology() {
+  if ((SCALE_OUT)); then
+    if ! supervisor_pid haproxy >/dev/null && ss -Hltn "sport = :$API_GATEWAY_PORT" | grep -q .; then
+      die "port $API_GATEWAY_PORT is taken (the default topology's gateway?): npm run platform -- stop-services first"
+    fi
+  elif [[ -e "$SCALE_OUT_MARK" ]]; then
+    die "the scaled-out topology is running: npm run platform -- stop-services first"
+  fi
+}
+
+# SCALE_OUT=1: Debian's haproxy (native/lib/install.sh), its config checked, and the extra
+# instances as Prometheus scrape targets (file_sd files the native config reads from
+# native/.run/scrape/, picked up without a reload).
+prepare_scale_out() {
+  (
+    # shellcheck source=lib/common.sh
+    . native/lib/common.sh
+    # shellcheck source=lib/install.sh
+    . native/lib/install.sh
+    ensure_run_dirs
+    install_missing_packages /usr/sbin/haproxy:haproxy
+  )
+  API_GATEWAY_0_PORT="$API_GATEWAY_BASE_PORT" API_GATEWAY_1_PORT="$((API_GATEWAY_BASE_PORT + 1))" \
+    API_GATEWAY_PORT="$API_GATEWAY_PORT" /usr/sbin/haproxy -c -q -f native/haproxy.cfg ||
+    die "haproxy -c -f native/haproxy.cfg failed"
+  mkdir -p "$RUN/scrape"
+  printf '[{"targets":["127.0.0.1:%s","127.0.0.1:%s"]}]\n' "$API_GATEWAY_BASE_PORT" "$((API_GATEWAY_BASE_PORT + 1))" >"$RUN/scrape/api-gateway.json"
+  printf '[{"targets":["127.0.0.1:%s"]}]\n' "$ORDER_ROUTER_1_PORT" >"$RUN/scrape/order-router.json"
+  printf '[{"targets":["127.0.0.1:%s"]}]\n' "$MARKET_DATA_1_PORT" >"$RUN/scrape/market-data.json"
+  touch "$SCALE_OUT_MARK"
+}
+
 cmd_up() {
   ensure_node_modules
   bash native/infra.sh up
   mkdir -p "$PIDS" "$LOGS"
+  check_topology
+  if ((SCALE_OUT)); then prepare_scale_out; fi
   say "migrating the database (direct connection)"
   node scripts/build.mjs >/dev/null
   (
@@ -136,6 +204,9 @@ cmd_up() {
     API_GATEWAY_PORT="$API_GATEWAY_PORT" node -r @swc-node/register scripts/demo.ts || die "the demo trade did not happen; see $LOGS/"
   fi
   say "API           http://127.0.0.1:$API_GATEWAY_PORT  (OpenAPI: /docs, /docs/openapi.json)"
+  if ((SCALE_OUT)); then
+    say "              HAProxy in front of the gateways on :$API_GATEWAY_BASE_PORT and :$((API_GATEWAY_BASE_PORT + 1))"
+  fi
   say "Prometheus    http://127.0.0.1:$PROMETHEUS_PORT/targets"
   say "Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT"
   say "stop everything with: npm run platform -- down"
@@ -173,8 +244,10 @@ stop_pid() {
 
 stop_services() {
   local f name
-  # Every service pid file, including workers beyond the current MATCHING_WORKERS.
-  for f in "$PIDS"/api-gateway.pid "$PIDS"/market-data.pid "$PIDS"/matching-worker-*.pid "$PIDS"/order-router.pid; do
+  # Every service pid file, including workers beyond the current MATCHING_WORKERS and the
+  # scaled-out topology's (the edge first).
+  for f in "$PIDS"/haproxy.pid "$PIDS"/api-gateway.pid "$PIDS"/api-gateway-*.pid "$PIDS"/market-data.pid \
+    "$PIDS"/market-data-*.pid "$PIDS"/matching-worker-*.pid "$PIDS"/order-router.pid "$PIDS"/order-router-*.pid; do
     [[ -e "$f" ]] || continue
     name="$(basename "$f" .pid)"
     stop_pid "$name"
@@ -185,6 +258,8 @@ stop_services() {
     sleep 3
     pkill -KILL -f "$ROOT/dist/services/" 2>/dev/null || true
   fi
+  pkill -TERM -f "haproxy -db -f $ROOT/native/haproxy.cfg" 2>/dev/null || true
+  rm -f "$SCALE_OUT_MARK" "$RUN"/scrape/*.json
 }
 
 cmd_down() {

@@ -35,9 +35,12 @@ _restore_policy_rc() {
   fi
 }
 
+# install_missing_packages [BINARY:PACKAGE...]: the infrastructure's packages, or only those
+# given (native/platform.sh asks for haproxy when SCALE_OUT=1).
 install_missing_packages() {
-  local entry bin pkg missing=()
-  for entry in "${_REQUIRED[@]}"; do
+  local entry bin pkg missing=() wanted=("${_REQUIRED[@]}")
+  (($#)) && wanted=("$@")
+  for entry in "${wanted[@]}"; do
     bin="${entry%%:*}"
     pkg="${entry#*:}"
     if [[ ! -x "$bin" ]]; then
@@ -71,7 +74,7 @@ install_missing_packages() {
 # Stops and disables the package-provided instances (they would hold 5432, 6379, 9090, 9093...).
 stop_distro_services() {
   local svc
-  for svc in postgresql pgbouncer redis-server prometheus prometheus-alertmanager prometheus-node-exporter; do
+  for svc in postgresql pgbouncer redis-server prometheus prometheus-alertmanager prometheus-node-exporter haproxy; do
     if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     elif [[ -x "/etc/init.d/$svc" ]]; then
