@@ -16,10 +16,10 @@ import {
 } from '../testing/swarm';
 
 // The autoscaler (docs/adr/0015) on the deployed stack: switched on with a short cooldown and a
-// test policy for the gateway (CPU per task, and the order rate as a second signal), a signed
-// load through the edge raises its replicas; once the load stops they fall back after the
-// cooldown; every acknowledged order is stored once and the money reconciles. The decisions are
-// read back from the autoscaler's log and from the stack's Prometheus.
+// test policy for the gateway and the matching workers, a signed load through the edge raises
+// their replicas (the workers' by a rebalance under load); once the load stops they fall back
+// after the cooldown; every acknowledged order is stored once and the money reconciles. The
+// decisions are read back from the autoscaler's log and from the stack's Prometheus.
 const RATE = Number(process.env.SWARM_AUTOSCALE_RATE ?? 50);
 const COOLDOWN_S = 30;
 const api = new ExchangeClient(GATEWAY_URL);
@@ -27,32 +27,35 @@ const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const base = `A${run}`;
 const log = (msg: string) => process.stdout.write(`[swarm autoscaler] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const SCALED = 'api-gateway';
+/** Each scaled service, its replicas at rest and under the load. */
+const SCALED = { 'api-gateway': [2, 3], 'matching-worker': [3, 4] } as const;
+type Scaled = keyof typeof SCALED;
+const NAMES = Object.keys(SCALED) as Scaled[];
 
-// The gateway runs 2 tasks; the policy lets it reach 3, up after 5 s, down after 30 s below, one
-// task at a time. Two signals: CPU per task, with thresholds above what an idle gateway spends
-// on this machine (health checks and scrapes; measured before the load, since the machine is
-// shared), and the order rate (0 at rest).
+// One task more under load, up after 5 s, down after 30 s below, one task at a time. Signals:
+// the order rate at the gateways (0 at rest), and the gateway's CPU per task with thresholds
+// above what an idle gateway spends on this machine (health checks and scrapes; measured before
+// the load, since the machine is shared), the workers' consumer lag.
 function testPolicy(idleCpu: number) {
   const cpuDown = Math.max(0.03, Math.round((idleCpu * 2 + 0.01) * 1000) / 1000);
+  const orderRate = {
+    metric: 'query',
+    name: 'order_rate',
+    query: 'sum(rate(orders_received_total{job="api-gateway"}[$window]))',
+    up: RATE / 2,
+    down: 1,
+  };
+  const policy = (name: Scaled, signals: object[]) => ({
+    min: SCALED[name][0],
+    max: SCALED[name][1],
+    step: 1,
+    cooldownSeconds: COOLDOWN_S,
+    upCooldownSeconds: 5,
+    signals,
+  });
   return {
-    [SCALED]: {
-      min: 2,
-      max: 3,
-      step: 1,
-      cooldownSeconds: COOLDOWN_S,
-      upCooldownSeconds: 5,
-      signals: [
-        { metric: 'cpu', up: cpuDown * 2, down: cpuDown },
-        {
-          metric: 'query',
-          name: 'order_rate',
-          query: 'sum(rate(orders_received_total{job="$service"}[$window]))',
-          up: RATE / 2,
-          down: 1,
-        },
-      ],
-    },
+    'api-gateway': policy('api-gateway', [{ metric: 'cpu', up: cpuDown * 2, down: cpuDown }, orderRate]),
+    'matching-worker': policy('matching-worker', [{ metric: 'consumer_lag', up: 1000, down: 50 }, orderRate]),
   };
 }
 
@@ -90,30 +93,38 @@ const describeDecision = (d: LoggedDecision, t0: number): string =>
   (d.metric ? `: ${d.metric} ${Number(d.value).toPrecision(3)} vs ${d.threshold}` : '') +
   `) readings ${JSON.stringify(d.readings)}`;
 
-/** Waits until the autoscaler has set the scaled service to `n` replicas. */
-const replicasReach = (n: number, timeoutMs: number) =>
+/** Waits until the autoscaler has set every scaled service to its replicas at rest (0) or under load (1). */
+const replicasReach = (at: 0 | 1, timeoutMs: number) =>
   until(
-    `the autoscaler sets ${SCALED} to ${n} replicas`,
-    () => (replicas(SCALED) === n ? true : undefined),
+    `the autoscaler sets ${NAMES.map((n) => `${n} to ${SCALED[n][at]}`).join(', ')}`,
+    () => (NAMES.every((n) => replicas(n) === SCALED[n][at]) ? true : undefined),
     timeoutMs,
     1_000,
   );
 
-async function promValue(query: string): Promise<number | null> {
+/** An instant query's samples, keyed by the values of `labels` joined with a space. */
+async function promVector(query: string, labels: string[] = []): Promise<Record<string, number>> {
   const res = await fetch(`${PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
-  const first = body.data.result[0];
-  return first ? Number(first.value[1]) : null;
+  const body = (await res.json()) as {
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  return Object.fromEntries(
+    body.data.result.map((r) => [labels.map((l) => r.metric[l]).join(' '), Number(r.value[1])]),
+  );
 }
+
+const promValue = async (query: string): Promise<number | null> =>
+  Object.values(await promVector(query))[0] ?? null;
 
 describe('the autoscaler on the Swarm stack', () => {
   jest.setTimeout(600_000);
   let symbol: string;
   const accounts: LoadAccount[] = [];
-  let initialReplicas = 0;
+  const initial: Partial<Record<Scaled, number>> = {};
+  const convergedAll = () => Promise.all(NAMES.map((n) => converged(n)));
 
   beforeAll(async () => {
-    initialReplicas = replicas(SCALED);
+    for (const n of NAMES) initial[n] = replicas(n);
     const operator = swarmSecret('operator_token');
     symbol = await listMarket(api, base);
     for (let i = 0; i < 6; i++)
@@ -125,10 +136,11 @@ describe('the autoscaler on the Swarm stack', () => {
       );
     // The test policy, acting (the single-node stack deploys the autoscaler in dry-run).
     const idleCpu =
-      (await promValue(`max_over_time(avg(rate(process_cpu_seconds_total{job="${SCALED}"}[20s]))[1m:5s])`)) ??
-      0;
+      (await promValue(
+        'max_over_time(avg(rate(process_cpu_seconds_total{job="api-gateway"}[20s]))[1m:5s])',
+      )) ?? 0;
     const policy = testPolicy(idleCpu);
-    log(`idle ${SCALED} CPU ${idleCpu.toFixed(3)} cores per task; test policy ${JSON.stringify(policy)}`);
+    log(`idle api-gateway CPU ${idleCpu.toFixed(3)} cores per task; test policy ${JSON.stringify(policy)}`);
     const before = containers('autoscaler');
     docker(
       'service',
@@ -145,70 +157,75 @@ describe('the autoscaler on the Swarm stack', () => {
       service('autoscaler'),
     );
     await converged('autoscaler', before);
-    await converged(SCALED);
+    await convergedAll();
   });
 
   afterAll(async () => {
-    // Back to the deployed configuration, and the gateway to its replicas.
+    // Back to the deployed configuration, and the services to their replicas.
     const before = containers('autoscaler');
     docker('service', 'rollback', '--detach', service('autoscaler'));
     await converged('autoscaler', before);
-    if (replicas(SCALED) !== initialReplicas)
-      docker('service', 'scale', '--detach', `${service(SCALED)}=${initialReplicas}`);
-    await converged(SCALED);
+    for (const n of NAMES)
+      if (replicas(n) !== initial[n]) docker('service', 'scale', '--detach', `${service(n)}=${initial[n]}`);
+    await convergedAll();
   });
 
   it(`load up (${RATE} orders/s): replicas rise; load gone: they fall after the ${COOLDOWN_S} s cooldown; nothing lost`, async () => {
     const t0 = Date.now();
-    expect(replicas(SCALED)).toBe(2);
+    for (const n of NAMES) expect(replicas(n)).toBe(SCALED[n][0]);
     const load = new ChaosLoad(GATEWAY_URL, accounts, [{ symbol, midTicks: 1_000_000 }], RATE, `s${run}`);
     load.start();
-    await replicasReach(3, 120_000);
-    const upAt = Date.now();
-    log(`replicas of ${SCALED} 2 -> 3 after ${((upAt - t0) / 1000).toFixed(0)} s of load`);
-    // The new task joins the edge and serves part of the load.
-    await converged(SCALED);
+    await replicasReach(1, 120_000);
+    log(
+      `replicas ${NAMES.map((n) => `${n} ${SCALED[n].join(' -> ')}`).join(', ')} after ${((Date.now() - t0) / 1000).toFixed(0)} s of load`,
+    );
+    // The new tasks join: the gateway behind the edge, the worker in the consumer group (a
+    // rebalance under load).
+    await convergedAll();
     await sleep(15_000);
-    // Still loaded: it stays up (max 3, no flapping down under load).
-    expect(replicas(SCALED)).toBe(3);
+    // Still loaded: they stay up (at max, no flapping down under load).
+    for (const n of NAMES) expect(replicas(n)).toBe(SCALED[n][1]);
     await load.stop(60_000);
     const stoppedAt = Date.now();
     log(`load stopped after ${((stoppedAt - t0) / 1000).toFixed(0)} s: ${JSON.stringify(load.stats)}`);
 
-    await replicasReach(2, 180_000);
+    await replicasReach(0, 180_000);
     const downAt = Date.now();
     log(
-      `replicas of ${SCALED} 3 -> 2 ${((downAt - stoppedAt) / 1000).toFixed(0)} s after the load stopped (cooldown ${COOLDOWN_S} s)`,
+      `back to ${NAMES.map((n) => `${n} ${SCALED[n][0]}`).join(', ')} ${((downAt - stoppedAt) / 1000).toFixed(0)} s after the load stopped (cooldown ${COOLDOWN_S} s)`,
     );
     // Signals must stay below for a whole cooldown, counted from when the 20 s rate windows
     // have emptied: never earlier than the cooldown itself.
     expect(downAt - stoppedAt).toBeGreaterThanOrEqual(COOLDOWN_S * 1000);
-    await converged(SCALED);
+    await convergedAll();
 
-    const decisions = decisionsSince(t0 - 5_000).filter((d) => d.service === SCALED);
+    const decisions = decisionsSince(t0 - 5_000);
     for (const d of decisions) log(describeDecision(d, t0));
-    const changes = decisions.filter((d) => d.direction !== 'hold');
-    expect(changes.map((d) => [d.direction, d.from, d.to])).toEqual([
-      ['up', 2, 3],
-      ['down', 3, 2],
-    ]);
-    expect(changes[0]).toEqual(expect.objectContaining({ reason: 'signal_above' }));
-    expect(changes[1]).toEqual(expect.objectContaining({ reason: 'signals_below' }));
+    for (const n of NAMES) {
+      const changes = decisions.filter((d) => d.service === n && d.direction !== 'hold');
+      expect(changes.map((d) => [d.direction, d.from, d.to, d.reason])).toEqual([
+        ['up', SCALED[n][0], SCALED[n][1], 'signal_above'],
+        ['down', SCALED[n][1], SCALED[n][0], 'signals_below'],
+      ]);
+    }
     // Exported and scraped by the stack's Prometheus.
-    await until(
+    const exported = await until(
       'decisions in Prometheus',
       async () => {
-        const up = await promValue(`sum(autoscaler_decisions_total{service="${SCALED}",direction="up"})`);
-        const down = await promValue(`sum(autoscaler_decisions_total{service="${SCALED}",direction="down"})`);
-        const desired = await promValue(`autoscaler_desired_replicas{service="${SCALED}"}`);
-        return up !== null && up >= 1 && down !== null && down >= 1 && desired === 2
-          ? { up, down, desired }
+        const m = await promVector('sum by (service, direction) (autoscaler_decisions_total)', [
+          'service',
+          'direction',
+        ]);
+        const desired = await promVector('max by (service) (autoscaler_desired_replicas)', ['service']);
+        return NAMES.every((n) => m[`${n} up`] >= 1 && m[`${n} down`] >= 1 && desired[n] === SCALED[n][0])
+          ? { decisions: m, desired }
           : undefined;
       },
       60_000,
       2_000,
-    ).then((m) =>
-      log(`Prometheus: autoscaler_decisions_total up ${m.up}, down ${m.down}; desired ${m.desired}`),
+    );
+    log(
+      `Prometheus: autoscaler_decisions_total ${JSON.stringify(exported.decisions)}; autoscaler_desired_replicas ${JSON.stringify(exported.desired)}`,
     );
 
     expect(load.stats.acknowledged).toBeGreaterThan(RATE * 20);
