@@ -18,7 +18,7 @@
 //          --target native|swarm (or LOAD_TARGET; default native): swarm measures the stack of
 //          `npm run swarm -- up` instead (swarm-target.ts), CPU and memory labelled by service
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -44,6 +44,7 @@ import {
   gatewayUrl,
   loadPlatformEnv,
   newRunId,
+  pidOf,
   prometheusUrl,
 } from './platform';
 import {
@@ -60,6 +61,7 @@ import {
 import { setupAccounts, writeAccountsFile } from './setup';
 import { TargetFeeder, nodeHmac } from './vegeta-targets';
 import { TradeFrameWatcher } from './ws-delivery';
+import { WsCrowd, type CrowdReport } from './ws-crowd';
 
 /** Pipeline histograms, each from the gateway's receipt of the command, in pipeline order. */
 const PIPELINE_STAGES: [string, string][] = [
@@ -95,6 +97,8 @@ interface Options {
   idleSeconds: number;
   /** A subscriber on the public trade channels measures WebSocket delivery (--no-ws: none). */
   ws: boolean;
+  /** --ws-clients N: that many sockets on depth and trades of the run's symbols (ws-crowd.ts). */
+  wsClients: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -121,6 +125,7 @@ function parseArgs(argv: string[]): Options {
     maxWorkers: 0,
     idleSeconds: idleSecondsOf(get('idle') ?? (smoke ? '0s' : '10s')),
     ws: !argv.includes('--no-ws'),
+    wsClients: Number(get('ws-clients') ?? 0),
   };
   // Concurrency cap (vegeta -max-workers, one connection each): rate x 100 ms by default. An
   // unbounded open model opens a connection per stalled request (12,000+ at 5,000/s) and
@@ -128,6 +133,8 @@ function parseArgs(argv: string[]): Options {
   opts.maxWorkers = Number(get('max-workers') ?? Math.max(50, Math.ceil(opts.rate / 10)));
   parseDurationSeconds(opts.duration);
   if (!(opts.rate > 0) || !(opts.accounts > 0)) throw new Error('--rate and --accounts must be positive');
+  if (!Number.isInteger(opts.wsClients) || opts.wsClients < 0 || opts.wsClients > 15_000)
+    throw new Error('--ws-clients: a whole number from 0 to 15000');
   return opts;
 }
 
@@ -267,10 +274,12 @@ async function main(): Promise<void> {
     return;
   }
   const fromOffsets = await executionOffsets(kafka);
+  const crowd = opts.wsClients > 0 ? await openCrowd(opts, swarm !== null) : null;
   const idle = opts.idleSeconds > 0 ? await measureIdle(opts.idleSeconds, sampling, platformNames) : null;
   // A trader's subscriber on the public trade channels: receipt -> trade frame at the client.
   const watcher = opts.ws ? new TradeFrameWatcher(opts.baseUrl, opts.symbols) : null;
   await watcher?.open();
+  crowd?.crowd.start();
 
   // --- attack ---------------------------------------------------------------------------------
   const resultsFile = join(reportDir, 'results.bin');
@@ -484,6 +493,7 @@ async function main(): Promise<void> {
       ),
     ),
   );
+  const wsCrowd = crowd ? { ...crowd.memory, ...(await crowd.crowd.report()) } : null;
   let boughtSold = await checkBoughtSold(pool, exec);
   for (let i = 0; i < 20 && !boughtSold.ok; i++) {
     await new Promise((r) => setTimeout(r, 1000));
@@ -555,6 +565,7 @@ async function main(): Promise<void> {
     cpu: cpuReport,
     idle,
     wsDelivery,
+    wsCrowd,
     cost,
     costByGroup,
     memory,
@@ -602,6 +613,7 @@ async function main(): Promise<void> {
       wsDelivery
         ? `WebSocket delivery (gateway receipt -> trade frame at a subscriber), p50/p99/max s: ${fmtSeconds(wsDelivery.p50)}/${fmtSeconds(wsDelivery.p99)}/${fmtSeconds(wsDelivery.max)} over ${wsDelivery.delivered} trades${wsDelivery.missed ? `, ${wsDelivery.missed} trade frames never arrived` : ''}`
         : 'WebSocket delivery: not measured (--no-ws)',
+      ...(wsCrowd ? [crowdLine(wsCrowd)] : []),
       idle
         ? `idle platform (no orders, ${idle.seconds.toFixed(0)} s before the attack): ${idle.totalPctOfOneCore} % of one core in all (${idle.byProcess
             .map((p) => `${p.name} ${p.cpuPct}`)
@@ -728,4 +740,50 @@ async function measureIdle(
   const total = Math.round(byProcess.reduce((a, p) => a + p.cpuPct, 0) * 10) / 10;
   const memory = (report.memory ?? []).filter((m) => ours.has(m.name));
   return { seconds: report.seconds, totalPctOfOneCore: total, byProcess, memory };
+}
+
+/** Gateway RSS, MB, natively (its pid file); null for the Swarm stack. */
+function gatewayRssMB(): number | null {
+  const pid = pidOf('api-gateway');
+  if (!pid) return null;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
+interface CrowdMemory {
+  gatewayRssBeforeMB: number | null;
+  gatewayRssAfterMB: number | null;
+  gatewayKBPerSocket: number | null;
+}
+
+/** Opens the --ws-clients crowd and weighs the gateway before and after (natively). */
+async function openCrowd(opts: Options, swarm: boolean): Promise<{ crowd: WsCrowd; memory: CrowdMemory }> {
+  const before = swarm ? null : gatewayRssMB();
+  log(`opening ${opts.wsClients} WebSocket subscribers (depth and trades of ${opts.symbols.join(', ')})`);
+  const crowd = await WsCrowd.open(opts.baseUrl, opts.symbols, opts.wsClients);
+  // Let the gateway settle (the buffers of the subscriptions' snapshots) before weighing it.
+  await new Promise((r) => setTimeout(r, 5000));
+  const after = swarm ? null : gatewayRssMB();
+  const { subscribed, failedToOpen, openSeconds } = crowd.ready;
+  log(
+    `${subscribed} of ${opts.wsClients} subscribed in ${openSeconds.toFixed(1)} s (${failedToOpen} failed to open); gateway RSS ${before ?? 'n/a'} -> ${after ?? 'n/a'} MB`,
+  );
+  const perSocket =
+    before !== null && after !== null && subscribed > 0
+      ? Math.round(((after - before) * 1024) / subscribed)
+      : null;
+  return {
+    crowd,
+    memory: { gatewayRssBeforeMB: before, gatewayRssAfterMB: after, gatewayKBPerSocket: perSocket },
+  };
+}
+
+function crowdLine(c: CrowdReport & CrowdMemory): string {
+  const d = (x: { frames: number; p50: number | null; p99: number | null; max: number | null }) =>
+    `p50/p99/max ${fmtSeconds(x.p50)}/${fmtSeconds(x.p99)}/${fmtSeconds(x.max)} s over ${x.frames} frames`;
+  return [
+    `WebSocket crowd: ${c.subscribed} of ${c.requested} sockets subscribed (${c.failedToOpen} failed to open, ${c.closedEarly} closed by the gateway, ${c.starved} got no update while trading)`,
+    `gateway RSS ${c.gatewayRssBeforeMB ?? 'n/a'} -> ${c.gatewayRssAfterMB ?? 'n/a'} MB (${c.gatewayKBPerSocket ?? 'n/a'} KB per socket)`,
+    `engine -> frame, depth ${d(c.depth)}; trades ${d(c.trades)}; crowd client ${c.clientCpuPct} % of a core`,
+  ].join('; ');
 }
