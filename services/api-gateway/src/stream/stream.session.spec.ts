@@ -265,3 +265,37 @@ describe('StreamSession on the orders channel (ADR 0014)', () => {
     ]);
   });
 });
+
+describe('StreamSession fan-out', () => {
+  it('serializes a market-data update once for every socket on its channel', async () => {
+    const listeners: ((m: { seq: number; data: unknown }) => void)[] = [];
+    const hub = {
+      subscribe: async (_channel: string, listener: (m: { seq: number; data: unknown }) => void) => {
+        listeners.push(listener);
+        return () => undefined;
+      },
+    } as unknown as StreamHub;
+    const deps: Partial<SessionDeps> = {
+      hub,
+      redis: {
+        get: async () => JSON.stringify({ seq: 7, data: { bids: [], asks: [] } }),
+      } as unknown as Redis,
+      markets: { find: async (symbol: string) => ({ symbol }) } as unknown as MarketLookupService,
+    };
+    const sessions = [recordingSession(deps), recordingSession(deps), recordingSession(deps)];
+    for (const { session } of sessions)
+      await session.onMessage(Buffer.from(JSON.stringify({ op: 'subscribe', channel: 'depth:BTC-USDT' })));
+    expect(listeners).toHaveLength(3);
+
+    const update = { seq: 8, data: { bids: [['65000', '1', 1]], asks: [], time: 5 } };
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      for (const listener of listeners) listener(update);
+      expect(stringify).toHaveBeenCalledTimes(1);
+    } finally {
+      stringify.mockRestore();
+    }
+    for (const { frames } of sessions)
+      expect(frames.at(-1)).toEqual({ type: 'update', channel: 'depth:BTC-USDT', seq: 8, data: update.data });
+  });
+});

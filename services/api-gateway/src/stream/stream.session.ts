@@ -13,6 +13,11 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 // Updates held while a snapshot is being read; beyond that the session resynchronises.
 const MAX_PENDING = 10_000;
 
+// The update frame of a market-data message, serialized once and sent as is to every socket on its
+// channel: the hub hands each listener the same parsed message, and with thousands of subscribers
+// one JSON.stringify per socket was most of the gateway's fan-out (`npm run load --ws-clients`).
+const publicUpdateFrames = new WeakMap<StreamMessage, { channel: string; text: string }>();
+
 /** Where a channel's snapshot comes from: a Redis key (market data) or the account's own view. */
 type SnapshotSource = { kind: 'redis'; key: string } | { kind: 'account'; accountId: string };
 
@@ -322,7 +327,16 @@ export class StreamSession {
       }
       sub.lastSeq = m.seq;
     }
-    this.send({ type: 'update', channel, seq: m.seq, data });
+    if (sub.snapshot?.kind === 'account') {
+      this.send({ type: 'update', channel, seq: m.seq, data });
+      return;
+    }
+    let frame = publicUpdateFrames.get(m);
+    if (frame?.channel !== channel) {
+      frame = { channel, text: JSON.stringify({ type: 'update', channel, seq: m.seq, data }) };
+      publicUpdateFrames.set(m, frame);
+    }
+    this.sendText(frame.text);
   }
 
   private error(code: string, message: string, channel?: string): void {
@@ -330,12 +344,16 @@ export class StreamSession {
   }
 
   private send(frame: Record<string, unknown>): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.closed || this.client.readyState !== WS_OPEN) return;
     if (this.client.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.client.close(1013, 'slow consumer');
       this.close();
       return;
     }
-    this.client.send(JSON.stringify(frame));
+    this.client.send(text);
   }
 }
