@@ -32,7 +32,15 @@ export interface AckedOrder {
   clientOrderId: string;
   accountId: string;
   symbol: string;
+  /** First attempt, and the 202. */
+  sentAt: number;
   ackedAt: number;
+}
+
+/** One failed attempt (retried): when it was answered or failed, and why. */
+export interface FailedAttempt {
+  at: number;
+  cause: string;
 }
 
 export interface LoadStats {
@@ -84,6 +92,8 @@ function retryable(status: number, body: Record<string, unknown>): boolean {
 
 export class ChaosLoad {
   readonly acked = new Map<string, AckedOrder>();
+  /** Every failed attempt in order, for timelines around a fault (stats.failures counts them). */
+  readonly failedAttempts: FailedAttempt[] = [];
   readonly stats: LoadStats = {
     placements: 0,
     acknowledged: 0,
@@ -162,6 +172,7 @@ export class ChaosLoad {
       : this.limitOrder(market, side);
     const body = { symbol: market.symbol, side, ...order, clientOrderId };
     this.stats.placements++;
+    const sentAt = Date.now();
     const res = await this.send(account, 'POST', '/v1/orders', body);
     if (!res) {
       this.stats.abandoned++;
@@ -184,6 +195,7 @@ export class ChaosLoad {
       clientOrderId,
       accountId: account.accountId,
       symbol: market.symbol,
+      sentAt,
       ackedAt: Date.now(),
     };
     this.acked.set(clientOrderId, ack);
@@ -338,6 +350,7 @@ export class ChaosLoad {
         cause = e.cause?.code ?? e.name;
       }
       this.stats.failures[cause] = (this.stats.failures[cause] ?? 0) + 1;
+      this.failedAttempts.push({ at: Date.now(), cause });
     }
   }
 }

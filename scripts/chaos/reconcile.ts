@@ -146,6 +146,16 @@ export async function drain(
   return { pending, waitedMs: Date.now() - started };
 }
 
+/** `drain` (up to 180 s), then `reconcile`: what a run does once its load has stopped. */
+export async function drainAndReconcile(
+  input: ReconcileInput,
+): Promise<{ drained: { pending: number; waitedMs: number }; reconciliation: Reconciliation }> {
+  input.log('drain: waiting for the pipeline to settle');
+  const drained = await drain(input.db, input.symbols, input.accountIds, 180_000);
+  input.log(`reconcile: ${input.acked.size} acknowledged orders`);
+  return { drained, reconciliation: await reconcile(input) };
+}
+
 export async function reconcile(input: ReconcileInput): Promise<Reconciliation> {
   const { db, symbols } = input;
   const checks: Check[] = [];

@@ -19,7 +19,7 @@ import {
   waitReady,
 } from '../testing/native-services';
 import { ChaosLoad, type LoadAccount, type LoadStats } from './load';
-import { drain, reconcile, sequencedEnds, type Reconciliation } from './reconcile';
+import { drainAndReconcile, sequencedEnds, type Reconciliation } from './reconcile';
 
 // Crash recovery under a steady load, shared by the integration test (scripts/chaos.int-spec.ts)
 // and `npm run chaos` (scripts/chaos/run-chaos.ts). It starts its own services from dist/ on
@@ -163,7 +163,8 @@ function infraPid(name: string): number {
   return pid;
 }
 
-function gone(pid: number): boolean {
+/** True once `pid` has exited (gone, or a zombie nobody reaped yet). */
+export function gone(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
@@ -256,22 +257,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const fleet = new Fleet(logFd);
   let load: ChaosLoad | undefined;
   try {
-    // Fresh markets: the replay starts from an empty book.
-    const markets = new MarketsRepository(db);
-    await markets.upsertAsset('USDT', 6);
-    for (const symbol of symbols) {
-      await markets.upsertAsset(symbol.split('-')[0], 8);
-      await markets.upsertMarket({
-        symbol,
-        baseAsset: symbol.split('-')[0],
-        quoteAsset: 'USDT',
-        tickSize: '0.01',
-        lotSize: '0.001',
-        minNotional: '0',
-        makerFeeBps: 10,
-        takerFeeBps: 25,
-      });
-    }
+    await openMarkets(db, symbols);
     const sequencedFrom = await sequencedEnds(kafka, [
       ...new Set(symbols.map((s) => partitionFor(s, partitions))),
     ]);
@@ -303,45 +289,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       },
       60_000,
     );
-    const operator = secret('operator_token');
-    const accounts: LoadAccount[] = [];
-    for (const accountId of accountIds) {
-      const res = await api.operator<{ apiKey: string; secret: string }>(
-        operator,
-        'POST',
-        '/v1/operator/accounts',
-        {
-          accountId,
-          name: 'chaos',
-        },
-      );
-      if (res.status !== 201)
-        throw new Error(`account ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
-      accounts.push({ accountId, apiKey: res.body.apiKey, secret: res.body.secret });
-      for (const [asset, amount] of [
-        ['USDT', '10000000'],
-        ...symbols.map((s) => [s.split('-')[0], '100000']),
-      ]) {
-        const dep = await api.operator(operator, 'POST', '/v1/operator/deposits', {
-          accountId,
-          asset,
-          amount,
-        });
-        if (dep.status !== 202) throw new Error(`deposit ${asset} to ${accountId}: ${dep.status}`);
-      }
-    }
-    const funded = accountIds.length * (symbols.length + 1);
-    await api.until(
-      'deposits applied',
-      async () => {
-        const [{ n }] = (await db.query(
-          `SELECT count(*)::int AS n FROM balances WHERE account_id = ANY($1) AND available > 0`,
-          [accountIds],
-        )) as { n: number }[];
-        return n >= funded ? true : undefined;
-      },
-      60_000,
-    );
+    const accounts = await openAccounts(api, db, accountIds, symbols);
 
     // The worker to kill owns the first symbol's partition: found in the group by client id.
     const matchingGroup = process.env.MATCHING_GROUP_ID ?? 'matching-worker';
@@ -429,10 +377,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await load.stop(60_000);
     const loadMs = Date.now() - loadStarted;
 
-    log('drain: waiting for the pipeline to settle');
-    const drained = await drain(db, symbols, accountIds, 180_000);
-    log(`reconcile: ${load.stats.acknowledged} acknowledged orders`);
-    const reconciliation = await reconcile({
+    const { drained, reconciliation } = await drainAndReconcile({
       db,
       kafka,
       partitions,
@@ -502,4 +447,65 @@ export function summarize(r: ChaosReport): string {
     `  service logs: ${r.logs}`,
   ];
   return lines.join('\n');
+}
+
+/** Fresh markets (tick 0.01, lot 0.001, fees 10/25 bps) quoted in USDT: the replay starts from an empty book. */
+export async function openMarkets(db: DataSource, symbols: string[]): Promise<void> {
+  const markets = new MarketsRepository(db);
+  await markets.upsertAsset('USDT', 6);
+  for (const symbol of symbols) {
+    await markets.upsertAsset(symbol.split('-')[0], 8);
+    await markets.upsertMarket({
+      symbol,
+      baseAsset: symbol.split('-')[0],
+      quoteAsset: 'USDT',
+      tickSize: '0.01',
+      lotSize: '0.001',
+      minNotional: '0',
+      makerFeeBps: 10,
+      takerFeeBps: 25,
+    });
+  }
+}
+
+/** Accounts opened through the operator API and funded in USDT and every symbol's base asset. */
+export async function openAccounts(
+  api: ExchangeClient,
+  db: DataSource,
+  accountIds: string[],
+  symbols: string[],
+): Promise<LoadAccount[]> {
+  const operator = secret('operator_token');
+  const accounts: LoadAccount[] = [];
+  for (const accountId of accountIds) {
+    const res = await api.operator<{ apiKey: string; secret: string }>(
+      operator,
+      'POST',
+      '/v1/operator/accounts',
+      { accountId, name: 'chaos' },
+    );
+    if (res.status !== 201)
+      throw new Error(`account ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
+    accounts.push({ accountId, apiKey: res.body.apiKey, secret: res.body.secret });
+    for (const [asset, amount] of [
+      ['USDT', '10000000'],
+      ...symbols.map((s) => [s.split('-')[0], '100000']),
+    ]) {
+      const dep = await api.operator(operator, 'POST', '/v1/operator/deposits', { accountId, asset, amount });
+      if (dep.status !== 202) throw new Error(`deposit ${asset} to ${accountId}: ${dep.status}`);
+    }
+  }
+  const funded = accountIds.length * (symbols.length + 1);
+  await api.until(
+    'deposits applied',
+    async () => {
+      const [{ n }] = (await db.query(
+        `SELECT count(*)::int AS n FROM balances WHERE account_id = ANY($1) AND available > 0`,
+        [accountIds],
+      )) as { n: number }[];
+      return n >= funded ? true : undefined;
+    },
+    60_000,
+  );
+  return accounts;
 }

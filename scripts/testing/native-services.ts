@@ -176,3 +176,41 @@ export async function ensureServices(): Promise<RunningServices> {
     },
   };
 }
+
+/**
+ * `bash native/platform.sh ARGS` with PLATFORM_DEMO=0 and `env` (SCALE_OUT=1, MATCHING_WORKERS=1,
+ * ...): its output, or an error with all of it.
+ */
+export function platform(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 600_000,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'bash',
+      [join(root, 'native/platform.sh'), ...args],
+      {
+        cwd: root,
+        env: { ...process.env, PLATFORM_DEMO: '0', ...env },
+        timeout: timeoutMs,
+        maxBuffer: 16 << 20,
+      },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`platform ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`))
+          : resolve(stdout),
+    );
+  });
+}
+
+/** The pid in native/.run/pids/<file> (a service's `<name>.pid`, its `<name>.pid.supervisor`), if alive. */
+export function platformPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(root, 'native/.run/pids', file), 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
