@@ -113,6 +113,9 @@ fsync = on
 full_page_writes = on
 wal_level = replica
 max_wal_size = 1GB
+# The replica's slot keeps at most this much WAL for it: a replica away for longer is rebuilt
+# (native/infra.sh up) rather than filling the primary's disk.
+max_slot_wal_keep_size = 2GB
 password_encryption = scram-sha-256
 timezone = 'UTC'
 log_timezone = 'UTC'
@@ -348,6 +351,13 @@ pg_replica_build() {
   chmod 700 "$PG_REPLICA_DATA"
 }
 
+# True when the primary gave up the replica's slot (max_slot_wal_keep_size passed while it was
+# away): that replica cannot catch up any more.
+pg_replica_slot_lost() {
+  [[ "$(pg_sql "$PG_PORT" postgres "SELECT wal_status FROM pg_replication_slots
+    WHERE slot_name = '$PG_REPLICA_SLOT'" 2>/dev/null)" == lost ]]
+}
+
 # Ready: accepts connections, in recovery, and the primary sees it streaming.
 pg_replica_ready() {
   "$PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$PG_REPLICA_PORT" -t 2 &&
@@ -361,6 +371,10 @@ pg_replica_ready() {
 pg_replica_start() {
   if [[ -e "$PG_REPLICA_DATA" ]] && ! pg_replica_of_primary; then
     warn "$PG_REPLICA_DATA is not a standby of the primary on $PG_PORT (re-initialised or promoted): rebuilding it"
+    pg_replica_stop
+    rm -rf "$PG_REPLICA_DATA"
+  elif [[ -e "$PG_REPLICA_DATA" ]] && pg_replica_slot_lost; then
+    warn "the primary dropped the WAL the replica still needs (slot $PG_REPLICA_SLOT lost): rebuilding it"
     pg_replica_stop
     rm -rf "$PG_REPLICA_DATA"
   fi
