@@ -329,6 +329,34 @@ describe('kafkajs ConsumerGroup fetch (patched): the idle wait', () => {
     ]);
   });
 
+  it('gets the idle wait from Kafka#consumer through to the consumer group', async () => {
+    // Kafka#consumer and createConsumer each list the options they pass on: one missing and the
+    // setting is silently dropped (it was, until this test).
+    const seen: Record<string, unknown>[] = [];
+    let kafkajs: typeof import('kafkajs') | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('kafkajs/src/consumer/consumerGroup', () => {
+        return class {
+          constructor(options: Record<string, unknown>) {
+            seen.push(options);
+            throw new Error('stop here');
+          }
+        };
+      });
+      kafkajs = jest.requireActual<typeof import('kafkajs')>('kafkajs');
+    });
+    const consumer = new kafkajs!.Kafka({
+      brokers: ['127.0.0.1:9'],
+      logLevel: kafkajs!.logLevel.NOTHING,
+    }).consumer({
+      groupId: 'g',
+      maxWaitTimeInMs: 20,
+      idleMaxWaitTimeInMs: 500,
+    } as import('kafkajs').ConsumerConfig);
+    await expect(consumer.run({ eachBatch: async () => undefined })).rejects.toThrow('stop here');
+    expect(seen[0]).toMatchObject({ maxWaitTimeInMs: 20, idleMaxWaitTimeInMs: 500 });
+  });
+
   it('polls as configured when no idle wait is set (kafkajs as published)', async () => {
     const { g, requests } = group(undefined, [0, 0, 1]);
     for (let i = 0; i < 3; i++) await g.fetch(1);
