@@ -105,6 +105,14 @@ async function runCrowd(baseUrl: string, symbols: string[], count: number): Prom
       sockets.push(ws);
       let acks = 0;
       let opened = false;
+      // A socket not subscribed to both channels in time counts as failed; the crowd goes on.
+      let gaveUp = false;
+      const giveUp = setTimeout(() => {
+        gaveUp = true;
+        failedToOpen++;
+        ws.terminate();
+        resolve();
+      }, 30_000);
       ws.on('open', () => {
         opened = true;
         ws.send(JSON.stringify({ op: 'subscribe', channel: `depth:${symbol}` }));
@@ -112,8 +120,10 @@ async function runCrowd(baseUrl: string, symbols: string[], count: number): Prom
       });
       ws.on('message', (data) => {
         const text = data.toString();
-        if (acks < 2 && text.includes('"subscribed"')) {
+        // A market channel's subscription is answered by its snapshot.
+        if (acks < 2 && (text.startsWith('{"type":"snapshot"') || text.startsWith('{"type":"subscribed"'))) {
           if (++acks === 2) {
+            clearTimeout(giveUp);
             subscribed++;
             resolve();
           }
@@ -128,12 +138,14 @@ async function runCrowd(baseUrl: string, symbols: string[], count: number): Prom
       });
       ws.on('error', () => {
         if (!opened) {
+          clearTimeout(giveUp);
           failedToOpen++;
           resolve();
         }
       });
       ws.on('close', () => {
-        if (opened && !finished) closedEarly++;
+        clearTimeout(giveUp);
+        if (opened && !finished && !gaveUp) closedEarly++;
         resolve();
       });
     });
