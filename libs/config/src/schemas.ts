@@ -42,8 +42,9 @@ export const kafkaSchema = z.object({
   KAFKA_FETCH_MIN_BYTES: positiveInt.default(1),
   // After a fetch that brought no records, the next one asks for the first byte and waits up to
   // KAFKA_FETCH_IDLE_WAIT_MS for it (answered the moment a record arrives): an idle consumer asks
-  // the broker twice a second instead of every KAFKA_FETCH_MAX_WAIT_MS (patches/kafkajs).
-  KAFKA_FETCH_IDLE_WAIT_MS: positiveInt.default(500),
+  // the broker twice a second instead of every KAFKA_FETCH_MAX_WAIT_MS (patches/kafkajs). 0: off
+  // (every fetch as configured, kafkajs as published).
+  KAFKA_FETCH_IDLE_WAIT_MS: z.coerce.number().int().nonnegative().default(500),
 });
 
 export const databaseSchema = z.object({

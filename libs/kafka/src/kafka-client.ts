@@ -71,7 +71,8 @@ export type PatchedConsumerConfig = ConsumerConfig & { idleMaxWaitTimeInMs?: num
 export interface FetchOptions {
   maxWaitTimeInMs: number;
   minBytes: number;
-  idleMaxWaitTimeInMs: number;
+  /** Undefined: no idle wait (KAFKA_FETCH_IDLE_WAIT_MS=0). */
+  idleMaxWaitTimeInMs?: number;
 }
 
 export function fetchOptions(
@@ -80,7 +81,7 @@ export function fetchOptions(
   return {
     maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
     minBytes: config.KAFKA_FETCH_MIN_BYTES,
-    idleMaxWaitTimeInMs: config.KAFKA_FETCH_IDLE_WAIT_MS,
+    idleMaxWaitTimeInMs: config.KAFKA_FETCH_IDLE_WAIT_MS > 0 ? config.KAFKA_FETCH_IDLE_WAIT_MS : undefined,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { KafkaProbe } from './kafka-client';
+import { fetchOptions, KafkaProbe } from './kafka-client';
 
 /** A stand-in for kafkajs's admin: counts connections and Metadata requests. */
 function fakeKafka(behaviour: { connect?: () => Promise<void>; describe?: () => Promise<unknown> } = {}) {
@@ -63,5 +63,17 @@ describe('KafkaProbe', () => {
     await probe.check(1000);
     expect(stats.admins).toBe(2);
     expect(stats.describes).toBe(1);
+  });
+});
+
+describe('fetchOptions', () => {
+  it('passes the idle wait on, and none for KAFKA_FETCH_IDLE_WAIT_MS=0', () => {
+    const base = { KAFKA_FETCH_MAX_WAIT_MS: 20, KAFKA_FETCH_MIN_BYTES: 65_536 };
+    expect(fetchOptions({ ...base, KAFKA_FETCH_IDLE_WAIT_MS: 500 })).toEqual({
+      maxWaitTimeInMs: 20,
+      minBytes: 65_536,
+      idleMaxWaitTimeInMs: 500,
+    });
+    expect(fetchOptions({ ...base, KAFKA_FETCH_IDLE_WAIT_MS: 0 }).idleMaxWaitTimeInMs).toBeUndefined();
   });
 });
