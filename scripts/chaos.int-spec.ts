@@ -1,4 +1,4 @@
-import { FAULT_KINDS, runChaos, summarize } from './chaos/scenario';
+import { FAULT_KINDS, runChaos, SHORT_RUN, summarize } from './chaos/scenario';
 
 // Crash recovery of every process under a steady load through the real gateway: the
 // api-gateway, the order-router, the matching worker owning the symbol and market-data are
@@ -11,16 +11,7 @@ describe('crash recovery of every process under load', () => {
   jest.setTimeout(600_000);
 
   it('loses and duplicates nothing when each kind of process is SIGKILLed and restarted', async () => {
-    const report = await runChaos({
-      durationMs: 30_000,
-      rate: 25,
-      faults: [...FAULT_KINDS],
-      accounts: 4,
-      symbols: 1,
-      downtimeMs: 1000,
-      gapMs: 2000,
-      log: (m) => process.stdout.write(`[chaos] ${m}\n`),
-    });
+    const report = await runChaos({ ...SHORT_RUN, faults: [...FAULT_KINDS] });
     const summary = summarize(report);
     process.stdout.write(`${summary}\n`);
     expect(report.faults.map((f) => f.kind)).toEqual([...FAULT_KINDS]);

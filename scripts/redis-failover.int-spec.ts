@@ -13,6 +13,13 @@ import {
   SERVICE_PORTS,
   type RunningServices,
 } from './testing/native-services';
+import {
+  configuredPrimaryPort,
+  failBack,
+  primaryPort,
+  promotedFrom,
+  redisCli,
+} from './testing/redis-sentinel';
 import { openTestMarket } from './testing/test-market';
 import { until } from './testing/until';
 
@@ -30,28 +37,9 @@ const run = randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase();
 const symbol = `F${run}-USDT`;
 const base = `F${run}`;
 const env = nativeEnv();
-const SENTINELS = env.REDIS_SENTINELS.split(',').map((hp) => Number(hp.split(':')[1]));
-const PRIMARY_PORT = Number(new URL(env.REDIS_URL).port);
-const NAME = env.REDIS_SENTINEL_NAME;
+const PRIMARY_PORT = configuredPrimaryPort();
 
 type Json = Record<string, unknown>;
-
-function redisCli(port: number, ...args: string[]): string {
-  return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' });
-}
-
-/** The primary's port as the first sentinel that answers names it. */
-function primaryPort(): number | undefined {
-  for (const port of SENTINELS) {
-    try {
-      const [, p] = redisCli(port, 'sentinel', 'get-master-addr-by-name', NAME).trim().split('\n');
-      if (p) return Number(p);
-    } catch {
-      // that sentinel is not answering
-    }
-  }
-  return undefined;
-}
 
 /** Each service's process start time (its /metrics): unchanged means not restarted. */
 async function startTimes(): Promise<number[]> {
@@ -60,39 +48,6 @@ async function startTimes(): Promise<number[]> {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return Number(/^process_start_time_seconds(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
     }),
-  );
-}
-
-/** Back to REDIS_URL's node as primary (other suites use it directly), with its replica linked. */
-async function failBack(): Promise<void> {
-  infraUp();
-  if (primaryPort() !== PRIMARY_PORT) {
-    // A replica that has just joined cannot be promoted until its link is up.
-    await until('the old primary synced as a replica', () =>
-      /master_link_status:up/.test(redisCli(PRIMARY_PORT, 'info', 'replication')) ? true : undefined,
-    );
-    await until(
-      'the failback',
-      () => {
-        if (primaryPort() === PRIMARY_PORT) return true;
-        try {
-          redisCli(SENTINELS[0], 'sentinel', 'failover', NAME);
-        } catch {
-          // INPROG: one is running
-        }
-        return undefined;
-      },
-      60_000,
-      1000,
-    );
-  }
-  infraUp();
-  // The sentinels turn the other node into its replica some seconds after a failover.
-  await until(
-    'the replica linked to the primary',
-    () => (/slave0:.*state=online/.test(redisCli(PRIMARY_PORT, 'info', 'replication')) ? true : undefined),
-    60_000,
-    500,
   );
 }
 
@@ -168,15 +123,7 @@ describe('Redis failover through Sentinel under load', () => {
     const killedAt = Date.now();
     const framesBefore = ws.messages.length;
     process.kill(infraPid('redis'), 'SIGKILL');
-    const promoted = await until(
-      'a new primary',
-      () => {
-        const p = primaryPort();
-        return p !== undefined && p !== PRIMARY_PORT ? p : undefined;
-      },
-      60_000,
-      100,
-    );
+    const promoted = await promotedFrom(PRIMARY_PORT);
     const promotedMs = Date.now() - killedAt;
     const acceptedAtPromotion = counts.accepted;
     // The services were not restarted and take orders again through the new primary.

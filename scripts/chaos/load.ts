@@ -61,6 +61,8 @@ export interface LoadStats {
   cancelsRefused: number;
   /** The same clientOrderId acknowledged with two different order ids (must stay 0). */
   conflictingAcks: number;
+  /** 503 answers without a positive Retry-After (must stay 0). */
+  unavailableWithoutRetryAfter: number;
   /** Failed attempts by cause (status code or error name). */
   failures: Record<string, number>;
 }
@@ -104,6 +106,7 @@ export class ChaosLoad {
     cancelsAcknowledged: 0,
     cancelsRefused: 0,
     conflictingAcks: 0,
+    unavailableWithoutRetryAfter: 0,
     failures: {},
   };
   private readonly api: ExchangeClient;
@@ -343,7 +346,9 @@ export class ChaosLoad {
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         if (!retryable(res.status, res.body)) return res;
-        retryAfterMs = Math.min(5_000, 1000 * (Number(res.headers.get('retry-after')) || 0));
+        const retryAfter = Number(res.headers.get('retry-after')) || 0;
+        if (res.status === 503 && !(retryAfter > 0)) this.stats.unavailableWithoutRetryAfter++;
+        retryAfterMs = Math.min(5_000, 1000 * retryAfter);
         cause = `${res.status} ${(res.body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };

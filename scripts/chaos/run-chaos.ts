@@ -4,20 +4,27 @@ import { parseArgs } from 'node:util';
 import { brokerLossScenario, summary as brokerLossSummary } from './broker-loss';
 import {
   FAULT_KINDS,
+  PAIRED_FAULTS,
   parseFaults,
+  SLOW_FAULT_KINDS,
   runChaos,
   summarize,
   type ChaosOptions,
   type ChaosReport,
 } from './scenario';
 
-// `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|kafka,redis,...] [--brokers 1|3]
-// [--order-types]` (every order type in the load mix, not only limit and IOC):
+// `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|pairs|postgres|kafka,redis+api-gateway,...]
+// [--brokers 1|3] [--order-types]` (every order type in the load mix, not only limit and IOC):
 // the longer crash-recovery run (scripts/chaos/scenario.ts). Prints a summary and exits 1 when
 // the reconciliation finds anything off. Needs `bash native/infra.sh up` and a build (dist/).
 // The services log at warn; SERVICE_LOG_LEVEL=info keeps their assignments and replays too.
-const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults all|${FAULT_KINDS.join(',')}]
-                      [--accounts 6] [--symbols 2] [--downtime 2s] [--brokers 1|3] [--order-types]`;
+const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults LIST] [--accounts 6] [--symbols 2]
+                      [--downtime 2s] [--brokers 1|3] [--order-types]
+  --faults   comma-separated, run in order (default all):
+             kinds      ${[...FAULT_KINDS, ...SLOW_FAULT_KINDS].join(', ')}
+             a+b        two kinds SIGKILLed at the same moment, e.g. ${PAIRED_FAULTS.join(', ')}
+             all        every kind once (postgres included); pairs: ${PAIRED_FAULTS.join(',')}
+             e.g. --faults postgres   --faults pairs   --faults all,pairs`;
 
 /** "120s", "2m", "1m30s", "500ms" or plain seconds, in milliseconds. */
 export function parseDuration(text: string): number {

@@ -1,7 +1,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import type { DataSource } from 'typeorm';
@@ -11,6 +11,7 @@ import { createDataSource, MarketsRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { ExchangeClient } from '../testing/exchange-client';
 import {
+  nativeEnv,
   SERVICE_PORTS,
   secret,
   startService,
@@ -18,14 +19,18 @@ import {
   testPort,
   waitReady,
 } from '../testing/native-services';
+import { configuredPrimaryPort, failBack, primaryPort, promotedFrom } from '../testing/redis-sentinel';
+import { until } from '../testing/until';
 import { ChaosLoad, type LoadAccount, type LoadStats } from './load';
 import { drainAndReconcile, sequencedEnds, type Reconciliation } from './reconcile';
 
-// Crash recovery under a steady load, shared by the integration test (scripts/chaos.int-spec.ts)
-// and `npm run chaos` (scripts/chaos/run-chaos.ts). It starts its own services from dist/ on
-// testPort(187xx) ports, drives signed orders through that gateway, SIGKILLs each kind of process
-// in turn and restarts it, then reconciles (scripts/chaos/reconcile.ts).
+// Crash recovery under a steady load, shared by the integration tests (scripts/chaos.int-spec.ts,
+// scripts/chaos-combined.int-spec.ts) and `npm run chaos` (scripts/chaos/run-chaos.ts). It starts
+// its own services from dist/ on testPort(187xx) ports, drives signed orders through that gateway,
+// SIGKILLs each kind of process (or two at once) in turn and restarts it, then reconciles
+// (scripts/chaos/reconcile.ts).
 
+/** The kinds restarted within the pause: scripts/chaos.int-spec.ts kills each of them. */
 export const FAULT_KINDS = [
   'api-gateway',
   'order-router',
@@ -35,14 +40,27 @@ export const FAULT_KINDS = [
   'pgbouncer',
   'redis',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * The PostgreSQL primary's postmaster: crash recovery, then PgBouncer's server_login_retry, so
+ * tens of seconds (scripts/chaos-combined.int-spec.ts).
+ */
+export const SLOW_FAULT_KINDS = ['postgres'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof SLOW_FAULT_KINDS)[number];
+/** One kind, or two SIGKILLed at the same moment (`matching-worker+kafka`). */
+export type Fault = FaultKind | `${FaultKind}+${FaultKind}`;
+/** The pairs issue 23 asks for: a worker with the broker, the Redis primary with a gateway. */
+export const PAIRED_FAULTS = [
+  'matching-worker+kafka',
+  'redis+api-gateway',
+] as const satisfies readonly Fault[];
+const INFRA_KINDS: readonly FaultKind[] = ['kafka', 'pgbouncer', 'redis', 'postgres'];
 
 export interface ChaosOptions {
   /** Load time from the first order to the last (stretched when recoveries take longer). */
   durationMs: number;
   /** Placements (and a few cancels) per second through the gateway. */
   rate: number;
-  faults: FaultKind[];
+  faults: Fault[];
   /** Accounts and fresh symbols the load uses. */
   accounts?: number;
   symbols?: number;
@@ -55,14 +73,33 @@ export interface ChaosOptions {
   log?: (message: string) => void;
 }
 
+/** The short run of the integration tests (20 s between the warm-up and the end, 1 s down). */
+export const SHORT_RUN: Omit<ChaosOptions, 'faults'> = {
+  durationMs: 30_000,
+  rate: 25,
+  accounts: 4,
+  symbols: 1,
+  downtimeMs: 1000,
+  gapMs: 2000,
+  log: (m) => process.stdout.write(`[chaos] ${m}\n`),
+};
+
 export interface FaultReport {
-  kind: FaultKind;
-  /** What was killed (service instance or infrastructure pid). */
+  kind: Fault;
+  /** What was killed (service instances and infrastructure pids). */
   target: string;
   /** Kill to restart issued, kill to the restarted process ready, kill to orders flowing end to end. */
   downMs: number;
   readyMs: number;
   flowMs: number | null;
+  /** Failed attempts of the load from the kill until orders flowed again, by cause. */
+  failures: Record<string, number>;
+  /** Kill to the last failed attempt of that window: clients were served again after it. */
+  lastFailureMs: number | null;
+  /** Run processes that were not killed but exited or changed pid meanwhile (must be none). */
+  unexpectedExits: string[];
+  /** Per kind: PostgreSQL's and Sentinel's moments (ms after the kill), the replica's reconnection. */
+  detail: Record<string, number | string | boolean | null>;
 }
 
 export interface ChaosReport {
@@ -72,6 +109,8 @@ export interface ChaosReport {
   loadMs: number;
   totalMs: number;
   load: LoadStats;
+  /** Failed attempts answered with a 5xx other than 503 (a 500 is a bug, never an outage). */
+  serverErrors: number;
   faults: FaultReport[];
   drain: { pending: number; waitedMs: number };
   reconciliation: Reconciliation;
@@ -92,7 +131,11 @@ const INFRA_PROCESS: Record<string, string> = {
   kafka: 'kafka.Kafka',
   pgbouncer: 'pgbouncer',
   redis: 'redis-server',
+  postgres: 'bin/postgres',
+  'postgres-replica': 'bin/postgres',
 };
+/** The replica's walreceiver names itself by the replica's cluster_name (native/lib/postgres.sh). */
+const REPLICA_APPLICATION = 'native_replica';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function answers(port: number): Promise<boolean> {
@@ -149,6 +192,16 @@ class Fleet {
     this.start(key, m.service, m.port, m.instance, m.env);
   }
 
+  /** Each run process by key: its pid while it runs, undefined once it exited. */
+  pids(): Map<string, number | undefined> {
+    return new Map(
+      [...this.procs].map(([key, { child }]) => [
+        key,
+        child.exitCode === null && child.signalCode === null ? child.pid : undefined,
+      ]),
+    );
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.all.map(stopProcess));
   }
@@ -181,6 +234,30 @@ function infraUp(logFile: string): Promise<void> {
       { cwd: root, timeout: 300_000 },
       (err) =>
         err ? reject(new Error(`native/infra.sh up failed (see ${logFile}): ${err.message}`)) : resolve(),
+    );
+  });
+}
+
+/** The processes `pid` started (a postmaster's backends and auxiliary processes), by their ppid. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+/** True when the primary accepts connections (crash recovery over), by pg_isready on its own port. */
+function primaryAccepts(port: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('pg_isready', ['-q', '-h', '127.0.0.1', '-p', port, '-t', '1'], { timeout: 3000 }, (err) =>
+      resolve(!err),
     );
   });
 }
@@ -328,47 +405,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const warmupMs = Math.min(5000, options.durationMs / 4);
     const spacing = (options.durationMs - warmupMs) / Math.max(1, options.faults.length);
     let nextAt = loadStarted + warmupMs;
-    for (const [i, kind] of options.faults.entries()) {
+    for (const [i, fault] of options.faults.entries()) {
       await sleep(nextAt - Date.now());
-      let target: string;
-      let killedAt: number;
-      let restartAt: number;
-      if (kind === 'kafka' || kind === 'pgbouncer' || kind === 'redis') {
-        const pid = infraPid(kind);
-        target = `${kind} pid ${pid}`;
-        killedAt = Date.now();
-        process.kill(pid, 'SIGKILL');
-        while (!gone(pid)) await sleep(50);
-        log(`fault ${kind}: SIGKILL ${target}`);
-        await sleep(downtimeMs);
-        restartAt = Date.now();
-        await infraUp(logFile);
-      } else {
-        const key =
+      const report = await inject(fault, {
+        fleet,
+        load,
+        db,
+        downtimeMs,
+        logFile,
+        log,
+        serviceKey: async (kind) =>
           kind === 'matching-worker'
             ? `worker-${await workerOwning(kafka, partitionFor(symbols[0], partitions), matchingGroup)}`
-            : kind;
-        target = key;
-        killedAt = Date.now();
-        await fleet.kill(key);
-        log(`fault ${kind}: SIGKILL ${key}`);
-        await sleep(downtimeMs);
-        restartAt = Date.now();
-        fleet.restart(key);
-        await fleet.ready(key);
-      }
-      const readyAt = Date.now();
-      const flowAt = await flowing(readyAt);
-      const report: FaultReport = {
-        kind,
-        target,
-        downMs: restartAt - killedAt,
-        readyMs: readyAt - killedAt,
-        flowMs: flowAt === null ? null : flowAt - killedAt,
-      };
+            : kind,
+        flowing,
+      });
       faults.push(report);
       log(
-        `fault ${kind}: restarted; ready after ${report.readyMs} ms, orders flowing end to end after ${report.flowMs ?? 'never'} ms`,
+        `fault ${fault}: restarted; ready after ${report.readyMs} ms, orders flowing end to end after ${report.flowMs ?? 'never'} ms; failed attempts ${JSON.stringify(report.failures)}${Object.keys(report.detail).length ? `; ${JSON.stringify(report.detail)}` : ''}`,
       );
       nextAt = Math.max(loadStarted + warmupMs + (i + 1) * spacing, Date.now() + gapMs);
     }
@@ -389,11 +443,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       runStartedAt,
       log,
     });
+    const serverErrors = Object.entries(load.stats.failures)
+      .filter(([cause]) => /^5\d\d/.test(cause) && !cause.startsWith('503'))
+      .reduce((n, [, count]) => n + count, 0);
     const ok =
       reconciliation.ok &&
       drained.pending === 0 &&
       load.stats.conflictingAcks === 0 &&
-      faults.every((f) => f.flowMs !== null) &&
+      load.stats.unavailableWithoutRetryAfter === 0 &&
+      serverErrors === 0 &&
+      faults.every((f) => f.flowMs !== null && f.unexpectedExits.length === 0) &&
       faults.length === options.faults.length;
     return {
       ok,
@@ -402,6 +461,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       loadMs,
       totalMs: Date.now() - runStartedAt,
       load: load.stats,
+      serverErrors,
       faults,
       drain: drained,
       reconciliation,
@@ -413,19 +473,171 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fleet.stop();
     closeSync(logFd);
     await db.destroy().catch(() => undefined);
+    // A Sentinel failover moved the Redis primary: back to REDIS_URL's node, as other suites expect.
+    if (options.faults.some((f) => f.includes('redis')) && primaryPort() !== configuredPrimaryPort()) {
+      log('redis: failing back to the configured primary');
+      await failBack();
+    }
   }
 }
 
-export function parseFaults(text: string): FaultKind[] {
-  if (text === 'all') return [...FAULT_KINDS];
-  const list = text
+interface InjectContext {
+  fleet: Fleet;
+  load: ChaosLoad;
+  db: DataSource;
+  downtimeMs: number;
+  logFile: string;
+  log: (message: string) => void;
+  /** The run process a service kind's fault kills (the matching worker owning the first symbol). */
+  serviceKey: (kind: FaultKind) => Promise<string>;
+  /** When orders received after `since` flow end to end again (null: not within 3 minutes). */
+  flowing: (since: number) => Promise<number | null>;
+}
+
+/**
+ * One fault: every process of `fault` SIGKILLed at the same moment; after the pause the
+ * infrastructure comes back first (`native/infra.sh up`; for the Redis primary killed with
+ * something else, Sentinel's promotion of the replica, the old primary rejoining meanwhile) and
+ * then the run's services are started again (one that cannot reach Kafka at boot exits, so it
+ * waits for the broker as its supervisor's next restart would).
+ */
+async function inject(fault: Fault, ctx: InjectContext): Promise<FaultReport> {
+  const { fleet, load, db, log } = ctx;
+  const kinds = fault.split('+') as FaultKind[];
+  const infra = kinds.filter((k) => INFRA_KINDS.includes(k));
+  const keys = await Promise.all(kinds.filter((k) => !INFRA_KINDS.includes(k)).map(ctx.serviceKey));
+  const failover = infra.includes('redis') && kinds.length > 1;
+  const killPostgres = infra.includes('postgres');
+  const pids = infra.map((k) => infraPid(k));
+  const target = [...keys, ...infra.map((k, i) => `${k} pid ${pids[i]}`)].join(' + ');
+  const replicaPid = killPostgres ? infraPid('postgres-replica') : undefined;
+  const redisPrimary = failover ? primaryPort() : undefined;
+  // A killed postmaster's children exit when they notice; a new one cannot start before.
+  const backends = killPostgres ? childrenOf(pids[infra.indexOf('postgres')]) : [];
+  const before = fleet.pids();
+  const failuresFrom = load.failedAttempts.length;
+  const detail: FaultReport['detail'] = {};
+
+  const killedAt = Date.now();
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  await Promise.all(keys.map((k) => fleet.kill(k)));
+  for (const pid of pids) while (!gone(pid)) await sleep(50);
+  log(`fault ${fault}: SIGKILL ${target}`);
+  if (backends.length) {
+    for (const deadline = Date.now() + 60_000; backends.some((c) => !gone(c)) && Date.now() < deadline;)
+      await sleep(50);
+    detail.backendsExitedMs = Date.now() - killedAt;
+  }
+  await sleep(ctx.downtimeMs);
+  const restartAt = Date.now();
+  let pgAccepting: Promise<void> = Promise.resolve();
+  if (killPostgres) {
+    const port = nativeEnv().DATABASE_DIRECT_PORT;
+    pgAccepting = (async () => {
+      for (const deadline = Date.now() + 300_000; Date.now() < deadline; await sleep(200))
+        if (await primaryAccepts(port)) {
+          detail.primaryAcceptingMs = Date.now() - killedAt;
+          return;
+        }
+    })();
+  }
+  let rejoin: Promise<void> = Promise.resolve();
+  if (failover) {
+    await promotedFrom(redisPrimary);
+    detail.redisPromotedMs = Date.now() - killedAt;
+    // The old primary rejoins as a replica while the services come back.
+    rejoin = infraUp(ctx.logFile);
+  } else if (infra.length) {
+    await infraUp(ctx.logFile);
+  }
+  if (infra.length) detail.infraBackMs = Date.now() - killedAt;
+  for (const k of keys) fleet.restart(k);
+  await Promise.all([rejoin, pgAccepting, ...keys.map((k) => fleet.ready(k))]);
+  const readyAt = Date.now();
+  const flowAt = await ctx.flowing(readyAt);
+  const windowEnd = flowAt ?? Date.now();
+
+  const failures: Record<string, number> = {};
+  let lastFailure: number | null = null;
+  for (const f of load.failedAttempts.slice(failuresFrom)) {
+    if (f.at < killedAt || f.at > windowEnd) continue;
+    failures[f.cause] = (failures[f.cause] ?? 0) + 1;
+    lastFailure = Math.max(lastFailure ?? 0, f.at);
+  }
+  // Nothing else was restarted: every run process not killed here runs with the same pid.
+  const after = fleet.pids();
+  const unexpectedExits = [...before]
+    .filter(([key, pid]) => !keys.includes(key) && after.get(key) !== pid)
+    .map(([key, pid]) => `${key} (pid ${pid} -> ${after.get(key) ?? 'exited'})`);
+  if (killPostgres) Object.assign(detail, await replicaAfter(db, killedAt, replicaPid!));
+  if (failover) detail.redisPrimaryPort = primaryPort() ?? null;
+  return {
+    kind: fault,
+    target,
+    downMs: restartAt - killedAt,
+    readyMs: readyAt - killedAt,
+    flowMs: flowAt === null ? null : flowAt - killedAt,
+    failures,
+    lastFailureMs: lastFailure === null ? null : lastFailure - killedAt,
+    unexpectedExits,
+    detail,
+  };
+}
+
+/**
+ * The hot standby after the primary's crash: streaming again (its walreceiver reconnects by
+ * itself) without having been restarted, and when its new walsender started.
+ */
+async function replicaAfter(
+  db: DataSource,
+  killedAt: number,
+  replicaPid: number,
+): Promise<FaultReport['detail']> {
+  const row = await until(
+    'the replica streaming from the restarted primary',
+    async () => {
+      const [r] = (await db.query(
+        `SELECT state, backend_start FROM pg_stat_replication WHERE application_name = $1`,
+        [REPLICA_APPLICATION],
+      )) as { state: string; backend_start: Date }[];
+      return r?.state === 'streaming' ? r : undefined;
+    },
+    120_000,
+    250,
+  );
+  return {
+    replicaStreaming: true,
+    replicaReconnectedMs: new Date(row.backend_start).getTime() - killedAt,
+    replicaRestarted: infraPid('postgres-replica') !== replicaPid,
+  };
+}
+
+/**
+ * `--faults`: a comma-separated list of kinds, pairs `a+b` killed together, `all` (every kind once,
+ * PostgreSQL included) and `pairs` (PAIRED_FAULTS), in the order given.
+ */
+export function parseFaults(text: string): Fault[] {
+  const known: readonly string[] = [...FAULT_KINDS, ...SLOW_FAULT_KINDS];
+  const faults: Fault[] = [];
+  for (const item of text
     .split(',')
     .map((f) => f.trim())
-    .filter(Boolean);
-  for (const f of list)
-    if (!(FAULT_KINDS as readonly string[]).includes(f))
-      throw new Error(`unknown fault ${f} (known: ${FAULT_KINDS.join(', ')}, or all)`);
-  return list as FaultKind[];
+    .filter(Boolean)) {
+    if (item === 'all') faults.push(...FAULT_KINDS, ...SLOW_FAULT_KINDS);
+    else if (item === 'pairs') faults.push(...PAIRED_FAULTS);
+    else {
+      const parts = item.split('+');
+      for (const part of parts)
+        if (!known.includes(part))
+          throw new Error(
+            `unknown fault ${part} (known: ${known.join(', ')}; a+b for two at once; all; pairs)`,
+          );
+      if (parts.length > 2 || new Set(parts).size !== parts.length)
+        throw new Error(`fault ${item}: at most two different kinds at once`);
+      faults.push(item as Fault);
+    }
+  }
+  return faults;
 }
 
 /** The report as a few lines for a terminal or a failed test. */
@@ -435,10 +647,11 @@ export function summarize(r: ChaosReport): string {
     `  load ${Math.round(r.loadMs / 1000)} s (total ${Math.round(r.totalMs / 1000)} s) on ${r.symbols.join(', ')}`,
     `  orders: ${r.load.placements} placed, ${r.load.acknowledged} acknowledged, ${r.load.refused} refused, ${r.load.abandoned} abandoned, ${r.load.retries} retries; cancels ${r.load.cancelsAcknowledged} acknowledged`,
     `  failed attempts by cause: ${JSON.stringify(r.load.failures)}; refused: ${JSON.stringify(r.load.refusedBy)}`,
-    ...r.faults.map(
-      (f) =>
-        `  fault ${f.kind.padEnd(15)} ${f.target.padEnd(20)} down ${(f.downMs / 1000).toFixed(1)} s, ready after ${(f.readyMs / 1000).toFixed(1)} s, flowing after ${f.flowMs === null ? 'NEVER' : `${(f.flowMs / 1000).toFixed(1)} s`}`,
-    ),
+    `  5xx other than 503: ${r.serverErrors}; 503 without Retry-After: ${r.load.unavailableWithoutRetryAfter}`,
+    ...r.faults.flatMap((f) => [
+      `  fault ${f.kind.padEnd(15)} ${f.target.padEnd(20)} down ${(f.downMs / 1000).toFixed(1)} s, ready after ${(f.readyMs / 1000).toFixed(1)} s, flowing after ${f.flowMs === null ? 'NEVER' : `${(f.flowMs / 1000).toFixed(1)} s`}`,
+      `        failed attempts ${JSON.stringify(f.failures)}, the last ${f.lastFailureMs === null ? 'none' : `${(f.lastFailureMs / 1000).toFixed(1)} s`} after the kill${f.unexpectedExits.length ? `; EXITED: ${f.unexpectedExits.join(', ')}` : ''}${Object.keys(f.detail).length ? `; ${JSON.stringify(f.detail)}` : ''}`,
+    ]),
     `  drain: ${r.drain.pending} pending after ${(r.drain.waitedMs / 1000).toFixed(1)} s`,
     `  trades ${r.reconciliation.trades}, ledger rows checked ${r.reconciliation.ledgerRows}, lost ${r.reconciliation.lost}, duplicated ${r.reconciliation.duplicated}, conflicting acks ${r.load.conflictingAcks}`,
     ...r.reconciliation.checks.map(
