@@ -9,6 +9,22 @@ import { ENTITIES, MIGRATIONS } from './schema';
 // Real PostgreSQL: migrations over the direct connection, everything else through PgBouncer.
 const config = loadConfig(databaseSchema);
 
+/** A new asset (`prefix` + 6 characters) listed against USDT with tick 0.01, lot 0.0001. */
+async function listFreshMarket(repo: MarketsRepository, prefix: string): Promise<string> {
+  const code = `${prefix}${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
+  await repo.upsertAsset(code, 8);
+  await repo.upsertAsset('USDT', 6);
+  const symbol = `${code}-USDT`;
+  await repo.upsertMarket({
+    symbol,
+    baseAsset: code,
+    quoteAsset: 'USDT',
+    tickSize: '0.01',
+    lotSize: '0.0001',
+  });
+  return symbol;
+}
+
 describe('database through PgBouncer', () => {
   jest.setTimeout(60_000);
   const direct = createDataSource(config, {
@@ -55,18 +71,9 @@ describe('database through PgBouncer', () => {
 
   it('writes and reads markets idempotently', async () => {
     const repo = new MarketsRepository(pooled);
-    const code = `T${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
+    const symbol = await listFreshMarket(repo, 'T');
+    const code = symbol.split('-')[0];
     await repo.upsertAsset(code, 8);
-    await repo.upsertAsset(code, 8);
-    await repo.upsertAsset('USDT', 6);
-    const symbol = `${code}-USDT`;
-    await repo.upsertMarket({
-      symbol,
-      baseAsset: code,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-    });
     await repo.upsertMarket({
       symbol,
       baseAsset: code,
@@ -87,19 +94,9 @@ describe('database through PgBouncer', () => {
 
   it('answers the same catalog digest until a market is added or changed', async () => {
     const repo = new MarketsRepository(pooled);
-    const code = `D${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
-    await repo.upsertAsset(code, 8);
-    await repo.upsertAsset('USDT', 6);
     const before = await repo.catalogDigest();
     expect(await repo.catalogDigest()).toBe(before);
-    const symbol = `${code}-USDT`;
-    await repo.upsertMarket({
-      symbol,
-      baseAsset: code,
-      quoteAsset: 'USDT',
-      tickSize: '0.01',
-      lotSize: '0.0001',
-    });
+    const symbol = await listFreshMarket(repo, 'D');
     const added = await repo.catalogDigest();
     expect(added).not.toBe(before);
     expect(await repo.catalogDigest()).toBe(added);
