@@ -84,7 +84,7 @@ export interface MemoryByLabel {
 }
 
 /** RSS and PSS of one process in kB (/proc/<pid>/smaps_rollup), null when it is gone or not readable. */
-function memoryOf(pid: number): { rss: number; pss: number } | null {
+export function memoryOf(pid: number): { rss: number; pss: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);

@@ -18,14 +18,14 @@
 //          --target native|swarm (or LOAD_TARGET; default native): swarm measures the stack of
 //          `npm run swarm -- up` instead (swarm-target.ts), CPU and memory labelled by service
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { OPEN_ORDER_STATUSES, RESTING_ORDER_STATUSES } from '@trading/contracts';
 import { parseDurationSeconds, signedRequest, type PlannedRequest } from './scenario';
-import { CpuSampler, costModel, type CpuReport, type SamplerOptions } from './cpu';
+import { CpuSampler, costModel, memoryOf, type CpuReport, type SamplerOptions } from './cpu';
 import { groupOf } from './containers';
 import {
   openSwarmTarget,
@@ -746,8 +746,8 @@ async function measureIdle(
 function gatewayRssMB(): number | null {
   const pid = pidOf('api-gateway');
   if (!pid) return null;
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : null;
+  const memory = memoryOf(pid);
+  return memory ? Math.round(memory.rss / 1024) : null;
 }
 
 interface CrowdMemory {
