@@ -344,7 +344,12 @@ describe('deployment files', () => {
           'prometheus',
           'redis',
           'redis-exporter',
+          'redis-replica',
+          'redis-sentinel-1',
+          'redis-sentinel-2',
+          'redis-sentinel-3',
           'timescaledb',
+          'timescaledb-replica',
         ].sort(),
       );
       expect(jobs.map(([n]) => n).sort()).toEqual(['create-topics', 'migrate']);
@@ -443,11 +448,11 @@ describe('deployment files', () => {
       expect(brokers).toBe('kafka-1:9092,kafka-2:9092,kafka-3:9092');
     });
 
-    it.each(['timescaledb', 'redis'])(
+    it.each(['timescaledb', 'timescaledb-replica', 'redis', 'redis-replica'])(
       '%s is pinned by node label, keeps a volume and updates stop-first',
       (name) => {
         const svc = stack.services[name];
-        expect(svc.deploy?.placement?.constraints?.[0]).toMatch(/^node\.labels\.\w+ == true$/);
+        expect(svc.deploy?.placement?.constraints?.[0]).toMatch(/^node\.labels\.[\w-]+ == true$/);
         expect(svc.deploy?.update_config?.order).toBe('stop-first');
         expect((svc.volumes ?? []).some((v) => typeof v === 'string' && v.includes(':/'))).toBe(true);
       },
@@ -636,9 +641,12 @@ describe('deployment files', () => {
         for (const [k, v] of Object.entries(envOf(svc))) {
           if (k.endsWith('_FILE')) {
             // Same file name as under /run/secrets, in a temp dir; value with Docker's trailing newline.
+            // Two variables may name one file (the Redis password, which the sentinels ask too).
             const file = join(dir, v.split('/').pop() as string);
             // 32 random bytes as hex: a valid password and a valid AES-256 key alike.
-            const secret = randomBytes(32).toString('hex');
+            const secret = existsSync(file)
+              ? readFileSync(file, 'utf8').trim()
+              : randomBytes(32).toString('hex');
             writeFileSync(file, `${secret}\n`);
             env[k] = file;
             expected[k.replace(/_FILE$/, '')] = secret;

@@ -44,7 +44,8 @@ swarm_init() {
   local node label
   node="$("$DOCKER" info --format '{{.Swarm.NodeID}}')"
   # One node holds every pinned service (docs/operations.md labels three nodes).
-  for label in edge=true kafka-1=true kafka-2=true kafka-3=true timescaledb=true redis=true monitoring=true; do
+  for label in edge=true kafka-1=true kafka-2=true kafka-3=true timescaledb=true timescaledb-replica=true \
+    redis=true redis-replica=true monitoring=true; do
     "$DOCKER" node update --label-add "$label" "$node" >/dev/null
   done
 }
@@ -126,6 +127,9 @@ content_hash() { cat "$@" | sha256sum | cut -c1-10; }
 
 config_versions() {
   export HAPROXY_CONFIG_VERSION="${HAPROXY_CONFIG_VERSION:-$(content_hash "$SWARM_DIR/haproxy.cfg")}"
+  export PGBOUNCER_CONFIG_VERSION="${PGBOUNCER_CONFIG_VERSION:-$(content_hash "$SWARM_DIR/pgbouncer.ini")}"
+  export POSTGRES_CONFIG_VERSION="${POSTGRES_CONFIG_VERSION:-$(content_hash "$SWARM_DIR/pg_hba.conf" "$SWARM_DIR/postgres-replica.sh")}"
+  export REDIS_CONFIG_VERSION="${REDIS_CONFIG_VERSION:-$(content_hash "$SWARM_DIR/redis-node.sh" "$SWARM_DIR/redis-sentinel.sh")}"
   export PROMETHEUS_CONFIG_VERSION="${PROMETHEUS_CONFIG_VERSION:-$(content_hash "$ROOT_DIR"/monitoring/prometheus/prometheus.swarm.yml "$ROOT_DIR"/monitoring/prometheus/rules/*.yml)}"
   export ALERTMANAGER_CONFIG_VERSION="${ALERTMANAGER_CONFIG_VERSION:-$(content_hash "$ROOT_DIR"/monitoring/alertmanager/alertmanager.yml)}"
   export GRAFANA_CONFIG_VERSION="${GRAFANA_CONFIG_VERSION:-$(content_hash "$SWARM_DIR"/grafana/*.yml "$ROOT_DIR"/monitoring/grafana/dashboards/*.json)}"
@@ -272,7 +276,7 @@ cmd_down() {
     stack_leftover_containers_rm
     local s
     for s in "${SECRETS[@]}"; do "$DOCKER" secret rm "${s}_v1" >/dev/null 2>&1 || true; done
-    "$DOCKER" config ls --format '{{.Name}}' 2>/dev/null | grep -E '^(prometheus|alertmanager|grafana|haproxy)_' |
+    "$DOCKER" config ls --format '{{.Name}}' 2>/dev/null | grep -E '^(prometheus|alertmanager|grafana|haproxy|pgbouncer|postgres|redis)_' |
       xargs -r "$DOCKER" config rm >/dev/null 2>&1 || true
     local volumes
     volumes="$(stack_volumes | tr '\n' ' ')"
