@@ -259,6 +259,9 @@ max_client_conn = 500
 ignore_startup_parameters = extra_float_digits,options
 server_reset_query =
 server_check_delay = 10
+;; After a failed login (the server down or restarting) PgBouncer refuses clients for this long
+;; before it tries again; the default 15 s was most of every PostgreSQL outage (docs/reliability.md).
+server_login_retry = 2
 log_connections = 0
 log_disconnections = 0
 EOF
