@@ -252,14 +252,7 @@ export async function brokerLossScenario(opts: BrokerLossOptions): Promise<Broke
       },
       60_000,
     );
-    await api.until(
-      'markets listed by the gateway',
-      async () => {
-        const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-        return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
-      },
-      30_000,
-    );
+    await api.marketsListed(symbols, 30_000);
     const from = await topicEnds(kafka, TOPICS.ordersSequenced.name);
 
     // The load: `rate` orders a second in 100 ms ticks, prices around 100.00 so both sides trade.

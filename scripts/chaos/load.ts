@@ -23,6 +23,13 @@ export interface LoadOptions {
    * limit/IOC flow unless asked (`npm run chaos -- --order-types`).
    */
   orderTypes?: boolean;
+  /**
+   * At most this many requests unanswered (retries included) before new ones are held back
+   * (default: four seconds of the rate, at least 1,000). Unbounded, a 500/s client facing a 20-s
+   * outage holds 10,000 retrying requests and spends its own CPU and heap on them (its signatures
+   * then go stale while queued).
+   */
+  maxInFlight?: number;
 }
 
 const STP_MODES = ['none', 'cancel-taker', 'cancel-maker', 'cancel-both'] as const;
@@ -63,6 +70,11 @@ export interface LoadStats {
   conflictingAcks: number;
   /** 503 answers without a positive Retry-After (must stay 0). */
   unavailableWithoutRetryAfter: number;
+  /**
+   * Requests not sent because `maxInFlight` were still unanswered: the client holds back during an
+   * outage, as a trading bot does, instead of piling up retries it cannot serve itself.
+   */
+  heldBack: number;
   /** Failed attempts by cause (status code or error name). */
   failures: Record<string, number>;
 }
@@ -107,6 +119,7 @@ export class ChaosLoad {
     cancelsRefused: 0,
     conflictingAcks: 0,
     unavailableWithoutRetryAfter: 0,
+    heldBack: 0,
     failures: {},
   };
   private readonly api: ExchangeClient;
@@ -134,7 +147,10 @@ export class ChaosLoad {
     this.started = Date.now();
     this.ticker = setInterval(() => {
       const due = Math.floor(((Date.now() - this.started) / 1000) * this.rate);
-      for (; this.issued < due; this.issued++) this.track(this.next());
+      const maxInFlight = this.options.maxInFlight ?? Math.max(1000, 4 * this.rate);
+      for (; this.issued < due; this.issued++)
+        if (this.inFlight.size >= maxInFlight) this.stats.heldBack++;
+        else this.track(this.next());
     }, 50);
   }
 
@@ -336,7 +352,9 @@ export class ChaosLoad {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         this.stats.retries++;
-        await sleep(Math.max(retryAfterMs, Math.min(1000, 100 * 2 ** Math.min(attempt, 4))));
+        // Exponential up to 3 s, jittered so that the requests of one outage do not return in step.
+        const backoff = Math.min(3000, 100 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+        await sleep(Math.max(retryAfterMs, backoff));
         retryAfterMs = 0;
       }
       if (Date.now() > this.giveUpAt) return null;

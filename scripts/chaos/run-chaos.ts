@@ -7,6 +7,7 @@ import {
   PAIRED_FAULTS,
   parseFaults,
   SLOW_FAULT_KINDS,
+  SOAK_RUN,
   runChaos,
   summarize,
   type ChaosOptions,
@@ -14,12 +15,14 @@ import {
 } from './scenario';
 
 // `npm run chaos -- [--duration 120s] [--rate 60] [--faults all|pairs|postgres|kafka,redis+api-gateway,...]
-// [--brokers 1|3] [--order-types]` (every order type in the load mix, not only limit and IOC):
+// [--brokers 1|3] [--order-types] [--soak]` (every order type in the load mix, not only limit and IOC):
 // the longer crash-recovery run (scripts/chaos/scenario.ts). Prints a summary and exits 1 when
 // the reconciliation finds anything off. Needs `bash native/infra.sh up` and a build (dist/).
 // The services log at warn; SERVICE_LOG_LEVEL=info keeps their assignments and replays too.
 const USAGE = `usage: npm run chaos -- [--duration 120s] [--rate 60] [--faults LIST] [--accounts 6] [--symbols 2]
-                      [--downtime 2s] [--brokers 1|3] [--order-types]
+                      [--downtime 2s] [--brokers 1|3] [--order-types] [--soak]
+  --soak     the soak: ${SOAK_RUN.durationMs / 60_000} min at ${SOAK_RUN.rate} orders/s over ${SOAK_RUN.symbols} symbols, one fault a minute from
+             0:${SOAK_RUN.warmupMs! / 1000} (${SOAK_RUN.faults.join(', ')}); the other flags override
   --faults   comma-separated, run in order (default all):
              kinds      ${[...FAULT_KINDS, ...SLOW_FAULT_KINDS].join(', ')}
              a+b        two kinds SIGKILLed at the same moment, e.g. ${PAIRED_FAULTS.join(', ')}
@@ -43,12 +46,13 @@ export function parseDuration(text: string): number {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '120s' },
-      rate: { type: 'string', default: '60' },
-      faults: { type: 'string', default: 'all' },
-      accounts: { type: 'string', default: '6' },
-      symbols: { type: 'string', default: '2' },
-      downtime: { type: 'string', default: '2s' },
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      faults: { type: 'string' },
+      accounts: { type: 'string' },
+      symbols: { type: 'string' },
+      downtime: { type: 'string' },
+      soak: { type: 'boolean', default: false },
       brokers: { type: 'string', default: '1' },
       'order-types': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -58,13 +62,15 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const soak = values.soak ? SOAK_RUN : undefined;
   const options: ChaosOptions = {
-    durationMs: parseDuration(values.duration),
-    rate: Number(values.rate),
-    faults: parseFaults(values.faults),
-    accounts: Number(values.accounts),
-    symbols: Number(values.symbols),
-    downtimeMs: parseDuration(values.downtime),
+    ...soak,
+    durationMs: values.duration ? parseDuration(values.duration) : (soak?.durationMs ?? 120_000),
+    rate: Number(values.rate ?? soak?.rate ?? 60),
+    faults: values.faults ? parseFaults(values.faults) : (soak?.faults ?? parseFaults('all')),
+    accounts: Number(values.accounts ?? soak?.accounts ?? 6),
+    symbols: Number(values.symbols ?? soak?.symbols ?? 2),
+    downtimeMs: values.downtime ? parseDuration(values.downtime) : (soak?.downtimeMs ?? 2000),
     orderTypes: values['order-types'],
     log: (m) => process.stdout.write(`[chaos] ${m}\n`),
   };

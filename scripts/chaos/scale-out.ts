@@ -247,14 +247,7 @@ export async function runScaleOutDrill(options: ScaleOutOptions): Promise<ScaleO
     ]);
     for (const port of [SCALED_PORTS['api-gateway'], SCALED_PORTS['api-gateway-1']]) {
       const gateway = new ExchangeClient(`http://127.0.0.1:${port}`);
-      await gateway.until(
-        `markets listed by the gateway on ${port}`,
-        async () => {
-          const res = await gateway.public<{ data: { symbol: string }[] }>('/v1/markets');
-          return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
-        },
-        60_000,
-      );
+      await gateway.marketsListed(symbols, 60_000);
     }
     const accounts = await openAccounts(api, db, accountIds, symbols);
     const routerPartitionsBefore = await routersOwning(2, 'two routers sharing the partitions');

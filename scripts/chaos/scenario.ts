@@ -68,10 +68,30 @@ export interface ChaosOptions {
   downtimeMs?: number;
   /** Load after a recovery before the next fault. */
   gapMs?: number;
+  /** Load before the first fault (default a quarter of the run, at most 5 s). */
+  warmupMs?: number;
+  /** One fault this often after the warm-up (default: the rest of the run spread evenly). */
+  faultEveryMs?: number;
   /** Every order type in the load mix (`ChaosLoad`'s `orderTypes`), not only limit and IOC. */
   orderTypes?: boolean;
   log?: (message: string) => void;
 }
+
+/**
+ * The soak of issue 23 (`npm run chaos -- --soak`): 5 minutes at 500 orders/s over four symbols,
+ * a fault every minute from 0:30 on (each with the rest of its minute to recover), the two pairs
+ * and PostgreSQL among them.
+ */
+export const SOAK_RUN: ChaosOptions = {
+  durationMs: 300_000,
+  rate: 500,
+  accounts: 12,
+  symbols: 4,
+  downtimeMs: 2000,
+  warmupMs: 30_000,
+  faultEveryMs: 60_000,
+  faults: ['matching-worker+kafka', 'postgres', 'redis+api-gateway', 'order-router', 'pgbouncer'],
+};
 
 /** The short run of the integration tests (20 s between the warm-up and the end, 1 s down). */
 export const SHORT_RUN: Omit<ChaosOptions, 'faults'> = {
@@ -358,14 +378,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const gatewayUrl = `http://127.0.0.1:${PORTS['api-gateway']}`;
     const api = new ExchangeClient(gatewayUrl);
-    await api.until(
-      'markets listed by the gateway',
-      async () => {
-        const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-        return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
-      },
-      60_000,
-    );
+    await api.marketsListed(symbols, 60_000);
     const accounts = await openAccounts(api, db, accountIds, symbols);
 
     // The worker to kill owns the first symbol's partition: found in the group by client id.
@@ -402,8 +415,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const faults: FaultReport[] = [];
-    const warmupMs = Math.min(5000, options.durationMs / 4);
-    const spacing = (options.durationMs - warmupMs) / Math.max(1, options.faults.length);
+    const warmupMs = options.warmupMs ?? Math.min(5000, options.durationMs / 4);
+    const spacing =
+      options.faultEveryMs ?? (options.durationMs - warmupMs) / Math.max(1, options.faults.length);
     let nextAt = loadStarted + warmupMs;
     for (const [i, fault] of options.faults.entries()) {
       await sleep(nextAt - Date.now());
@@ -645,7 +659,7 @@ export function summarize(r: ChaosReport): string {
   const lines = [
     `chaos run ${r.runTag}: ${r.ok ? 'OK' : 'FAILED'}`,
     `  load ${Math.round(r.loadMs / 1000)} s (total ${Math.round(r.totalMs / 1000)} s) on ${r.symbols.join(', ')}`,
-    `  orders: ${r.load.placements} placed, ${r.load.acknowledged} acknowledged, ${r.load.refused} refused, ${r.load.abandoned} abandoned, ${r.load.retries} retries; cancels ${r.load.cancelsAcknowledged} acknowledged`,
+    `  orders: ${r.load.placements} placed, ${r.load.acknowledged} acknowledged, ${r.load.refused} refused, ${r.load.abandoned} abandoned, ${r.load.retries} retries, ${r.load.heldBack} held back; cancels ${r.load.cancelsAcknowledged} acknowledged`,
     `  failed attempts by cause: ${JSON.stringify(r.load.failures)}; refused: ${JSON.stringify(r.load.refusedBy)}`,
     `  5xx other than 503: ${r.serverErrors}; 503 without Retry-After: ${r.load.unavailableWithoutRetryAfter}`,
     ...r.faults.flatMap((f) => [

@@ -128,6 +128,19 @@ export class ExchangeClient {
     return who;
   }
 
+  /** Resolves once GET /v1/markets lists every symbol (the catalog reloads on its digest's change). */
+  async marketsListed(symbols: readonly string[], timeoutMs = 30_000): Promise<void> {
+    await this.until(
+      `${symbols.join(', ')} listed by ${this.baseUrl}`,
+      async () => {
+        const res = await this.public<{ data: { symbol: string }[] }>('/v1/markets');
+        const listed = new Set(res.body.data.map((m) => m.symbol));
+        return symbols.every((s) => listed.has(s)) ? true : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
   /** Polls until `check` returns a value (not undefined) or the timeout passes. */
   until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
     return until(what, check, timeoutMs, 200);
