@@ -186,10 +186,7 @@ describe('history reads on the PostgreSQL replica, with fallback to the primary'
     const operator = secret('operator_token');
     seller = await api.fundedAccount(operator, `rr-seller-${run}`, 'db-replica', { [base]: '100' });
     buyer = await api.fundedAccount(operator, `rr-buyer-${run}`, 'db-replica', { USDT: '100000' });
-    await until('the market listed', async () => {
-      const markets = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return markets.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
   });
 
   afterAll(async () => {

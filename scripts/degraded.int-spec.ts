@@ -144,10 +144,7 @@ describe('degraded dependencies', () => {
       const res = await api.signed<{ data: { asset: string }[] }>(buyer, 'GET', '/v1/balances');
       return res.body.data?.some((b) => b.asset === 'USDT') ? true : undefined;
     });
-    await api.until('market listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
   });
 
   afterAll(async () => {

@@ -142,10 +142,7 @@ describe('gateway edge input (issue 18)', () => {
     });
     expect(created.status).toBe(201);
     creds = { apiKey: created.body.apiKey, secret: created.body.secret };
-    await api.until('market listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
   });
 
   afterAll(async () => {

@@ -137,11 +137,7 @@ describe('idempotency keys (clientOrderId, operator commandId)', () => {
       logLevel: logLevel.NOTHING,
     }).producer();
     await kafka.connect();
-    await api.until('markets listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      const listed = new Set(res.body.data.map((m) => m.symbol));
-      return listed.has(symbolA) && listed.has(symbolB) ? true : undefined;
-    });
+    await api.marketsListed([symbolA, symbolB]);
   });
 
   afterAll(async () => {

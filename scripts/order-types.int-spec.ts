@@ -7,6 +7,7 @@ import { createDataSource, MarketsRepository } from '@trading/db';
 import { partitionFor } from '@trading/kafka';
 import { ChaosLoad, type LoadAccount } from './chaos/load';
 import { drain, reconcile, sequencedEnds } from './chaos/reconcile';
+import { openMarkets } from './chaos/scenario';
 import { ExchangeClient, type Credentials } from './testing/exchange-client';
 import { ensureServices, GATEWAY_URL, secret, type RunningServices } from './testing/native-services';
 
@@ -184,12 +185,7 @@ describe('every order type end to end (signed REST /v1)', () => {
       });
       markets.set(name, { symbol, base });
     }
-    await api.until('markets listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return [...markets.values()].every((m) => res.body.data.some((x) => x.symbol === m.symbol))
-        ? true
-        : undefined;
-    });
+    await api.marketsListed([...markets.values()].map((m) => m.symbol));
   });
 
   afterAll(async () => {
@@ -816,28 +812,12 @@ describe('every order type end to end (signed REST /v1)', () => {
       logLevel: logLevel.NOTHING,
     });
     const symbols = [`OM${run}A-USDT`, `OM${run}B-USDT`];
-    const repo = new MarketsRepository(db);
-    for (const symbol of symbols) {
-      await repo.upsertAsset(symbol.split('-')[0], BASE_DECIMALS);
-      // As the chaos run lists its markets (lot 0.001, what ChaosLoad formats).
-      await repo.upsertMarket({
-        symbol,
-        baseAsset: symbol.split('-')[0],
-        quoteAsset: 'USDT',
-        tickSize: '0.01',
-        lotSize: '0.001',
-        minNotional: '0',
-        makerFeeBps: 10,
-        takerFeeBps: 25,
-      });
-    }
+    // As the chaos run lists its markets (lot 0.001, what ChaosLoad formats).
+    await openMarkets(db, symbols);
     const sequencedFrom = await sequencedEnds(kafka, [
       ...new Set(symbols.map((s) => partitionFor(s, kafkaConfig.KAFKA_PARTITIONS))),
     ]);
-    await api.until('mix markets listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return symbols.every((s) => res.body.data.some((m) => m.symbol === s)) ? true : undefined;
-    });
+    await api.marketsListed(symbols);
     const accounts: LoadAccount[] = [];
     for (let i = 0; i < 3; i++)
       accounts.push(

@@ -163,10 +163,7 @@ describe('the own-orders stream across a SIGKILL of the order-router', () => {
     services = await ensureServices();
     operator = secret('operator_token');
     db = await openTestMarket('own-orders-stream', SYMBOL, BASE);
-    await api.until('market listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return res.body.data.some((m) => m.symbol === SYMBOL) ? true : undefined;
-    });
+    await api.marketsListed([SYMBOL]);
   });
 
   afterAll(async () => {

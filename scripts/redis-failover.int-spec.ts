@@ -67,10 +67,7 @@ describe('Redis failover through Sentinel under load', () => {
     db = await openTestMarket('redis-failover', symbol, base);
     seller = await api.fundedAccount(operator, `rf-seller-${run}`, 'redis-failover', { [base]: '100' });
     buyer = await api.fundedAccount(operator, `rf-buyer-${run}`, 'redis-failover', { USDT: '1000000' });
-    await until('the market listed', async () => {
-      const markets = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return markets.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
   });
 
   afterAll(async () => {

@@ -220,10 +220,7 @@ describe('gateway under hostile input', () => {
       for (const c of Object.values(creds)) if ((await balance(c, 'USDT')) !== '100') return undefined;
       return true;
     });
-    await api.until('market listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
   });
 
   afterAll(async () => {
