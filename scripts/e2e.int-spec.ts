@@ -104,14 +104,17 @@ describe('order pipeline end to end', () => {
         : undefined,
     );
     // The market catalog reloads every 2 s; wait until the gateway knows the new market.
-    await api.until('market listed', async () => {
-      const res = await api.public<{ data: { symbol: string }[] }>('/v1/markets');
-      return res.body.data.some((m) => m.symbol === symbol) ? true : undefined;
-    });
+    await api.marketsListed([symbol]);
     stream = api.stream();
     await stream.auth(buyer);
     await stream.waitFor((m) => m.type === 'authenticated');
-    for (const channel of [`trades:${symbol}`, `depth:${symbol}`, `ticker:${symbol}`, 'orders'])
+    for (const channel of [
+      `trades:${symbol}`,
+      `depth:${symbol}`,
+      `depth:${symbol}@100ms`,
+      `ticker:${symbol}`,
+      'orders',
+    ])
       await stream.send({ op: 'subscribe', channel });
     await stream.waitFor((m) => m.type === 'snapshot' && m.channel === `trades:${symbol}`);
   });
@@ -197,6 +200,17 @@ describe('order pipeline end to end', () => {
       const d = await api.public<{ asks: [string, string, number][] }>(`/v1/markets/${symbol}/depth`);
       return d.body.asks?.[0]?.[1] === '0.3' ? true : undefined;
     });
+    // The book at a bounded rate carries the same book, whole, in an update after its snapshot.
+    const bounded = `depth:${symbol}@100ms`;
+    const boundedSnapshot = await stream.waitFor((m) => m.type === 'snapshot' && m.channel === bounded);
+    const boundedBook = await stream.waitFor(
+      (m) =>
+        m.type === 'update' &&
+        m.channel === bounded &&
+        (m.data as { asks: [string, string, number][] }).asks[0]?.[1] === '0.3',
+    );
+    expect(Number(boundedBook.seq)).toBeGreaterThan(Number(boundedSnapshot.seq));
+    expect(boundedBook.data).toMatchObject({ symbol });
     const ticker = await api.until('ticker', async () => {
       const t = await api.public<{ data: Json }>(`/v1/markets/${symbol}/ticker`);
       return t.body.data?.last === '100' ? t.body.data : undefined;

@@ -99,6 +99,8 @@ interface Options {
   ws: boolean;
   /** --ws-clients N: that many sockets on depth and trades of the run's symbols (ws-crowd.ts). */
   wsClients: number;
+  /** --ws-depth-every 100ms|1000ms: the crowd's depth at that bounded rate (depth:<symbol>@1000ms). */
+  wsDepthEvery: '' | '100ms' | '1000ms';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -126,6 +128,7 @@ function parseArgs(argv: string[]): Options {
     idleSeconds: idleSecondsOf(get('idle') ?? (smoke ? '0s' : '10s')),
     ws: !argv.includes('--no-ws'),
     wsClients: Number(get('ws-clients') ?? 0),
+    wsDepthEvery: (get('ws-depth-every') ?? '') as Options['wsDepthEvery'],
   };
   // Concurrency cap (vegeta -max-workers, one connection each): rate x 100 ms by default. An
   // unbounded open model opens a connection per stalled request (12,000+ at 5,000/s) and
@@ -135,6 +138,8 @@ function parseArgs(argv: string[]): Options {
   if (!(opts.rate > 0) || !(opts.accounts > 0)) throw new Error('--rate and --accounts must be positive');
   if (!Number.isInteger(opts.wsClients) || opts.wsClients < 0 || opts.wsClients > 15_000)
     throw new Error('--ws-clients: a whole number from 0 to 15000');
+  if (!['', '100ms', '1000ms'].includes(opts.wsDepthEvery))
+    throw new Error('--ws-depth-every: 100ms or 1000ms');
   return opts;
 }
 
@@ -759,8 +764,9 @@ interface CrowdMemory {
 /** Opens the --ws-clients crowd and weighs the gateway before and after (natively). */
 async function openCrowd(opts: Options, swarm: boolean): Promise<{ crowd: WsCrowd; memory: CrowdMemory }> {
   const before = swarm ? null : gatewayRssMB();
-  log(`opening ${opts.wsClients} WebSocket subscribers (depth and trades of ${opts.symbols.join(', ')})`);
-  const crowd = await WsCrowd.open(opts.baseUrl, opts.symbols, opts.wsClients);
+  const depth = opts.wsDepthEvery ? `depth@${opts.wsDepthEvery}` : 'depth';
+  log(`opening ${opts.wsClients} WebSocket subscribers (${depth} and trades of ${opts.symbols.join(', ')})`);
+  const crowd = await WsCrowd.open(opts.baseUrl, opts.symbols, opts.wsClients, opts.wsDepthEvery);
   // Let the gateway settle (the buffers of the subscriptions' snapshots) before weighing it.
   await new Promise((r) => setTimeout(r, 5000));
   const after = swarm ? null : gatewayRssMB();

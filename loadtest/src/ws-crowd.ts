@@ -85,7 +85,12 @@ export function updateTimes(frame: string): { kind: 'depth' | 'trades'; times: n
   return { kind, times };
 }
 
-async function runCrowd(baseUrl: string, symbols: string[], count: number): Promise<void> {
+async function runCrowd(
+  baseUrl: string,
+  symbols: string[],
+  count: number,
+  depthEvery: string,
+): Promise<void> {
   const url = `${baseUrl.replace(/^http/, 'ws')}/v1/stream`;
   const depth = new MsHistogram();
   const trades = new MsHistogram();
@@ -115,7 +120,8 @@ async function runCrowd(baseUrl: string, symbols: string[], count: number): Prom
       }, 30_000);
       ws.on('open', () => {
         opened = true;
-        ws.send(JSON.stringify({ op: 'subscribe', channel: `depth:${symbol}` }));
+        const depth = depthEvery ? `depth:${symbol}@${depthEvery}` : `depth:${symbol}`;
+        ws.send(JSON.stringify({ op: 'subscribe', channel: depth }));
         ws.send(JSON.stringify({ op: 'subscribe', channel: `trades:${symbol}` }));
       });
       ws.on('message', (data) => {
@@ -192,8 +198,8 @@ export class WsCrowd {
   ) {}
 
   /** Forks the crowd (same Node flags as this process) and resolves once every socket subscribed. */
-  static async open(baseUrl: string, symbols: string[], count: number): Promise<WsCrowd> {
-    const child = fork(__filename, ['--crowd', baseUrl, symbols.join(','), String(count)], {
+  static async open(baseUrl: string, symbols: string[], count: number, depthEvery = ''): Promise<WsCrowd> {
+    const child = fork(__filename, ['--crowd', baseUrl, symbols.join(','), String(count), depthEvery], {
       execArgv: process.execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -224,6 +230,6 @@ export class WsCrowd {
 }
 
 if (require.main === module && process.argv[2] === '--crowd') {
-  const [baseUrl, symbols, count] = process.argv.slice(3);
-  void runCrowd(baseUrl, symbols.split(','), Number(count));
+  const [baseUrl, symbols, count, depthEvery] = process.argv.slice(3);
+  void runCrowd(baseUrl, symbols.split(','), Number(count), depthEvery ?? '');
 }

@@ -16,15 +16,28 @@ const book = (engineSeq: number, asks: [string, string, number][]) => ({
 function harness(snapshot: { seq: number; data: unknown }) {
   const { client, frames } = recordingClient();
   const listeners = new Map<string, (m: StreamMessage) => void>();
+  const rates: (number | undefined)[] = [];
   let gauge = 0;
   const hub = {
-    subscribe: async (channel: string, listener: (m: StreamMessage) => void) => {
+    subscribe: async (
+      channel: string,
+      listener: (m: StreamMessage) => void,
+      _resync: unknown,
+      everyMs?: number,
+    ) => {
       await new Promise((r) => setTimeout(r, 2));
+      rates.push(everyMs);
       listeners.set(channel, listener);
       return () => listeners.delete(channel);
     },
   } as unknown as StreamHub;
-  const redis = { get: async () => JSON.stringify(snapshot) } as unknown as Redis;
+  let snapshots = 0;
+  const redis = {
+    get: async () => {
+      snapshots++;
+      return JSON.stringify(snapshot);
+    },
+  } as unknown as Redis;
   const session = new BinanceWsSession(
     client,
     {
@@ -44,7 +57,7 @@ function harness(snapshot: { seq: number; data: unknown }) {
   const send = (msg: unknown) => session.onMessage(Buffer.from(JSON.stringify(msg)));
   const publish = (channel: string, seq: number, data: unknown) =>
     listeners.get(`stream:${channel}`)?.({ channel, seq, data });
-  return { frames, session, send, publish, gauge: () => gauge };
+  return { frames, session, send, publish, gauge: () => gauge, rates, snapshots: () => snapshots };
 }
 
 describe('BinanceWsSession', () => {
@@ -98,6 +111,21 @@ describe('BinanceWsSession', () => {
           ['100', '0'],
         ],
       },
+    ]);
+    h.session.close();
+  });
+
+  it('@100ms asks the hub for the bounded rate and chains the folded books without a fresh snapshot', async () => {
+    const h = harness({ seq: 1, data: book(10, []) });
+    await h.send({ method: 'SUBSCRIBE', params: ['btcusdt@depth@100ms'], id: 1 });
+    expect(h.rates).toEqual([100]);
+    // The hub folded seqs 2-4 into 5: one event from the snapshot's book to the latest.
+    h.publish('depth:BTC-USDT', 5, book(16, [['100', '1', 1]]));
+    h.publish('depth:BTC-USDT', 9, book(20, [['100', '3', 2]]));
+    expect(h.snapshots()).toBe(1);
+    expect(h.frames.filter((f) => f.e === 'depthUpdate')).toEqual([
+      { e: 'depthUpdate', E: 7, s: 'BTCUSDT', U: 11, u: 16, b: [], a: [['100', '1']] },
+      { e: 'depthUpdate', E: 7, s: 'BTCUSDT', U: 17, u: 20, b: [], a: [['100', '3']] },
     ]);
     h.session.close();
   });

@@ -94,12 +94,17 @@ class ChannelFeed {
     private readonly deps: BinanceWsDeps,
     private readonly channel: string,
     private readonly handler: FeedHandler,
+    /** The book at most this often (`@100ms`, `@1000ms`): each update is whole, a seq may skip. */
+    private readonly everyMs?: number,
   ) {}
 
   /** Resolves once the first snapshot was handled (throws when Redis cannot be reached). */
   async start(): Promise<void> {
-    const unsubscribe = await this.deps.hub.subscribe(redisKeys.pubsub(this.channel), (m) =>
-      this.onMessage(m),
+    const unsubscribe = await this.deps.hub.subscribe(
+      redisKeys.pubsub(this.channel),
+      (m) => this.onMessage(m),
+      undefined,
+      this.everyMs,
     );
     if (this.stopped) return unsubscribe();
     this.unsubscribe = unsubscribe;
@@ -152,7 +157,7 @@ class ChannelFeed {
 
   private apply(m: StreamMessage): void {
     if (m.seq <= this.lastSeq) return;
-    if (m.seq !== this.lastSeq + 1) {
+    if (m.seq !== this.lastSeq + 1 && this.everyMs === undefined) {
       this.pending = [m];
       this.sync(true).catch(() => undefined);
       return;
@@ -520,7 +525,8 @@ export class BinanceWsSession {
     const { channel, handler } = feedFor(stream, market, this.deps, (event) =>
       this.event(stream.name, event),
     );
-    const feed = new ChannelFeed(this.deps, channel, handler);
+    const everyMs = 'everyMs' in stream.spec ? stream.spec.everyMs : undefined;
+    const feed = new ChannelFeed(this.deps, channel, handler, everyMs);
     this.feeds.set(stream.name, feed);
     this.deps.onSubscriptionCount(1);
     try {

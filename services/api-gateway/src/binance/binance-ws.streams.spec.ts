@@ -31,10 +31,10 @@ describe('Binance stream names', () => {
   it.each([
     ['btcusdt@trade', { kind: 'trade' }],
     ['btcusdt@depth', { kind: 'depth' }],
-    ['btcusdt@depth@100ms', { kind: 'depth' }],
-    ['btcusdt@depth@1000ms', { kind: 'depth' }],
+    ['btcusdt@depth@100ms', { kind: 'depth', everyMs: 100 }],
+    ['btcusdt@depth@1000ms', { kind: 'depth', everyMs: 1000 }],
     ['btcusdt@depth5', { kind: 'partial', levels: 5 }],
-    ['btcusdt@depth20@100ms', { kind: 'partial', levels: 20 }],
+    ['btcusdt@depth20@100ms', { kind: 'partial', levels: 20, everyMs: 100 }],
     ['btcusdt@kline_1m', { kind: 'kline', interval: '1m', ms: 60_000 }],
     ['btcusdt@kline_1d', { kind: 'kline', interval: '1d', ms: 86_400_000 }],
     ['btcusdt@ticker', { kind: 'ticker' }],

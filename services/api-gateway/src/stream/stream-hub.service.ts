@@ -12,6 +12,21 @@ const ACCOUNT_CHANNEL_PREFIX = redisKeys.pubsub(redisKeys.orderChannel(''));
 const ACCOUNT_FEED_WAIT_MS = 10_000;
 
 /**
+ * A Redis channel's messages to the listeners of one rate (`depth:<symbol>@1000ms`): at most one
+ * every `everyMs`, the latest, the same object to all of them (so it is serialized once). Only for
+ * channels whose every message is a whole state (a depth update is the book), where skipping
+ * the ones in between loses nothing.
+ */
+interface Conflater {
+  listeners: Set<StreamListener>;
+  latest: StreamMessage | null;
+  timer: NodeJS.Timeout | null;
+  lastFlush: number;
+  /** The hub's own subscription to the Redis channel, once Redis confirmed it. */
+  ready: Promise<() => void>;
+}
+
+/**
  * The process's one Redis subscriber connection, shared by every WebSocket: a Redis channel is
  * subscribed while at least one socket listens to it (reference-counted) and each message is
  * parsed once, however many sockets receive it. ioredis re-subscribes after a reconnect; the
@@ -31,6 +46,7 @@ export class StreamHub implements OnApplicationShutdown {
   /** What each account-channel listener does when the account feed starts again (a fresh snapshot). */
   private readonly accountResyncs = new Map<StreamListener, () => void>();
   private accountFeedWaiters: (() => void)[] = [];
+  private readonly conflaters = new Map<string, Conflater>();
 
   constructor(@Inject('REDIS_CONFIG') config: RedisConfig, @Inject('APPLICATION_NAME') name: string) {
     this.sub = createRedis(config, `${name}-stream`);
@@ -101,7 +117,13 @@ export class StreamHub implements OnApplicationShutdown {
    * runs when the subscriber connection comes back after losing Redis (not for account channels,
    * which Kafka feeds).
    */
-  async subscribe(channel: string, listener: StreamListener, resync?: () => void): Promise<() => void> {
+  async subscribe(
+    channel: string,
+    listener: StreamListener,
+    resync?: () => void,
+    everyMs?: number,
+  ): Promise<() => void> {
+    if (everyMs !== undefined) return this.subscribeConflated(channel, everyMs, listener, resync);
     let set = this.listeners.get(channel);
     const first = !set;
     if (!set) {
@@ -128,6 +150,68 @@ export class StreamHub implements OnApplicationShutdown {
       throw err;
     }
     return () => this.remove(channel, listener);
+  }
+
+  /** `subscribe` at a bounded rate: one Redis subscription per channel and rate, shared. */
+  private async subscribeConflated(
+    channel: string,
+    everyMs: number,
+    listener: StreamListener,
+    resync?: () => void,
+  ): Promise<() => void> {
+    const key = `${channel}@${everyMs}`;
+    let c = this.conflaters.get(key);
+    if (!c) {
+      const created: Conflater = {
+        listeners: new Set(),
+        latest: null,
+        timer: null,
+        lastFlush: 0,
+        ready: this.subscribe(channel, (m) => this.conflate(created, m, everyMs)),
+      };
+      c = created;
+      this.conflaters.set(key, c);
+      // A refused first subscription: the next subscriber tries Redis again.
+      c.ready.catch(() => {
+        if (this.conflaters.get(key) === created) this.conflaters.delete(key);
+      });
+    }
+    const conflater = c;
+    conflater.listeners.add(listener);
+    const remove = (): void => {
+      conflater.listeners.delete(listener);
+      this.resyncs.delete(listener);
+      if (conflater.listeners.size > 0 || this.conflaters.get(key) !== conflater) return;
+      this.conflaters.delete(key);
+      if (conflater.timer) clearTimeout(conflater.timer);
+      conflater.ready.then((unsubscribe) => unsubscribe()).catch(() => undefined);
+    };
+    try {
+      await conflater.ready;
+      // As for any subscriber: Redis' confirmation, even when the channel is already live.
+      if (this.sub.status !== 'ready') await this.sub.subscribe(channel);
+    } catch (err) {
+      remove();
+      throw err;
+    }
+    if (resync) this.resyncs.set(listener, resync);
+    return remove;
+  }
+
+  private conflate(c: Conflater, m: StreamMessage, everyMs: number): void {
+    c.latest = m;
+    if (c.timer) return;
+    // The first change after a quiet spell goes at once; the ones after it wait for their turn.
+    c.timer = setTimeout(
+      () => {
+        c.timer = null;
+        c.lastFlush = Date.now();
+        const latest = c.latest;
+        c.latest = null;
+        if (latest) for (const listener of c.listeners) listener(latest);
+      },
+      Math.max(0, c.lastFlush + everyMs - Date.now()),
+    );
   }
 
   get channelCount(): number {

@@ -299,3 +299,52 @@ describe('StreamSession fan-out', () => {
       expect(frames.at(-1)).toEqual({ type: 'update', channel: 'depth:BTC-USDT', seq: 8, data: update.data });
   });
 });
+
+describe('StreamSession on depth at a bounded rate', () => {
+  it('asks the hub for the rate, takes a skipping seq as the whole book without a fresh snapshot, drops older ones', async () => {
+    let listener: ((m: { seq: number; data: unknown }) => void) | undefined;
+    const asked: [string, number | undefined][] = [];
+    let snapshots = 0;
+    const { session, frames } = recordingSession({
+      hub: {
+        subscribe: async (channel: string, l: typeof listener, _r: unknown, everyMs: number | undefined) => {
+          listener = l;
+          asked.push([channel, everyMs]);
+          return () => undefined;
+        },
+      } as unknown as StreamHub,
+      redis: {
+        get: async () => {
+          snapshots++;
+          return JSON.stringify({ seq: 10, data: { bids: [], asks: [] } });
+        },
+      } as unknown as Redis,
+      markets: { find: async (symbol: string) => ({ symbol }) } as unknown as MarketLookupService,
+    });
+    await session.onMessage(
+      Buffer.from(JSON.stringify({ op: 'subscribe', channel: 'depth:BTC-USDT@1000ms' })),
+    );
+    expect(asked).toEqual([['stream:depth:BTC-USDT', 1000]]);
+    listener!({ seq: 14, data: 'book at 14' });
+    listener!({ seq: 13, data: 'older' });
+    listener!({ seq: 20, data: 'book at 20' });
+    expect(snapshots).toBe(1);
+    expect(frames.map((f) => [f.type, f.channel, f.seq])).toEqual([
+      ['snapshot', 'depth:BTC-USDT@1000ms', 10],
+      ['update', 'depth:BTC-USDT@1000ms', 14],
+      ['update', 'depth:BTC-USDT@1000ms', 20],
+    ]);
+  });
+
+  it('refuses a rate on other channels and rates other than 100 ms and 1,000 ms', async () => {
+    const { frames, send, gauge } = harness();
+    for (const channel of ['trades:BTC-USDT@100ms', 'ticker:BTC-USDT@1000ms', 'depth:BTC-USDT@500ms'])
+      await send({ op: 'subscribe', channel });
+    expect(frames.map((f) => [f.code, f.channel])).toEqual([
+      ['UNKNOWN_CHANNEL', 'trades:BTC-USDT@100ms'],
+      ['UNKNOWN_CHANNEL', 'ticker:BTC-USDT@1000ms'],
+      ['UNKNOWN_CHANNEL', 'depth:BTC-USDT@500ms'],
+    ]);
+    expect(gauge()).toBe(0);
+  });
+});

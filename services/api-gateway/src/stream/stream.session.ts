@@ -28,6 +28,11 @@ interface Subscription {
   syncing: boolean;
   pending: StreamMessage[];
   lastSeq: number;
+  /**
+   * A depth channel at a bounded rate (`depth:<symbol>@100ms`, `@1000ms`): every update is the
+   * whole book, so the seq may skip (the updates in between were folded into this one).
+   */
+  everyMs?: number;
   /** An update that could not be shown before a fresh snapshot (it is skipped if it still cannot). */
   unviewable?: number;
   unsubscribe: (() => void) | null;
@@ -185,6 +190,7 @@ export class StreamSession {
     if (this.closed || this.subs.get(channel) !== sub) return;
     sub.redisChannel = target.redisChannel;
     sub.snapshot = target.snapshot;
+    sub.everyMs = target.everyMs;
     try {
       sub.unsubscribe = await this.deps.hub.subscribe(
         sub.redisChannel,
@@ -192,6 +198,7 @@ export class StreamSession {
         // Redis lost and back (StreamHub.onReady), or the account feed started again
         // (StreamHub.accountFeedStarted): a fresh snapshot, whatever the seq says.
         sub.snapshot ? () => this.resyncAfterReconnect(channel, sub) : undefined,
+        sub.everyMs,
       );
     } catch {
       this.drop(channel, sub);
@@ -212,7 +219,7 @@ export class StreamSession {
   /** Redis channel and snapshot key of a client channel; null (with an error sent) if invalid. */
   private async resolve(
     channel: string,
-  ): Promise<{ redisChannel: string; snapshot: SnapshotSource | null } | null> {
+  ): Promise<{ redisChannel: string; snapshot: SnapshotSource | null; everyMs?: number } | null> {
     if (channel === 'orders') {
       if (!this.account) {
         this.error('UNAUTHENTICATED', 'send {"op":"auth",...} before subscribing to orders', channel);
@@ -223,11 +230,11 @@ export class StreamSession {
         snapshot: { kind: 'account', accountId: this.account.accountId },
       };
     }
-    const m = /^(depth|trades|ticker):(.{1,32})$/.exec(channel);
-    if (!m) {
+    const m = /^(depth|trades|ticker):([^@]{1,32})(?:@(100|1000)ms)?$/.exec(channel);
+    if (!m || (m[3] !== undefined && m[1] !== 'depth')) {
       this.error(
         'UNKNOWN_CHANNEL',
-        'channels are depth:<symbol>, trades:<symbol>, ticker:<symbol> and orders',
+        'channels are depth:<symbol> (or depth:<symbol>@100ms, @1000ms), trades:<symbol>, ticker:<symbol> and orders',
         channel,
       );
       return null;
@@ -239,8 +246,9 @@ export class StreamSession {
       return null;
     }
     return {
-      redisChannel: redisKeys.pubsub(channel),
+      redisChannel: redisKeys.pubsub(`${kind}:${m[2]}`),
       snapshot: { kind: 'redis', key: redisKeys[kind](market.symbol) },
+      ...(m[3] !== undefined ? { everyMs: Number(m[3]) } : {}),
     };
   }
 
@@ -303,7 +311,7 @@ export class StreamSession {
     if (sub.snapshot) {
       // Repeats (at-least-once redelivery, or updates the snapshot already counts) are dropped.
       if (m.seq <= sub.lastSeq) return;
-      if (m.seq !== sub.lastSeq + 1) {
+      if (m.seq !== sub.lastSeq + 1 && sub.everyMs === undefined) {
         // A gap: the snapshot (written before each publish) is at least this new.
         sub.pending = [m];
         void this.sync(channel, sub);
