@@ -18,6 +18,8 @@ import { gone, openAccounts, openMarkets } from './scenario';
 // symbol's trades reconnects through HAProxy whenever its connection drops. One gateway (the
 // subscriber's), one market-data and one order-router are SIGKILLed a few seconds apart, each
 // with its supervisor first, so nothing restarts them: what follows is failover, not restart.
+// Before them HAProxy itself is SIGKILLed (not its supervisor): the one process every client goes
+// through, restarted by its supervisor as systemd's Restart=always would.
 // Then the reconciliation (scripts/chaos/reconcile.ts), and `SCALE_OUT=1 npm run platform`
 // starts the killed ones again. Shared by scripts/scale-out.int-spec.ts and
 // `npm run chaos -- --scale-out`.
@@ -45,7 +47,7 @@ export interface ScaleOutOptions {
 }
 
 export interface KillReport {
-  instance: Instance;
+  instance: Instance | 'haproxy';
   at: number;
   /** From the kill to: the first order sent after it acknowledged (gateway), the survivor
    * owning every partition (order-router), trades of every symbol stored again (all). */
@@ -60,7 +62,7 @@ export interface ScaleOutReport {
   symbols: string[];
   load: LoadStats;
   kills: KillReport[];
-  /** Failed attempts (all retried), and those of them later than 5 s after the gateway kill. */
+  /** Failed attempts (all retried), and those of them not within 5 s after the HAProxy or gateway kill. */
   failed: FailedAttempt[];
   failedOutsideKill: number;
   /** Longest pause between two acknowledgements while the load ran. */
@@ -188,6 +190,17 @@ class TradesSubscriber {
 }
 
 /** SIGKILLs an instance's supervisor, then the instance: neither comes back by itself. */
+/** SIGKILL of HAProxy alone: its supervisor starts it again (native/lib/supervise.sh). */
+async function killEdge(): Promise<number> {
+  const pid = platformPid('haproxy.pid');
+  if (!pid || !platformPid('haproxy.pid.supervisor'))
+    throw new Error('haproxy is not running under its supervisor');
+  const at = Date.now();
+  process.kill(pid, 'SIGKILL');
+  while (!gone(pid)) await sleep(20);
+  return at;
+}
+
 async function killInstance(name: Instance): Promise<number> {
   const supervisor = platformPid(`${name}.pid.supervisor`);
   const pid = platformPid(`${name}.pid`);
@@ -268,18 +281,36 @@ export async function runScaleOutDrill(options: ScaleOutOptions): Promise<ScaleO
     await subscriber.start();
     await sleep(warmupMs);
 
+    const edgeKill: KillReport = {
+      instance: 'haproxy',
+      at: await killEdge(),
+      acceptingMs: null,
+      takeoverMs: null,
+      tradesMs: null,
+    };
+    log('SIGKILL haproxy (its supervisor restarts it)');
+    const gatewayPorts = [SCALED_PORTS['api-gateway'], SCALED_PORTS['api-gateway-1']];
+    await until(
+      'the subscriber connected again through the restarted HAProxy',
+      async () =>
+        (await Promise.all(gatewayPorts.map(wsConnections))).some((n) => n > 0) ? true : undefined,
+      30_000,
+    );
+    await sleep(spacingMs);
+
     // The gateway the subscriber is connected to (through HAProxy) is the one killed.
     const wsOn1 = (await wsConnections(SCALED_PORTS['api-gateway-1'])) > 0;
     const victims: Instance[] = [wsOn1 ? 'api-gateway-1' : 'api-gateway', 'market-data-1', 'order-router-1'];
     const subscriberOnVictim = (await wsConnections(SCALED_PORTS[victims[0]])) > 0;
-    const kills: KillReport[] = [];
+    const reconnectsBeforeGatewayKill = subscriber.reconnects;
+    const kills: KillReport[] = [edgeKill];
     for (const [i, instance] of victims.entries()) {
       if (i > 0) await sleep(spacingMs);
       const at = await killInstance(instance);
       log(`SIGKILL ${instance} (and its supervisor)`);
       kills.push({ instance, at, acceptingMs: null, takeoverMs: null, tradesMs: null });
     }
-    const [gatewayKill, , routerKill] = kills;
+    const [, gatewayKill, , routerKill] = kills;
     const routerPartitionsAfter = await routersOwning(1, 'the surviving router owning every partition');
     routerKill.takeoverMs = Date.now() - routerKill.at;
     log(
@@ -322,7 +353,7 @@ export async function runScaleOutDrill(options: ScaleOutOptions): Promise<ScaleO
       longestAckGapMs = Math.max(longestAckGapMs, ackTimes[i] - ackTimes[i - 1]);
     const failed = [...load.failedAttempts];
     const failedOutsideKill = failed.filter(
-      (f) => f.at < gatewayKill.at || f.at > gatewayKill.at + 5000,
+      (f) => ![edgeKill, gatewayKill].some((k) => f.at >= k.at && f.at <= k.at + 5000),
     ).length;
 
     const { drained, reconciliation } = await drainAndReconcile({
@@ -355,7 +386,7 @@ export async function runScaleOutDrill(options: ScaleOutOptions): Promise<ScaleO
       failedOutsideKill === 0 &&
       kills.every((k) => k.acceptingMs !== null && k.tradesMs !== null) &&
       Object.values(updatesAfterLastKill).every((n) => n > 0) &&
-      (!subscriberOnVictim || subscriber.reconnects >= 1);
+      (!subscriberOnVictim || subscriber.reconnects > reconnectsBeforeGatewayKill);
     return {
       ok,
       runTag,
@@ -393,7 +424,7 @@ export function summarizeScaleOut(r: ScaleOutReport): string {
   return [
     `scale-out drill ${r.runTag}: ${r.ok ? 'OK' : 'FAILED'} on ${r.symbols.join(', ')}`,
     `  orders: ${r.load.placements} placed, ${r.load.acknowledged} acknowledged, ${r.load.refused} refused ${JSON.stringify(r.load.refusedBy)}, ${r.load.abandoned} abandoned, ${r.load.retries} retries, conflicting acks ${r.load.conflictingAcks}`,
-    `  failed attempts (all retried with the same clientOrderId): ${r.failed.length} ${JSON.stringify(causes)}, ${r.failedOutsideKill} outside the 5 s after the gateway kill; longest pause between acknowledgements ${r.longestAckGapMs} ms`,
+    `  failed attempts (all retried with the same clientOrderId): ${r.failed.length} ${JSON.stringify(causes)}, ${r.failedOutsideKill} outside the 5 s after the HAProxy and gateway kills; longest pause between acknowledgements ${r.longestAckGapMs} ms`,
     ...r.kills.map(
       (k) =>
         `  SIGKILL ${k.instance.padEnd(14)} orders accepted again after ${s(k.acceptingMs)}, trades of every symbol after ${s(k.tradesMs)}${k.takeoverMs === null ? '' : `, survivor owns every partition after ${s(k.takeoverMs)}`}`,
