@@ -9,7 +9,7 @@ import { platform, platformPid } from './testing/native-services';
 // the WebSocket subscriber reconnects and keeps receiving trades, every acknowledged order is
 // stored once and settled, and the reconciliation is clean. Afterwards the platform's services
 // are left as they were found: the default topology up again if it was, else stopped.
-describe('scaled-out native topology: one gateway, market-data and order-router SIGKILLed under load', () => {
+describe('scaled-out native topology: HAProxy, then one gateway, market-data and order-router SIGKILLed under load', () => {
   jest.setTimeout(900_000);
   /** What ran before: the default topology, the scaled one, or neither (services stopped). */
   let before: 'default' | 'scaled' | 'none' = 'none';
