@@ -13,6 +13,10 @@
 #   bash native/infra.sh down --purge | reset   stop and delete native/.run data
 #   bash native/infra.sh replica-rebuild   throw the PostgreSQL replica away, copy it again
 #
+# PG_REPLICA=0 bash native/infra.sh up   no hot standby: the replica is stopped (its data and
+#                                  slot kept, so PG_REPLICA=1 catches up again; the slot holds at
+#                                  most max_slot_wal_keep_size of WAL) and native/.run/env names
+#                                  no DATABASE_REPLICA_NAME, so history reads stay on the primary.
 # KAFKA_NODES=3 bash native/infra.sh up   runs Kafka as three KRaft nodes (replication 3, min ISR
 #                                  2) instead of one; later runs follow the data on disk. Switching
 #                                  between 1 and 3 nodes needs a reset (see native/lib/kafka.sh).
@@ -32,11 +36,13 @@ set -euo pipefail
 . "$NATIVE_DIR/lib/monitoring.sh"
 
 ENV_FILE="$RUN_DIR/env"
+PG_REPLICA="${PG_REPLICA:-1}"
+[[ "$PG_REPLICA" == 0 || "$PG_REPLICA" == 1 ]] || die "PG_REPLICA must be 0 or 1, not '$PG_REPLICA'"
 
 # name:port, in start order
-COMPONENTS=(
-  "postgres:$PG_PORT"
-  "postgres-replica:$PG_REPLICA_PORT"
+COMPONENTS=("postgres:$PG_PORT")
+((PG_REPLICA)) && COMPONENTS+=("postgres-replica:$PG_REPLICA_PORT")
+COMPONENTS+=(
   "pgbouncer:$PGBOUNCER_PORT"
   "redis:$REDIS_PORT"
   "redis-replica:$REDIS_REPLICA_PORT"
@@ -64,6 +70,13 @@ write_env_file() {
   if [[ ! -s "$SECRETS_DIR/operator_token" ]]; then
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$SECRETS_DIR/operator_token")
   fi
+  # History reads (docs/operations.md "PostgreSQL replica natively"): PgBouncer's database on the
+  # replica; none with PG_REPLICA=0.
+  local replica_env="# PG_REPLICA=0: no replica, history reads on the primary."
+  if ((PG_REPLICA)); then
+    replica_env="DATABASE_REPLICA_NAME=$PG_REPLICA_DATABASE
+DATABASE_REPLICA_DIRECT_PORT=$PG_REPLICA_PORT"
+  fi
   cat >"$tmp" <<EOF
 # Written by native/infra.sh up. Connection settings of the native infrastructure.
 KAFKA_BROKERS=$KAFKA_BROKERS
@@ -74,9 +87,7 @@ DATABASE_HOST=127.0.0.1
 DATABASE_PORT=$PGBOUNCER_PORT
 DATABASE_DIRECT_PORT=$PG_PORT
 DATABASE_NAME=$PG_DATABASE
-# History reads (docs/operations.md "PostgreSQL replica natively"): PgBouncer's database on the replica.
-DATABASE_REPLICA_NAME=$PG_REPLICA_DATABASE
-DATABASE_REPLICA_DIRECT_PORT=$PG_REPLICA_PORT
+$replica_env
 DATABASE_USER=$PG_USER
 DATABASE_PASSWORD_FILE=$PG_PASSWORD_FILE
 API_KEY_ENCRYPTION_KEY_FILE=$SECRETS_DIR/api_key_encryption_key
@@ -109,7 +120,7 @@ cmd_up() {
     stop_distro_services
   fi
   pg_start
-  pg_replica_start
+  if ((PG_REPLICA)); then pg_replica_start; else pg_replica_stop; fi
   pgbouncer_start
   redis_start
   kafka_start
@@ -128,7 +139,7 @@ cmd_wait() {
     is_running "${entry%%:*}" || die "${entry%%:*} is not running: run 'bash native/infra.sh up'"
   done
   wait_for postgres 60 "$PG_LOG" pg_ready
-  wait_for postgres-replica 60 "$PG_REPLICA_LOG" pg_replica_ready
+  ((PG_REPLICA)) && wait_for postgres-replica 60 "$PG_REPLICA_LOG" pg_replica_ready
   wait_for pgbouncer 30 "$PGBOUNCER_LOG" pgbouncer_ready
   redis_wait
   wait_for "$(kafka_node_name 0)" 120 "$KAFKA_LOG" kafka_ready
