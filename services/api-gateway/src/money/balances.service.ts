@@ -35,7 +35,7 @@ export class BalancesService {
 
   async balances(account: AuthenticatedAccount): Promise<{ balances: BalanceView[] }> {
     const rows = await dbCall(this.db.dataSource, () => this.balancesRepo.forAccounts([account.accountId]));
-    const decimals = await this.assetDecimals();
+    const decimals = await this.assetDecimals(rows.map((r) => r.asset));
     return {
       balances: rows
         .sort((a, b) => (a.asset < b.asset ? -1 : 1))
@@ -66,7 +66,7 @@ export class BalancesService {
         }),
       ),
     );
-    const decimals = await this.assetDecimals();
+    const decimals = await this.assetDecimals(rows.map((r) => r.asset));
     const data = rows.map((r) => {
       const d = decimals.get(r.asset) ?? 0;
       return {
@@ -83,8 +83,14 @@ export class BalancesService {
   }
 
   /** Asset precision, loaded once and refreshed when an unknown asset shows up. */
-  async assetDecimals(asset?: string): Promise<Map<string, number>> {
-    if (this.decimals.size === 0 || (asset && !this.decimals.has(asset))) {
+  /**
+   * Decimals by asset code, read again when one of `assets` is not known yet: an asset listed
+   * after the first read (an operator's new market) used to be shown with 0 decimals by every
+   * gateway task but the one that took its deposit, i.e. 1 BTC as "100000000".
+   */
+  async assetDecimals(assets?: string | readonly string[]): Promise<Map<string, number>> {
+    const wanted = typeof assets === 'string' ? [assets] : (assets ?? []);
+    if (this.decimals.size === 0 || wanted.some((a) => !this.decimals.has(a))) {
       const assets = await dbCall(this.db.dataSource, () => this.markets.findAssets());
       this.decimals = new Map(assets.map((a) => [a.code, a.decimals]));
     }
