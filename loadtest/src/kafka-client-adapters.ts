@@ -16,6 +16,17 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs';
 import { ROOT } from './platform';
 
+/** What `sendOffsets` commits for a consumed partition batch: the offset after its last record. */
+function offsetsAfter(
+  topic: string,
+  partition: number,
+  messages: readonly { offset: string }[],
+): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  return [
+    { topic, partitions: [{ partition, offset: String(BigInt(messages[messages.length - 1].offset) + 1n) }] },
+  ];
+}
+
 export const CLIENTS = ['kafkajs', 'platformatic', 'confluent'] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
@@ -164,17 +175,7 @@ function kafkajsClient(brokers: string[]): BenchClient {
             });
             await txn.sendOffsets({
               consumerGroupId: groupId,
-              topics: [
-                {
-                  topic: input,
-                  partitions: [
-                    {
-                      partition: batch.partition,
-                      offset: String(BigInt(messages[messages.length - 1].offset) + 1n),
-                    },
-                  ],
-                },
-              ],
+              topics: offsetsAfter(input, batch.partition, messages),
             });
             await txn.commit();
             state.transactions++;
@@ -522,17 +523,7 @@ function confluentClient(brokers: string[]): BenchClient {
             });
             await txn.sendOffsets({
               consumer,
-              topics: [
-                {
-                  topic: input,
-                  partitions: [
-                    {
-                      partition: batch.partition,
-                      offset: String(BigInt(messages[messages.length - 1].offset) + 1n),
-                    },
-                  ],
-                },
-              ],
+              topics: offsetsAfter(input, batch.partition, messages),
             });
             await txn.commit();
             state.transactions++;

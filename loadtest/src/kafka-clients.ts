@@ -233,6 +233,11 @@ async function runChild(spec: ChildSpec): Promise<Omit<RunResult, 'round'>> {
     while (received < count && Date.now() < deadline) await sleep(10);
     return received >= count;
   };
+  const closeClients = async (): Promise<void> => {
+    await consumer.close().catch(() => undefined);
+    await transformer?.close().catch(() => undefined);
+    await producer.close().catch(() => undefined);
+  };
   // Warm-up, unmeasured: group joins, connections, JIT (the broker's too).
   await run(spec.warmup);
   if (!(await waitFor(spec.rate * spec.warmup, 60_000)))
@@ -246,9 +251,7 @@ async function runChild(spec: ChildSpec): Promise<Omit<RunResult, 'round'>> {
     const u = process.cpuUsage(u0);
     const wallMs = performance.now() - t0;
     const brokerMs = cpuMsOf(broker) - b0;
-    await consumer.close().catch(() => undefined);
-    await transformer?.close().catch(() => undefined);
-    await producer.close().catch(() => undefined);
+    await closeClients();
     // Idle: clientMs and brokerMs are % of one core over the window.
     return {
       client: spec.client,
@@ -278,9 +281,7 @@ async function runChild(spec: ChildSpec): Promise<Omit<RunResult, 'round'>> {
   const windowSeconds = (performance.now() - t0) / 1000;
   const transactions = (transformer?.transactions ?? 0) - tx0;
   const got = received - (target - spec.rate * spec.seconds);
-  await consumer.close().catch(() => undefined);
-  await transformer?.close().catch(() => undefined);
-  await producer.close().catch(() => undefined);
+  await closeClients();
   return {
     client: spec.client,
     mode: spec.mode,
