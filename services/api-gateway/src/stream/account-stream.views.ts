@@ -54,9 +54,7 @@ export class AccountStreamViews {
 
   async snapshot(accountId: string): Promise<AccountSnapshot> {
     const s = await dbCall(this.db.dataSource, () => this.queries.streamSnapshot(accountId));
-    this.decimals = await this.balances.assetDecimals(
-      s.balances.find((b) => !this.decimals.has(b.asset))?.asset,
-    );
+    this.decimals = await this.balances.assetDecimals(s.balances.map((b) => b.asset));
     const orders: OrderView[] = [];
     for (const row of s.orders) {
       const market = await this.markets.find(row.symbol);
